@@ -1,0 +1,1 @@
+//! The `cardbatch` command line: one file per command group.

@@ -1,0 +1,385 @@
+//! `cardbatch.toml` plus `CARDBATCH_*` environment overrides.
+//!
+//! Resolution order, later wins: built-in defaults, the config file, then environment variables
+//! named `CARDBATCH_<KEY>` with `__` between levels (`CARDBATCH_DATABASE_URL`,
+//! `CARDBATCH_PROFILES__UQPAY__RATE_LIMIT_PER_SEC=5`). Secrets never live in the file: a profile
+//! names the environment variables that hold its credentials, and they are read only when a
+//! client is built. With no config file at all, cardbatch runs on a SQLite file in the working
+//! directory with one profile per provider aimed at the built-in sandbox.
+
+use crate::domain::ProviderKind;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Where the built-in sandbox listens by default; the built-in profiles point here.
+pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:7070";
+/// The config file picked up from the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "cardbatch.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (created on first use) or `postgres://user@host/db`.
+    pub database_url: String,
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the HTTP server (webhooks, Alchemy reverse validation, API).
+    pub listen: SocketAddr,
+    /// The URL providers use to reach this server (callbacks, reverse validation). Defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".parse().expect("valid literal address"),
+            public_url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// How long a claim is owned before another worker may take the order over.
+    pub lease_secs: u64,
+    /// Orders claimed per round trip to the database.
+    pub claim_batch: u32,
+    /// Longest pause between two polls of an idle SQLite queue (Postgres wakes on NOTIFY).
+    pub idle_poll_ms: u64,
+    /// On SIGINT/SIGTERM, how long in-flight calls may take to finish before the process exits.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            lease_secs: 120,
+            claim_batch: 64,
+            idle_poll_ms: 50,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// One way of issuing cards: a provider, where it is, with which credentials and defaults, and how
+/// hard it may be pushed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub provider: ProviderKind,
+    /// The provider's API root, e.g. `https://api-auth.qitech.app` or `https://api.uqpay.com/api`.
+    pub base_url: String,
+    /// Credential name -> the environment variable holding it (e.g. `api_key = "UQPAY_API_KEY"`).
+    #[serde(default)]
+    pub credentials_env: BTreeMap<String, String>,
+    /// Column -> value used when a CSV row leaves the column out or empty (program_key,
+    /// account_key, wallet_key, vid, card_product_id, card_currency, ...).
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+    /// Provider-specific switches (e.g. QI Tech `signing = "v1" | "v2"`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Create calls per second across every worker of this profile in one process.
+    #[serde(default = "defaults::rate_limit_per_sec")]
+    pub rate_limit_per_sec: f64,
+    /// Provider calls in flight at once for this profile.
+    #[serde(default = "defaults::concurrency")]
+    pub concurrency: u32,
+    /// Attempts before an order that keeps failing transiently is `dead`.
+    #[serde(default = "defaults::max_attempts")]
+    pub max_attempts: u32,
+    /// First retry delay; each retry doubles it, with full jitter, up to `backoff_cap_ms`.
+    #[serde(default = "defaults::backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    #[serde(default = "defaults::backoff_cap_ms")]
+    pub backoff_cap_ms: u64,
+}
+
+mod defaults {
+    pub fn rate_limit_per_sec() -> f64 {
+        10.0
+    }
+    pub fn concurrency() -> u32 {
+        4
+    }
+    pub fn max_attempts() -> u32 {
+        8
+    }
+    pub fn backoff_base_ms() -> u64 {
+        1_000
+    }
+    pub fn backoff_cap_ms() -> u64 {
+        300_000
+    }
+}
+
+/// A config that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("{key}: {problem}")]
+    Invalid { key: String, problem: String },
+}
+
+impl Config {
+    /// Loads the configuration. `path` must exist when given; otherwise `./cardbatch.toml` is used
+    /// if present, else the built-in defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let file = match path {
+            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
+            Some(p) => Some(p.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let figment = match &file {
+            // A file brings its own profiles; the built-in sandbox profiles are only the default.
+            Some(f) => Figment::from(Serialized::defaults(Config::without_profiles()))
+                .merge(Toml::file_exact(f)),
+            None => Figment::from(Serialized::defaults(Config::builtin())),
+        };
+        Self::from_figment(figment.merge(Env::prefixed("CARDBATCH_").split("__")))
+    }
+
+    /// Parses a config from TOML text (with the same defaults and checks as [`Config::load`],
+    /// without environment overrides).
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::without_profiles())).merge(Toml::string(text)),
+        )
+    }
+
+    fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn without_profiles() -> Config {
+        Config {
+            database_url: "sqlite://cardbatch.db".to_string(),
+            server: ServerConfig::default(),
+            worker: WorkerConfig::default(),
+            profiles: BTreeMap::new(),
+        }
+    }
+
+    /// The zero-config setup: a SQLite file in the working directory and one profile per provider
+    /// pointing at the built-in sandbox, with defaults matching the sandbox's fixtures.
+    pub fn builtin() -> Config {
+        let mut config = Config::without_profiles();
+        for kind in ProviderKind::ALL {
+            config.profiles.insert(kind.as_str().to_string(), Profile::sandbox(kind, DEFAULT_SANDBOX_ADDR));
+        }
+        config
+    }
+
+    pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
+        self.profiles.get(name).ok_or_else(|| ConfigError::Invalid {
+            key: format!("profiles.{name}"),
+            problem: format!(
+                "no such profile; configured profiles: {}",
+                self.profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })
+    }
+
+    /// The URL providers call back on.
+    pub fn public_url(&self) -> String {
+        self.server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: String, problem: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                problem: problem.to_string(),
+            })
+        };
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            return invalid(
+                "database_url".into(),
+                "must start with sqlite: or postgres:// (e.g. sqlite://cardbatch.db)",
+            );
+        }
+        if self.worker.lease_secs == 0 {
+            return invalid("worker.lease_secs".into(), "must be at least 1");
+        }
+        if self.worker.claim_batch == 0 {
+            return invalid("worker.claim_batch".into(), "must be at least 1");
+        }
+        for (name, p) in &self.profiles {
+            let key = |field: &str| format!("profiles.{name}.{field}");
+            if !(p.base_url.starts_with("http://") || p.base_url.starts_with("https://")) {
+                return invalid(key("base_url"), "must be an http:// or https:// URL");
+            }
+            if !(p.rate_limit_per_sec.is_finite() && p.rate_limit_per_sec > 0.0) {
+                return invalid(key("rate_limit_per_sec"), "must be a number greater than 0");
+            }
+            if p.concurrency == 0 {
+                return invalid(key("concurrency"), "must be at least 1");
+            }
+            if p.max_attempts == 0 {
+                return invalid(key("max_attempts"), "must be at least 1");
+            }
+            if p.backoff_base_ms == 0 || p.backoff_base_ms > p.backoff_cap_ms {
+                return invalid(
+                    key("backoff_base_ms"),
+                    "must be at least 1 and not above backoff_cap_ms",
+                );
+            }
+            for (cred, var) in &p.credentials_env {
+                if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return invalid(
+                        key(&format!("credentials_env.{cred}")),
+                        "must name an environment variable (letters, digits, _); secrets are never written in the config file",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Profile {
+    /// A profile for `kind` aimed at a sandbox on `addr`, with defaults matching the sandbox's
+    /// default fixtures (`src/sandbox/fixtures.toml`).
+    pub fn sandbox(kind: ProviderKind, addr: &str) -> Profile {
+        let pairs: &[(&str, &str)];
+        let creds: &[(&str, &str)];
+        let base_url;
+        match kind {
+            ProviderKind::QitechPrepaid => {
+                base_url = format!("http://{addr}/qitech");
+                pairs = &[
+                    ("account_key", "5294ed8d-08fc-4397-b15f-6d9aa07b0041"),
+                    ("program_key", "7d405c31-ec9a-46c1-8ac8-54bab209bf41"),
+                    ("type", "virtual"),
+                    ("cvv_rotation_interval_hours", "72"),
+                ];
+                creds = &[("api_key", "QITECH_API_KEY"), ("private_key", "QITECH_PRIVATE_KEY")];
+            }
+            ProviderKind::QitechPostpaid => {
+                base_url = format!("http://{addr}/qitech");
+                pairs = &[("wallet_key", "3f9a7c2e-1b4d-4e8f-9a6c-5d2e8b7f1a30"), ("card_type", "virtual")];
+                creds = &[("api_key", "QITECH_API_KEY"), ("private_key", "QITECH_PRIVATE_KEY")];
+            }
+            ProviderKind::AlchemypayVcc => {
+                base_url = format!("http://{addr}/alchemypay");
+                pairs = &[("vid", "USD"), ("currency", "USD")];
+                creds = &[("access_key", "ALCHEMYPAY_ACCESS_KEY"), ("secret_key", "ALCHEMYPAY_SECRET_KEY")];
+            }
+            ProviderKind::Uqpay => {
+                base_url = format!("http://{addr}/uqpay/api");
+                pairs = &[
+                    ("card_product_id", "467e993f-317a-49fc-9ea0-bf49de7d1f76"),
+                    ("card_currency", "USD"),
+                ];
+                creds = &[("client_id", "UQPAY_CLIENT_ID"), ("api_key", "UQPAY_API_KEY")];
+            }
+        }
+        let map = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Profile {
+            provider: kind,
+            base_url,
+            credentials_env: map(creds),
+            defaults: map(pairs),
+            options: BTreeMap::new(),
+            rate_limit_per_sec: defaults::rate_limit_per_sec(),
+            concurrency: defaults::concurrency(),
+            max_attempts: defaults::max_attempts(),
+            backoff_base_ms: defaults::backoff_base_ms(),
+            backoff_cap_ms: defaults::backoff_cap_ms(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_config_has_one_valid_profile_per_provider() {
+        let config = Config::builtin();
+        config.validate().unwrap();
+        for kind in ProviderKind::ALL {
+            assert_eq!(config.profile(kind.as_str()).unwrap().provider, kind);
+        }
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../examples/cardbatch.toml");
+        let config = Config::from_toml_str(text).unwrap();
+        assert!(!config.profiles.is_empty());
+    }
+
+    #[test]
+    fn a_misspelled_key_is_named_in_the_error() {
+        let err = Config::from_toml_str(
+            "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\nrate_limit = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("rate_limit"), "{err}");
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_its_key() {
+        let err = Config::from_toml_str(
+            "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\nconcurrency = \"many\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("concurrency"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_rate_limit_is_refused_with_its_key() {
+        let err = Config::from_toml_str(
+            "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\nrate_limit_per_sec = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("profiles.p.rate_limit_per_sec"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_provider_is_refused() {
+        let err = Config::from_toml_str(
+            "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"visa\"\nbase_url = \"http://x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("provider"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_value_in_place_of_an_env_var_name_is_refused() {
+        let err = Config::from_toml_str(
+            "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\n[profiles.p.credentials_env]\napi_key = \"sk-live/abc+def=\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("profiles.p.credentials_env.api_key"), "{err}");
+    }
+}

@@ -1,0 +1,22 @@
+//! cardbatch issues payment cards in bulk, durably.
+//!
+//! # Layout
+//!
+//! The modules follow an order through its life:
+//!
+//! - [`domain`]: parsed, always-valid types (providers, order states, the order as ingested).
+//! - [`config`]: `cardbatch.toml`, environment overrides, provider profiles.
+//! - [`ingest`] (1): a CSV file becomes validated orders and a report of rejected rows.
+//! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
+//!   table is the queue: claim, lease, reschedule, complete.
+//! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
+//! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
+//! - [`cli`]: the `cardbatch` command line.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod ingest;
+pub mod sandbox;
+pub mod store;
+pub mod worker;
