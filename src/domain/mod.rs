@@ -1,10 +1,22 @@
 //! Parsed, always-valid domain types shared by every stage: what a provider is, what state an
-//! order is in, and the order as ingest hands it to the store.
+//! order is in, the order as ingest hands it to the store, and the Brazilian and money value
+//! types ingest validates (CPF, CNPJ, UF, CEP, amounts) with the masking used in messages.
 
+mod cep;
+mod cnpj;
+mod cpf;
+pub mod masking;
+pub mod money;
 mod order;
 mod order_state;
 mod provider_kind;
+pub mod text;
+mod uf;
 
+pub use cep::Cep;
+pub use cnpj::Cnpj;
+pub use cpf::Cpf;
 pub use order::{NewBatch, NewOrder};
 pub use order_state::OrderState;
 pub use provider_kind::ProviderKind;
+pub use uf::Uf;
