@@ -1,0 +1,57 @@
+//! The file's dialect, decided from its first bytes: an optional UTF-8 byte order mark, then the
+//! header line, whose `,` or `;` count picks the delimiter (Brazilian spreadsheets export `;`,
+//! because `,` is their decimal separator). Line endings (LF or CRLF) need no decision: the CSV
+//! reader accepts both.
+
+use std::io::{BufRead, BufReader, Read};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The buffer the header is sniffed from; a header longer than this is sniffed on its start.
+const SNIFF_CAPACITY: usize = 64 * 1024;
+
+/// Wraps `input` in a buffer, skips a byte order mark and returns the delimiter to use.
+pub(crate) fn sniff<R: Read>(input: R) -> std::io::Result<(BufReader<R>, u8)> {
+    let mut buf = BufReader::with_capacity(SNIFF_CAPACITY, input);
+    let head = buf.fill_buf()?;
+    let bom = if head.starts_with(BOM) { BOM.len() } else { 0 };
+    let delimiter = delimiter_of(&head[bom..]);
+    buf.consume(bom);
+    Ok((buf, delimiter))
+}
+
+/// `;` when the first line has more semicolons than commas outside quotes, else `,`.
+fn delimiter_of(head: &[u8]) -> u8 {
+    let (mut commas, mut semicolons, mut quoted) = (0usize, 0usize, false);
+    for &b in head {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => break,
+            b',' if !quoted => commas += 1,
+            b';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas { b';' } else { b',' }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delimiter_is_read_from_the_header_line_only() {
+        assert_eq!(delimiter_of(b"a;b;c\n1,5;2,5;3\n"), b';');
+        assert_eq!(delimiter_of(b"a,b,c\nx;y;z;w;v\n"), b',');
+        assert_eq!(delimiter_of(b"\"a,b\";c;d\n"), b';');
+        assert_eq!(delimiter_of(b"only\n"), b',');
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let (mut buf, delimiter) = sniff(&b"\xEF\xBB\xBFa;b\r\n"[..]).unwrap();
+        let mut rest = String::new();
+        buf.read_to_string(&mut rest).unwrap();
+        assert_eq!((rest.as_str(), delimiter), ("a;b\r\n", b';'));
+    }
+}

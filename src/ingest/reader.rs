@@ -1,0 +1,224 @@
+//! [`CsvOrders`]: a streaming reader that turns an order file into validated [`NewOrder`]s and
+//! row errors, one record at a time.
+//!
+//! Memory stays flat whatever the file's size: the file is read through a buffer, one
+//! `StringRecord` is reused for every row, and nothing about earlier rows is kept. The
+//! `StringRecord` (rather than a `ByteRecord`) makes the csv crate check each cell's UTF-8 while
+//! it parses, and report the record's position and cell when the check fails.
+
+use super::dialect;
+use super::error::{FileError, Problem, RowError};
+use super::fields;
+use super::idempotency::KeyMaker;
+use super::row::{Clock, Row};
+use super::schema::{ColumnMap, Schema};
+use super::{alchemypay_vcc, qitech_postpaid, qitech_prepaid, uqpay};
+use crate::domain::{NewOrder, ProviderKind};
+use csv::StringRecord;
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+
+/// What a provider's validator returns for a row without problems.
+pub(crate) struct Validated {
+    /// The provider's order, in its own field names, money in minor units.
+    pub payload: serde_json::Value,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<&'static str>,
+}
+
+/// A provider's row validator: records problems on the row, returns the order if it has none.
+/// `order_ref` is the row's (already checked) reference, empty when it is invalid.
+pub(crate) type Validator = fn(&mut Row<'_>, &str) -> Option<Validated>;
+
+/// The orders of one CSV file for one provider, validated, in file order.
+///
+/// Yields `Ok(NewOrder)` for a good row and `Err(RowError)` for a row with problems, then goes
+/// on with the next row, so one pass reports every problem in the file. Rows whose cells are all
+/// empty (spreadsheets leave them at the end) are skipped. Bytes that are not UTF-8 after the
+/// header end the iteration with one `RowError` whose `fatal` is true: the whole file must then
+/// be refused.
+pub struct CsvOrders<R: Read> {
+    reader: csv::Reader<BufReader<R>>,
+    headers: StringRecord,
+    record: StringRecord,
+    delimiter: u8,
+    provider: ProviderKind,
+    schema: &'static Schema,
+    validate: Validator,
+    map: ColumnMap,
+    keys: KeyMaker,
+    clock: Clock,
+    done: bool,
+}
+
+impl<R: Read> CsvOrders<R> {
+    /// Reads and checks the header; fatal problems (encoding, missing/unknown/duplicate columns,
+    /// profile defaults naming unknown columns, an empty file) are returned here.
+    ///
+    /// `defaults` are the profile's column -> value defaults: a default applies when its column
+    /// is absent from the header or the row's cell is empty, and is validated like a cell.
+    pub fn new(
+        input: R,
+        provider: ProviderKind,
+        defaults: &BTreeMap<String, String>,
+    ) -> Result<Self, FileError> {
+        let (buf, delimiter) = dialect::sniff(input)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(buf);
+        let mut headers = StringRecord::new();
+        match reader.read_record(&mut headers) {
+            Ok(true) => {}
+            Ok(false) => return Err(FileError::Empty),
+            Err(e) => {
+                return Err(match e.kind() {
+                    csv::ErrorKind::Utf8 { pos, .. } => FileError::NotUtf8 {
+                        line: pos.as_ref().map_or(1, |p| p.line()),
+                    },
+                    _ => FileError::Csv(e),
+                });
+            }
+        }
+        let (schema, validate) = parts(provider);
+        let map = schema.resolve(&headers, defaults)?;
+        let now = chrono::Utc::now();
+        Ok(CsvOrders {
+            reader,
+            headers,
+            record: StringRecord::new(),
+            delimiter,
+            provider,
+            schema,
+            validate,
+            map,
+            keys: KeyMaker::new(),
+            clock: Clock {
+                today: now.date_naive(),
+                now,
+            },
+            done: false,
+        })
+    }
+
+    /// The header as written in the file, for the rejects file.
+    pub fn headers(&self) -> &StringRecord {
+        &self.headers
+    }
+
+    /// The delimiter found in the header line: `b','` or `b';'`.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// The provider the rows are validated for.
+    pub fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    fn check_record(&mut self) -> Result<NewOrder, RowError> {
+        let line = self.record.position().map_or(0, |p| p.line());
+        let mut row = Row::new(&self.record, &self.map, self.schema.columns, self.clock);
+        let mut result = None;
+        if self.record.len() != self.map.width {
+            row.fail_row(format!(
+                "the row has {} cells but the header has {} (a missing or extra delimiter?)",
+                self.record.len(),
+                self.map.width
+            ));
+        } else {
+            for &pos in &self.map.unnamed {
+                if self.record.get(pos).is_some_and(|c| !c.trim().is_empty()) {
+                    row.fail_row(format!(
+                        "cell {} has a value but its column has no name in the header",
+                        pos + 1
+                    ));
+                }
+            }
+            // Column 0 of every schema is `order_ref`.
+            let order_ref = row.req(0, fields::order_ref);
+            let validated = (self.validate)(&mut row, order_ref.unwrap_or(""));
+            result = order_ref.zip(validated);
+        }
+        match result {
+            Some((order_ref, v)) if !row.has_problems() => Ok(NewOrder {
+                line,
+                order_ref: order_ref.to_string(),
+                idempotency_key: self.keys.make(self.provider),
+                payload: v.payload,
+                amount_minor: v.amount_minor,
+                currency: v.currency.map(str::to_string),
+            }),
+            _ => {
+                let problems = row
+                    .problems
+                    .into_iter()
+                    .map(|(column, reason)| Problem {
+                        column: column.map(str::to_string),
+                        reason,
+                    })
+                    .collect();
+                Err(RowError::new(line, problems, self.record.clone(), false))
+            }
+        }
+    }
+
+    /// Turns a read error after the header into the final, fatal row error.
+    fn fatal(&self, e: csv::Error) -> RowError {
+        let (line, column, reason) = match e.kind() {
+            csv::ErrorKind::Utf8 { pos, err } => {
+                let line = pos.as_ref().map_or(0, |p| p.line());
+                let column = self
+                    .headers
+                    .get(err.field())
+                    .map(|h| h.trim().to_ascii_lowercase());
+                (line, column, FileError::NotUtf8 { line }.to_string())
+            }
+            _ => {
+                let line = e.position().map_or(0, |p| p.line());
+                (line, None, FileError::Csv(e).to_string())
+            }
+        };
+        RowError::new(
+            line,
+            vec![Problem { column, reason }],
+            StringRecord::new(),
+            true,
+        )
+    }
+}
+
+impl<R: Read> Iterator for CsvOrders<R> {
+    type Item = Result<NewOrder, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            match self.reader.read_record(&mut self.record) {
+                Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
+                Ok(true) => return Some(self.check_record()),
+                Ok(false) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(self.fatal(e)));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The schema and validator of each provider.
+fn parts(provider: ProviderKind) -> (&'static Schema, Validator) {
+    match provider {
+        ProviderKind::QitechPrepaid => (&qitech_prepaid::SCHEMA, qitech_prepaid::validate),
+        ProviderKind::QitechPostpaid => (&qitech_postpaid::SCHEMA, qitech_postpaid::validate),
+        ProviderKind::AlchemypayVcc => (&alchemypay_vcc::SCHEMA, alchemypay_vcc::validate),
+        ProviderKind::Uqpay => (&uqpay::SCHEMA, uqpay::validate),
+    }
+}
+
+/// The columns a provider's CSV accepts, in canonical order (for documentation and generators).
+pub fn columns(provider: ProviderKind) -> &'static [&'static str] {
+    parts(provider).0.columns
+}
