@@ -78,9 +78,12 @@ pub fn ascii_name(s: &str, max: usize, spaces: bool) -> Result<&str, String> {
     {
         let masked = masking::mask_name(s);
         return Err(if is_latin_letter(c) {
-            format!(
-                "the provider accepts only A-Z letters: remove the accent from `{c}` (e.g. João -> Joao) ({masked})"
-            )
+            match unaccented(c) {
+                Some(plain) => format!(
+                    "the provider accepts only A-Z letters: remove the accent, write `{plain}` for `{c}` ({masked})"
+                ),
+                None => format!("the provider accepts only A-Z letters, found `{c}` ({masked})"),
+            }
         } else if c == ' ' {
             format!("must be a single word of A-Z letters, no spaces ({masked})")
         } else {
@@ -88,6 +91,15 @@ pub fn ascii_name(s: &str, max: usize, spaces: bool) -> Result<&str, String> {
         });
     }
     Ok(s)
+}
+
+/// The plain letter under an accented Latin-1 letter (`ã` -> `a`, `Ç` -> `C`).
+fn unaccented(c: char) -> Option<char> {
+    const FROM: &str = "ÀÁÂÃÄÅàáâãäåÈÉÊËèéêëÌÍÎÏìíîïÒÓÔÕÖòóôõöÙÚÛÜùúûüÇçÑñÝýÿ";
+    const TO: &str = "AAAAAAaaaaaaEEEEeeeeIIIIiiiiOOOOOoooooUUUUuuuuCcNnYyy";
+    FROM.chars()
+        .position(|f| f == c)
+        .and_then(|i| TO.chars().nth(i))
 }
 
 /// One of `allowed` (compared case-insensitively), returned in its canonical spelling.
