@@ -1,7 +1,8 @@
 //! The file's dialect, decided from its first bytes: an optional UTF-8 byte order mark, then the
 //! header line, whose `,` or `;` count picks the delimiter (Brazilian spreadsheets export `;`,
 //! because `,` is their decimal separator). Line endings (LF or CRLF) need no decision: the CSV
-//! reader accepts both.
+//! reader accepts both, but the line number of a record is computed differently for each (see
+//! [`Dialect::crlf`]).
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -10,14 +11,39 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// The buffer the header is sniffed from; a header longer than this is sniffed on its start.
 const SNIFF_CAPACITY: usize = 64 * 1024;
 
-/// Wraps `input` in a buffer, skips a byte order mark and returns the delimiter to use.
-pub(crate) fn sniff<R: Read>(input: R) -> std::io::Result<(BufReader<R>, u8)> {
+/// What the first line says about the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dialect {
+    pub delimiter: u8,
+    /// Lines end in `\r\n`. The csv reader ends a record at the `\r` and only counts the `\n`
+    /// when it reads the next record, so its line counter lags by one line in such files.
+    pub crlf: bool,
+}
+
+/// Wraps `input` in a buffer, skips a byte order mark and returns the file's dialect.
+pub(crate) fn sniff<R: Read>(input: R) -> std::io::Result<(BufReader<R>, Dialect)> {
     let mut buf = BufReader::with_capacity(SNIFF_CAPACITY, input);
     let head = buf.fill_buf()?;
     let bom = if head.starts_with(BOM) { BOM.len() } else { 0 };
-    let delimiter = delimiter_of(&head[bom..]);
+    let dialect = Dialect {
+        delimiter: delimiter_of(&head[bom..]),
+        crlf: first_line_ends_in_crlf(&head[bom..]),
+    };
     buf.consume(bom);
-    Ok((buf, delimiter))
+    Ok((buf, dialect))
+}
+
+/// True when the first line break outside quotes is `\r\n`.
+fn first_line_ends_in_crlf(head: &[u8]) -> bool {
+    let mut quoted = false;
+    for (i, &b) in head.iter().enumerate() {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' if !quoted => return i > 0 && head[i - 1] == b'\r',
+            _ => {}
+        }
+    }
+    false
 }
 
 /// `;` when the first line has more semicolons than commas outside quotes, else `,`.
@@ -49,9 +75,23 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_is_skipped() {
-        let (mut buf, delimiter) = sniff(&b"\xEF\xBB\xBFa;b\r\n"[..]).unwrap();
+        let (mut buf, dialect) = sniff(&b"\xEF\xBB\xBFa;b\r\n"[..]).unwrap();
         let mut rest = String::new();
         buf.read_to_string(&mut rest).unwrap();
-        assert_eq!((rest.as_str(), delimiter), ("a;b\r\n", b';'));
+        assert_eq!(rest, "a;b\r\n");
+        assert_eq!(
+            dialect,
+            Dialect {
+                delimiter: b';',
+                crlf: true
+            }
+        );
+    }
+
+    #[test]
+    fn crlf_is_recognised_from_the_first_line_break_outside_quotes() {
+        assert!(first_line_ends_in_crlf(b"a,\"x\ny\"\r\nb"));
+        assert!(!first_line_ends_in_crlf(b"a,b\nc\r\n"));
+        assert!(!first_line_ends_in_crlf(b"a,b"));
     }
 }

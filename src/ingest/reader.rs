@@ -16,7 +16,7 @@ use super::{alchemypay_vcc, qitech_postpaid, qitech_prepaid, uqpay};
 use crate::domain::{NewOrder, ProviderKind};
 use csv::StringRecord;
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Chain, Read};
 
 /// What a provider's validator returns for a row without problems.
 pub(crate) struct Validated {
@@ -38,10 +38,11 @@ pub(crate) type Validator = fn(&mut Row<'_>, &str) -> Option<Validated>;
 /// header end the iteration with one `RowError` whose `fatal` is true: the whole file must then
 /// be refused.
 pub struct CsvOrders<R: Read> {
-    reader: csv::Reader<BufReader<R>>,
+    reader: csv::Reader<Chain<BufReader<R>, &'static [u8]>>,
     headers: StringRecord,
     record: StringRecord,
     delimiter: u8,
+    crlf: bool,
     provider: ProviderKind,
     schema: &'static Schema,
     validate: Validator,
@@ -62,7 +63,13 @@ impl<R: Read> CsvOrders<R> {
         provider: ProviderKind,
         defaults: &BTreeMap<String, String>,
     ) -> Result<Self, FileError> {
-        let (buf, delimiter) = dialect::sniff(input)?;
+        let (buf, dialect) = dialect::sniff(input)?;
+        let delimiter = dialect.delimiter;
+        // A line break after the last byte gives every record a terminator, so the line
+        // arithmetic in `record_start_line` holds for a file without a final newline too; an
+        // extra blank line at the end is skipped like any other.
+        let tail: &'static [u8] = if dialect.crlf { b"\r\n" } else { b"\n" };
+        let buf = buf.chain(tail);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -89,6 +96,7 @@ impl<R: Read> CsvOrders<R> {
             headers,
             record: StringRecord::new(),
             delimiter,
+            crlf: dialect.crlf,
             provider,
             schema,
             validate,
@@ -117,8 +125,21 @@ impl<R: Read> CsvOrders<R> {
         self.provider
     }
 
-    fn check_record(&mut self) -> Result<NewOrder, RowError> {
-        let line = self.record.position().map_or(0, |p| p.line());
+    /// The physical line where the record just read starts (the header is line 1).
+    ///
+    /// The csv reader's own record position is the line where the previous record ended, which
+    /// is wrong after blank lines and in CRLF files. Its line counter after the read is exact,
+    /// though: it has counted every `\n` consumed, so the start is that count minus the line
+    /// breaks inside quoted cells, minus the terminating `\n` in an LF file (in a CRLF file the
+    /// record ends at the `\r`).
+    fn record_start_line(&self) -> u64 {
+        let after = self.reader.position().line();
+        let embedded = bytecount_newlines(self.record.as_byte_record().as_slice());
+        let terminator = u64::from(!self.crlf);
+        after.saturating_sub(embedded + terminator)
+    }
+
+    fn check_record(&mut self, line: u64) -> Result<NewOrder, RowError> {
         let mut row = Row::new(&self.record, &self.map, self.schema.columns, self.clock);
         let mut result = None;
         if self.record.len() != self.map.width {
@@ -164,11 +185,16 @@ impl<R: Read> CsvOrders<R> {
         }
     }
 
-    /// Turns a read error after the header into the final, fatal row error.
+    /// Turns a read error after the header into the final, fatal row error. The record's cells
+    /// are not available, so its line is computed as for a record without quoted line breaks.
     fn fatal(&self, e: csv::Error) -> RowError {
+        let line = self
+            .reader
+            .position()
+            .line()
+            .saturating_sub(u64::from(!self.crlf));
         let (line, column, reason) = match e.kind() {
-            csv::ErrorKind::Utf8 { pos, err } => {
-                let line = pos.as_ref().map_or(0, |p| p.line());
+            csv::ErrorKind::Utf8 { err, .. } => {
                 let column = self
                     .headers
                     .get(err.field())
@@ -176,7 +202,7 @@ impl<R: Read> CsvOrders<R> {
                 (line, column, FileError::NotUtf8 { line }.to_string())
             }
             _ => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(line, |p| p.line());
                 (line, None, FileError::Csv(e).to_string())
             }
         };
@@ -196,7 +222,10 @@ impl<R: Read> Iterator for CsvOrders<R> {
         while !self.done {
             match self.reader.read_record(&mut self.record) {
                 Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
-                Ok(true) => return Some(self.check_record()),
+                Ok(true) => {
+                    let line = self.record_start_line();
+                    return Some(self.check_record(line));
+                }
                 Ok(false) => self.done = true,
                 Err(e) => {
                     self.done = true;
@@ -206,6 +235,10 @@ impl<R: Read> Iterator for CsvOrders<R> {
         }
         None
     }
+}
+
+fn bytecount_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
 
 /// The schema and validator of each provider.

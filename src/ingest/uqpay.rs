@@ -144,7 +144,7 @@ pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> 
     let expiry_at = row.opt(EXPIRY_AT, |s| fields::future_datetime(s, now));
     let name_on_card = row.opt(NAME_ON_CARD, |s| fields::ascii_name(s, 26, true));
     let metadata = row
-        .opt(METADATA, |s| user_metadata(s))
+        .opt(METADATA, user_metadata)
         .or_else(|| row.get(METADATA).is_none().then(serde_json::Map::new));
     let metadata = metadata.and_then(|mut m| {
         m.insert(ORDER_REF_KEY.to_string(), order_ref.into());
