@@ -133,17 +133,26 @@ impl Store {
 
     /// Pushes the lease deadline of every order `worker_id` holds to `expires_at_ms`; returns how
     /// many it holds. Called periodically while calls run longer than a lease would allow.
-    pub async fn order_lease_extend(&self, worker_id: &str, expires_at_ms: i64) -> Result<u64> {
+    pub async fn order_lease_extend(
+        &self,
+        profile: &str,
+        worker_id: &str,
+        expires_at_ms: i64,
+    ) -> Result<u64> {
+        // `profile` and `state` let the engine use the small `orders_leased` index.
         // language=SQL
-        const SQL: &str = "UPDATE orders SET lease_expires_at = $2 WHERE lease_owner = $1 AND state = 'in_flight'";
+        const SQL: &str = "UPDATE orders SET lease_expires_at = $3 \
+            WHERE profile = $1 AND state = 'in_flight' AND lease_owner = $2";
         let done = match &self.db {
             Db::Sqlite { write, .. } => sqlx::query(SQL)
+                .bind(profile.to_owned())
                 .bind(worker_id.to_owned())
                 .bind(expires_at_ms)
                 .execute(write)
                 .await?
                 .rows_affected(),
             Db::Postgres(pool) => sqlx::query(SQL)
+                .bind(profile)
                 .bind(worker_id)
                 .bind(expires_at_ms)
                 .execute(pool)
@@ -160,6 +169,7 @@ impl Store {
     /// claim takes it over again, still flagged unknown. Returns how many were released.
     pub async fn order_release_unstarted(
         &self,
+        profile: &str,
         worker_id: &str,
         started: &[i64],
         now_ms: i64,
@@ -168,13 +178,13 @@ impl Store {
         const SQLITE: &str = "UPDATE orders SET state = claimed_from, attempts = attempts - 1, lease_owner = NULL, \
                 lease_expires_at = CASE WHEN claimed_from = 'in_flight' THEN 0 ELSE NULL END, \
                 claimed_from = NULL, updated_at = $2 \
-            WHERE lease_owner = $1 AND state = 'in_flight' AND claimed_from IS NOT NULL \
+            WHERE profile = $4 AND state = 'in_flight' AND lease_owner = $1 AND claimed_from IS NOT NULL \
               AND id NOT IN (SELECT value FROM json_each($3))";
         // language=PostgreSQL
         const PG: &str = "UPDATE orders SET state = claimed_from, attempts = attempts - 1, lease_owner = NULL, \
                 lease_expires_at = CASE WHEN claimed_from = 'in_flight' THEN 0 ELSE NULL END, \
                 claimed_from = NULL, updated_at = $2 \
-            WHERE lease_owner = $1 AND state = 'in_flight' AND claimed_from IS NOT NULL \
+            WHERE profile = $4 AND state = 'in_flight' AND lease_owner = $1 AND claimed_from IS NOT NULL \
               AND NOT (id = ANY($3))";
         let done = match &self.db {
             Db::Sqlite { write, .. } => {
@@ -183,6 +193,7 @@ impl Store {
                     .bind(worker_id.to_owned())
                     .bind(now_ms)
                     .bind(started)
+                    .bind(profile.to_owned())
                     .execute(write)
                     .await?
                     .rows_affected()
@@ -191,6 +202,7 @@ impl Store {
                 .bind(worker_id)
                 .bind(now_ms)
                 .bind(started)
+                .bind(profile)
                 .execute(pool)
                 .await?
                 .rows_affected(),
