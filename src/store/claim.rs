@@ -21,7 +21,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
         attempts = attempts + 1, updated_at = $4 \
     WHERE id IN ( \
         SELECT id FROM (SELECT id FROM orders \
-            WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 LIMIT $5) \
+            WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 ORDER BY lease_expires_at LIMIT $5) \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
@@ -36,7 +36,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
 const PG_CLAIM: &str = "WITH expired AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
-        LIMIT $5 FOR UPDATE SKIP LOCKED \
+        ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), due AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
