@@ -1,1 +1,24 @@
-//! (being built)
+//! The only module with SQL. SQLite (the embedded default) and Postgres (to scale out) sit behind
+//! one [`Store`]; each operation keeps its SQL for both engines beside it, under the same
+//! noun-first name (`batch_writer`, `order_claim_due`, `order_complete_many`, ...).
+//!
+//! The `orders` table is the queue: an order's row is also its job, with its state, attempt
+//! count, next due time and lease. See `migrations/` for the schema.
+
+mod batch_write;
+mod claim;
+mod complete;
+mod connect;
+mod error;
+mod model;
+mod report;
+mod wake;
+
+pub use batch_write::BatchWriter;
+pub use connect::{Engine, Store};
+pub use error::{Error, Result};
+pub use model::{
+    AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
+    Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
+};
+pub use wake::{NOTIFY_CHANNEL, WorkSignal};

@@ -1,0 +1,338 @@
+//! Writing a batch and all its orders in one transaction.
+//!
+//! The writer buffers a chunk of orders and flushes it as one multi-row statement, so memory
+//! stays at one chunk whatever the file's size. `ON CONFLICT DO NOTHING RETURNING line` tells
+//! which rows were new; the rest are duplicates of an order that already exists for the profile,
+//! and one lookup per chunk finds which batch (or which earlier line of this file) owns them.
+
+use super::connect::{Db, Store};
+use super::error::{Result, corrupt};
+use super::model::{BatchInsertReport, DuplicateOf, DuplicateSample};
+use super::wake::{NOTIFY_CHANNEL, WakeHub};
+use crate::domain::{NewBatch, NewOrder};
+use sqlx::{Postgres, Sqlite, Transaction};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::{Arc, OnceLock};
+use uuid::Uuid;
+
+/// Rows per SQLite statement and their fallbacks for the last, partial chunk. 500 rows use 3,004
+/// bind parameters, well under SQLite's 32,766.
+const SQLITE_CHUNKS: [usize; 4] = [500, 50, 5, 1];
+/// Rows per Postgres statement: the columns travel as arrays, so there is no bind limit.
+const PG_CHUNK: usize = 5_000;
+
+/// Writes one batch and its orders in a single transaction. Dropping it without
+/// [`BatchWriter::commit`] rolls everything back.
+pub struct BatchWriter {
+    tx: WriterTx,
+    batch: NewBatch,
+    batch_id: String,
+    buffer: Vec<NewOrder>,
+    report: BatchInsertReport,
+    wake: Arc<WakeHub>,
+}
+
+enum WriterTx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Store {
+    /// Opens the transaction and writes the batch row. Orders follow with
+    /// [`BatchWriter::push`].
+    pub async fn batch_writer(&self, batch: &NewBatch) -> Result<BatchWriter> {
+        // language=SQL
+        const INSERT_BATCH: &str = "INSERT INTO batches (id, profile, provider, source, created_at) VALUES ($1, $2, $3, $4, $5)";
+        let batch_id = batch.id.to_string();
+        macro_rules! insert {
+            () => {
+                sqlx::query(INSERT_BATCH)
+                    .bind(batch_id.clone())
+                    .bind(batch.profile.clone())
+                    .bind(batch.provider.as_str())
+                    .bind(batch.source.clone())
+                    .bind(batch.created_at_ms)
+            };
+        }
+        let tx = match &self.db {
+            Db::Sqlite { write, .. } => {
+                // IMMEDIATE takes the write lock up front: a deferred transaction that starts
+                // reading and then writes can fail with SQLITE_BUSY when another process wrote.
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                insert!().execute(&mut *tx).await?;
+                WriterTx::Sqlite(tx)
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                insert!().execute(&mut *tx).await?;
+                WriterTx::Postgres(tx)
+            }
+        };
+        Ok(BatchWriter {
+            tx,
+            batch: batch.clone(),
+            buffer: Vec::with_capacity(SQLITE_CHUNKS[0].max(PG_CHUNK)),
+            report: BatchInsertReport {
+                batch_id: batch.id,
+                ..Default::default()
+            },
+            batch_id,
+            wake: self.wake.clone(),
+        })
+    }
+}
+
+impl BatchWriter {
+    /// Adds one order; a full buffer is written at once.
+    pub async fn push(&mut self, order: NewOrder) -> Result<()> {
+        self.buffer.push(order);
+        let chunk = match self.tx {
+            WriterTx::Sqlite(_) => SQLITE_CHUNKS[0],
+            WriterTx::Postgres(_) => PG_CHUNK,
+        };
+        if self.buffer.len() >= chunk {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Orders written so far (before commit they are visible to nobody else).
+    pub fn inserted(&self) -> u64 {
+        self.report.inserted
+    }
+
+    /// Writes what is buffered, commits, and wakes idle workers.
+    pub async fn commit(mut self) -> Result<BatchInsertReport> {
+        self.flush().await?;
+        match self.tx {
+            WriterTx::Sqlite(tx) => tx.commit().await?,
+            WriterTx::Postgres(mut tx) => {
+                if self.report.inserted > 0 {
+                    // Delivered by Postgres only if, and when, the transaction commits.
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(NOTIFY_CHANNEL)
+                        .bind(self.batch.profile.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?
+            }
+        }
+        if self.report.inserted > 0 {
+            self.wake.bump();
+        }
+        Ok(self.report)
+    }
+
+    /// Discards the batch and every order pushed so far.
+    pub async fn rollback(self) -> Result<()> {
+        match self.tx {
+            WriterTx::Sqlite(tx) => tx.rollback().await?,
+            WriterTx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buffer);
+        let inserted = match &mut self.tx {
+            WriterTx::Sqlite(tx) => sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
+            WriterTx::Postgres(tx) => pg_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
+        };
+        self.report.inserted += inserted.len() as u64;
+        if inserted.len() < chunk.len() {
+            self.record_duplicates(&chunk, &inserted).await?;
+        }
+        self.buffer = chunk;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    async fn record_duplicates(
+        &mut self,
+        chunk: &[NewOrder],
+        inserted: &HashSet<i64>,
+    ) -> Result<()> {
+        let dups: Vec<&NewOrder> = chunk
+            .iter()
+            .filter(|o| !inserted.contains(&(o.line as i64)))
+            .collect();
+        let refs: Vec<String> = dups.iter().map(|o| o.order_ref.clone()).collect();
+        let owners = match &mut self.tx {
+            WriterTx::Sqlite(tx) => sqlite_owners(tx, &self.batch.profile, &refs).await?,
+            WriterTx::Postgres(tx) => pg_owners(tx, &self.batch.profile, &refs).await?,
+        };
+        for order in dups {
+            let (batch_id, line) = owners.get(&order.order_ref).ok_or_else(|| {
+                corrupt(
+                    "orders",
+                    format!("duplicate `{}` has no owner", order.order_ref),
+                )
+            })?;
+            let batch_id = Uuid::parse_str(batch_id).map_err(|e| corrupt("orders", e))?;
+            let duplicate_of = if batch_id == self.report.batch_id {
+                self.report.duplicates_within_file += 1;
+                DuplicateOf::EarlierLine(*line as u64)
+            } else {
+                *self.report.duplicates_by_batch.entry(batch_id).or_default() += 1;
+                DuplicateOf::Batch(batch_id)
+            };
+            self.report.duplicates += 1;
+            if self.report.samples.len() < BatchInsertReport::SAMPLE_LIMIT {
+                self.report.samples.push(DuplicateSample {
+                    line: order.line,
+                    order_ref: order.order_ref.clone(),
+                    duplicate_of,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn payload_text(order: &NewOrder) -> String {
+    serde_json::to_string(&order.payload).expect("a serde_json::Value always serialises")
+}
+
+/// `INSERT ... VALUES (...), (...)` for `rows` rows; `$1..$4` are the batch's constants.
+fn sqlite_insert_sql(rows: usize) -> &'static str {
+    static SQL: [OnceLock<String>; SQLITE_CHUNKS.len()] =
+        [const { OnceLock::new() }; SQLITE_CHUNKS.len()];
+    let slot = SQLITE_CHUNKS
+        .iter()
+        .position(|&n| n == rows)
+        .expect("a known chunk size");
+    SQL[slot].get_or_init(|| {
+        let mut sql = String::from(
+            "INSERT INTO orders (batch_id, profile, provider, state, attempts, next_attempt_at, \
+             created_at, updated_at, order_ref, line, idempotency_key, payload, amount_minor, currency) VALUES ",
+        );
+        for row in 0..rows {
+            let b = 5 + row * 6;
+            let sep = if row == 0 { "" } else { ", " };
+            write!(
+                sql,
+                "{sep}($1, $2, $3, 'queued', 0, $4, $4, $4, ${}, ${}, ${}, ${}, ${}, ${})",
+                b,
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5
+            )
+            .expect("writing to a String");
+        }
+        sql.push_str(" ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line");
+        sql
+    })
+}
+
+async fn sqlite_insert(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &NewBatch,
+    batch_id: &str,
+    chunk: &[NewOrder],
+) -> Result<HashSet<i64>> {
+    let mut inserted = HashSet::with_capacity(chunk.len());
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        let n = *SQLITE_CHUNKS
+            .iter()
+            .find(|&&n| n <= rest.len())
+            .expect("1 always fits");
+        let (part, tail) = rest.split_at(n);
+        rest = tail;
+        let mut q = sqlx::query_scalar::<_, i64>(sqlite_insert_sql(n))
+            .bind(batch_id.to_owned())
+            .bind(batch.profile.clone())
+            .bind(batch.provider.as_str())
+            .bind(batch.created_at_ms);
+        for o in part {
+            q = q
+                .bind(o.order_ref.clone())
+                .bind(o.line as i64)
+                .bind(o.idempotency_key.clone())
+                .bind(payload_text(o))
+                .bind(o.amount_minor)
+                .bind(o.currency.clone());
+        }
+        inserted.extend(q.fetch_all(&mut **tx).await?);
+    }
+    Ok(inserted)
+}
+
+async fn pg_insert(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &NewBatch,
+    batch_id: &str,
+    chunk: &[NewOrder],
+) -> Result<HashSet<i64>> {
+    // language=PostgreSQL
+    const SQL: &str = "INSERT INTO orders (batch_id, profile, provider, state, attempts, next_attempt_at, \
+         created_at, updated_at, order_ref, line, idempotency_key, payload, amount_minor, currency) \
+         SELECT $1, $2, $3, 'queued', 0, $4, $4, $4, u.order_ref, u.line, u.idem, u.payload, u.amount, u.currency \
+         FROM UNNEST($5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[]) \
+           AS u(order_ref, line, idem, payload, amount, currency) \
+         ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line";
+    let refs: Vec<&str> = chunk.iter().map(|o| o.order_ref.as_str()).collect();
+    let lines: Vec<i64> = chunk.iter().map(|o| o.line as i64).collect();
+    let keys: Vec<&str> = chunk.iter().map(|o| o.idempotency_key.as_str()).collect();
+    let payloads: Vec<String> = chunk.iter().map(payload_text).collect();
+    let amounts: Vec<Option<i64>> = chunk.iter().map(|o| o.amount_minor).collect();
+    let currencies: Vec<Option<&str>> = chunk.iter().map(|o| o.currency.as_deref()).collect();
+    let lines = sqlx::query_scalar::<_, i64>(SQL)
+        .bind(batch_id)
+        .bind(batch.profile.as_str())
+        .bind(batch.provider.as_str())
+        .bind(batch.created_at_ms)
+        .bind(refs)
+        .bind(lines)
+        .bind(keys)
+        .bind(payloads)
+        .bind(amounts)
+        .bind(currencies)
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(lines.into_iter().collect())
+}
+
+/// order_ref -> (batch id, line) of the orders that already hold these refs.
+async fn sqlite_owners(
+    tx: &mut Transaction<'static, Sqlite>,
+    profile: &str,
+    refs: &[String],
+) -> Result<HashMap<String, (String, i64)>> {
+    let mut owners = HashMap::with_capacity(refs.len());
+    for order_ref in refs {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT batch_id, line FROM orders WHERE profile = $1 AND order_ref = $2",
+        )
+        .bind(profile.to_owned())
+        .bind(order_ref.clone())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(owner) = row {
+            owners.insert(order_ref.clone(), owner);
+        }
+    }
+    Ok(owners)
+}
+
+async fn pg_owners(
+    tx: &mut Transaction<'static, Postgres>,
+    profile: &str,
+    refs: &[String],
+) -> Result<HashMap<String, (String, i64)>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT order_ref, batch_id, line FROM orders WHERE profile = $1 AND order_ref = ANY($2)",
+    )
+    .bind(profile)
+    .bind(refs)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|(r, b, l)| (r, (b, l))).collect())
+}

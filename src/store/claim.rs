@@ -1,0 +1,212 @@
+//! Claiming due orders under a lease, extending leases, and giving unstarted orders back.
+//!
+//! A claim takes, for one profile, orders whose lease expired (their worker died: the previous
+//! call's outcome is unknown) and orders that are due (`queued`, or `retry_wait` whose
+//! `next_attempt_at` has passed). It stamps them `in_flight` with the worker's id and a lease
+//! deadline, counts the attempt, and remembers the state they came from in `claimed_from` so a
+//! release can restore it exactly.
+
+use super::connect::{Db, Store};
+use super::error::{Result, corrupt};
+use super::model::ClaimedOrder;
+use crate::domain::OrderState;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// SQLite: one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`. A statement that writes
+/// takes SQLite's write lock before it reads, so the select and the update are atomic.
+// language=SQLite
+const SQLITE_CLAIM: &str = "UPDATE orders \
+    SET claimed_from = state, state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
+        attempts = attempts + 1, updated_at = $4 \
+    WHERE id IN ( \
+        SELECT id FROM (SELECT id FROM orders \
+            WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 ORDER BY lease_expires_at LIMIT $5) \
+        UNION ALL \
+        SELECT id FROM (SELECT id FROM orders \
+            WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+            ORDER BY next_attempt_at LIMIT $5) \
+        LIMIT $5) \
+    RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
+        currency, provider_refs, attempts, claimed_from";
+
+/// Postgres: `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other's rows instead of
+/// waiting. (Postgres refuses `FOR UPDATE` under `UNION`, hence two CTEs.)
+// language=PostgreSQL
+const PG_CLAIM: &str = "WITH expired AS ( \
+        SELECT id FROM orders \
+        WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
+        ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED \
+    ), due AS ( \
+        SELECT id FROM orders \
+        WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+        ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED \
+    ), picked AS ( \
+        SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $5 \
+    ) \
+    UPDATE orders o \
+    SET claimed_from = o.state, state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
+        attempts = o.attempts + 1, updated_at = $4 \
+    FROM picked WHERE o.id = picked.id \
+    RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
+        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    batch_id: String,
+    profile: String,
+    provider: String,
+    order_ref: String,
+    idempotency_key: String,
+    payload: String,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    provider_refs: Option<String>,
+    attempts: i64,
+    claimed_from: Option<String>,
+}
+
+impl ClaimRow {
+    fn into_claimed(self) -> Result<ClaimedOrder> {
+        let json = |text: &str| serde_json::from_str(text).map_err(|e| corrupt("orders", e));
+        Ok(ClaimedOrder {
+            id: self.id,
+            batch_id: Uuid::parse_str(&self.batch_id).map_err(|e| corrupt("orders", e))?,
+            provider: self.provider.parse().map_err(|e| corrupt("orders", e))?,
+            profile: self.profile,
+            order_ref: self.order_ref,
+            idempotency_key: self.idempotency_key,
+            payload: json(&self.payload)?,
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            provider_refs: self.provider_refs.as_deref().map(json).transpose()?,
+            attempt: u32::try_from(self.attempts).map_err(|e| corrupt("orders", e))?,
+            previous_outcome_unknown: self.claimed_from.as_deref()
+                == Some(OrderState::InFlight.as_str()),
+        })
+    }
+}
+
+impl Store {
+    /// Atomically claims up to `limit` orders of `profile` that are due at `now_ms` (or whose
+    /// lease expired) for `worker_id`, leased for `lease`. Oldest due first; expired leases
+    /// before due orders.
+    pub async fn order_claim_due(
+        &self,
+        profile: &str,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        now_ms: i64,
+    ) -> Result<Vec<ClaimedOrder>> {
+        let expires = now_ms + lease.as_millis() as i64;
+        let rows: Vec<ClaimRow> = match &self.db {
+            Db::Sqlite { write, .. } => {
+                sqlx::query_as(SQLITE_CLAIM)
+                    .bind(profile.to_owned())
+                    .bind(worker_id.to_owned())
+                    .bind(expires)
+                    .bind(now_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(write)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(PG_CLAIM)
+                    .bind(profile)
+                    .bind(worker_id)
+                    .bind(expires)
+                    .bind(now_ms)
+                    .bind(i64::from(limit))
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut claimed = rows
+            .into_iter()
+            .map(ClaimRow::into_claimed)
+            .collect::<Result<Vec<_>>>()?;
+        claimed.sort_by_key(|o| o.id);
+        Ok(claimed)
+    }
+
+    /// Pushes the lease deadline of every order `worker_id` holds to `expires_at_ms`; returns how
+    /// many it holds. Called periodically while calls run longer than a lease would allow.
+    pub async fn order_lease_extend(
+        &self,
+        profile: &str,
+        worker_id: &str,
+        expires_at_ms: i64,
+    ) -> Result<u64> {
+        // `profile` and `state` let the engine use the small `orders_leased` index.
+        // language=SQL
+        const SQL: &str = "UPDATE orders SET lease_expires_at = $3 \
+            WHERE profile = $1 AND state = 'in_flight' AND lease_owner = $2";
+        let done = match &self.db {
+            Db::Sqlite { write, .. } => sqlx::query(SQL)
+                .bind(profile.to_owned())
+                .bind(worker_id.to_owned())
+                .bind(expires_at_ms)
+                .execute(write)
+                .await?
+                .rows_affected(),
+            Db::Postgres(pool) => sqlx::query(SQL)
+                .bind(profile)
+                .bind(worker_id)
+                .bind(expires_at_ms)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+
+    /// Releases every order `worker_id` holds except those in `started` (calls that may have
+    /// reached the provider keep their lease and, if never completed, expire into a takeover).
+    /// A released order gets its previous state back, its attempt uncounted and no lease; one
+    /// taken over from a dead worker goes back to `in_flight` with an expired lease, so the next
+    /// claim takes it over again, still flagged unknown. Returns how many were released.
+    pub async fn order_release_unstarted(
+        &self,
+        profile: &str,
+        worker_id: &str,
+        started: &[i64],
+        now_ms: i64,
+    ) -> Result<u64> {
+        // language=SQLite
+        const SQLITE: &str = "UPDATE orders SET state = claimed_from, attempts = attempts - 1, lease_owner = NULL, \
+                lease_expires_at = CASE WHEN claimed_from = 'in_flight' THEN 0 ELSE NULL END, \
+                claimed_from = NULL, updated_at = $2 \
+            WHERE profile = $4 AND state = 'in_flight' AND lease_owner = $1 AND claimed_from IS NOT NULL \
+              AND id NOT IN (SELECT value FROM json_each($3))";
+        // language=PostgreSQL
+        const PG: &str = "UPDATE orders SET state = claimed_from, attempts = attempts - 1, lease_owner = NULL, \
+                lease_expires_at = CASE WHEN claimed_from = 'in_flight' THEN 0 ELSE NULL END, \
+                claimed_from = NULL, updated_at = $2 \
+            WHERE profile = $4 AND state = 'in_flight' AND lease_owner = $1 AND claimed_from IS NOT NULL \
+              AND NOT (id = ANY($3))";
+        let done = match &self.db {
+            Db::Sqlite { write, .. } => {
+                let started = serde_json::to_string(started).expect("integers serialise");
+                sqlx::query(SQLITE)
+                    .bind(worker_id.to_owned())
+                    .bind(now_ms)
+                    .bind(started)
+                    .bind(profile.to_owned())
+                    .execute(write)
+                    .await?
+                    .rows_affected()
+            }
+            Db::Postgres(pool) => sqlx::query(PG)
+                .bind(worker_id)
+                .bind(now_ms)
+                .bind(started)
+                .bind(profile)
+                .execute(pool)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+}

@@ -1,0 +1,254 @@
+//! Recording what became of claimed orders, many at once, fenced on the lease.
+//!
+//! Workers finish orders one by one but the store writes them in groups: one transaction (one
+//! fsync) per group on SQLite, one `UPDATE ... FROM UNNEST` statement per group on Postgres. The
+//! caller learns the result only after the commit, so nothing is acknowledged before it is
+//! durable.
+
+use super::connect::{Db, Store};
+use super::error::{Error, Result};
+use super::model::{AttemptOutcome, AttemptRecord, Completion};
+use crate::domain::OrderState;
+use sqlx::{Postgres, Sqlite, Transaction};
+use std::collections::HashSet;
+
+// language=SQLite
+const SQLITE_COMPLETE: &str = "UPDATE orders SET state = $1, \
+        next_attempt_at = COALESCE($2, next_attempt_at), \
+        provider_refs = COALESCE($3, provider_refs), \
+        last_error_code = $4, last_error_message = $5, \
+        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $6 \
+    WHERE id = $7 AND lease_owner = $8 AND state = 'in_flight'";
+
+// language=PostgreSQL
+const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
+        next_attempt_at = COALESCE(u.next_at, o.next_attempt_at), \
+        provider_refs = COALESCE(u.refs, o.provider_refs), \
+        last_error_code = u.code, last_error_message = u.msg, \
+        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $7 \
+    FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \
+        AS u(id, state, next_at, refs, code, msg) \
+    WHERE o.id = u.id AND o.lease_owner = $8 AND o.state = 'in_flight' \
+    RETURNING o.id";
+
+// language=SQL
+const ATTEMPT_INSERT: &str = "INSERT INTO attempts \
+    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+// language=PostgreSQL
+const PG_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
+    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
+    SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+        $6::text[], $7::text[], $8::text[])";
+
+impl Store {
+    /// Writes every completion in one transaction, each fenced on `lease_owner = worker_id` and
+    /// `state = 'in_flight'`. Returns, per completion and in order, whether it applied (`false`:
+    /// the lease was taken over and the new owner's word stands). Attempt rows are stored either
+    /// way.
+    pub async fn order_complete_many(
+        &self,
+        worker_id: &str,
+        completions: &[Completion],
+        now_ms: i64,
+    ) -> Result<Vec<bool>> {
+        if let Some(bad) = completions
+            .iter()
+            .find(|c| matches!(c.state, OrderState::Queued | OrderState::InFlight))
+        {
+            return Err(Error::InvalidCompletion(bad.state));
+        }
+        if completions.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.db {
+            Db::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                let applied = sqlite_complete(&mut tx, worker_id, completions, now_ms).await?;
+                tx.commit().await?;
+                Ok(applied)
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let applied = pg_complete(&mut tx, worker_id, completions, now_ms).await?;
+                tx.commit().await?;
+                Ok(applied)
+            }
+        }
+    }
+
+    /// The provider calls recorded for one order, oldest first.
+    pub async fn attempt_list(&self, order_id: i64) -> Result<Vec<AttemptRecord>> {
+        // language=SQL
+        const SQL: &str = "SELECT attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message \
+            FROM attempts WHERE order_id = $1 ORDER BY id";
+        type Row = (
+            i64,
+            i64,
+            i64,
+            Option<i64>,
+            Option<String>,
+            String,
+            Option<String>,
+        );
+        let rows: Vec<Row> = match &self.db {
+            Db::Sqlite { read, .. } => sqlx::query_as(SQL).bind(order_id).fetch_all(read).await?,
+            Db::Postgres(pool) => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await?,
+        };
+        rows.into_iter()
+            .map(|(no, started, duration, status, code, outcome, message)| {
+                Ok(AttemptRecord {
+                    attempt_no: no as u32,
+                    started_at_ms: started,
+                    duration_ms: duration,
+                    http_status: status.map(|s| s as u16),
+                    provider_code: code,
+                    outcome: parse_outcome(&outcome)?,
+                    message,
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_outcome(text: &str) -> Result<AttemptOutcome> {
+    [
+        AttemptOutcome::Accepted,
+        AttemptOutcome::Transient,
+        AttemptOutcome::Permanent,
+        AttemptOutcome::Unknown,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == text)
+    .ok_or_else(|| super::error::corrupt("attempts", format!("unknown outcome `{text}`")))
+}
+
+fn refs_text(c: &Completion) -> Option<String> {
+    c.provider_refs.as_ref().map(|v| v.to_string())
+}
+
+async fn sqlite_complete(
+    tx: &mut Transaction<'static, Sqlite>,
+    worker_id: &str,
+    completions: &[Completion],
+    now_ms: i64,
+) -> Result<Vec<bool>> {
+    let mut applied = Vec::with_capacity(completions.len());
+    for c in completions {
+        let (code, message) = c.error.clone().unzip();
+        let done = sqlx::query(SQLITE_COMPLETE)
+            .bind(c.state.as_str())
+            .bind(c.next_attempt_at)
+            .bind(refs_text(c))
+            .bind(code)
+            .bind(message)
+            .bind(now_ms)
+            .bind(c.order_id)
+            .bind(worker_id.to_owned())
+            .execute(&mut **tx)
+            .await?;
+        applied.push(done.rows_affected() == 1);
+        for a in &c.attempts {
+            sqlx::query(ATTEMPT_INSERT)
+                .bind(c.order_id)
+                .bind(i64::from(a.attempt_no))
+                .bind(a.started_at_ms)
+                .bind(a.duration_ms)
+                .bind(a.http_status.map(i64::from))
+                .bind(a.provider_code.clone())
+                .bind(a.outcome.as_str())
+                .bind(a.message.clone())
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(applied)
+}
+
+async fn pg_complete(
+    tx: &mut Transaction<'static, Postgres>,
+    worker_id: &str,
+    completions: &[Completion],
+    now_ms: i64,
+) -> Result<Vec<bool>> {
+    let ids: Vec<i64> = completions.iter().map(|c| c.order_id).collect();
+    let states: Vec<&str> = completions.iter().map(|c| c.state.as_str()).collect();
+    let next: Vec<Option<i64>> = completions.iter().map(|c| c.next_attempt_at).collect();
+    let refs: Vec<Option<String>> = completions.iter().map(refs_text).collect();
+    let codes: Vec<Option<&str>> = completions
+        .iter()
+        .map(|c| c.error.as_ref().map(|e| e.0.as_str()))
+        .collect();
+    let msgs: Vec<Option<&str>> = completions
+        .iter()
+        .map(|c| c.error.as_ref().map(|e| e.1.as_str()))
+        .collect();
+    let done: HashSet<i64> = sqlx::query_scalar::<_, i64>(PG_COMPLETE)
+        .bind(&ids)
+        .bind(states)
+        .bind(next)
+        .bind(refs)
+        .bind(codes)
+        .bind(msgs)
+        .bind(now_ms)
+        .bind(worker_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+
+    let attempts: Vec<(i64, &AttemptRecord)> = completions
+        .iter()
+        .flat_map(|c| c.attempts.iter().map(move |a| (c.order_id, a)))
+        .collect();
+    if !attempts.is_empty() {
+        sqlx::query(PG_ATTEMPT_INSERT)
+            .bind(attempts.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| i64::from(a.attempt_no))
+                    .collect::<Vec<i64>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.started_at_ms)
+                    .collect::<Vec<i64>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.duration_ms)
+                    .collect::<Vec<i64>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.http_status.map(i64::from))
+                    .collect::<Vec<Option<i64>>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.provider_code.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.outcome.as_str())
+                    .collect::<Vec<&str>>(),
+            )
+            .bind(
+                attempts
+                    .iter()
+                    .map(|(_, a)| a.message.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
+            )
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(ids.iter().map(|id| done.contains(id)).collect())
+}

@@ -1,0 +1,128 @@
+//! Opening a store: pools, pragmas, migrations.
+
+use super::error::{Error, Result};
+use super::wake::WakeHub;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The database behind the queue: a SQLite file (embedded default) or Postgres (several
+/// workers on several machines). Cheap to clone; clones share pools and wake-ups.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) db: Db,
+    pub(crate) wake: Arc<WakeHub>,
+}
+
+/// The engine, with the pools used for it.
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    /// SQLite allows one writer at a time. Writes go through a one-connection pool so that
+    /// writers of this process queue in memory instead of sleeping in SQLite's busy handler
+    /// (which backs off in milliseconds and would cap the drain rate); reads use their own pool
+    /// and, thanks to WAL, never wait for the writer.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (the file is created on first use) or `postgres://...`, and
+    /// applies any pending migrations.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let db = if url.starts_with("sqlite:") {
+            connect_sqlite(url).await?
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect(url)
+                .await?;
+            Db::Postgres(pool)
+        } else {
+            return Err(Error::UnsupportedUrl(url.to_string()));
+        };
+        let store = Store {
+            db,
+            wake: Arc::new(WakeHub::new()),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations of this store's engine (idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.db {
+            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which engine this store runs on.
+    pub fn engine(&self) -> Engine {
+        match &self.db {
+            Db::Sqlite { .. } => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    /// Closes every pool; pending operations finish first.
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<Db> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL loses no committed transaction on a process crash, only on power loss
+        // before the next checkpoint; it saves an fsync per commit.
+        .synchronous(SqliteSynchronous::Normal)
+        // Another process (a CLI ingest next to a running worker) may hold the write lock.
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true);
+    let in_memory = options
+        .get_filename()
+        .to_string_lossy()
+        .contains(":memory:")
+        || url.contains("mode=memory");
+    let write = SqlitePoolOptions::new()
+        .max_connections(1)
+        // A long batch write holds the only write connection; claims wait for it.
+        .acquire_timeout(Duration::from_secs(600))
+        .connect_with(options.clone())
+        .await?;
+    // An in-memory database exists once per connection, so it cannot have a second pool.
+    let read = if in_memory {
+        write.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.read_only(false))
+            .await?
+    };
+    Ok(Db::Sqlite { read, write })
+}

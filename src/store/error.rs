@@ -1,0 +1,36 @@
+use crate::domain::OrderState;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported database url `{0}`: expected sqlite://path or postgres://user@host/db")]
+    UnsupportedUrl(String),
+    /// A batch id that is not in the `batches` table.
+    #[error("no batch with id {0}")]
+    BatchNotFound(uuid::Uuid),
+    /// The database holds a value this version of cardbatch cannot read (a hand-edited row, or a
+    /// newer schema).
+    #[error("corrupt row in {table}: {problem}")]
+    Corrupt {
+        table: &'static str,
+        problem: String,
+    },
+    /// A state transition the queue refuses (e.g. completing an order into `queued`).
+    #[error("an order cannot be completed into state {0}")]
+    InvalidCompletion(OrderState),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Store results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn corrupt(table: &'static str, problem: impl std::fmt::Display) -> Error {
+    Error::Corrupt {
+        table,
+        problem: problem.to_string(),
+    }
+}

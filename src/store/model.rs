@@ -1,0 +1,184 @@
+//! The plain structs the store takes and returns. No formatting happens here: the CLI and the
+//! server decide how to show them.
+
+use crate::domain::{OrderState, ProviderKind};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// An order a worker has claimed under a lease: everything the provider layer needs to make (or
+/// resume) the create call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedOrder {
+    /// The order's row id (also the job id).
+    pub id: i64,
+    pub batch_id: Uuid,
+    pub profile: String,
+    pub provider: ProviderKind,
+    pub order_ref: String,
+    /// The same key on every attempt (see [`crate::domain::NewOrder::idempotency_key`]).
+    pub idempotency_key: String,
+    /// The provider-specific order as ingest validated it.
+    pub payload: serde_json::Value,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    /// Keys the provider returned on an earlier attempt, if any.
+    pub provider_refs: Option<serde_json::Value>,
+    /// This attempt's number, starting at 1 (the claim counts it).
+    pub attempt: u32,
+    /// The previous attempt may have reached the provider and nobody knows its answer: the order
+    /// was taken over from a worker whose lease expired. The provider layer must resolve that
+    /// doubt (a lookup, or an idempotent replay) before sending anything new.
+    pub previous_outcome_unknown: bool,
+}
+
+/// What one provider call ended as, for the `attempts` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// The provider accepted the order.
+    Accepted,
+    /// A failure worth retrying (5xx, 429, timeout, a code the provider marks transient).
+    Transient,
+    /// The provider refused the order for good.
+    Permanent,
+    /// The call may or may not have reached the provider.
+    Unknown,
+}
+
+impl AttemptOutcome {
+    /// The value stored in `attempts.outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Accepted => "accepted",
+            AttemptOutcome::Transient => "transient",
+            AttemptOutcome::Permanent => "permanent",
+            AttemptOutcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// One provider call, as the provider layer reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    /// The order's attempt number this call belongs to ([`ClaimedOrder::attempt`]).
+    pub attempt_no: u32,
+    pub started_at_ms: i64,
+    pub duration_ms: i64,
+    /// `None` when no HTTP answer arrived (timeout, connection reset).
+    pub http_status: Option<u16>,
+    /// The provider's own error or status code, when it gave one.
+    pub provider_code: Option<String>,
+    pub outcome: AttemptOutcome,
+    pub message: Option<String>,
+}
+
+/// How a worker leaves an order it holds: the new state and what goes with it. Written fenced on
+/// the lease, so a worker whose order was taken over cannot overwrite the new owner's work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    pub order_id: i64,
+    /// Any state but `queued` and `in_flight`.
+    pub state: OrderState,
+    /// For `retry_wait`: when the order is due again (Unix ms).
+    pub next_attempt_at: Option<i64>,
+    /// Replaces the stored provider refs when given.
+    pub provider_refs: Option<serde_json::Value>,
+    /// `(code, message)` of the failure; `None` clears the last error.
+    pub error: Option<(String, String)>,
+    /// The provider calls made during this attempt; stored even when the fence refuses the state
+    /// change, because the calls happened.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// Which earlier order a duplicate row collided with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DuplicateOf {
+    /// An order of another (earlier) batch.
+    Batch(Uuid),
+    /// An earlier line of the file being written.
+    EarlierLine(u64),
+}
+
+/// One duplicate row, kept as an example in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateSample {
+    pub line: u64,
+    pub order_ref: String,
+    pub duplicate_of: DuplicateOf,
+}
+
+/// What a batch write did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchInsertReport {
+    pub batch_id: Uuid,
+    /// Orders written (now queued).
+    pub inserted: u64,
+    /// Rows whose `order_ref` already existed for this profile; nothing was written for them.
+    pub duplicates: u64,
+    /// Duplicates per earlier batch they belong to.
+    pub duplicates_by_batch: BTreeMap<Uuid, u64>,
+    /// Duplicates of an earlier line of the same file.
+    pub duplicates_within_file: u64,
+    /// The first [`BatchInsertReport::SAMPLE_LIMIT`] duplicates, in file order.
+    pub samples: Vec<DuplicateSample>,
+}
+
+impl BatchInsertReport {
+    /// How many duplicate rows the report lists individually.
+    pub const SAMPLE_LIMIT: usize = 100;
+}
+
+/// A batch with its order counts, for `cardbatch batches`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSummary {
+    pub id: Uuid,
+    pub profile: String,
+    pub provider: ProviderKind,
+    pub source: String,
+    pub created_at_ms: i64,
+    /// Orders per state; states with no orders are absent.
+    pub counts: BTreeMap<OrderState, u64>,
+    /// Sum of `amount_minor` per currency (orders without an amount are not counted).
+    pub totals_minor: BTreeMap<String, i64>,
+}
+
+impl BatchSummary {
+    /// All orders of the batch.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+}
+
+/// One order as reports and exports show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRow {
+    pub id: i64,
+    pub batch_id: Uuid,
+    pub order_ref: String,
+    pub line: u64,
+    pub state: OrderState,
+    pub attempts: u32,
+    pub next_attempt_at_ms: i64,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub provider_refs: Option<serde_json::Value>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub updated_at_ms: i64,
+}
+
+/// A batch, its counts, and the orders that need attention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchStatus {
+    pub summary: BatchSummary,
+    /// Orders in `rejected`, `dead`, `failed`, `needs_review` or `retry_wait`, by line.
+    pub failing: Vec<OrderRow>,
+}
+
+/// The states [`BatchStatus::failing`] lists.
+pub const FAILING_STATES: [OrderState; 5] = [
+    OrderState::Rejected,
+    OrderState::Dead,
+    OrderState::Failed,
+    OrderState::NeedsReview,
+    OrderState::RetryWait,
+];

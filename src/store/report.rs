@@ -1,0 +1,225 @@
+//! Read queries for the CLI, the API and tests. The SQL is the same on both engines (SQLite
+//! accepts `$1` placeholders too).
+
+use super::connect::{Db, Store};
+use super::error::{Error, Result, corrupt};
+use super::model::{BatchStatus, BatchSummary, FAILING_STATES, OrderRow};
+use crate::domain::OrderState;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// The `SELECT ... FROM orders` that [`RawOrder`] reads, as a literal for `concat!`.
+macro_rules! select_orders {
+    () => {
+        "SELECT id, batch_id, order_ref, line, state, attempts, next_attempt_at, amount_minor, \
+         currency, provider_refs, last_error_code, last_error_message, updated_at FROM orders"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct RawOrder {
+    id: i64,
+    batch_id: String,
+    order_ref: String,
+    line: i64,
+    state: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    provider_refs: Option<String>,
+    last_error_code: Option<String>,
+    last_error_message: Option<String>,
+    updated_at: i64,
+}
+
+impl RawOrder {
+    fn parse(self) -> Result<OrderRow> {
+        Ok(OrderRow {
+            id: self.id,
+            batch_id: Uuid::parse_str(&self.batch_id).map_err(|e| corrupt("orders", e))?,
+            order_ref: self.order_ref,
+            line: self.line as u64,
+            state: self.state.parse().map_err(|e| corrupt("orders", e))?,
+            attempts: self.attempts as u32,
+            next_attempt_at_ms: self.next_attempt_at,
+            amount_minor: self.amount_minor,
+            currency: self.currency,
+            provider_refs: self
+                .provider_refs
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("orders", e))?,
+            last_error_code: self.last_error_code,
+            last_error_message: self.last_error_message,
+            updated_at_ms: self.updated_at,
+        })
+    }
+}
+
+/// Runs one read query on whichever engine, binding the same values.
+macro_rules! fetch_all {
+    ($store:expr, $ty:ty, $sql:expr $(, $arg:expr)*) => {
+        match &$store.db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(read).await?
+            }
+            Db::Postgres(pool) => sqlx::query_as::<_, $ty>($sql)$(.bind($arg))*.fetch_all(pool).await?,
+        }
+    };
+}
+
+impl Store {
+    /// Every batch, newest first, with its counts per state and totals per currency.
+    pub async fn batch_list(&self) -> Result<Vec<BatchSummary>> {
+        // language=SQL
+        const BATCHES: &str = "SELECT id, profile, provider, source, created_at FROM batches ORDER BY created_at DESC, id";
+        // language=SQL
+        const COUNTS: &str =
+            "SELECT batch_id, state, COUNT(*) FROM orders GROUP BY batch_id, state";
+        // language=SQL
+        const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
+            WHERE currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
+        let batches = fetch_all!(self, (String, String, String, String, i64), BATCHES);
+        let counts = fetch_all!(self, (String, String, i64), COUNTS);
+        let totals = fetch_all!(self, (String, String, i64), TOTALS);
+        let mut out = batches
+            .into_iter()
+            .map(summary)
+            .collect::<Result<Vec<_>>>()?;
+        let index: BTreeMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.id.to_string(), i))
+            .collect();
+        for (batch, state, n) in counts {
+            if let Some(&i) = index.get(&batch) {
+                let state: OrderState = state.parse().map_err(|e| corrupt("orders", e))?;
+                out[i].counts.insert(state, n as u64);
+            }
+        }
+        for (batch, currency, sum) in totals {
+            if let Some(&i) = index.get(&batch) {
+                out[i].totals_minor.insert(currency, sum);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One batch: counts per state, totals, and the orders needing attention.
+    pub async fn batch_status(&self, batch_id: Uuid) -> Result<BatchStatus> {
+        // language=SQL
+        const BATCH: &str =
+            "SELECT id, profile, provider, source, created_at FROM batches WHERE id = $1";
+        // language=SQL
+        const COUNTS: &str =
+            "SELECT state, COUNT(*) FROM orders WHERE batch_id = $1 GROUP BY state";
+        // language=SQL
+        const TOTALS: &str = "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
+            WHERE batch_id = $1 AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY currency";
+        // language=SQL
+        const FAILING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
+        );
+        let id = batch_id.to_string();
+        let batch = fetch_all!(
+            self,
+            (String, String, String, String, i64),
+            BATCH,
+            id.clone()
+        );
+        let mut summary = summary(
+            batch
+                .into_iter()
+                .next()
+                .ok_or(Error::BatchNotFound(batch_id))?,
+        )?;
+        for (state, n) in fetch_all!(self, (String, i64), COUNTS, id.clone()) {
+            summary
+                .counts
+                .insert(state.parse().map_err(|e| corrupt("orders", e))?, n as u64);
+        }
+        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id.clone())
+            .into_iter()
+            .collect();
+        let [a, b, c, d, e] = FAILING_STATES.map(OrderState::as_str);
+        let failing = fetch_all!(self, RawOrder, FAILING, id, a, b, c, d, e);
+        Ok(BatchStatus {
+            summary,
+            failing: failing
+                .into_iter()
+                .map(RawOrder::parse)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// The orders of a batch by line, optionally only those in `state`.
+    pub async fn order_list(
+        &self,
+        batch_id: Uuid,
+        state: Option<OrderState>,
+    ) -> Result<Vec<OrderRow>> {
+        // language=SQL
+        const ALL: &str = concat!(select_orders!(), " WHERE batch_id = $1 ORDER BY line");
+        // language=SQL
+        const IN_STATE: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND state = $2 ORDER BY line"
+        );
+        let id = batch_id.to_string();
+        let rows = match state {
+            None => fetch_all!(self, RawOrder, ALL, id),
+            Some(s) => fetch_all!(self, RawOrder, IN_STATE, id, s.as_str()),
+        };
+        rows.into_iter().map(RawOrder::parse).collect()
+    }
+
+    /// One order by id, if it exists.
+    pub async fn order_get(&self, order_id: i64) -> Result<Option<OrderRow>> {
+        // language=SQL
+        const SQL: &str = concat!(select_orders!(), " WHERE id = $1");
+        let rows = fetch_all!(self, RawOrder, SQL, order_id);
+        rows.into_iter().next().map(RawOrder::parse).transpose()
+    }
+
+    /// Number of orders per state, over every batch of every profile.
+    pub async fn order_count_by_state(&self) -> Result<BTreeMap<OrderState, u64>> {
+        // language=SQL
+        const SQL: &str = "SELECT state, COUNT(*) FROM orders GROUP BY state";
+        fetch_all!(self, (String, i64), SQL)
+            .into_iter()
+            .map(|(s, n)| Ok((s.parse().map_err(|e| corrupt("orders", e))?, n as u64)))
+            .collect()
+    }
+
+    /// Streams every order of a batch by line, for the results export; memory stays flat.
+    pub fn order_export(&self, batch_id: Uuid) -> BoxStream<'_, Result<OrderRow>> {
+        // language=SQL
+        const SQL: &str = concat!(select_orders!(), " WHERE batch_id = $1 ORDER BY line");
+        let id = batch_id.to_string();
+        let rows = match &self.db {
+            Db::Sqlite { read, .. } => sqlx::query_as::<_, RawOrder>(SQL).bind(id).fetch(read),
+            Db::Postgres(pool) => sqlx::query_as::<_, RawOrder>(SQL).bind(id).fetch(pool),
+        };
+        rows.map_err(Error::from)
+            .and_then(|r| async move { r.parse() })
+            .boxed()
+    }
+}
+
+fn summary(
+    (id, profile, provider, source, created_at): (String, String, String, String, i64),
+) -> Result<BatchSummary> {
+    Ok(BatchSummary {
+        id: Uuid::parse_str(&id).map_err(|e| corrupt("batches", e))?,
+        profile,
+        provider: provider.parse().map_err(|e| corrupt("batches", e))?,
+        source,
+        created_at_ms: created_at,
+        counts: BTreeMap::new(),
+        totals_minor: BTreeMap::new(),
+    })
+}

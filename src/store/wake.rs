@@ -1,0 +1,125 @@
+//! Waking idle workers when new orders are queued.
+//!
+//! Every writer that queues orders bumps a counter in this process; on Postgres it also sends a
+//! `NOTIFY` in the same transaction, and a `LISTEN`ing task bumps the counter of every other
+//! process sharing the database. An idle worker remembers the counter value it last saw before
+//! claiming, so a wake-up that lands between an empty claim and the wait is never lost. SQLite
+//! has no cross-process notification: there a worker also polls, at most `max_wait` apart.
+
+use super::connect::{Db, Store};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The Postgres channel that announces newly queued orders (the payload is the profile).
+pub const NOTIFY_CHANNEL: &str = "cardbatch_orders";
+
+/// The wake-up counter shared by every clone of a store.
+#[derive(Debug)]
+pub(crate) struct WakeHub {
+    epoch: watch::Sender<u64>,
+    listener: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WakeHub {
+    pub(crate) fn new() -> WakeHub {
+        WakeHub {
+            epoch: watch::Sender::new(0),
+            listener: Mutex::new(None),
+        }
+    }
+
+    /// Something new may be claimable.
+    pub(crate) fn bump(&self) {
+        self.epoch.send_modify(|e| *e = e.wrapping_add(1));
+    }
+}
+
+/// A worker's view of the wake-up counter: [`WorkSignal::mark_seen`] before claiming, then
+/// [`WorkSignal::wait`] when the claim came back empty.
+#[derive(Debug, Clone)]
+pub struct WorkSignal {
+    rx: watch::Receiver<u64>,
+}
+
+impl WorkSignal {
+    /// Marks every wake-up so far as seen.
+    pub fn mark_seen(&mut self) {
+        self.rx.borrow_and_update();
+    }
+
+    /// Waits until a wake-up newer than the last [`WorkSignal::mark_seen`] arrives, or `max_wait`
+    /// passes. Returns whether a wake-up arrived.
+    pub async fn wait(&mut self, max_wait: Duration) -> bool {
+        matches!(
+            tokio::time::timeout(max_wait, self.rx.changed()).await,
+            Ok(Ok(()))
+        )
+    }
+}
+
+impl Store {
+    /// A handle on this store's wake-ups. On Postgres the first call starts a `LISTEN` task that
+    /// lives while any signal does.
+    pub fn work_signal(&self) -> WorkSignal {
+        let rx = self.wake.epoch.subscribe();
+        if let Db::Postgres(pool) = &self.db {
+            let mut slot = self.wake.listener.lock().expect("listener lock poisoned");
+            if slot.as_ref().is_none_or(|task| task.is_finished()) {
+                *slot = Some(tokio::spawn(listen(pool.clone(), self.wake.epoch.clone())));
+            }
+        }
+        WorkSignal { rx }
+    }
+
+    /// Waits until new work may be claimable or `max_wait` passes (a convenience over
+    /// [`Store::work_signal`] for callers that do not claim in between).
+    pub async fn wait_for_work(&self, max_wait: Duration) -> bool {
+        let mut signal = self.work_signal();
+        signal.mark_seen();
+        signal.wait(max_wait).await
+    }
+
+    /// Tells this process's idle workers that orders were queued outside the batch writer.
+    pub fn notify_work(&self) {
+        self.wake.bump();
+    }
+}
+
+/// Forwards `NOTIFY cardbatch_orders` to the counter until no worker listens any more.
+async fn listen(pool: sqlx::PgPool, epoch: watch::Sender<u64>) {
+    let mut listener = loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
+                Ok(()) => break l,
+                Err(e) => tracing::warn!(error = %e, "LISTEN failed; retrying"),
+            },
+            Err(e) => tracing::warn!(error = %e, "cannot open the LISTEN connection; retrying"),
+        }
+        tokio::select! {
+            _ = epoch.closed() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    };
+    // The listener may have missed notifications while it was connecting.
+    epoch.send_modify(|e| *e = e.wrapping_add(1));
+    loop {
+        tokio::select! {
+            _ = epoch.closed() => return,
+            received = listener.recv() => {
+                // After a lost connection `recv` reconnects and notifications sent meanwhile are
+                // gone, so an error wakes the workers too: they re-check the table.
+                let failed = received.is_err();
+                if let Err(e) = received {
+                    tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                }
+                epoch.send_modify(|e| *e = e.wrapping_add(1));
+                if failed {
+                    // Do not spin while the database is down.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}

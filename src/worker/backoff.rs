@@ -1,0 +1,210 @@
+//! Durable retry scheduling: exponential backoff with full jitter and a cap, per profile.
+//!
+//! A retry is not a sleeping task: the delay becomes the order's `next_attempt_at`, so it holds
+//! no worker slot and survives restarts.
+
+use super::handler::{HandlerResult, Outcome};
+use crate::config::Profile;
+use crate::domain::OrderState;
+use crate::store::{ClaimedOrder, Completion};
+use std::time::Duration;
+
+/// The largest delay the `attempt`-th failure may draw: `min(cap, base * 2^(attempt - 1))`.
+pub fn backoff_ceiling(profile: &Profile, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(62);
+    let ms = profile.backoff_base_ms.saturating_mul(1u64 << doublings);
+    Duration::from_millis(ms.min(profile.backoff_cap_ms))
+}
+
+/// The delay before retrying after the `attempt`-th transient failure: a uniform draw in
+/// `0..=ceiling` ("full jitter", so that orders failing together do not retry together), but
+/// never less than the provider's `Retry-After`.
+pub fn retry_delay(profile: &Profile, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let ceiling = backoff_ceiling(profile, attempt).as_millis() as u64;
+    let jittered = Duration::from_millis(rand::random_range(0..=ceiling));
+    jittered.max(retry_after.unwrap_or_default())
+}
+
+/// Turns a handler's report into the row update for the store.
+pub fn completion_for(
+    profile: &Profile,
+    order: &ClaimedOrder,
+    result: HandlerResult,
+    now_ms: i64,
+) -> Completion {
+    let mut completion = Completion {
+        order_id: order.id,
+        state: OrderState::Submitted,
+        next_attempt_at: None,
+        provider_refs: None,
+        error: None,
+        attempts: result.attempts,
+    };
+    match result.outcome {
+        Outcome::Submitted { refs } => completion.provider_refs = Some(refs),
+        Outcome::Issued { refs } => {
+            completion.state = OrderState::Issued;
+            completion.provider_refs = Some(refs);
+        }
+        Outcome::Transient {
+            code,
+            message,
+            retry_after,
+        } => {
+            if order.attempt >= profile.max_attempts {
+                completion.state = OrderState::Dead;
+            } else {
+                let delay = retry_delay(profile, order.attempt, retry_after);
+                completion.state = OrderState::RetryWait;
+                completion.next_attempt_at = Some(now_ms + delay.as_millis() as i64);
+            }
+            completion.error = Some((code, message));
+        }
+        Outcome::Permanent { code, message } => {
+            completion.state = OrderState::Rejected;
+            completion.error = Some((code, message));
+        }
+        Outcome::Unknown { code, message } => {
+            completion.state = OrderState::InDoubt;
+            completion.error = Some((code, message));
+        }
+        Outcome::NeedsReview { code, message } => {
+            completion.state = OrderState::NeedsReview;
+            completion.error = Some((code, message));
+        }
+    }
+    completion
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderKind;
+
+    fn profile(base: u64, cap: u64, max_attempts: u32) -> Profile {
+        let mut p = Profile::sandbox(ProviderKind::Uqpay, "127.0.0.1:1");
+        p.backoff_base_ms = base;
+        p.backoff_cap_ms = cap;
+        p.max_attempts = max_attempts;
+        p
+    }
+
+    fn order(attempt: u32) -> ClaimedOrder {
+        ClaimedOrder {
+            id: 7,
+            batch_id: uuid::Uuid::nil(),
+            profile: "p".into(),
+            provider: ProviderKind::Uqpay,
+            order_ref: "r".into(),
+            idempotency_key: "k".into(),
+            payload: serde_json::json!({}),
+            amount_minor: None,
+            currency: None,
+            provider_refs: None,
+            attempt,
+            previous_outcome_unknown: false,
+        }
+    }
+
+    fn transient(retry_after: Option<Duration>) -> HandlerResult {
+        Outcome::Transient {
+            code: "CARD000009".into(),
+            message: "try again".into(),
+            retry_after,
+        }
+        .into()
+    }
+
+    #[test]
+    fn the_ceiling_doubles_per_attempt_up_to_the_cap() {
+        let p = profile(100, 1_000, 8);
+        let ceilings: Vec<u128> = (1..=6)
+            .map(|a| backoff_ceiling(&p, a).as_millis())
+            .collect();
+        assert_eq!(ceilings, vec![100, 200, 400, 800, 1_000, 1_000]);
+    }
+
+    #[test]
+    fn a_huge_attempt_number_does_not_overflow() {
+        let p = profile(1_000, 300_000, 8);
+        assert_eq!(
+            backoff_ceiling(&p, u32::MAX),
+            Duration::from_millis(300_000)
+        );
+    }
+
+    #[test]
+    fn every_delay_stays_within_its_ceiling_and_jitter_spreads_them() {
+        let p = profile(1_000, 60_000, 8);
+        for attempt in 1..=7 {
+            let ceiling = backoff_ceiling(&p, attempt);
+            let delays: Vec<Duration> = (0..200).map(|_| retry_delay(&p, attempt, None)).collect();
+            assert!(delays.iter().all(|d| *d <= ceiling), "attempt {attempt}");
+            // Full jitter: 200 uniform draws are not all the same value.
+            assert!(delays.iter().any(|d| *d != delays[0]), "attempt {attempt}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_longer_than_the_backoff_is_honoured() {
+        let p = profile(10, 100, 8);
+        let delay = retry_delay(&p, 1, Some(Duration::from_secs(30)));
+        assert_eq!(delay, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_transient_failure_before_the_last_attempt_waits_to_retry() {
+        let p = profile(1_000, 10_000, 3);
+        let c = completion_for(&p, &order(2), transient(None), 5_000);
+        assert_eq!(c.state, OrderState::RetryWait);
+        let at = c.next_attempt_at.unwrap();
+        assert!((5_000..=7_000).contains(&at), "{at}");
+        assert_eq!(c.error.unwrap().0, "CARD000009");
+    }
+
+    #[test]
+    fn a_transient_failure_on_the_last_attempt_is_dead() {
+        let p = profile(1_000, 10_000, 3);
+        let c = completion_for(&p, &order(3), transient(None), 5_000);
+        assert_eq!(c.state, OrderState::Dead);
+        assert_eq!(c.next_attempt_at, None);
+    }
+
+    #[test]
+    fn each_outcome_maps_to_its_state() {
+        let p = profile(1_000, 10_000, 3);
+        let refs = serde_json::json!({"card_id": "c1"});
+        let cases = [
+            (
+                Outcome::Submitted { refs: refs.clone() },
+                OrderState::Submitted,
+            ),
+            (Outcome::Issued { refs: refs.clone() }, OrderState::Issued),
+            (
+                Outcome::Permanent {
+                    code: "x".into(),
+                    message: "m".into(),
+                },
+                OrderState::Rejected,
+            ),
+            (
+                Outcome::Unknown {
+                    code: "x".into(),
+                    message: "m".into(),
+                },
+                OrderState::InDoubt,
+            ),
+            (
+                Outcome::NeedsReview {
+                    code: "x".into(),
+                    message: "m".into(),
+                },
+                OrderState::NeedsReview,
+            ),
+        ];
+        for (outcome, state) in cases {
+            let c = completion_for(&p, &order(1), outcome.into(), 0);
+            assert_eq!(c.state, state);
+        }
+    }
+}

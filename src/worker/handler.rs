@@ -1,0 +1,78 @@
+//! The pluggable part of a worker: what to do with one claimed order.
+
+use crate::store::{AttemptRecord, ClaimedOrder};
+use futures::future::BoxFuture;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Issues one order. The provider layer implements it; tests plug in their own.
+///
+/// A handler never touches the store: it reports an [`Outcome`] and the runtime records it,
+/// fenced on the order's lease, together with the provider calls it made.
+pub trait OrderHandler: Send + Sync + 'static {
+    /// Makes (or resumes) the create call for `order` and says how it ended.
+    fn handle(&self, order: ClaimedOrder) -> BoxFuture<'static, HandlerResult>;
+}
+
+/// What a handler reports for one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerResult {
+    pub outcome: Outcome,
+    /// The provider calls made during this attempt, for the `attempts` table.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+impl From<Outcome> for HandlerResult {
+    fn from(outcome: Outcome) -> Self {
+        HandlerResult {
+            outcome,
+            attempts: Vec::new(),
+        }
+    }
+}
+
+/// How an attempt ended, from the order's point of view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The provider accepted the order; confirmation (webhook or lookup) comes later.
+    /// -> `submitted`.
+    Submitted { refs: serde_json::Value },
+    /// The provider accepted the order and the card is already final. -> `issued`.
+    Issued { refs: serde_json::Value },
+    /// Worth retrying: -> `retry_wait` with durable backoff (at least `retry_after` when the
+    /// provider said so), or `dead` once the profile's `max_attempts` is reached.
+    Transient {
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The provider refused the order for good. -> `rejected`.
+    Permanent { code: String, message: String },
+    /// The call may have reached the provider and nobody knows the answer. -> `in_doubt`, which
+    /// is resolved later and never re-sent blindly.
+    Unknown { code: String, message: String },
+    /// The outcome cannot be established automatically. -> `needs_review`.
+    NeedsReview { code: String, message: String },
+}
+
+/// Makes a handler from an async closure (tests, examples).
+pub fn handler_fn<F, Fut>(f: F) -> Arc<dyn OrderHandler>
+where
+    F: Fn(ClaimedOrder) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    Arc::new(FnHandler(f))
+}
+
+struct FnHandler<F>(F);
+
+impl<F, Fut> OrderHandler for FnHandler<F>
+where
+    F: Fn(ClaimedOrder) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    fn handle(&self, order: ClaimedOrder) -> BoxFuture<'static, HandlerResult> {
+        Box::pin((self.0)(order))
+    }
+}

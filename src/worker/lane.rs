@@ -1,0 +1,294 @@
+//! One lane = one apalis worker for one provider profile, over the `orders` table.
+//!
+//! The lane's backend is an apalis `CustomBackend` whose fetcher is a stream that:
+//!
+//! 1. marks the store's wake-up signal as seen,
+//! 2. claims up to `min(claim_batch, concurrency)` due orders of its profile,
+//! 3. yields them one by one (apalis asks for the next only when a concurrency slot is free),
+//! 4. when nothing is due, waits for a wake-up or a short, growing poll interval, then goes to 1.
+//!
+//! The service apalis runs for each order calls the [`OrderHandler`], turns its outcome into a
+//! [`Completion`] and hands it to the lane's completer, which writes completions in groups and
+//! answers each only once its group is durable.
+
+use super::backoff::completion_for;
+use super::clock::Clock;
+use super::handler::OrderHandler;
+use super::limit::ConcurrencyLayer;
+use crate::config::{Profile, WorkerConfig};
+use crate::store::{ClaimedOrder, Completion, Engine, Store, WorkSignal};
+use apalis_core::backend::custom::{BackendBuilder, CustomBackend};
+use apalis_core::error::BoxDynError;
+use apalis_core::task::Task;
+use apalis_core::task::builder::TaskBuilder;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use futures::{FutureExt, Sink};
+use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+
+/// Completions written per transaction at most.
+const MAX_GROUP: usize = 1_024;
+/// The first pause after an empty claim; it doubles up to the lane's poll cap.
+const FIRST_IDLE_PAUSE: Duration = Duration::from_millis(2);
+
+/// State shared by a lane's fetcher, its service and the runtime around it.
+pub(crate) struct Lane {
+    pub(crate) profile_name: String,
+    pub(crate) profile: Profile,
+    pub(crate) worker_id: String,
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) config: WorkerConfig,
+    handler: Arc<dyn OrderHandler>,
+    /// Orders handed to a handler and not yet durably completed. They may have reached the
+    /// provider, so a shutdown never releases them.
+    pub(crate) started: Mutex<HashSet<i64>>,
+    /// Nudges the fetcher when the last started order completes (it may now be idle).
+    kick: Notify,
+    /// `true` while the lane has nothing due and nothing running.
+    pub(crate) idle: watch::Sender<bool>,
+    completer: mpsc::Sender<(Completion, oneshot::Sender<Result<bool, String>>)>,
+    pub(crate) completed: AtomicU64,
+    pub(crate) fenced: AtomicU64,
+}
+
+impl Lane {
+    pub(crate) fn new(
+        store: Store,
+        profile_name: &str,
+        profile: &Profile,
+        handler: Arc<dyn OrderHandler>,
+        config: &WorkerConfig,
+        clock: Clock,
+    ) -> Arc<Lane> {
+        let worker_id = format!(
+            "{profile_name}/{}/{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let (tx, rx) = mpsc::channel(MAX_GROUP * 2);
+        let lane = Arc::new(Lane {
+            profile_name: profile_name.to_string(),
+            profile: profile.clone(),
+            worker_id,
+            store,
+            clock,
+            config: config.clone(),
+            handler,
+            started: Mutex::new(HashSet::new()),
+            kick: Notify::new(),
+            idle: watch::Sender::new(false),
+            completer: tx,
+            completed: AtomicU64::new(0),
+            fenced: AtomicU64::new(0),
+        });
+        tokio::spawn(complete_in_groups(Arc::downgrade(&lane), rx));
+        lane
+    }
+
+    pub(crate) fn lease(&self) -> Duration {
+        Duration::from_secs(self.config.lease_secs)
+    }
+
+    /// The longest idle pause: short on SQLite (polling is the only wake-up across processes),
+    /// longer on Postgres where NOTIFY wakes the lane and polling only catches due retries.
+    fn poll_cap(&self) -> Duration {
+        let ms = self.config.idle_poll_ms.max(1);
+        match self.store.engine() {
+            Engine::Sqlite => Duration::from_millis(ms),
+            Engine::Postgres => Duration::from_millis(ms * 20),
+        }
+    }
+
+    pub(crate) fn started_ids(&self) -> Vec<i64> {
+        self.started
+            .lock()
+            .expect("started lock")
+            .iter()
+            .copied()
+            .collect()
+    }
+
+    /// The apalis backend over this lane's profile.
+    pub(crate) fn backend(self: &Arc<Self>) -> LaneBackend {
+        BackendBuilder::new()
+            .database(self.clone())
+            .fetcher(|lane: &mut Arc<Lane>, _: &(), _| fetch(lane.clone()))
+            .sink(|_: &mut Arc<Lane>, _: &()| NoPush)
+            .build()
+            .expect("database, fetcher and sink are all set")
+    }
+
+    /// The concurrency cap apalis runs this lane's handler under.
+    pub(crate) fn concurrency_layer(&self) -> ConcurrencyLayer {
+        ConcurrencyLayer::new(self.profile.concurrency as usize)
+    }
+
+    /// Handles one order end to end; resolves once its completion is durable.
+    pub(crate) async fn process(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
+        let id = order.id;
+        let result = self.handler.handle(order.clone()).await;
+        let completion = completion_for(&self.profile, &order, result, self.clock.now_ms());
+        let (tx, rx) = oneshot::channel();
+        self.completer
+            .send((completion, tx))
+            .await
+            .map_err(|_| "the completer stopped")?;
+        let applied = rx.await.map_err(|_| "the completer stopped")??;
+        if applied {
+            self.completed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.fenced.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(order_id = id, worker = %self.worker_id, "lease was taken over; outcome not recorded");
+        }
+        let now_empty = {
+            let mut started = self.started.lock().expect("started lock");
+            started.remove(&id);
+            started.is_empty()
+        };
+        if now_empty {
+            self.kick.notify_one();
+        }
+        Ok(())
+    }
+}
+
+/// The backend type of a lane.
+pub(crate) type LaneBackend = CustomBackend<ClaimedOrder, Arc<Lane>, OrderStream, NoPush, ()>;
+type OrderStream = BoxStream<'static, Result<Option<Task<ClaimedOrder>>, BoxDynError>>;
+
+struct FetchState {
+    lane: Arc<Lane>,
+    signal: WorkSignal,
+    buffer: VecDeque<ClaimedOrder>,
+    pause: Duration,
+}
+
+/// The fetcher stream. It never ends and never yields an error: apalis would stop the worker.
+fn fetch(lane: Arc<Lane>) -> OrderStream {
+    let state = FetchState {
+        signal: lane.store.work_signal(),
+        lane,
+        buffer: VecDeque::new(),
+        pause: FIRST_IDLE_PAUSE,
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(order) = st.buffer.pop_front() {
+                st.lane.started.lock().expect("started lock").insert(order.id);
+                let task = TaskBuilder::new(order).build();
+                return Some((Ok(Some(task)), st));
+            }
+            st.signal.mark_seen();
+            let lane = &st.lane;
+            let limit = lane.config.claim_batch.min(lane.profile.concurrency).max(1);
+            let claimed = lane
+                .store
+                .order_claim_due(&lane.profile_name, &lane.worker_id, limit, lane.lease(), lane.clock.now_ms())
+                .await;
+            match claimed {
+                Ok(orders) if !orders.is_empty() => {
+                    lane.idle.send_if_modified(|idle| std::mem::replace(idle, false));
+                    st.pause = FIRST_IDLE_PAUSE;
+                    st.buffer.extend(orders);
+                    continue;
+                }
+                Ok(_) => {
+                    let nothing_running = lane.started.lock().expect("started lock").is_empty();
+                    if nothing_running {
+                        lane.idle.send_if_modified(|idle| !std::mem::replace(idle, true));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, profile = %lane.profile_name, "claim failed; retrying"),
+            }
+            let pause = st.pause;
+            st.pause = (st.pause * 2).min(lane.poll_cap());
+            let lane = st.lane.clone();
+            tokio::select! {
+                _ = st.signal.wait(pause) => {}
+                _ = lane.kick.notified() => {}
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Writes completions in groups: it takes whatever is waiting (up to [`MAX_GROUP`]), writes it
+/// in one transaction and answers every sender. Under load, groups grow by themselves while the
+/// previous one commits.
+async fn complete_in_groups(
+    lane: std::sync::Weak<Lane>,
+    mut rx: mpsc::Receiver<(Completion, oneshot::Sender<Result<bool, String>>)>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let Some(lane) = lane.upgrade() else { return };
+        let (completions, replies): (Vec<Completion>, Vec<_>) = group.drain(..).unzip();
+        let written = lane
+            .store
+            .order_complete_many(&lane.worker_id, &completions, lane.clock.now_ms())
+            .await;
+        match written {
+            Ok(applied) => {
+                for (reply, ok) in replies.into_iter().zip(applied) {
+                    let _ = reply.send(Ok(ok));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "writing completions failed; the orders keep their lease");
+                for reply in replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// apalis' push side, unused: orders are queued with [`Store::batch_writer`].
+pub(crate) struct NoPush;
+
+impl Sink<Task<ClaimedOrder>> for NoPush {
+    type Error = BoxDynError;
+
+    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, _: Task<ClaimedOrder>) -> Result<(), Self::Error> {
+        Err("orders are queued with Store::batch_writer, not pushed through apalis".into())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The tower service apalis calls for each claimed order.
+#[derive(Clone)]
+pub(crate) struct HandleService {
+    pub(crate) lane: Arc<Lane>,
+}
+
+impl tower::Service<Task<ClaimedOrder>> for HandleService {
+    type Response = ();
+    type Error = BoxDynError;
+    type Future = BoxFuture<'static, Result<(), BoxDynError>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, task: Task<ClaimedOrder>) -> Self::Future {
+        self.lane.clone().process(task.args).boxed()
+    }
+}
