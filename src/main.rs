@@ -1,3 +1,27 @@
-fn main() {
-    println!("cardbatch (being built)");
+//! The `cardbatch` binary: parse the command line, set up logging, dispatch. Every error ends
+//! as one line on stderr and a non-zero exit code.
+
+use cardbatch::cli::{Cli, dispatch};
+use clap::Parser;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr so that stdout stays clean for tables, JSON and CSV.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CARDBATCH_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("warn,cardbatch=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

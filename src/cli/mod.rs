@@ -1,1 +1,97 @@
-//! The `cardbatch` command line: one file per command group.
+//! The `cardbatch` command line: one file per command group. Commands return
+//! `anyhow::Result<ExitCode>`; `main` prints an error as one line on stderr.
+
+mod args;
+mod export;
+mod output;
+mod read;
+mod run;
+mod submit;
+
+pub use args::{Cli, Command};
+pub use output::neutralise_cell;
+
+use crate::config::Config;
+use crate::store::Store;
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// Exit code when the input (a CSV file, a batch id) was refused; nothing was written.
+pub const EXIT_INPUT_REFUSED: u8 = 3;
+
+/// Runs one parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    match cli.command {
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            drop(store);
+            println!("database migrated: {}", redact_url(&config.database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit(args) => submit::run(&config, args).await,
+        Command::Batches { json } => read::batches(&open_store(&config).await?, json).await,
+        Command::Status { batch, json } => {
+            read::status(&open_store(&config).await?, &batch, json).await
+        }
+        Command::Orders { batch, state, json } => {
+            read::orders(&open_store(&config).await?, &batch, state, json).await
+        }
+        Command::Export { batch, output } => {
+            export::run(&open_store(&config).await?, &batch, output.as_deref()).await
+        }
+        Command::Worker => run::worker(&config).await,
+        Command::Sandbox {
+            config: sandbox_config,
+            listen,
+        } => run::sandbox(sandbox_config.as_deref(), listen).await,
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "Failed to open the database {}",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("Failed to apply database migrations")?;
+    Ok(store)
+}
+
+/// Hides a password in a database URL before it is printed.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn a_database_password_is_never_printed() {
+        assert_eq!(
+            redact_url("postgres://card:s3cret@db.internal/cards"),
+            "postgres://card:***@db.internal/cards"
+        );
+        assert_eq!(redact_url("sqlite://cardbatch.db"), "sqlite://cardbatch.db");
+    }
+}

@@ -19,6 +19,7 @@ mod reader;
 mod rejects;
 mod row;
 mod schema;
+mod submit;
 #[cfg(test)]
 mod test_support;
 mod uqpay;
@@ -31,4 +32,5 @@ pub use qitech_postpaid::{
 pub use qitech_prepaid::{PrepaidDeliveryAddress, QitechPrepaidOrder};
 pub use reader::{CsvOrders, columns};
 pub use rejects::RejectsWriter;
+pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
 pub use uqpay::{UqpayOrder, UqpayRiskControls, UqpaySpendingControl};

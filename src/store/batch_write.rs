@@ -134,6 +134,27 @@ impl BatchWriter {
         Ok(())
     }
 
+    /// Writes what is buffered, so the report knows every duplicate, then rolls everything
+    /// back: a dry run, or a file refused for its invalid rows.
+    pub async fn abandon(mut self) -> Result<BatchInsertReport> {
+        self.flush().await?;
+        let report = std::mem::take(&mut self.report);
+        self.rollback().await?;
+        Ok(report)
+    }
+
+    /// Commits when at least one order is new (`Ok`); when every row was a duplicate, rolls
+    /// back instead, so no empty batch is left behind (`Err`, with the report).
+    pub async fn commit_unless_empty(
+        mut self,
+    ) -> Result<std::result::Result<BatchInsertReport, BatchInsertReport>> {
+        self.flush().await?;
+        if self.report.inserted == 0 {
+            return Ok(Err(self.abandon().await?));
+        }
+        Ok(Ok(self.commit().await?))
+    }
+
     async fn flush(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());

@@ -1,0 +1,129 @@
+//! The command-line grammar. Doc comments here are the `--help` text.
+
+use crate::domain::OrderState;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Issue payment cards in bulk, durably.
+///
+/// A CSV of card orders becomes a batch of durable jobs; workers issue one card per order through
+/// the provider named by a profile, retry transient errors with backoff, and never issue a card
+/// twice. With no configuration, cardbatch uses ./cardbatch.db (SQLite) and one profile per
+/// provider aimed at the built-in sandbox (`cardbatch sandbox`).
+///
+/// Exit codes: 0 success; 1 failure (the reason is printed on stderr); 2 bad command line;
+/// 3 input refused (e.g. invalid CSV rows; nothing was written).
+#[derive(Debug, Parser)]
+#[command(name = "cardbatch", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file [default: ./cardbatch.toml if present, else built-in defaults].
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        env = "CARDBATCH_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Database URL, overriding the configuration (sqlite://FILE or postgres://...).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the database schema (also done by every other command).
+    Migrate,
+
+    /// Validate a CSV of card orders and queue them as one batch.
+    ///
+    /// Every error in the file is reported at once (line, column, reason). By default one bad
+    /// row refuses the whole file and nothing is written. Rows whose order_ref was already
+    /// ingested for the profile are reported as duplicates and never queued twice.
+    Submit(SubmitArgs),
+
+    /// List batches: profile, source file, creation time, orders per state, totals per currency.
+    Batches {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Show one batch: orders per state and the failing orders with their reasons.
+    Status {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// List the orders of a batch.
+    Orders {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+        /// Only orders in this state (queued, in_flight, retry_wait, submitted, in_doubt,
+        /// issued, failed, rejected, dead, canceled, needs_review).
+        #[arg(long, value_parser = parse_state)]
+        state: Option<OrderState>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Write one CSV row per order: order_ref, state, provider refs, attempts, last error.
+    ///
+    /// Cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or
+    /// carriage return) are prefixed with a single quote.
+    Export {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+        /// Output file [default: standard output].
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+
+    /// Run the workers for every configured profile until SIGINT or SIGTERM.
+    ///
+    /// On a signal, workers stop claiming, let in-flight provider calls finish within the grace
+    /// period (worker.shutdown_grace_secs) and release the orders they had not started.
+    Worker,
+
+    /// Serve the built-in provider sandbox (QI Tech, Alchemy Pay, UQPAY) on loopback.
+    Sandbox {
+        /// Sandbox configuration (fixtures, faults, webhook targets) [default: built-in].
+        #[arg(long = "sandbox-config", value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = crate::config::DEFAULT_SANDBOX_ADDR)]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The CSV file (UTF-8, `,` or `;` delimited, one order per row; see README for columns).
+    pub file: PathBuf,
+    /// Profile from the configuration to issue through (e.g. uqpay, qitech_prepaid).
+    #[arg(long, short = 'p')]
+    pub provider: String,
+    /// Validate and report, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Queue the valid rows and write the rejected ones, with a reason column, to
+    /// <FILE stem>.rejected.csv next to the input.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_state(s: &str) -> Result<OrderState, String> {
+    s.parse()
+}

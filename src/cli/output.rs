@@ -1,0 +1,63 @@
+//! Tables and JSON for the read commands, and the spreadsheet-safety rule for exported cells.
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+use serde::Serialize;
+use std::borrow::Cow;
+
+/// Prints rows as a table sized to the terminal.
+pub fn print_table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
+    for row in rows {
+        table.add_row(row);
+    }
+    println!("{table}");
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Formats integer minor units as a decimal amount (`123456` -> `1234.56`).
+pub fn format_minor(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// Makes a cell safe to open in a spreadsheet: a value a spreadsheet would evaluate as a
+/// formula (leading `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, which
+/// spreadsheets show as text.
+pub fn neutralise_cell(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        assert_eq!(neutralise_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise_cell("+5511999"), "'+5511999");
+        assert_eq!(neutralise_cell("-2+3"), "'-2+3");
+        assert_eq!(neutralise_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise_cell("ord-0001"), "ord-0001");
+        assert_eq!(neutralise_cell(""), "");
+    }
+
+    #[test]
+    fn minor_units_print_with_two_decimals() {
+        assert_eq!(format_minor(123456), "1234.56");
+        assert_eq!(format_minor(5), "0.05");
+        assert_eq!(format_minor(-1050), "-10.50");
+    }
+}

@@ -1,0 +1,135 @@
+//! `cardbatch submit FILE --provider PROFILE`: validate a CSV and queue it as one batch.
+
+use super::output::print_json;
+use super::{EXIT_INPUT_REFUSED, open_store};
+use crate::cli::args::SubmitArgs;
+use crate::config::Config;
+use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
+use crate::store::DuplicateOf;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs::File;
+use std::io::BufReader;
+use std::process::ExitCode;
+
+/// Files above this size get a progress bar (when stderr is a terminal).
+const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
+/// Invalid rows printed on the terminal; the rejects file (`--skip-invalid`) has them all.
+const PRINTED_ERRORS: usize = 200;
+
+pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let profile = config.profile(&args.provider)?;
+    let file =
+        File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // ProgressBar draws on stderr and stays hidden when stderr is not a terminal.
+    let bar = if size >= PROGRESS_MIN_BYTES {
+        let bar = ProgressBar::new(size);
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {wide_bar} {eta}")
+                .expect("valid progress template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let store = open_store(config).await?;
+    let options = SubmitOptions {
+        dry_run: args.dry_run,
+        skip_invalid: args.skip_invalid,
+    };
+    let input = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+    let result = submit(&store, &args.provider, profile, &args.file, input, options).await;
+    bar.finish_and_clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(e @ (SubmitError::File { .. } | SubmitError::Unreadable { .. })) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(EXIT_INPUT_REFUSED));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        print_json(&json_summary(&report))?;
+    } else {
+        print_summary(&report);
+    }
+    Ok(match report.outcome {
+        SubmitOutcome::Refused => ExitCode::from(EXIT_INPUT_REFUSED),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn print_summary(r: &SubmitReport) {
+    for e in r.errors.iter().take(PRINTED_ERRORS) {
+        eprintln!("line {}: {}", e.line, e.reason);
+    }
+    if r.invalid as usize > PRINTED_ERRORS {
+        eprintln!(
+            "... and {} more invalid rows",
+            r.invalid as usize - PRINTED_ERRORS
+        );
+    }
+    let new = r.insert.inserted;
+    match r.outcome {
+        SubmitOutcome::Queued => println!(
+            "batch {} queued: {new} new orders for {}",
+            r.batch_id, r.provider
+        ),
+        SubmitOutcome::DryRun => {
+            println!("dry run: {new} orders would be queued; nothing was written")
+        }
+        SubmitOutcome::NothingNew => {
+            println!("nothing new: every valid row was already ingested; no batch created")
+        }
+        SubmitOutcome::Refused => eprintln!(
+            "refused: {} of {} rows are invalid; nothing was written (fix them, or use --skip-invalid)",
+            r.invalid, r.rows
+        ),
+    }
+    println!(
+        "rows: {}  valid: {}  invalid: {}  duplicates: {}",
+        r.rows,
+        r.rows - r.invalid,
+        r.invalid,
+        r.insert.duplicates
+    );
+    for (batch, n) in &r.insert.duplicates_by_batch {
+        println!("  {n} rows already in batch {batch}");
+    }
+    if r.insert.duplicates_within_file > 0 {
+        println!(
+            "  {} rows repeat an order_ref of an earlier line",
+            r.insert.duplicates_within_file
+        );
+    }
+    for s in r.insert.samples.iter().take(10) {
+        let of = match &s.duplicate_of {
+            DuplicateOf::Batch(b) => format!("batch {b}"),
+            DuplicateOf::EarlierLine(l) => format!("line {l}"),
+        };
+        println!(
+            "  line {}: order_ref {} duplicates {of}",
+            s.line, s.order_ref
+        );
+    }
+    if let Some(p) = &r.rejects_file {
+        println!("rejected rows written to {}", p.display());
+    }
+}
+
+fn json_summary(r: &SubmitReport) -> serde_json::Value {
+    serde_json::json!({
+        "outcome": r.outcome,
+        "batch_id": (r.outcome == SubmitOutcome::Queued).then(|| r.batch_id.to_string()),
+        "provider": r.provider,
+        "rows": r.rows,
+        "invalid": r.invalid,
+        "queued": if r.outcome == SubmitOutcome::Queued { r.insert.inserted } else { 0 },
+        "duplicates": r.insert.duplicates,
+        "duplicates_by_batch": r.insert.duplicates_by_batch.iter().map(|(b, n)| (b.to_string(), n)).collect::<std::collections::BTreeMap<_, _>>(),
+        "duplicates_within_file": r.insert.duplicates_within_file,
+        "errors": r.errors.iter().map(|e| serde_json::json!({"line": e.line, "column": e.column, "reason": e.reason})).collect::<Vec<_>>(),
+        "rejects_file": r.rejects_file.as_ref().map(|p| p.display().to_string()),
+    })
+}

@@ -1,0 +1,184 @@
+//! Submitting a file: the reader's validated orders go into one batch transaction.
+//!
+//! 1. Read and check the header; a file-level problem refuses the file before anything is opened.
+//! 2. Open the batch transaction and stream the rows: valid orders are written in chunks, invalid
+//!    rows are collected (and, with `skip_invalid`, written to the rejects file).
+//! 3. Decide: commit only when every row was valid (or invalid rows are being skipped), this is
+//!    not a dry run, and at least one order is new. Otherwise roll back, still reporting which
+//!    rows were duplicates.
+
+use super::{CsvOrders, FileError, RejectsWriter, RowError};
+use crate::config::Profile;
+use crate::domain::{NewBatch, ProviderKind};
+use crate::store::{BatchInsertReport, Store};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use uuid::Uuid;
+
+/// How to submit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SubmitOptions {
+    /// Validate and report, write nothing.
+    pub dry_run: bool,
+    /// Queue the valid rows; write the rejected ones to the rejects file.
+    pub skip_invalid: bool,
+}
+
+/// What became of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    /// A batch was written and its new orders are queued.
+    Queued,
+    /// Invalid rows refused the whole file; nothing was written.
+    Refused,
+    /// A dry run: nothing was written.
+    DryRun,
+    /// Every valid row was already ingested; no batch was created.
+    NothingNew,
+}
+
+/// The result of a submission.
+#[derive(Debug)]
+pub struct SubmitReport {
+    pub outcome: SubmitOutcome,
+    /// The batch id (meaningful only when `outcome` is `Queued`).
+    pub batch_id: Uuid,
+    pub provider: ProviderKind,
+    /// Data rows read (blank lines excluded).
+    pub rows: u64,
+    /// Rows that failed validation.
+    pub invalid: u64,
+    /// The invalid rows, in file order (at most [`SubmitReport::ERROR_LIMIT`]).
+    pub errors: Vec<RowError>,
+    /// New orders and duplicates, as the store counted them (also for a dry run or a refusal).
+    pub insert: BatchInsertReport,
+    /// Where the rejected rows went, with `skip_invalid`.
+    pub rejects_file: Option<PathBuf>,
+}
+
+impl SubmitReport {
+    /// Invalid rows kept in memory for the report; the count goes on beyond it.
+    pub const ERROR_LIMIT: usize = 10_000;
+}
+
+/// Why a file could not be submitted at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: FileError },
+    #[error("{}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: RowError },
+    #[error("cannot write the rejects file {}: {source}", path.display())]
+    Rejects { path: PathBuf, source: csv::Error },
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+}
+
+/// Validates `input` (the content of `path`) for `profile` and queues it as one batch.
+pub async fn submit<R: Read>(
+    store: &Store,
+    profile_name: &str,
+    profile: &Profile,
+    path: &Path,
+    input: R,
+    options: SubmitOptions,
+) -> Result<SubmitReport, SubmitError> {
+    // 1. The header.
+    let file_error = |source| SubmitError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut orders =
+        CsvOrders::new(input, profile.provider, &profile.defaults).map_err(file_error)?;
+    let mut rejects = match options.skip_invalid && !options.dry_run {
+        true => {
+            let rejects_path = RejectsWriter::path_for(path);
+            let writer = RejectsWriter::create_next_to(path, orders.headers(), orders.delimiter())
+                .map_err(|source| SubmitError::Rejects {
+                    path: rejects_path.clone(),
+                    source,
+                })?;
+            Some((rejects_path, writer))
+        }
+        false => None,
+    };
+
+    // 2. The rows.
+    let batch = NewBatch {
+        id: Uuid::new_v4(),
+        profile: profile_name.to_string(),
+        provider: profile.provider,
+        source: path.display().to_string(),
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
+    };
+    let mut writer = store.batch_writer(&batch).await?;
+    let (mut rows, mut invalid, mut errors) = (0u64, 0u64, Vec::new());
+    for item in &mut orders {
+        rows += 1;
+        match item {
+            Ok(order) => {
+                // Once the file is refused, valid rows are only validated, not written.
+                if invalid == 0 || options.skip_invalid {
+                    writer.push(order).await?;
+                }
+            }
+            Err(e) if e.fatal => {
+                writer.rollback().await?;
+                if let Some((p, _)) = rejects {
+                    let _ = std::fs::remove_file(p);
+                }
+                return Err(SubmitError::Unreadable {
+                    path: path.to_path_buf(),
+                    source: e,
+                });
+            }
+            Err(e) => {
+                invalid += 1;
+                if let Some((p, w)) = rejects.as_mut() {
+                    w.write(&e).map_err(|source| SubmitError::Rejects {
+                        path: p.clone(),
+                        source,
+                    })?;
+                }
+                if errors.len() < SubmitReport::ERROR_LIMIT {
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    let rejects_file = match rejects {
+        Some((p, w)) => {
+            w.finish().map_err(|source| SubmitError::Rejects {
+                path: p.clone(),
+                source,
+            })?;
+            Some(p)
+        }
+        None => None,
+    };
+
+    // 3. Commit or roll back.
+    let refused = invalid > 0 && !options.skip_invalid;
+    let (outcome, insert) = if refused {
+        (SubmitOutcome::Refused, writer.abandon().await?)
+    } else if options.dry_run {
+        (SubmitOutcome::DryRun, writer.abandon().await?)
+    } else {
+        let insert = writer.commit_unless_empty().await?;
+        match insert {
+            Ok(report) => (SubmitOutcome::Queued, report),
+            Err(report) => (SubmitOutcome::NothingNew, report),
+        }
+    };
+    Ok(SubmitReport {
+        outcome,
+        batch_id: batch.id,
+        provider: profile.provider,
+        rows,
+        invalid,
+        errors,
+        insert,
+        rejects_file,
+    })
+}
