@@ -39,6 +39,9 @@ pub enum FileError {
         keys: Vec<String>,
         allowed: Vec<String>,
     },
+    /// A profile default for `order_ref`: every row would share one reference.
+    #[error("a profile cannot default order_ref: each row needs its own reference")]
+    OrderRefDefault,
     /// No header line at all.
     #[error("the file is empty: expected a header line naming the columns")]
     Empty,
