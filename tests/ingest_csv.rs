@@ -317,7 +317,11 @@ fn a_default_for_an_unknown_column_is_a_configuration_error() {
 #[test]
 fn a_default_order_ref_is_refused() {
     let defaults = BTreeMap::from([("Order_Ref".to_string(), "X".to_string())]);
-    let result = CsvOrders::new(&b"order_ref,vid\n"[..], ProviderKind::AlchemypayVcc, &defaults);
+    let result = CsvOrders::new(
+        &b"order_ref,vid\n"[..],
+        ProviderKind::AlchemypayVcc,
+        &defaults,
+    );
     assert!(matches!(result.err(), Some(FileError::OrderRefDefault)));
 }
 
