@@ -5,6 +5,7 @@ use cardbatch::config::{DEFAULT_SANDBOX_ADDR, Profile};
 use cardbatch::domain::{NewOrder, ProviderKind};
 use cardbatch::ingest::{CsvOrders, FileError, RejectsWriter, RowError};
 use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
 use std::path::Path;
 
 fn no_defaults() -> BTreeMap<String, String> {
@@ -447,4 +448,22 @@ fn a_latin1_row_in_a_crlf_file_is_reported_on_its_own_line() {
     let (_, errors) = read_str(ProviderKind::AlchemypayVcc, &csv, &no_defaults());
     assert_eq!((errors[0].line, errors[0].fatal), (3, true));
     assert_eq!(errors[0].column.as_deref(), Some("last_name"));
+}
+
+#[test]
+fn the_reader_can_move_to_another_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let reader = CsvOrders::new(
+        std::io::empty().chain(&b"order_ref,vid\n"[..]),
+        ProviderKind::AlchemypayVcc,
+        &BTreeMap::from([
+            ("first_name".to_string(), "Ana".to_string()),
+            ("last_name".to_string(), "Lima".to_string()),
+            ("deposit".to_string(), "10".to_string()),
+        ]),
+    )
+    .unwrap();
+    assert_send(&reader);
+    let handle = std::thread::spawn(move || reader.count());
+    assert_eq!(handle.join().unwrap(), 0);
 }
