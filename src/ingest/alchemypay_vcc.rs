@@ -45,6 +45,7 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// deposit in cents (the wire also wants cents, as a string).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlchemypayVccOrder<'a> {
+    /// The cardholder's name.
     #[serde(rename = "cardHolder")]
     pub card_holder: AlchemyCardHolder<'a>,
     /// Initial load in minor units, 1000..=500000.
@@ -53,6 +54,7 @@ pub struct AlchemypayVccOrder<'a> {
     pub currency: &'static str,
     /// Card segment id.
     pub vid: &'a str,
+    /// The merchant's own customer id.
     #[serde(rename = "customerId", skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<&'a str>,
 }
@@ -60,8 +62,10 @@ pub struct AlchemypayVccOrder<'a> {
 /// `cardHolder`: A–Z letters only, 1–32 each.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AlchemyCardHolder<'a> {
+    /// A–Z letters, 1–32.
     #[serde(rename = "firstName")]
     pub first_name: &'a str,
+    /// A–Z letters, 1–32.
     #[serde(rename = "lastName")]
     pub last_name: &'a str,
 }

@@ -45,8 +45,10 @@ pub enum FileError {
     /// No header line at all.
     #[error("the file is empty: expected a header line naming the columns")]
     Empty,
+    /// Reading the input failed.
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
+    /// The CSV parser refused the header.
     #[error("malformed CSV: {0}")]
     Csv(#[from] csv::Error),
 }

@@ -96,8 +96,10 @@ pub(crate) static SCHEMA: Schema = Schema {
 pub struct QitechPostpaidOrder<'a> {
     /// Path parameter of the create call, not part of the body.
     pub wallet_key: Cow<'a, str>,
+    /// An existing person as owner; excludes `owner`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub person_key: Option<Cow<'a, str>>,
+    /// The owner described inline; excludes `person_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<PostpaidOwner<'a>>,
     /// Always `postpaid_card`.
@@ -105,6 +107,7 @@ pub struct QitechPostpaidOrder<'a> {
     /// Absent: the card may use the wallet's whole limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_amount_minor: Option<i64>,
+    /// The card itself.
     pub postpaid_card_data: PostpaidCardData<'a>,
 }
 
@@ -113,6 +116,7 @@ pub struct QitechPostpaidOrder<'a> {
 pub struct PostpaidOwner<'a> {
     /// `natural` or `legal`.
     pub person_type: &'static str,
+    /// Full name, or the company's legal name.
     pub name: &'a str,
     /// Legal persons only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -125,7 +129,9 @@ pub struct PostpaidOwner<'a> {
     /// Legal persons only, `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub foundation_date: Option<&'a str>,
+    /// Contact e-mail.
     pub email: &'a str,
+    /// Contact phone.
     pub phone: PostpaidPhone<'a>,
     /// Required for the owner; optional for a legal representative.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -138,22 +144,30 @@ pub struct PostpaidOwner<'a> {
 /// A phone split as QI wants it (§6.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PostpaidPhone<'a> {
+    /// 8–9 digits.
     pub number: Cow<'a, str>,
+    /// DDD, 2 digits.
     pub area_code: Cow<'a, str>,
+    /// DDI, 2–3 digits.
     pub country_code: Cow<'a, str>,
 }
 
 /// An address (§6.7), for the owner, a representative or card delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PostpaidAddress<'a> {
+    /// Street or avenue.
     pub street: &'a str,
+    /// House number, up to 10 characters.
     pub number: &'a str,
+    /// Neighborhood (bairro).
     pub neighborhood: &'a str,
     /// CEP, 8 digits.
     pub postal_code: String,
+    /// City.
     pub city: &'a str,
     /// UF, or `EX` for abroad.
     pub state: &'static str,
+    /// Apartment, suite, etc.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complement: Option<&'a str>,
 }
@@ -163,7 +177,9 @@ pub struct PostpaidAddress<'a> {
 pub struct PostpaidCardData<'a> {
     /// `virtual` or `plastic`.
     pub card_type: &'static str,
+    /// The card's alias, 1–50 characters.
     pub card_name: &'a str,
+    /// Name embossed on the card, 2–26 letters and spaces.
     pub printed_name: &'a str,
     /// Virtual cards only.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -61,11 +61,14 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// client sets from the order's idempotency key).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QitechPrepaidOrder<'a> {
+    /// The QI payment account (UUID).
     pub account_key: Cow<'a, str>,
+    /// The card program (UUID).
     pub program_key: Cow<'a, str>,
     /// `virtual` or `plastic`.
     #[serde(rename = "type")]
     pub card_type: &'static str,
+    /// Name shown on the card, 2–26 letters and spaces.
     pub printed_name: &'a str,
     /// Virtual cards only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,20 +84,26 @@ pub struct QitechPrepaidOrder<'a> {
 /// Where a plastic prepaid card is delivered (`delivery_address`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrepaidDeliveryAddress<'a> {
+    /// Street and place.
     pub address: &'a str,
     /// A number in QI's schema; absent for addresses without a number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<u64>,
+    /// Apartment, suite, etc.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complement: Option<&'a str>,
+    /// A landmark for the courier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<&'a str>,
+    /// Neighborhood (bairro).
     pub neighborhood: &'a str,
     /// CEP, 8 digits.
     pub zip_code: String,
+    /// City.
     pub city: &'a str,
     /// UF.
     pub state: &'static str,
+    /// `residential` or `commercial`.
     pub address_type: &'static str,
 }
 

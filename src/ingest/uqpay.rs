@@ -58,10 +58,13 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// A UQPAY create-card order: the request body with money in minor units of `card_currency`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UqpayOrder<'a> {
+    /// The cardholder (UUID), in `SUCCESS` status.
     pub cardholder_id: Cow<'a, str>,
+    /// The card product (UUID).
     pub card_product_id: Cow<'a, str>,
     /// `USD` or `SGD`.
     pub card_currency: &'static str,
+    /// Card limit in minor units of `card_currency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_limit_minor: Option<i64>,
     /// `NORMAL` or `ONE_TIME`.
@@ -69,13 +72,16 @@ pub struct UqpayOrder<'a> {
     /// `ON_AUTH` or `ON_CAPTURE`, only with `ONE_TIME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_cancel_trigger: Option<&'static str>,
+    /// At most one control from the CSV.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spending_controls: Vec<UqpaySpendingControl>,
+    /// 3-D Secure and MCC rules.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk_controls: Option<UqpayRiskControls<'a>>,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiry_at: Option<&'a str>,
+    /// A–Z letters and spaces, up to 26.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_on_card: Option<&'a str>,
     /// The user's metadata plus `cardbatch_order_ref`.
@@ -85,17 +91,22 @@ pub struct UqpayOrder<'a> {
 /// One spending control: at most `amount_minor` per `interval`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UqpaySpendingControl {
+    /// Limit in minor units of the card currency.
     pub amount_minor: i64,
+    /// `PER_TRANSACTION`, `DAILY`, `WEEKLY`, `MONTHLY`, `YEARLY` or `ALL_TIME`.
     pub interval: &'static str,
 }
 
 /// `risk_controls`; `allowed_mcc` and `blocked_mcc` exclude each other.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UqpayRiskControls<'a> {
+    /// `Y` or `N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_3ds_transactions: Option<&'static str>,
+    /// Only these 4-digit merchant category codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub allowed_mcc: Vec<&'a str>,
+    /// Every merchant category code but these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocked_mcc: Vec<&'a str>,
 }
