@@ -183,6 +183,13 @@ fn a_latin1_header_is_a_file_error_on_line_1() {
 }
 
 #[test]
+fn a_utf16_file_is_refused_with_the_way_to_fix_it() {
+    let error = header_error(ProviderKind::Uqpay, b"\xFF\xFEo\x00r\x00");
+    assert!(matches!(error, FileError::Utf16), "{error:?}");
+    assert!(error.to_string().contains("CSV UTF-8"), "{error}");
+}
+
+#[test]
 fn a_missing_column_is_named_with_the_provider() {
     let error = header_error(
         ProviderKind::AlchemypayVcc,

@@ -14,6 +14,11 @@ pub enum FileError {
          Re-save it as UTF-8 (Excel: \"CSV UTF-8\"; LibreOffice: character set \"Unicode (UTF-8)\") and try again"
     )]
     NotUtf8 { line: u64 },
+    /// The file starts with a UTF-16 byte order mark (Excel's "Unicode text" export).
+    #[error(
+        "the file is UTF-16 (Excel's \"Unicode text\" export); save it as \"CSV UTF-8\" and try again"
+    )]
+    Utf16,
     /// Required columns are absent from the header and the profile has no default for them.
     #[error("missing required column(s) for {provider}: {}; add them to the header or set them as profile defaults", columns.join(", "))]
     MissingColumns {
