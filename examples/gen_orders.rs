@@ -126,7 +126,13 @@ fn main() -> anyhow::Result<()> {
                 )?;
             }
             ProviderKind::QitechPostpaid => {
-                let cpf = Cpf::from_base(rng.random::<[u8; 9]>());
+                let cpf = loop {
+                    // A CPF of nine equal digits is invalid although its check digits add up.
+                    let base: [u8; 9] = rng.random();
+                    if base.iter().any(|b| b % 10 != base[0] % 10) {
+                        break Cpf::from_base(base);
+                    }
+                };
                 let (city, uf, cep) = CITIES[rng.random_range(0..CITIES.len())];
                 debug_assert!(Uf::parse(uf).is_ok());
                 let year = rng.random_range(1950..2005);

@@ -5,6 +5,7 @@ use cardbatch::config::{DEFAULT_SANDBOX_ADDR, Profile};
 use cardbatch::domain::{NewOrder, ProviderKind};
 use cardbatch::ingest::{CsvOrders, FileError, RejectsWriter, RowError};
 use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
 use std::path::Path;
 
 fn no_defaults() -> BTreeMap<String, String> {
@@ -182,6 +183,13 @@ fn a_latin1_header_is_a_file_error_on_line_1() {
 }
 
 #[test]
+fn a_utf16_file_is_refused_with_the_way_to_fix_it() {
+    let error = header_error(ProviderKind::Uqpay, b"\xFF\xFEo\x00r\x00");
+    assert!(matches!(error, FileError::Utf16), "{error:?}");
+    assert!(error.to_string().contains("CSV UTF-8"), "{error}");
+}
+
+#[test]
 fn a_missing_column_is_named_with_the_provider() {
     let error = header_error(
         ProviderKind::AlchemypayVcc,
@@ -315,6 +323,17 @@ fn a_default_for_an_unknown_column_is_a_configuration_error() {
 }
 
 #[test]
+fn a_default_order_ref_is_refused() {
+    let defaults = BTreeMap::from([("Order_Ref".to_string(), "X".to_string())]);
+    let result = CsvOrders::new(
+        &b"order_ref,vid\n"[..],
+        ProviderKind::AlchemypayVcc,
+        &defaults,
+    );
+    assert!(matches!(result.err(), Some(FileError::OrderRefDefault)));
+}
+
+#[test]
 fn an_empty_file_is_refused() {
     assert!(matches!(
         header_error(ProviderKind::Uqpay, b""),
@@ -436,4 +455,22 @@ fn a_latin1_row_in_a_crlf_file_is_reported_on_its_own_line() {
     let (_, errors) = read_str(ProviderKind::AlchemypayVcc, &csv, &no_defaults());
     assert_eq!((errors[0].line, errors[0].fatal), (3, true));
     assert_eq!(errors[0].column.as_deref(), Some("last_name"));
+}
+
+#[test]
+fn the_reader_can_move_to_another_thread() {
+    fn assert_send<T: Send>(_: &T) {}
+    let reader = CsvOrders::new(
+        std::io::empty().chain(&b"order_ref,vid\n"[..]),
+        ProviderKind::AlchemypayVcc,
+        &BTreeMap::from([
+            ("first_name".to_string(), "Ana".to_string()),
+            ("last_name".to_string(), "Lima".to_string()),
+            ("deposit".to_string(), "10".to_string()),
+        ]),
+    )
+    .unwrap();
+    assert_send(&reader);
+    let handle = std::thread::spawn(move || reader.count());
+    assert_eq!(handle.join().unwrap(), 0);
 }

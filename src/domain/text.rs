@@ -27,7 +27,19 @@ pub fn is_latin_letter(c: char) -> bool {
         || (('\u{C0}'..='\u{FF}').contains(&c) && c != '\u{D7}' && c != '\u{F7}')
 }
 
-/// The first character of `s` that is a control character, if any.
+/// The first character of `s` that is a control character (C0, DEL or C1), if any.
 pub fn first_control_char(s: &str) -> Option<char> {
-    s.chars().find(|c| c.is_control())
+    // C0 and DEL are single bytes; C1 (U+0080-U+009F) is encoded as 0xC2 0x80-0x9F. Looking at
+    // bytes first keeps the usual, clean cell off the slower char-by-char path.
+    let b = s.as_bytes();
+    let suspect = b.iter().enumerate().any(|(i, &c)| {
+        c < 0x20
+            || c == 0x7F
+            || (c == 0xC2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n)))
+    });
+    if suspect {
+        s.chars().find(|c| c.is_control())
+    } else {
+        None
+    }
 }

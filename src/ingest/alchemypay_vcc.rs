@@ -44,26 +44,30 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// An Alchemy Pay card order: the create body without `orderNo` and `callbackUrl`, with the
 /// deposit in cents (the wire also wants cents, as a string).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlchemypayVccOrder {
+pub struct AlchemypayVccOrder<'a> {
+    /// The cardholder's name.
     #[serde(rename = "cardHolder")]
-    pub card_holder: AlchemyCardHolder,
+    pub card_holder: AlchemyCardHolder<'a>,
     /// Initial load in minor units, 1000..=500000.
     pub deposit_cents: i64,
     /// `USD`, `EUR` or `CHF`.
     pub currency: &'static str,
     /// Card segment id.
-    pub vid: String,
+    pub vid: &'a str,
+    /// The merchant's own customer id.
     #[serde(rename = "customerId", skip_serializing_if = "Option::is_none")]
-    pub customer_id: Option<String>,
+    pub customer_id: Option<&'a str>,
 }
 
 /// `cardHolder`: A–Z letters only, 1–32 each.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AlchemyCardHolder {
+pub struct AlchemyCardHolder<'a> {
+    /// A–Z letters, 1–32.
     #[serde(rename = "firstName")]
-    pub first_name: String,
+    pub first_name: &'a str,
+    /// A–Z letters, 1–32.
     #[serde(rename = "lastName")]
-    pub last_name: String,
+    pub last_name: &'a str,
 }
 
 pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated> {
@@ -99,13 +103,13 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
     }
     let order = AlchemypayVccOrder {
         card_holder: AlchemyCardHolder {
-            first_name: first_name?.to_string(),
-            last_name: last_name?.to_string(),
+            first_name: first_name?,
+            last_name: last_name?,
         },
         deposit_cents: deposit?,
         currency: currency?,
-        vid: vid?.to_string(),
-        customer_id: customer_id.map(str::to_string),
+        vid: vid?,
+        customer_id,
     };
     Some(Validated {
         payload: serde_json::to_value(&order).expect("a plain struct serialises"),

@@ -4,6 +4,7 @@
 //! reader accepts both, but the line number of a record is computed differently for each (see
 //! [`Dialect::crlf`]).
 
+use super::error::FileError;
 use std::io::{BufRead, BufReader, Read};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -21,9 +22,12 @@ pub(crate) struct Dialect {
 }
 
 /// Wraps `input` in a buffer, skips a byte order mark and returns the file's dialect.
-pub(crate) fn sniff<R: Read>(input: R) -> std::io::Result<(BufReader<R>, Dialect)> {
+pub(crate) fn sniff<R: Read>(input: R) -> Result<(BufReader<R>, Dialect), FileError> {
     let mut buf = BufReader::with_capacity(SNIFF_CAPACITY, input);
     let head = buf.fill_buf()?;
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return Err(FileError::Utf16);
+    }
     let bom = if head.starts_with(BOM) { BOM.len() } else { 0 };
     let dialect = Dialect {
         delimiter: delimiter_of(&head[bom..]),

@@ -14,6 +14,11 @@ pub enum FileError {
          Re-save it as UTF-8 (Excel: \"CSV UTF-8\"; LibreOffice: character set \"Unicode (UTF-8)\") and try again"
     )]
     NotUtf8 { line: u64 },
+    /// The file starts with a UTF-16 byte order mark (Excel's "Unicode text" export).
+    #[error(
+        "the file is UTF-16 (Excel's \"Unicode text\" export); save it as \"CSV UTF-8\" and try again"
+    )]
+    Utf16,
     /// Required columns are absent from the header and the profile has no default for them.
     #[error("missing required column(s) for {provider}: {}; add them to the header or set them as profile defaults", columns.join(", "))]
     MissingColumns {
@@ -39,11 +44,16 @@ pub enum FileError {
         keys: Vec<String>,
         allowed: Vec<String>,
     },
+    /// A profile default for `order_ref`: every row would share one reference.
+    #[error("a profile cannot default order_ref: each row needs its own reference")]
+    OrderRefDefault,
     /// No header line at all.
     #[error("the file is empty: expected a header line naming the columns")]
     Empty,
+    /// Reading the input failed.
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
+    /// The CSV parser refused the header.
     #[error("malformed CSV: {0}")]
     Csv(#[from] csv::Error),
 }

@@ -5,6 +5,7 @@
 use crate::domain::masking;
 use crate::domain::text::{first_control_char, is_digits, is_latin_letter};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::borrow::Cow;
 
 /// `order_ref`: 1–64 characters, no control characters (the cell is already trimmed).
 pub fn order_ref(s: &str) -> Result<&str, String> {
@@ -19,19 +20,26 @@ pub fn order_ref(s: &str) -> Result<&str, String> {
 }
 
 /// A UUID in any of its usual spellings, normalised to lower-case hyphenated form.
-pub fn uuid(s: &str) -> Result<String, String> {
-    uuid::Uuid::try_parse(s)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| {
-            format!("`{s}` is not a UUID (expected e.g. 5294ed8d-08fc-4397-b15f-6d9aa07b0041)")
-        })
+/// The cell itself is returned when it is already in that form, as it usually is.
+pub fn uuid(s: &str) -> Result<Cow<'_, str>, String> {
+    let parsed = uuid::Uuid::try_parse(s).map_err(|_| {
+        format!("`{s}` is not a UUID (expected e.g. 5294ed8d-08fc-4397-b15f-6d9aa07b0041)")
+    })?;
+    if s.len() == 36 && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Ok(Cow::Borrowed(s))
+    } else {
+        Ok(Cow::Owned(parsed.hyphenated().to_string()))
+    }
 }
 
 /// Free text of at most `max` characters without control characters.
 pub fn text(s: &str, max: usize) -> Result<&str, String> {
-    let n = s.chars().count();
-    if n > max {
-        return Err(format!("must be at most {max} characters, found {n}"));
+    // Counting characters is needed only when the bytes could exceed the limit.
+    if s.len() > max {
+        let n = s.chars().count();
+        if n > max {
+            return Err(format!("must be at most {max} characters, found {n}"));
+        }
     }
     if first_control_char(s).is_some() {
         return Err("must not contain control characters (tabs, line breaks)".to_string());
@@ -135,7 +143,8 @@ pub fn boolean(s: &str) -> Result<bool, String> {
     }
 }
 
-/// A real calendar date `YYYY-MM-DD` strictly before `today` and not before 1900.
+/// A real calendar date `YYYY-MM-DD` strictly before `today` and not before 1900. Dates here
+/// are birthdates, so reasons never echo the value.
 pub fn past_date(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 10
@@ -145,16 +154,16 @@ pub fn past_date(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
             .iter()
             .all(|&i| b[i].is_ascii_digit());
     if !shape_ok {
-        return Err(format!("`{s}` is not a date in the form YYYY-MM-DD"));
+        return Err("is not a date in the form YYYY-MM-DD".to_string());
     }
     let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
     let date = NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))
-        .ok_or_else(|| format!("`{s}` is not a real calendar date"))?;
+        .ok_or_else(|| "is not a real calendar date".to_string())?;
     if date >= today {
-        return Err(format!("`{s}` must be in the past"));
+        return Err("must be in the past".to_string());
     }
     if date.year_ce().1 < 1900 {
-        return Err(format!("`{s}` is before 1900"));
+        return Err("is before 1900".to_string());
     }
     Ok(date)
 }
@@ -187,9 +196,23 @@ pub fn email(s: &str) -> Result<&str, String> {
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"@()<>[]:;,\\\"".contains(&b));
+        && local.bytes().all(|b| {
+            b.is_ascii_graphic()
+                && !matches!(
+                    b,
+                    b'@' | b'('
+                        | b')'
+                        | b'<'
+                        | b'>'
+                        | b'['
+                        | b']'
+                        | b':'
+                        | b';'
+                        | b','
+                        | b'\\'
+                        | b'"'
+                )
+        });
     let domain_ok = domain.contains('.')
         && domain.split('.').all(|label| {
             !label.is_empty()
@@ -208,11 +231,11 @@ pub fn email(s: &str) -> Result<&str, String> {
 
 /// Digits only, between `min` and `max` of them; dashes and spaces are removed first when
 /// `loose` (phone numbers are often written `99999-8888`). Masked if echoed.
-pub fn digits(s: &str, min: usize, max: usize, loose: bool) -> Result<String, String> {
-    let cleaned: String = if loose {
-        s.chars().filter(|c| *c != '-' && *c != ' ').collect()
+pub fn digits(s: &str, min: usize, max: usize, loose: bool) -> Result<Cow<'_, str>, String> {
+    let cleaned: Cow<'_, str> = if loose && s.contains(['-', ' ']) {
+        Cow::Owned(s.chars().filter(|c| *c != '-' && *c != ' ').collect())
     } else {
-        s.to_string()
+        Cow::Borrowed(s)
     };
     if !is_digits(&cleaned) {
         return Err(format!(

@@ -25,6 +25,10 @@ fn a_uuid_is_normalised_to_lower_case_hyphenated_form() {
         uuid("5294ED8D08FC4397B15F6D9AA07B0041").unwrap(),
         "5294ed8d-08fc-4397-b15f-6d9aa07b0041"
     );
+    assert!(matches!(
+        uuid("5294ed8d-08fc-4397-b15f-6d9aa07b0041"),
+        Ok(Cow::Borrowed(_))
+    ));
     assert!(
         uuid("5294ed8d-08fc-4397-b15f")
             .unwrap_err()
@@ -143,10 +147,11 @@ fn an_email_must_be_plausible_and_is_masked_when_it_is_not() {
 
 #[test]
 fn digits_are_counted_after_removing_dashes_when_loose() {
-    assert_eq!(
-        digits("99999-8888", 8, 9, true),
-        Ok("999998888".to_string())
-    );
+    assert_eq!(digits("99999-8888", 8, 9, true).unwrap(), "999998888");
+    assert!(matches!(
+        digits("999998888", 8, 9, true),
+        Ok(Cow::Borrowed(_))
+    ));
     assert!(digits("99999-8888", 8, 9, false).is_err());
     assert!(
         digits("1234567", 8, 9, true)

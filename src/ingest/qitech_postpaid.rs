@@ -14,6 +14,7 @@ use super::schema::{Schema, columns};
 use crate::domain::ProviderKind;
 use crate::domain::money::parse_amount_minor;
 use serde::Serialize;
+use std::borrow::Cow;
 
 columns! {
     ORDER_REF = "order_ref",
@@ -92,78 +93,94 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// A QI Tech postpaid card order: the payment-instrument body plus `wallet_key`, which the
 /// client moves into the path. `limit_amount` is in centavos here; the wire wants BRL.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QitechPostpaidOrder {
+pub struct QitechPostpaidOrder<'a> {
     /// Path parameter of the create call, not part of the body.
-    pub wallet_key: String,
+    pub wallet_key: Cow<'a, str>,
+    /// An existing person as owner; excludes `owner`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub person_key: Option<String>,
+    pub person_key: Option<Cow<'a, str>>,
+    /// The owner described inline; excludes `person_key`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<PostpaidOwner>,
+    pub owner: Option<PostpaidOwner<'a>>,
     /// Always `postpaid_card`.
     pub payment_instrument_type: &'static str,
     /// Absent: the card may use the wallet's whole limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit_amount_minor: Option<i64>,
-    pub postpaid_card_data: PostpaidCardData,
+    /// The card itself.
+    pub postpaid_card_data: PostpaidCardData<'a>,
 }
 
 /// A natural or legal person: the inline `owner`, or a company's legal representative.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PostpaidOwner {
+pub struct PostpaidOwner<'a> {
     /// `natural` or `legal`.
     pub person_type: &'static str,
-    pub name: String,
+    /// Full name, or the company's legal name.
+    pub name: &'a str,
     /// Legal persons only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trading_name: Option<String>,
+    pub trading_name: Option<&'a str>,
     /// CPF (natural) or CNPJ (legal), digits only.
     pub document_number: String,
     /// Natural persons only, `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub birthdate: Option<String>,
+    pub birthdate: Option<&'a str>,
     /// Legal persons only, `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub foundation_date: Option<String>,
-    pub email: String,
-    pub phone: PostpaidPhone,
+    pub foundation_date: Option<&'a str>,
+    /// Contact e-mail.
+    pub email: &'a str,
+    /// Contact phone.
+    pub phone: PostpaidPhone<'a>,
     /// Required for the owner; optional for a legal representative.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<PostpaidAddress>,
+    pub address: Option<PostpaidAddress<'a>>,
     /// Legal persons only: exactly one here.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub legal_representatives: Vec<PostpaidOwner>,
+    pub legal_representatives: Vec<PostpaidOwner<'a>>,
 }
 
 /// A phone split as QI wants it (§6.6).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PostpaidPhone {
-    pub number: String,
-    pub area_code: String,
-    pub country_code: String,
+pub struct PostpaidPhone<'a> {
+    /// 8–9 digits.
+    pub number: Cow<'a, str>,
+    /// DDD, 2 digits.
+    pub area_code: Cow<'a, str>,
+    /// DDI, 2–3 digits.
+    pub country_code: Cow<'a, str>,
 }
 
 /// An address (§6.7), for the owner, a representative or card delivery.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PostpaidAddress {
-    pub street: String,
-    pub number: String,
-    pub neighborhood: String,
+pub struct PostpaidAddress<'a> {
+    /// Street or avenue.
+    pub street: &'a str,
+    /// House number, up to 10 characters.
+    pub number: &'a str,
+    /// Neighborhood (bairro).
+    pub neighborhood: &'a str,
     /// CEP, 8 digits.
     pub postal_code: String,
-    pub city: String,
+    /// City.
+    pub city: &'a str,
     /// UF, or `EX` for abroad.
     pub state: &'static str,
+    /// Apartment, suite, etc.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub complement: Option<String>,
+    pub complement: Option<&'a str>,
 }
 
 /// `postpaid_card_data` (§6.8).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PostpaidCardData {
+pub struct PostpaidCardData<'a> {
     /// `virtual` or `plastic`.
     pub card_type: &'static str,
-    pub card_name: String,
-    pub printed_name: String,
+    /// The card's alias, 1–50 characters.
+    pub card_name: &'a str,
+    /// Name embossed on the card, 2–26 letters and spaces.
+    pub printed_name: &'a str,
     /// Virtual cards only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvv_rotation_interval_hours: Option<u32>,
@@ -172,7 +189,7 @@ pub struct PostpaidCardData {
     pub contactless_enabled: Option<bool>,
     /// Plastic cards only; when absent QI uses the owner's address.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery_address: Option<PostpaidAddress>,
+    pub delivery_address: Option<PostpaidAddress<'a>>,
 }
 
 pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated> {
@@ -210,11 +227,13 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
 /// any `owner_*` or `rep_*` cell; profile defaults then fill the rest of it. Returns
 /// `(Some(person_key), Some(owner))` with exactly one inner value set, or `None`s on problems.
 #[allow(clippy::type_complexity)]
-fn owner_or_person_key(
-    row: &mut Row<'_>,
-) -> (Option<Option<String>>, Option<Option<PostpaidOwner>>) {
-    let owner_cols: Vec<usize> = (OWNER_PERSON_TYPE..=REP_COMPLEMENT).collect();
-    let owner_given = row.fills_any(&owner_cols);
+fn owner_or_person_key<'a>(
+    row: &mut Row<'a>,
+) -> (
+    Option<Option<Cow<'a, str>>>,
+    Option<Option<PostpaidOwner<'a>>>,
+) {
+    let owner_given = row.fills_any(OWNER_PERSON_TYPE..=REP_COMPLEMENT);
     if owner_given {
         if row.cell(PERSON_KEY).is_some() {
             row.fail(
@@ -238,7 +257,7 @@ fn owner_or_person_key(
 }
 
 /// `card_type` and the fields its rules (§6.8) allow or require.
-fn card_data(row: &mut Row<'_>) -> Option<PostpaidCardData> {
+fn card_data<'a>(row: &mut Row<'a>) -> Option<PostpaidCardData<'a>> {
     let card_type = row.req(CARD_TYPE, |s| {
         if s.eq_ignore_ascii_case("physical") {
             return Err("`physical` is not a card_type: QI accepts virtual or plastic; write plastic for a physical card".to_string());
@@ -259,7 +278,7 @@ fn card_data(row: &mut Row<'_>) -> Option<PostpaidCardData> {
         Some(_) => {
             row.forbid(CVV_ROTATION_INTERVAL_HOURS, "for plastic cards");
             contactless = row.req(CONTACTLESS_ENABLED, fields::boolean);
-            if row.fills_any(&DELIVERY) {
+            if row.fills_any(DELIVERY) {
                 delivery = Some(address(row, DELIVERY)?);
             }
         }
@@ -267,8 +286,8 @@ fn card_data(row: &mut Row<'_>) -> Option<PostpaidCardData> {
     }
     Some(PostpaidCardData {
         card_type: card_type?,
-        card_name: card_name?.to_string(),
-        printed_name: printed_name?.to_string(),
+        card_name: card_name?,
+        printed_name: printed_name?,
         cvv_rotation_interval_hours: cvv,
         contactless_enabled: contactless,
         delivery_address: delivery,

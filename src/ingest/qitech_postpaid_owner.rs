@@ -60,7 +60,7 @@ const REP: PersonCols = PersonCols {
 };
 
 /// The owner described by the `owner_*` (and, for a company, `rep_*`) columns.
-pub(crate) fn owner(row: &mut Row<'_>) -> Option<PostpaidOwner> {
+pub(crate) fn owner<'a>(row: &mut Row<'a>) -> Option<PostpaidOwner<'a>> {
     let person_type = row.req(OWNER_PERSON_TYPE, |s| {
         fields::one_of(s, &["natural", "legal"])
     });
@@ -69,8 +69,7 @@ pub(crate) fn owner(row: &mut Row<'_>) -> Option<PostpaidOwner> {
             for col in [OWNER_TRADING_NAME, OWNER_FOUNDATION_DATE] {
                 row.forbid(col, "for a natural person");
             }
-            let rep_cols: Vec<usize> = (REP_NAME..=REP_COMPLEMENT).collect();
-            for col in rep_cols {
+            for col in REP_NAME..=REP_COMPLEMENT {
                 row.forbid(
                     col,
                     "for a natural person (legal representatives are for companies)",
@@ -88,7 +87,7 @@ pub(crate) fn owner(row: &mut Row<'_>) -> Option<PostpaidOwner> {
 }
 
 /// A company owner with its one legal representative.
-fn legal(row: &mut Row<'_>) -> Option<PostpaidOwner> {
+fn legal<'a>(row: &mut Row<'a>) -> Option<PostpaidOwner<'a>> {
     row.forbid(
         OWNER_BIRTHDATE,
         "for a legal person (use owner_foundation_date)",
@@ -103,11 +102,9 @@ fn legal(row: &mut Row<'_>) -> Option<PostpaidOwner> {
     let email = row.req(OWNER_EMAIL, fields::email);
     let phone = phone(row, OWNER.phone);
     let addr = address(row, OWNER.address);
-    let rep_cols: Vec<usize> = (REP_NAME..=REP_COMPLEMENT).collect();
-    let rep = if rep_cols.iter().any(|&c| row.get(c).is_some()) {
+    let rep = if (REP_NAME..=REP_COMPLEMENT).any(|c| row.get(c).is_some()) {
         natural(row, &REP).and_then(|mut r| {
-            let rep_address: Vec<usize> = REP.address.to_vec();
-            if row.fills_any(&rep_address) {
+            if row.fills_any(REP.address) {
                 r.address = Some(address(row, REP.address)?);
             }
             Some(r)
@@ -121,12 +118,12 @@ fn legal(row: &mut Row<'_>) -> Option<PostpaidOwner> {
     };
     Some(PostpaidOwner {
         person_type: "legal",
-        name: name?.to_string(),
-        trading_name: Some(trading_name?.to_string()),
+        name: name?,
+        trading_name: Some(trading_name?),
         document_number: cnpj?.into_string(),
         birthdate: None,
-        foundation_date: Some(foundation?.to_string()),
-        email: email?.to_string(),
+        foundation_date: Some(foundation?),
+        email: email?,
         phone: phone?,
         address: Some(addr?),
         legal_representatives: vec![rep?],
@@ -134,7 +131,7 @@ fn legal(row: &mut Row<'_>) -> Option<PostpaidOwner> {
 }
 
 /// A natural person's identity and contact (no address).
-fn natural(row: &mut Row<'_>, cols: &PersonCols) -> Option<PostpaidOwner> {
+fn natural<'a>(row: &mut Row<'a>, cols: &PersonCols) -> Option<PostpaidOwner<'a>> {
     let name = row.req(cols.name, |s| fields::person_name(s, 100));
     let cpf = row.req(cols.document_number, Cpf::parse);
     let today = row.clock.today;
@@ -143,12 +140,12 @@ fn natural(row: &mut Row<'_>, cols: &PersonCols) -> Option<PostpaidOwner> {
     let phone = phone(row, cols.phone);
     Some(PostpaidOwner {
         person_type: "natural",
-        name: name?.to_string(),
+        name: name?,
         trading_name: None,
         document_number: cpf?.into_string(),
-        birthdate: Some(birthdate?.to_string()),
+        birthdate: Some(birthdate?),
         foundation_date: None,
-        email: email?.to_string(),
+        email: email?,
         phone: phone?,
         address: None,
         legal_representatives: Vec::new(),
@@ -156,7 +153,7 @@ fn natural(row: &mut Row<'_>, cols: &PersonCols) -> Option<PostpaidOwner> {
 }
 
 /// Country code (2–3 digits), area code (2 digits), number (8–9 digits, dashes allowed).
-fn phone(row: &mut Row<'_>, [country, area, number]: [usize; 3]) -> Option<PostpaidPhone> {
+fn phone<'a>(row: &mut Row<'a>, [country, area, number]: [usize; 3]) -> Option<PostpaidPhone<'a>> {
     let country_code = row.req(country, |s| {
         fields::digits(s.trim_start_matches('+'), 2, 3, false)
     });
@@ -170,7 +167,7 @@ fn phone(row: &mut Row<'_>, [country, area, number]: [usize; 3]) -> Option<Postp
 }
 
 /// An address group (§6.7): every field required except the complement.
-pub(crate) fn address(row: &mut Row<'_>, cols: AddressCols) -> Option<PostpaidAddress> {
+pub(crate) fn address<'a>(row: &mut Row<'a>, cols: AddressCols) -> Option<PostpaidAddress<'a>> {
     let [
         street,
         number,
@@ -188,12 +185,12 @@ pub(crate) fn address(row: &mut Row<'_>, cols: AddressCols) -> Option<PostpaidAd
     let state = row.req(state, Uf::parse_or_abroad);
     let complement = row.opt(complement, |s| fields::text(s, 500));
     Some(PostpaidAddress {
-        street: street?.to_string(),
-        number: number?.to_string(),
-        neighborhood: neighborhood?.to_string(),
+        street: street?,
+        number: number?,
+        neighborhood: neighborhood?,
         postal_code: postal_code?.into_string(),
-        city: city?.to_string(),
+        city: city?,
         state: state?.as_str(),
-        complement: complement.map(str::to_string),
+        complement,
     })
 }

@@ -11,6 +11,7 @@ use super::row::Row;
 use super::schema::{Schema, columns};
 use crate::domain::{Cep, ProviderKind, Uf};
 use serde::Serialize;
+use std::borrow::Cow;
 
 columns! {
     ORDER_REF = "order_ref",
@@ -59,13 +60,16 @@ pub(crate) static SCHEMA: Schema = Schema {
 /// A QI Tech prepaid card order, as the `POST /prepaid/card` body minus `card_name` (which the
 /// client sets from the order's idempotency key).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct QitechPrepaidOrder {
-    pub account_key: String,
-    pub program_key: String,
+pub struct QitechPrepaidOrder<'a> {
+    /// The QI payment account (UUID).
+    pub account_key: Cow<'a, str>,
+    /// The card program (UUID).
+    pub program_key: Cow<'a, str>,
     /// `virtual` or `plastic`.
     #[serde(rename = "type")]
     pub card_type: &'static str,
-    pub printed_name: String,
+    /// Name shown on the card, 2–26 letters and spaces.
+    pub printed_name: &'a str,
     /// Virtual cards only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cvv_rotation_interval_hours: Option<u32>,
@@ -74,26 +78,32 @@ pub struct QitechPrepaidOrder {
     pub contactless_enabled: Option<bool>,
     /// Plastic cards only; when absent QI uses the account's address.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub delivery_address: Option<PrepaidDeliveryAddress>,
+    pub delivery_address: Option<PrepaidDeliveryAddress<'a>>,
 }
 
 /// Where a plastic prepaid card is delivered (`delivery_address`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PrepaidDeliveryAddress {
-    pub address: String,
+pub struct PrepaidDeliveryAddress<'a> {
+    /// Street and place.
+    pub address: &'a str,
     /// A number in QI's schema; absent for addresses without a number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<u64>,
+    /// Apartment, suite, etc.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub complement: Option<String>,
+    pub complement: Option<&'a str>,
+    /// A landmark for the courier.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    pub neighborhood: String,
+    pub reference: Option<&'a str>,
+    /// Neighborhood (bairro).
+    pub neighborhood: &'a str,
     /// CEP, 8 digits.
     pub zip_code: String,
-    pub city: String,
+    /// City.
+    pub city: &'a str,
     /// UF.
     pub state: &'static str,
+    /// `residential` or `commercial`.
     pub address_type: &'static str,
 }
 
@@ -114,7 +124,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
         Some(_) => {
             row.forbid(CVV_ROTATION_INTERVAL_HOURS, "for plastic cards");
             contactless = row.req(CONTACTLESS_ENABLED, fields::boolean);
-            if row.fills_any(&DELIVERY) {
+            if row.fills_any(DELIVERY) {
                 delivery = delivery_address(row);
             }
         }
@@ -127,7 +137,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
         account_key: account_key?,
         program_key: program_key?,
         card_type: card_type?,
-        printed_name: printed_name?.to_string(),
+        printed_name: printed_name?,
         cvv_rotation_interval_hours: cvv,
         contactless_enabled: contactless,
         delivery_address: delivery,
@@ -140,7 +150,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
 }
 
 /// The delivery group: once the row fills any delivery cell, the required ones must all be there.
-fn delivery_address(row: &mut Row<'_>) -> Option<PrepaidDeliveryAddress> {
+fn delivery_address<'a>(row: &mut Row<'a>) -> Option<PrepaidDeliveryAddress<'a>> {
     let address = row.req(DELIVERY_ADDRESS, |s| fields::text(s, 100));
     let number = row.opt(DELIVERY_NUMBER, |s| {
         fields::digits(s, 1, 10, false)
@@ -157,13 +167,13 @@ fn delivery_address(row: &mut Row<'_>) -> Option<PrepaidDeliveryAddress> {
     let state = row.req(DELIVERY_STATE, Uf::parse);
     let address_type = row.req(DELIVERY_ADDRESS_TYPE, |s| fields::one_of(s, ADDRESS_TYPES));
     Some(PrepaidDeliveryAddress {
-        address: address?.to_string(),
+        address: address?,
         number,
-        complement: complement.map(str::to_string),
-        reference: reference.map(str::to_string),
-        neighborhood: neighborhood?.to_string(),
+        complement,
+        reference,
+        neighborhood: neighborhood?,
         zip_code: zip_code?.into_string(),
-        city: city?.to_string(),
+        city: city?,
         state: state?.as_str(),
         address_type: address_type?,
     })

@@ -73,6 +73,7 @@ impl<R: Read> CsvOrders<R> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
+            .buffer_capacity(64 * 1024)
             .delimiter(delimiter)
             .from_reader(buf);
         let mut headers = StringRecord::new();

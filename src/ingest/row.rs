@@ -41,7 +41,7 @@ impl<'r> Row<'r> {
     /// The cell as written in this row, trimmed; `None` when the column is absent or empty.
     pub fn cell(&self, col: usize) -> Option<&'r str> {
         let pos = self.map.index[col]?;
-        let value = self.record.get(pos)?.trim();
+        let value = trim_cell(self.record.get(pos)?);
         (!value.is_empty()).then_some(value)
     }
 
@@ -116,7 +116,18 @@ impl<'r> Row<'r> {
     }
 
     /// True when the row itself fills any of `cols` (profile defaults do not count).
-    pub fn fills_any(&self, cols: &[usize]) -> bool {
-        cols.iter().any(|&c| self.cell(c).is_some())
+    pub fn fills_any(&self, cols: impl IntoIterator<Item = usize>) -> bool {
+        cols.into_iter().any(|c| self.cell(c).is_some())
+    }
+}
+
+/// Trims a cell, skipping the Unicode-aware `str::trim` for the usual cell that starts and ends
+/// with a plain ASCII character: this runs for every cell of every row.
+fn trim_cell(s: &str) -> &str {
+    let plain = |b: &u8| !b.is_ascii_whitespace() && b.is_ascii();
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) if plain(first) && plain(last) => s,
+        _ => s.trim(),
     }
 }

@@ -93,6 +93,9 @@ impl Schema {
         let mut unknown_keys = Vec::new();
         for (key, value) in defaults {
             let key_lc = key.trim().to_ascii_lowercase();
+            if key_lc == "order_ref" {
+                return Err(FileError::OrderRefDefault);
+            }
             match self.columns.iter().position(|c| *c == key_lc) {
                 Some(col) => {
                     let v = value.trim();

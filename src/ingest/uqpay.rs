@@ -12,6 +12,7 @@ use crate::domain::ProviderKind;
 use crate::domain::money::parse_amount_minor;
 use crate::domain::text::is_digits;
 use serde::Serialize;
+use std::borrow::Cow;
 
 columns! {
     ORDER_REF = "order_ref",
@@ -56,11 +57,14 @@ pub(crate) static SCHEMA: Schema = Schema {
 
 /// A UQPAY create-card order: the request body with money in minor units of `card_currency`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UqpayOrder {
-    pub cardholder_id: String,
-    pub card_product_id: String,
+pub struct UqpayOrder<'a> {
+    /// The cardholder (UUID), in `SUCCESS` status.
+    pub cardholder_id: Cow<'a, str>,
+    /// The card product (UUID).
+    pub card_product_id: Cow<'a, str>,
     /// `USD` or `SGD`.
     pub card_currency: &'static str,
+    /// Card limit in minor units of `card_currency`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_limit_minor: Option<i64>,
     /// `NORMAL` or `ONE_TIME`.
@@ -68,15 +72,18 @@ pub struct UqpayOrder {
     /// `ON_AUTH` or `ON_CAPTURE`, only with `ONE_TIME`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_cancel_trigger: Option<&'static str>,
+    /// At most one control from the CSV.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub spending_controls: Vec<UqpaySpendingControl>,
+    /// 3-D Secure and MCC rules.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub risk_controls: Option<UqpayRiskControls>,
+    pub risk_controls: Option<UqpayRiskControls<'a>>,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expiry_at: Option<String>,
+    pub expiry_at: Option<&'a str>,
+    /// A–Z letters and spaces, up to 26.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_on_card: Option<String>,
+    pub name_on_card: Option<&'a str>,
     /// The user's metadata plus `cardbatch_order_ref`.
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
@@ -84,19 +91,24 @@ pub struct UqpayOrder {
 /// One spending control: at most `amount_minor` per `interval`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UqpaySpendingControl {
+    /// Limit in minor units of the card currency.
     pub amount_minor: i64,
+    /// `PER_TRANSACTION`, `DAILY`, `WEEKLY`, `MONTHLY`, `YEARLY` or `ALL_TIME`.
     pub interval: &'static str,
 }
 
 /// `risk_controls`; `allowed_mcc` and `blocked_mcc` exclude each other.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UqpayRiskControls {
+pub struct UqpayRiskControls<'a> {
+    /// `Y` or `N`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allow_3ds_transactions: Option<&'static str>,
+    /// Only these 4-digit merchant category codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub allowed_mcc: Vec<String>,
+    pub allowed_mcc: Vec<&'a str>,
+    /// Every merchant category code but these.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub blocked_mcc: Vec<String>,
+    pub blocked_mcc: Vec<&'a str>,
 }
 
 pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> {
@@ -147,8 +159,15 @@ pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> 
         .opt(METADATA, user_metadata)
         .or_else(|| row.get(METADATA).is_none().then(serde_json::Map::new));
     let metadata = metadata.and_then(|mut m| {
+        let user_given = !m.is_empty();
         m.insert(ORDER_REF_KEY.to_string(), order_ref.into());
-        let size = serde_json::to_vec(&m).map_or(usize::MAX, |v| v.len());
+        // Without user metadata the object is `{"cardbatch_order_ref":"<at most 64 chars>"}`,
+        // far below the limit, so only user metadata is measured.
+        let size = if user_given {
+            serde_json::to_vec(&m).map_or(usize::MAX, |v| v.len())
+        } else {
+            0
+        };
         if size > METADATA_MAX_BYTES {
             row.fail(
                 METADATA,
@@ -170,8 +189,8 @@ pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> 
         auto_cancel_trigger,
         spending_controls: spending_controls?,
         risk_controls: risk_controls?,
-        expiry_at: expiry_at.map(str::to_string),
-        name_on_card: name_on_card.map(str::to_string),
+        expiry_at,
+        name_on_card,
         metadata: metadata?,
     };
     Some(Validated {
@@ -220,7 +239,7 @@ fn spending_controls(row: &mut Row<'_>) -> Option<Vec<UqpaySpendingControl>> {
 }
 
 /// `allow_3ds_transactions`, `allowed_mcc`, `blocked_mcc`; `None` only when one is invalid.
-fn risk_controls(row: &mut Row<'_>) -> Option<Option<UqpayRiskControls>> {
+fn risk_controls<'a>(row: &mut Row<'a>) -> Option<Option<UqpayRiskControls<'a>>> {
     let allow_3ds = row.opt(ALLOW_3DS_TRANSACTIONS, |s| fields::one_of(s, &["Y", "N"]));
     let allowed = row.opt(ALLOWED_MCC, fields::mcc_list);
     let blocked = row.opt(BLOCKED_MCC, fields::mcc_list);
@@ -240,16 +259,10 @@ fn risk_controls(row: &mut Row<'_>) -> Option<Option<UqpayRiskControls>> {
     if allow_3ds.is_none() && allowed.is_none() && blocked.is_none() {
         return Some(None);
     }
-    let owned = |v: Option<Vec<&str>>| {
-        v.unwrap_or_default()
-            .into_iter()
-            .map(str::to_string)
-            .collect()
-    };
     Some(Some(UqpayRiskControls {
         allow_3ds_transactions: allow_3ds,
-        allowed_mcc: owned(allowed),
-        blocked_mcc: owned(blocked),
+        allowed_mcc: allowed.unwrap_or_default(),
+        blocked_mcc: blocked.unwrap_or_default(),
     }))
 }
 
