@@ -76,7 +76,7 @@ async fn ten_thousand_orders_through_four_concurrent_claimers_are_each_handled_e
     }
 
     // Assert
-    let seen = seen.lock().unwrap();
+    let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 10_000);
     assert!(
         seen.values().all(|&n| n == 1),
@@ -132,7 +132,7 @@ async fn a_killed_workers_lease_expires_and_another_worker_handles_the_order_onc
     // Assert
     assert_eq!(early.completed(), 0);
     assert_eq!(late.completed(), 1);
-    let calls = calls.lock().unwrap();
+    let calls = calls.lock().unwrap().clone();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].id, orphan.id);
     assert_eq!(calls[0].attempt, 2);

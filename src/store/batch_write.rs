@@ -269,14 +269,14 @@ async fn sqlite_insert(
         let mut q = sqlx::query(sqlite_insert_sql(n));
         for o in part {
             q = q
-                .bind(o.order_ref.clone())
+                .bind(o.order_ref.as_str())
                 .bind(o.line as i64)
-                .bind(o.idempotency_key.clone())
+                .bind(o.idempotency_key.as_str())
                 .bind(payload_text(o))
                 .bind(o.amount_minor)
-                .bind(o.currency.clone());
+                .bind(o.currency.as_deref());
         }
-        q = q.bind(batch_id.to_owned());
+        q = q.bind(batch_id);
         let affected = q.execute(&mut **tx).await?.rows_affected();
         if affected as usize == part.len() {
             inserted.extend(part.iter().map(|o| o.line as i64));

@@ -9,16 +9,27 @@ use super::connect::{Db, Store};
 use super::error::{Error, Result};
 use super::model::{AttemptOutcome, AttemptRecord, Completion};
 use crate::domain::OrderState;
-use sqlx::{Postgres, Sqlite, Transaction};
+use sqlx::{Sqlite, Transaction};
 use std::collections::HashSet;
 
+/// SQLite: the whole group travels as one JSON array parameter, so a group costs one statement
+/// (one hop to sqlx's SQLite thread) whatever its size.
 // language=SQLite
-const SQLITE_COMPLETE: &str = "UPDATE orders SET state = $1, \
-        next_attempt_at = COALESCE($2, next_attempt_at), \
-        provider_refs = COALESCE($3, provider_refs), \
-        last_error_code = $4, last_error_message = $5, \
-        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $6 \
-    WHERE id = $7 AND lease_owner = $8 AND state = 'in_flight'";
+const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
+        next_attempt_at = COALESCE(u.next_at, orders.next_attempt_at), \
+        provider_refs = COALESCE(u.refs, orders.provider_refs), \
+        last_error_code = u.code, last_error_message = u.msg, \
+        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $2 \
+    FROM (SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS next_at, value ->> 3 AS refs, \
+            value ->> 4 AS code, value ->> 5 AS msg FROM json_each($1)) AS u \
+    WHERE orders.id = u.id AND orders.lease_owner = $3 AND orders.state = 'in_flight' \
+    RETURNING orders.id";
+
+// language=SQLite
+const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
+    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 \
+    FROM json_each($1)";
 
 // language=PostgreSQL
 const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
@@ -30,11 +41,6 @@ const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
         AS u(id, state, next_at, refs, code, msg) \
     WHERE o.id = u.id AND o.lease_owner = $8 AND o.state = 'in_flight' \
     RETURNING o.id";
-
-// language=SQL
-const ATTEMPT_INSERT: &str = "INSERT INTO attempts \
-    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 // language=PostgreSQL
 const PG_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
@@ -70,6 +76,12 @@ impl Store {
                 Ok(applied)
             }
             Db::Postgres(pool) => {
+                // One statement is atomic by itself; a transaction (two more round trips) is
+                // needed only when attempt rows go with it.
+                if completions.iter().all(|c| c.attempts.is_empty()) {
+                    let mut conn = pool.acquire().await?;
+                    return pg_complete(&mut conn, worker_id, completions, now_ms).await;
+                }
                 let mut tx = pool.begin().await?;
                 let applied = pg_complete(&mut tx, worker_id, completions, now_ms).await?;
                 tx.commit().await?;
@@ -134,40 +146,59 @@ async fn sqlite_complete(
     completions: &[Completion],
     now_ms: i64,
 ) -> Result<Vec<bool>> {
-    let mut applied = Vec::with_capacity(completions.len());
-    for c in completions {
-        let (code, message) = c.error.clone().unzip();
-        let done = sqlx::query(SQLITE_COMPLETE)
-            .bind(c.state.as_str())
-            .bind(c.next_attempt_at)
-            .bind(refs_text(c))
-            .bind(code)
-            .bind(message)
-            .bind(now_ms)
-            .bind(c.order_id)
-            .bind(worker_id.to_owned())
+    let rows: Vec<serde_json::Value> = completions
+        .iter()
+        .map(|c| {
+            let (code, msg) = c.error.clone().unzip();
+            serde_json::json!([
+                c.order_id,
+                c.state.as_str(),
+                c.next_attempt_at,
+                refs_text(c),
+                code,
+                msg
+            ])
+        })
+        .collect();
+    let done: HashSet<i64> = sqlx::query_scalar::<_, i64>(SQLITE_COMPLETE)
+        .bind(serde_json::Value::Array(rows).to_string())
+        .bind(now_ms)
+        .bind(worker_id)
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .collect();
+    let attempts: Vec<serde_json::Value> = completions
+        .iter()
+        .flat_map(|c| {
+            c.attempts.iter().map(move |a| {
+                serde_json::json!([
+                    c.order_id,
+                    a.attempt_no,
+                    a.started_at_ms,
+                    a.duration_ms,
+                    a.http_status,
+                    a.provider_code,
+                    a.outcome.as_str(),
+                    a.message
+                ])
+            })
+        })
+        .collect();
+    if !attempts.is_empty() {
+        sqlx::query(SQLITE_ATTEMPT_INSERT)
+            .bind(serde_json::Value::Array(attempts).to_string())
             .execute(&mut **tx)
             .await?;
-        applied.push(done.rows_affected() == 1);
-        for a in &c.attempts {
-            sqlx::query(ATTEMPT_INSERT)
-                .bind(c.order_id)
-                .bind(i64::from(a.attempt_no))
-                .bind(a.started_at_ms)
-                .bind(a.duration_ms)
-                .bind(a.http_status.map(i64::from))
-                .bind(a.provider_code.clone())
-                .bind(a.outcome.as_str())
-                .bind(a.message.clone())
-                .execute(&mut **tx)
-                .await?;
-        }
     }
-    Ok(applied)
+    Ok(completions
+        .iter()
+        .map(|c| done.contains(&c.order_id))
+        .collect())
 }
 
 async fn pg_complete(
-    tx: &mut Transaction<'static, Postgres>,
+    conn: &mut sqlx::PgConnection,
     worker_id: &str,
     completions: &[Completion],
     now_ms: i64,
@@ -193,7 +224,7 @@ async fn pg_complete(
         .bind(msgs)
         .bind(now_ms)
         .bind(worker_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?
         .into_iter()
         .collect();
@@ -247,7 +278,7 @@ async fn pg_complete(
                     .map(|(_, a)| a.message.as_deref())
                     .collect::<Vec<Option<&str>>>(),
             )
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
     }
     Ok(ids.iter().map(|id| done.contains(id)).collect())

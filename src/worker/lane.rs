@@ -53,6 +53,9 @@ pub(crate) struct Lane {
     kick: Notify,
     /// `true` while the lane has nothing due and nothing running.
     pub(crate) idle: watch::Sender<bool>,
+    /// Held by a claim in progress; the shutdown takes it before releasing orders, so that a
+    /// claim committing late cannot leave orders behind.
+    pub(crate) claim_gate: Arc<tokio::sync::Mutex<()>>,
     completer: mpsc::Sender<(Completion, oneshot::Sender<Result<bool, String>>)>,
     pub(crate) completed: AtomicU64,
     pub(crate) fenced: AtomicU64,
@@ -84,6 +87,7 @@ impl Lane {
             started: Mutex::new(HashSet::new()),
             kick: Notify::new(),
             idle: watch::Sender::new(false),
+            claim_gate: Arc::default(),
             completer: tx,
             completed: AtomicU64::new(0),
             fenced: AtomicU64::new(0),
@@ -187,11 +191,7 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
             }
             st.signal.mark_seen();
             let lane = &st.lane;
-            let limit = lane.config.claim_batch.min(lane.profile.concurrency).max(1);
-            let claimed = lane
-                .store
-                .order_claim_due(&lane.profile_name, &lane.worker_id, limit, lane.lease(), lane.clock.now_ms())
-                .await;
+            let claimed = claim(lane.clone()).await;
             match claimed {
                 Ok(orders) if !orders.is_empty() => {
                     lane.idle.send_if_modified(|idle| std::mem::replace(idle, false));
@@ -217,6 +217,30 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
         }
     })
     .boxed()
+}
+
+/// Claims the next orders in a task of its own. apalis stops polling the fetcher the moment a
+/// shutdown begins; a claim awaited inline would then sit half-done, holding a pooled
+/// connection (on SQLite, the only write connection) until the grace period ends.
+async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
+    let gate = lane.claim_gate.clone().lock_owned().await;
+    let limit = lane.config.claim_batch.min(lane.profile.concurrency).max(1);
+    let task = tokio::spawn(async move {
+        let _gate = gate;
+        lane.store
+            .order_claim_due(
+                &lane.profile_name,
+                &lane.worker_id,
+                limit,
+                lane.lease(),
+                lane.clock.now_ms(),
+            )
+            .await
+    });
+    match task.await {
+        Ok(claimed) => claimed.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("the claim task failed: {e}")),
+    }
 }
 
 /// Writes completions in groups: it takes whatever is waiting (up to [`MAX_GROUP`]), writes it

@@ -171,6 +171,8 @@ impl Runtime {
 
         let mut report = RunReport::default();
         for lane in &lanes {
+            // Wait out a claim still in flight; no new one starts, apalis no longer polls.
+            let _claiming = lane.claim_gate.lock().await;
             let started = lane.started_ids();
             let released = self
                 .store
