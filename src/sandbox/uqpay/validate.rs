@@ -148,7 +148,7 @@ fn validate_limit(product: &UqpayProduct, limit: Option<&Value>) -> Result<Value
     let requires = BINS_REQUIRING_CARD_LIMIT.contains(&product.card_bin.as_str());
     let value = match limit {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some((n.as_f64().unwrap_or(f64::NAN), Value::Number(n.clone()))),
+        Some(Value::Number(n)) => Some((n.as_f64().unwrap_or(0.0), Value::Number(n.clone()))),
         Some(_) => {
             return Err(ApiError::invalid(
                 "invalid_card_limit",
@@ -165,14 +165,14 @@ fn validate_limit(product: &UqpayProduct, limit: Option<&Value>) -> Result<Value
             ),
         )),
         None => Ok(json!(0)),
-        Some((v, _)) if requires && !(v >= 0.01) => Err(ApiError::invalid(
+        Some((v, _)) if requires && v < 0.01 => Err(ApiError::invalid(
             "invalid_card_limit",
             format!(
                 "card_limit must be at least 0.01 for BIN {}",
                 product.card_bin
             ),
         )),
-        Some((v, _)) if !(v >= 0.0) => Err(ApiError::invalid(
+        Some((v, _)) if v < 0.0 => Err(ApiError::invalid(
             "invalid_card_limit",
             "card_limit must be greater than or equal to 0",
         )),
