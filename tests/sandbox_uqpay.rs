@@ -19,6 +19,7 @@ const SECRET: &str = "test-webhook-secret";
 const PRODUCT: &str = "467e993f-317a-49fc-9ea0-bf49de7d1f76";
 const PRODUCT_527735: &str = "0c5b7f2e-8a41-4d3b-9e6c-2f1a8b7c6d5e";
 const PRODUCT_DISABLED: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+const PRODUCT_PHYSICAL: &str = "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6";
 const HOLDER: &str = "25ea804d-7fd5-43d5-8792-0fc0214cdb2f";
 const HOLDER_2: &str = "3b1f6a2c-9d4e-4c8b-a7f5-0e2d1c3b4a59";
 const HOLDER_PENDING: &str = "6e4c9d5f-2a7b-4fbe-9ac8-3b5a4f6e7d8c";
@@ -659,7 +660,7 @@ async fn the_products_list_has_the_seed_shape() {
         .await;
 
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["total_items"], 3);
+    assert_eq!(body["total_items"], 4);
     assert_eq!(body["data"][0]["product_id"], PRODUCT);
     assert_eq!(body["data"][0]["card_form"], json!(["VIR", "PHY"]));
 }
