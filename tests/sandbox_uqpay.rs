@@ -551,6 +551,12 @@ async fn every_documented_validation_rule_answers_its_error() {
             "product_disabled",
         ),
         (
+            "product without VIR",
+            with(json!({"card_product_id": PRODUCT_PHYSICAL})),
+            "invalid_request_error",
+            "card_form_not_supported",
+        ),
+        (
             "unknown cardholder",
             with(json!({"cardholder_id": "00000000-0000-4000-8000-000000000000"})),
             "not_found",
