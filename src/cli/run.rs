@@ -56,8 +56,9 @@ pub async fn worker(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn sandbox(config: Option<&Path>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let _ = (config, listen);
-    anyhow::bail!("sandbox not merged yet");
-    #[allow(unreachable_code)]
+    eprintln!(
+        "sandbox on http://{listen}: /qitech (prepaid + postpaid), /alchemypay, /uqpay/api; admin at /_sandbox"
+    );
+    crate::sandbox::run(config, listen, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
