@@ -24,3 +24,4 @@ pub use jws::{
     signing_key_from_pem, verify as jws_verify, verifying_key_from_pem,
 };
 pub use sign::{Signed, sign_v1, sign_v2, sign_v2_headers, v2_timestamp};
+// fields, prepaid_request and postpaid_request are declared once the core's fixtures.rs is merged.
