@@ -1,27 +1,96 @@
-//! QI Tech prepaid (`POST /prepaid/card`) and postpaid (`POST /wallet/{wallet_key}/payment_instrument`)
-//! simulators, served under `/qitech`.
+//! QI Tech prepaid (`POST /prepaid/card`) and postpaid
+//! (`POST /wallet/{wallet_key}/payment_instrument`) simulators, served under `/qitech`.
+//!
+//! Requests are signed ES512 by the client (its public key comes from the sandbox config,
+//! [`options::CLIENT_PUBLIC_KEY_PEM`], by default the [`DEV_CLIENT_PUBLIC_KEY_PEM`]); answers and
+//! webhooks are signed by the sandbox's own key (configured, or generated at start), whose
+//! public half is served at `GET /qitech/_sandbox/public_key`.
 //!
 //! Sandbox choices where the specs say [inferred]:
 //! - Both signing variants are accepted, told apart by the `QIT ` prefix of `Authorization`;
-//!   the answer is signed the same way as the request (v1: `encoded_body` + `QIT` header; v2:
-//!   plain JSON + an `AUTHORIZATION` JWT over the answer's MD5).
+//!   the answer is signed the same way as the request (v1: `encoded_body` + `QIT` header whose
+//!   signature covers the request's method and path; v2: plain JSON + an `AUTHORIZATION` JWT
+//!   over the answer's MD5 with the request's method and path).
 //! - A request whose time (v1 `Date`, v2 `timestamp`) is more than 5 minutes from the sandbox
-//!   clock is refused with 401 GDF000014.
+//!   clock is refused with 401 GDF000014 ([`options::MAX_SKEW_SECS`]).
 //! - A bodiless v1 request may sign an empty content type or `application/json`; a v2 token's
 //!   `uri` may include the query string or not.
+//! - Prepaid lengths: `card_name` 1–15, `printed_name` 2–26 letters and spaces (accented Latin
+//!   letters allowed), `cvv_rotation_interval_hours` ≥ 1; a field outside the documented ones
+//!   for the card type is a QIT000001 (its `extra_fields.detail` names the field).
+//! - Lifecycle: `created` → `active` (virtual) or `embossing` (plastic) after the provider's
+//!   `lifecycle_delay_ms` scaled by `time_scale`. Prepaid sends a webhook for the creation and
+//!   for the change; postpaid only for the change (QI documents no creation webhook there).
+//! - Webhooks go to the provider's `webhook_url`; only a 2xx is an ack (the v1-era echo of a
+//!   signed `encoded_body` is not required).
+//! - Rate limit: 429 with the synthetic code QIT000429 and `Retry-After`.
+//! - Postpaid: `request_control_key` is scoped per wallet; limits are not consumed by earlier
+//!   instruments; the card's `account_key` is derived from the wallet (UUID v5).
+//! - Phone digits only; legal representatives are validated as natural persons.
 
 mod auth;
+mod dev_keys;
 mod error;
+mod fields;
 mod jws;
+mod postpaid;
+mod postpaid_request;
+mod postpaid_store;
+mod prepaid;
+mod prepaid_request;
+mod prepaid_store;
+mod respond;
 mod sign;
+mod state;
+mod webhook;
 
 pub use auth::{
     AuthSettings, AuthVersion, Authenticated, RequestView, authenticate, detect_version, md5_hex,
 };
+pub use dev_keys::{DEV_CLIENT_PRIVATE_KEY_PEM, DEV_CLIENT_PUBLIC_KEY_PEM};
 pub use error::QiError;
 pub use jws::{
     JwsError, SIGNATURE_LEN, generate_signing_key, public_key_pem, sign as jws_sign,
     signing_key_from_pem, verify as jws_verify, verifying_key_from_pem,
 };
+pub use postpaid_request::{PostpaidRequest, check_postpaid_fixtures, parse_postpaid_request};
+pub use prepaid_request::{
+    CardType, PrepaidCardRequest, check_prepaid_fixtures, parse_prepaid_request,
+};
 pub use sign::{Signed, sign_v1, sign_v2, sign_v2_headers, v2_timestamp};
-// fields, prepaid_request and postpaid_request are declared once the core's fixtures.rs is merged.
+pub use state::{Qi, options};
+pub use webhook::{RETRIES as WEBHOOK_RETRIES, RETRY_EVERY as WEBHOOK_RETRY_EVERY};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use super::core::Core;
+
+/// The QI Tech routes, nested under `/qitech`.
+pub fn router(core: Arc<Core>) -> Router {
+    let qi = Arc::new(Qi::new(core));
+    Router::new()
+        .route("/prepaid/card", post(prepaid::create).get(prepaid::list))
+        .route("/prepaid/card/{card_key}", get(prepaid::get))
+        .route(
+            "/wallet/{wallet_key}/payment_instrument",
+            post(postpaid::create),
+        )
+        .route("/wallet/{wallet_key}/card/{card_key}", get(postpaid::get))
+        .route("/_sandbox/public_key", get(public_key))
+        .with_state(qi)
+}
+
+/// `GET /qitech/_sandbox/public_key`: the sandbox's public key (SPKI PEM), to verify its
+/// answers and webhooks.
+async fn public_key(State(qi): State<Arc<Qi>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/x-pem-file")],
+        qi.public_key_pem(),
+    )
+}

@@ -1,0 +1,247 @@
+//! The listener and the per-connection serving. Connections are served one by one with hyper
+//! (not `axum::serve`) so that a handler can make its connection vanish: a lost response.
+
+use super::admin;
+use super::config::SandboxConfig;
+use super::core::{ConnectionKill, Core, FaultConfig, Ledger, LostResponse, Stats, until_stopped};
+use super::fixtures::Fixtures;
+use super::{alchemypay, qitech, uqpay};
+use axum::Router;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+/// How long open connections may finish their requests once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(transparent)]
+    Config(#[from] super::config::ConfigError),
+    #[error(transparent)]
+    Fixtures(#[from] super::fixtures::FixturesError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot read the listener's address: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+/// Entry point of the sandbox.
+#[derive(Debug)]
+pub struct Sandbox;
+
+/// A sandbox serving in the background.
+#[derive(Debug)]
+pub struct RunningSandbox {
+    addr: SocketAddr,
+    core: Arc<Core>,
+    accept: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+/// Every provider's routes plus the admin routes, on one router.
+pub fn app(core: Arc<Core>) -> Router {
+    admin::router(Arc::clone(&core))
+        .nest("/qitech", qitech::router(Arc::clone(&core)))
+        .nest("/alchemypay", alchemypay::router(Arc::clone(&core)))
+        .nest("/uqpay/api", uqpay::router(core))
+}
+
+impl Sandbox {
+    /// Serves every provider on `listener` until [`RunningSandbox::shutdown`]. Fixtures come
+    /// from `config.fixtures` or the built-in set. Must be called inside a Tokio runtime.
+    pub fn start(
+        config: SandboxConfig,
+        listener: TcpListener,
+    ) -> Result<RunningSandbox, SandboxError> {
+        config.validate()?;
+        let fixtures = Fixtures::load(config.fixtures.as_deref())?;
+        let addr = listener.local_addr().map_err(SandboxError::LocalAddr)?;
+        let core = Core::new(config, fixtures);
+        let router = app(Arc::clone(&core));
+        let (stop, stop_rx) = watch::channel(false);
+        let accept = tokio::spawn(accept_loop(listener, router, stop_rx));
+        Ok(RunningSandbox {
+            addr,
+            core,
+            accept,
+            stop,
+        })
+    }
+}
+
+impl RunningSandbox {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The shared state (ledger, stats, clock, faults).
+    pub fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+
+    /// Every card created so far.
+    pub fn ledger(&self) -> &Ledger {
+        &self.core.ledger
+    }
+
+    /// Counters per provider.
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
+    /// Replaces one provider's faults (`provider` as in `ProviderKind::as_str`).
+    pub fn set_faults(&self, provider: &str, faults: FaultConfig) {
+        self.core.set_faults(provider, faults);
+    }
+
+    /// Stops accepting, lets open connections finish (up to a few seconds) and stops lifecycle
+    /// timers and webhook retries.
+    pub async fn shutdown(self) {
+        self.stop.send_replace(true);
+        self.core.begin_shutdown();
+        let _ = self.accept.await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: Router, mut stop: watch::Receiver<bool>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream, router.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    // Usually EMFILE under load: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = until_stopped(&mut stop) => break,
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        connections.abort_all();
+    }
+}
+
+async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Receiver<bool>) {
+    let _ = stream.set_nodelay(true);
+    let kill = ConnectionKill::default();
+    let service = hyper::service::service_fn({
+        let kill = kill.clone();
+        move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(kill.clone());
+            let router = router.clone();
+            let kill = kill.clone();
+            async move {
+                let request: Request = request.map(axum::body::Body::new);
+                let response = match router.oneshot(request).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                if response.extensions().get::<LostResponse>().is_some() {
+                    kill.kill();
+                    // Never answer: the connection task drops the socket.
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, Infallible>(response)
+            }
+        }
+    });
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "sandbox connection ended with an error");
+            }
+        }
+        // Dropping the connection closes the socket without writing a byte.
+        _ = kill.killed() => {}
+        _ = until_stopped(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+        }
+    }
+}
+
+/// Runs the sandbox until `shutdown` resolves: the entry point of `cardbatch sandbox`.
+pub async fn run(
+    config_path: Option<&std::path::Path>,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), SandboxError> {
+    let config = SandboxConfig::load(config_path)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| SandboxError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let running = Sandbox::start(config, listener)?;
+    tracing::info!(addr = %running.addr(), "sandbox listening: /qitech, /alchemypay, /uqpay/api, /_sandbox");
+    shutdown.await;
+    running.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+
+    #[tokio::test]
+    async fn a_lost_response_closes_the_connection_without_a_byte_and_others_are_answered() {
+        // Arrange
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route("/lost", get(|| async { LostResponse }))
+            .route("/ok", get(|| async { "fine" }));
+        let (stop, stop_rx) = watch::channel(false);
+        let server = tokio::spawn(accept_loop(listener, router, stop_rx));
+        let client = reqwest::Client::new();
+
+        // Act
+        let lost = client.get(format!("http://{addr}/lost")).send().await;
+        let ok = client
+            .get(format!("http://{addr}/ok"))
+            .send()
+            .await
+            .unwrap();
+
+        // Assert
+        let err = lost.expect_err("no response must arrive");
+        assert!(!err.is_status() && !err.is_timeout(), "{err:?}");
+        assert_eq!(ok.text().await.unwrap(), "fine");
+        stop.send_replace(true);
+        server.await.unwrap();
+    }
+}

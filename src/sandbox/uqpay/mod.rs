@@ -1,0 +1,9 @@
+//! uqpay simulator (being built).
+
+use super::core::Core;
+use std::sync::Arc;
+
+/// The uqpay routes.
+pub fn router(_core: Arc<Core>) -> axum::Router {
+    axum::Router::new()
+}
