@@ -150,13 +150,9 @@ fn create_instrument(
         }],
         request: req,
     };
+    // Only the client's idempotency key goes in the ledger: wallets and card names are shared
+    // by many cards, and the ledger counts every reference as a possible duplicate.
     let mut references = std::collections::BTreeMap::new();
-    references.insert("wallet_key".to_string(), wallet_key.to_string());
-    references.insert("card_name".to_string(), card.request.card_name.clone());
-    references.insert(
-        "payment_instrument_key".to_string(),
-        card.payment_instrument_key.clone(),
-    );
     {
         let mut store = qi.postpaid.lock().expect("postpaid lock");
         if let Some(key) = &card.request.request_control_key {

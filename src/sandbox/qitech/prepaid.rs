@@ -81,14 +81,9 @@ fn create_card(
         request: req,
     };
     let r = &card.request;
-    let references = [
-        ("card_name", &r.card_name),
-        ("account_key", &r.account_key),
-        ("program_key", &r.program_key),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.clone()))
-    .collect();
+    // Only the client's own reference goes in the ledger: account and program keys are shared
+    // by many cards, and the ledger counts every reference as a possible duplicate.
+    let references = [("card_name".to_string(), r.card_name.clone())].into();
     qi.prepaid
         .lock()
         .expect("prepaid lock")
