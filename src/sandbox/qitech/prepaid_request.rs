@@ -146,11 +146,7 @@ pub fn check_prepaid_fixtures<'f>(
     if account.owner_person_missing {
         return Err(QiError::person_not_found(&account.owner_person_key));
     }
-    if !program
-        .person_types
-        .iter()
-        .any(|t| *t == account.owner_person_type)
-    {
+    if !program.person_types.contains(&account.owner_person_type) {
         return Err(QiError::invalid_person_type());
     }
     if account.holder_status != "active" {
