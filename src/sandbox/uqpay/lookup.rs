@@ -1,0 +1,180 @@
+//! Read endpoints: `GET /v1/issuing/cards/{card_id}`, `GET /v1/issuing/cards` (pagination,
+//! filters `cardholder_id`, `card_status`, `card_number`), `GET /v1/issuing/cards/{id}/order`
+//! and `GET /v1/issuing/products`.
+//!
+//! [inferred] The order lookup's `{id}` is the `card_order_id` (as the SDK and CLI pass it); a
+//! `card_id` is accepted too. Pages: `page_size` 1-100 (default 10), `page_number` from 1.
+//! Cards of another client are not found.
+
+use super::auth::authenticate;
+use super::cards::Card;
+use super::wire::ApiError;
+use super::{PROVIDER, Uqpay};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+async fn authorized(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
+    let client = authenticate(uqpay, headers)?;
+    uqpay.rate_limit(&client)?;
+    uqpay.core.latency(PROVIDER).await;
+    Ok(client)
+}
+
+fn card_not_found() -> ApiError {
+    ApiError::not_found(
+        StatusCode::NOT_FOUND,
+        "card_not_found",
+        "Card does not exist",
+    )
+}
+
+fn respond(result: Result<Value, ApiError>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v1/issuing/cards/{card_id}`.
+pub async fn get_card(
+    State(uqpay): State<Arc<Uqpay>>,
+    Path(card_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            let client = authorized(&uqpay, &headers).await?;
+            let card = uqpay
+                .cards
+                .get(&card_id)
+                .filter(|c| c.client_id == client)
+                .ok_or_else(card_not_found)?;
+            Ok(card.retrieve_json())
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/issuing/cards/{id}/order`.
+pub async fn get_order(
+    State(uqpay): State<Arc<Uqpay>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            let client = authorized(&uqpay, &headers).await?;
+            let card = uqpay
+                .cards
+                .get_by_order(&id)
+                .filter(|c| c.client_id == client)
+                .ok_or_else(|| {
+                    ApiError::not_found(
+                        StatusCode::NOT_FOUND,
+                        "card_order_not_found",
+                        "Card order does not exist",
+                    )
+                })?;
+            Ok(card.order_json())
+        }
+        .await,
+    )
+}
+
+struct Page {
+    size: usize,
+    number: usize,
+}
+
+fn page(query: &HashMap<String, String>) -> Result<Page, ApiError> {
+    let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
+        match query.get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid_request",
+                        format!("{name} must be an integer between 1 and {max}"),
+                    )
+                }),
+        }
+    };
+    Ok(Page {
+        size: number("page_size", 10, 100)?,
+        number: number("page_number", 1, usize::MAX)?,
+    })
+}
+
+fn paginate(items: Vec<Value>, page: &Page) -> Value {
+    let total = items.len();
+    let data: Vec<Value> = items
+        .into_iter()
+        .skip((page.number - 1).saturating_mul(page.size))
+        .take(page.size)
+        .collect();
+    json!({ "total_items": total, "total_pages": total.div_ceil(page.size), "data": data })
+}
+
+/// `GET /v1/issuing/cards`.
+pub async fn list_cards(
+    State(uqpay): State<Arc<Uqpay>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            let client = authorized(&uqpay, &headers).await?;
+            let page = page(&query)?;
+            let wanted = |name: &str| query.get(name).filter(|v| !v.is_empty());
+            let keep = |c: &Card| {
+                wanted("cardholder_id").is_none_or(|v| *v == c.cardholder.cardholder_id)
+                    && wanted("card_status").is_none_or(|v| *v == c.card_status)
+                    && wanted("card_number").is_none_or(|v| {
+                        *v == c.masked_number() || c.masked_number().ends_with(v.as_str())
+                    })
+            };
+            let cards = uqpay.cards.list(&client, keep);
+            Ok(paginate(
+                cards.iter().map(Card::retrieve_json).collect(),
+                &page,
+            ))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/issuing/products`.
+pub async fn list_products(
+    State(uqpay): State<Arc<Uqpay>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    respond(async {
+        authorized(&uqpay, &headers).await?;
+        let page = page(&query)?;
+        let products = uqpay
+            .core
+            .fixtures
+            .uqpay
+            .products
+            .iter()
+            .map(|p| {
+                json!({
+                    "product_id": p.product_id, "card_bin": p.card_bin, "card_scheme": p.card_scheme,
+                    "mode_type": p.mode_type, "card_form": p.card_form,
+                    "card_currency": p.card_currency, "product_status": p.product_status,
+                })
+            })
+            .collect();
+        Ok(paginate(products, &page))
+    }
+    .await)
+}

@@ -1,0 +1,266 @@
+//! Shared helpers of the sandbox tests: start a sandbox on 127.0.0.1:0, and a webhook receiver
+//! that records every request, can answer 500 a given number of times, and plays Alchemy Pay's
+//! merchant side of reverse validation. Everything is plain HTTP over loopback; signatures are
+//! computed here with hmac/sha2, independently of the sandbox's code.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use cardbatch::sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// How long a test waits for something that should happen quickly.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Starts a sandbox on an ephemeral loopback port.
+pub async fn start(config: SandboxConfig) -> RunningSandbox {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Sandbox::start(config, listener).expect("sandbox starts")
+}
+
+/// Polls `cond` until it holds, panicking after [`WAIT`].
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The status the receiver answered.
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// How the receiver answers Alchemy Pay's reverse validation `GET /check?orderNo=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckMode {
+    /// 200 `{"success":true}` signed with the merchant's secret.
+    Accept,
+    /// 200 `{"success":false}`, signed: "I did not send this order".
+    Refuse,
+    /// 200 `{"success":true}` with a signature made with the wrong secret.
+    BadSignature,
+    /// 500.
+    Down,
+}
+
+struct Inner {
+    received: Mutex<Vec<Received>>,
+    fail_next: AtomicUsize,
+    notify: Notify,
+    check_mode: Mutex<CheckMode>,
+    merchant_key: String,
+    merchant_secret: String,
+}
+
+/// A webhook receiver on 127.0.0.1:0.
+#[derive(Clone)]
+pub struct Receiver {
+    pub base: String,
+    inner: Arc<Inner>,
+}
+
+impl Receiver {
+    /// Starts a receiver; `merchant_key`/`merchant_secret` sign reverse-validation answers.
+    pub async fn start_with(merchant_key: &str, merchant_secret: &str) -> Receiver {
+        let inner = Arc::new(Inner {
+            received: Mutex::new(Vec::new()),
+            fail_next: AtomicUsize::new(0),
+            notify: Notify::new(),
+            check_mode: Mutex::new(CheckMode::Accept),
+            merchant_key: merchant_key.to_string(),
+            merchant_secret: merchant_secret.to_string(),
+        });
+        let app = Router::new()
+            .fallback(record)
+            .with_state(Arc::clone(&inner));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { base, inner }
+    }
+
+    pub async fn start() -> Receiver {
+        Receiver::start_with("ach-sandbox-app-key", "ach-sandbox-secret-key").await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The next `n` requests (other than reverse validation) are answered 500.
+    pub fn fail_next(&self, n: usize) {
+        self.inner.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    pub fn set_check_mode(&self, mode: CheckMode) {
+        *self.inner.check_mode.lock().unwrap() = mode;
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.received.lock().unwrap().clone()
+    }
+
+    /// Requests received on paths starting with `prefix`.
+    pub fn received_on(&self, prefix: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path_and_query.starts_with(prefix))
+            .collect()
+    }
+
+    /// Waits until at least `n` requests arrived on paths starting with `prefix`.
+    pub async fn wait_for(&self, prefix: &str, n: usize) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notified = self.inner.notify.notified();
+            let got = self.received_on(prefix);
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {n} requests on {prefix}; got {}",
+                    got.len()
+                );
+            }
+        }
+    }
+}
+
+async fn record(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let (answered, response) = if path_and_query.starts_with("/check") {
+        check_answer(&inner, &path_and_query)
+    } else {
+        let failing = inner
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            (
+                500,
+                (StatusCode::INTERNAL_SERVER_ERROR, "try later").into_response(),
+            )
+        } else {
+            (200, (StatusCode::OK, "ok").into_response())
+        }
+    };
+    inner.received.lock().unwrap().push(Received {
+        method,
+        path_and_query,
+        headers,
+        body,
+        answered,
+    });
+    inner.notify.notify_waiters();
+    response
+}
+
+fn check_answer(inner: &Inner, path_and_query: &str) -> (u16, Response) {
+    let mode = *inner.check_mode.lock().unwrap();
+    if mode == CheckMode::Down {
+        return (500, StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    let body = if mode == CheckMode::Refuse {
+        r#"{"success":false}"#
+    } else {
+        r#"{"success":true}"#
+    };
+    let secret = if mode == CheckMode::BadSignature {
+        "not-the-merchant-secret"
+    } else {
+        inner.merchant_secret.as_str()
+    };
+    let ts = chrono::Utc::now().timestamp_millis().to_string();
+    let sign = alchemy_sign(secret, &ts, "GET", path_and_query, body);
+    let mut response = (StatusCode::OK, body).into_response();
+    let h = response.headers_mut();
+    h.insert("content-type", HeaderValue::from_static("application/json"));
+    h.insert(
+        "ach-access-key",
+        HeaderValue::from_str(&inner.merchant_key).unwrap(),
+    );
+    h.insert("ach-access-timestamp", HeaderValue::from_str(&ts).unwrap());
+    h.insert("ach-access-sign", HeaderValue::from_str(&sign).unwrap());
+    (200, response)
+}
+
+/// Alchemy Pay's canonical body: keys sorted, null/""/[]/{} removed, compact. Written here
+/// independently of the sandbox's canonicaliser. Non-JSON bodies are used as they are.
+pub fn alchemy_canonical(body: &str) -> String {
+    fn clean(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::String(s) if s.is_empty() => None,
+            Value::Array(a) => {
+                let items: Vec<Value> = a.iter().filter_map(clean).collect();
+                (!items.is_empty()).then_some(Value::Array(items))
+            }
+            Value::Object(o) => {
+                // serde_json's Map (no preserve_order) iterates in key order.
+                let m: serde_json::Map<String, Value> = o
+                    .iter()
+                    .filter_map(|(k, v)| clean(v).map(|v| (k.clone(), v)))
+                    .collect();
+                (!m.is_empty()).then_some(Value::Object(m))
+            }
+            other => Some(other.clone()),
+        }
+    }
+    if body.is_empty() {
+        return String::new();
+    }
+    match serde_json::from_str::<Value>(body) {
+        Ok(v) => clean(&v).map(|v| v.to_string()).unwrap_or_default(),
+        Err(_) => body.to_string(),
+    }
+}
+
+/// `Base64(HMAC_SHA256(secret, timestamp + METHOD + requestPath + canonical body))`.
+pub fn alchemy_sign(secret: &str, timestamp: &str, method: &str, path: &str, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{timestamp}{method}{path}{}", alchemy_canonical(body)).as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
