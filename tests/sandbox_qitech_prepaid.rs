@@ -437,3 +437,50 @@ async fn a_webhook_answered_500_is_retried() {
     assert!(count("created") >= 2 || count("active") >= 2, "{bodies:?}");
     eventually(|| qi.sandbox.stats().get(PROVIDER, "webhooks_retried") >= 2).await;
 }
+
+#[tokio::test]
+async fn with_a_failure_rate_of_one_the_card_is_canceled_instead_of_activated() {
+    let mut hooks = receiver(0).await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url.clone()),
+        failure_rate: 1.0,
+        ..Setup::default()
+    })
+    .await;
+
+    qi.call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
+        .await;
+    hooks.next().await;
+    let change: Value = serde_json::from_slice(&hooks.next().await.body).unwrap();
+
+    assert_eq!(change["data"]["status"], "canceled");
+    assert_eq!(change["data"]["old_status"], "created");
+}
+
+#[tokio::test]
+async fn with_the_duplicate_fault_every_webhook_arrives_twice() {
+    let mut hooks = receiver(0).await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    qi.sandbox.set_faults(
+        PROVIDER,
+        FaultConfig {
+            webhook_duplicate_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    );
+
+    qi.call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
+        .await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let body: Value = serde_json::from_slice(&hooks.next().await.body).unwrap();
+        statuses.push(body["data"]["status"].as_str().unwrap().to_string());
+    }
+
+    statuses.sort();
+    assert_eq!(statuses, ["active", "active", "created", "created"]);
+}

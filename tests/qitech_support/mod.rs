@@ -224,6 +224,7 @@ pub struct Setup {
     pub webhook_url: Option<String>,
     pub options: Vec<(&'static str, &'static str)>,
     pub rate_limit_per_sec: Option<f64>,
+    pub failure_rate: f64,
 }
 
 /// Starts a sandbox on 127.0.0.1:0 configured with a new client key pair; lifecycles and
@@ -239,6 +240,7 @@ pub async fn start(setup: Setup) -> QiHarness {
         settings.options.insert(k.to_string(), v.to_string());
     }
     settings.webhook_url = setup.webhook_url.clone();
+    settings.failure_rate = setup.failure_rate;
     settings.faults.rate_limit_per_sec = setup.rate_limit_per_sec;
     settings.faults.rate_limit_burst = setup.rate_limit_per_sec.map(|_| 1);
     let mut postpaid = settings.clone();

@@ -19,7 +19,6 @@ use super::postpaid_request::{
     PostpaidRequest, check_postpaid_fixtures, find_wallet, parse_postpaid_request,
 };
 use super::postpaid_store::{ControlKeyUse, PostpaidCard};
-use super::prepaid_request::CardType;
 use super::prepaid_store::{StatusEvent, last_four};
 use super::respond::admit;
 use super::state::Qi;
@@ -168,10 +167,7 @@ fn create_instrument(
     qi.core
         .record_card(PROVIDER.as_str(), &card_key, "created", references);
 
-    let next = match card.request.card_type {
-        CardType::Virtual => "active",
-        CardType::Plastic => "embossing",
-    };
+    let next = qi.next_status(PROVIDER, card.request.card_type);
     let delay = Duration::from_millis(qi.core.settings(PROVIDER).lifecycle_delay_ms);
     let (later, api_key, card_type) = (Arc::clone(qi), api_key.to_string(), card.request.card_type);
     let (wallet, instrument) = (wallet_key.to_string(), card.payment_instrument_key.clone());

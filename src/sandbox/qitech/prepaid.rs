@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::error::QiError;
-use super::prepaid_request::{CardType, check_prepaid_fixtures, parse_prepaid_request};
+use super::prepaid_request::{check_prepaid_fixtures, parse_prepaid_request};
 use super::prepaid_store::{PrepaidCard, StatusEvent, iso, last_four};
 use super::respond::admit;
 use super::state::Qi;
@@ -100,10 +100,7 @@ fn create_card(
     });
     send_card_webhook(qi, PROVIDER, WEBHOOK_TYPE, api_key, data);
 
-    let next = match r.card_type {
-        CardType::Virtual => "active",
-        CardType::Plastic => "embossing",
-    };
+    let next = qi.next_status(PROVIDER, r.card_type);
     let delay = Duration::from_millis(qi.core.settings(PROVIDER).lifecycle_delay_ms);
     let (later, api_key, card_type) = (Arc::clone(qi), api_key.to_string(), r.card_type);
     qi.core.after(delay, async move {

@@ -8,6 +8,7 @@ use p521::ecdsa::{SigningKey, VerifyingKey};
 use super::dev_keys::DEV_CLIENT_PUBLIC_KEY_PEM;
 use super::jws;
 use super::postpaid_store::PostpaidStore;
+use super::prepaid_request::CardType;
 use super::prepaid_store::PrepaidStore;
 use crate::domain::ProviderKind;
 use crate::sandbox::config::ProviderSettings;
@@ -104,6 +105,20 @@ impl Qi {
             max_skew: chrono::TimeDelta::seconds(max_skew_secs),
             prepaid: Mutex::new(PrepaidStore::default()),
             postpaid: Mutex::new(PostpaidStore::default()),
+        }
+    }
+
+    /// The status a new card moves to after the lifecycle delay: `active` (virtual) or
+    /// `embossing` (plastic), or `canceled` on a roll of the provider's `failure_rate` (QI
+    /// documents no failure state; canceled is the spec's guess).
+    pub fn next_status(&self, provider: ProviderKind, card_type: CardType) -> &'static str {
+        let failure_rate = self.core.settings(provider).failure_rate;
+        if self.core.roll(provider.as_str(), failure_rate) {
+            return "canceled";
+        }
+        match card_type {
+            CardType::Virtual => "active",
+            CardType::Plastic => "embossing",
         }
     }
 
