@@ -146,3 +146,70 @@ pub fn last_four(card_key: &str) -> String {
         .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     format!("{:04}", n % 10_000)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(key: &str, account: &str) -> PrepaidCard {
+        PrepaidCard {
+            card_key: key.to_string(),
+            request: PrepaidCardRequest {
+                account_key: account.to_string(),
+                program_key: "p".into(),
+                card_type: CardType::Virtual,
+                card_name: key.to_string(),
+                printed_name: "Ana".into(),
+                cvv_rotation_interval_hours: Some(72),
+                contactless_enabled: None,
+                delivery_address: None,
+            },
+            last_four_digits: last_four(key),
+            status_events: vec![StatusEvent {
+                status: "created".into(),
+                at: Utc::now(),
+            }],
+        }
+    }
+
+    #[test]
+    fn pages_follow_creation_order_and_stop_at_the_end() {
+        let mut store = PrepaidStore::default();
+        for key in ["a", "b", "c"] {
+            store.insert(card(key, "acc"));
+        }
+        store.insert(card("other", "acc2"));
+        let keys = |(cards, more): (Vec<&PrepaidCard>, bool)| {
+            (
+                cards.iter().map(|c| c.card_key.clone()).collect::<Vec<_>>(),
+                more,
+            )
+        };
+
+        assert_eq!(
+            keys(store.page("acc", 0, 2)),
+            (vec!["a".into(), "b".into()], true)
+        );
+        assert_eq!(keys(store.page("acc", 1, 2)), (vec!["c".into()], false));
+        assert_eq!(keys(store.page("acc", 7, 2)), (vec![], false));
+        assert_eq!(keys(store.page("nobody", 0, 2)), (vec![], false));
+    }
+
+    #[test]
+    fn a_transition_appends_a_status_event_and_returns_the_old_status() {
+        let mut store = PrepaidStore::default();
+        store.insert(card("a", "acc"));
+
+        let old = store.transition("a", "active", Utc::now());
+
+        assert_eq!(old.as_deref(), Some("created"));
+        assert_eq!(store.get("a").unwrap().status(), "active");
+        assert_eq!(store.transition("missing", "active", Utc::now()), None);
+    }
+
+    #[test]
+    fn the_last_four_digits_are_stable_per_card() {
+        assert_eq!(last_four("abc"), last_four("abc"));
+        assert_eq!(last_four("abc").len(), 4);
+    }
+}
