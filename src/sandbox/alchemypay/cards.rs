@@ -1,0 +1,199 @@
+//! Cards, order numbers and the merchant balance of the Alchemy Pay simulator.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// One virtual card.
+#[derive(Debug, Clone)]
+pub struct Card {
+    pub card_id: String,
+    pub user_id: String,
+    pub card_holder_id: String,
+    pub card_seq_no: String,
+    pub access_key: String,
+    pub order_no: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub deposit_cents: i64,
+    pub currency: String,
+    pub vid: String,
+    pub last4: String,
+    pub status: String,
+    pub callback_url: String,
+    pub customer_id: Option<String>,
+    pub gmt_create_ms: i64,
+    pub exp_year: i32,
+    pub exp_month: u32,
+}
+
+impl Card {
+    /// `statusText` for a status.
+    pub fn status_text(&self) -> &'static str {
+        match self.status.as_str() {
+            "INIT" => "Opening card",
+            "INIT_CREATE_CARD_HOLDER" => "Creating cardholder",
+            "INIT_CREATE_CARD" => "Creating virtual card",
+            "INIT_ACTIVE_CARD" => "Activating card",
+            "ACTIVE" => "Activated",
+            "CREATE_CARD_FAILED_REFUND" => "Creation failed, refunded",
+            _ => "",
+        }
+    }
+
+    fn balance(&self) -> i64 {
+        if self.status == "CREATE_CARD_FAILED_REFUND" {
+            0
+        } else {
+            self.deposit_cents
+        }
+    }
+
+    /// The sandbox never holds a PAN: the number is masked but for the last four digits.
+    pub fn masked_number(&self) -> String {
+        format!("•••• •••• •••• {}", self.last4)
+    }
+
+    /// The `data` of a `CREATE_CARD` callback.
+    pub fn created_event_data(&self) -> Value {
+        json!({
+            "userId": self.user_id, "cardHolderId": self.card_holder_id,
+            "holderName": format!("{} {}", self.first_name, self.last_name),
+            "cardId": self.card_id, "cardSeqNo": self.card_seq_no,
+            "deposit": self.deposit_cents, "consume": 0, "balance": self.balance(),
+            "cvc": "•••", "number": self.masked_number(), "cardBin": self.vid,
+            "last4": self.last4, "status": self.status, "statusText": self.status_text(),
+            "expYear": self.exp_year, "expMonth": self.exp_month,
+            "gmtCreate": self.gmt_create_ms / 1000,
+            "customerId": self.customer_id, "orderNo": self.order_no,
+        })
+    }
+
+    /// The `data` of a `CREATE_CARD_FAIL` callback.
+    pub fn failed_event_data(&self) -> Value {
+        json!({ "cardId": self.card_id, "userId": self.user_id, "orderNo": self.order_no })
+    }
+
+    /// The `model` of `/open/api/card/info`.
+    pub fn info_model(&self) -> Value {
+        json!({
+            "cardHolder": {
+                "firstName": self.first_name, "lastName": self.last_name,
+                "street": null, "city": null, "state": null, "country": null, "zipCode": null,
+            },
+            "card": {
+                "userId": self.user_id, "cardHolderId": self.card_holder_id,
+                "cardId": self.card_id, "customerId": self.customer_id,
+                "cardSeqNo": self.card_seq_no, "deposit": self.deposit_cents, "consume": 0,
+                "balance": self.balance(), "cvc": "•••", "number": self.masked_number(),
+                "cardBin": self.vid, "last4": self.last4, "status": self.status,
+                "statusText": self.status_text(), "currency": self.currency,
+                "monthlyFeeCard": 0, "pendingMonthlyFee": 0, "paidMonthlyFee": 0,
+                "expYear": self.exp_year, "expMonth": self.exp_month,
+                "gmtCreate": self.gmt_create_ms / 1000, "orderNo": self.order_no,
+            },
+        })
+    }
+}
+
+/// An order number's state.
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    /// Being processed (reverse validation in progress).
+    Pending,
+    /// A card was created under it.
+    Used,
+}
+
+/// What reserving an order number found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reserve {
+    Reserved,
+    /// Another request with this orderNo is being processed (600003).
+    InFlight,
+    /// A card was already created with it (300001).
+    Used,
+}
+
+/// Cards by id, order numbers per merchant key, and the merchant balance.
+#[derive(Debug)]
+pub struct CardStore {
+    cards: Mutex<HashMap<String, Card>>,
+    orders: Mutex<HashMap<(String, String), Slot>>,
+    balance_cents: Mutex<i64>,
+}
+
+impl CardStore {
+    /// A store with the fixtures' merchant balance.
+    pub fn new(balance_cents: i64) -> CardStore {
+        CardStore {
+            cards: Mutex::new(HashMap::new()),
+            orders: Mutex::new(HashMap::new()),
+            balance_cents: Mutex::new(balance_cents),
+        }
+    }
+
+    /// Claims an order number for processing.
+    pub fn reserve(&self, access_key: &str, order_no: &str) -> Reserve {
+        let mut orders = self.orders.lock().expect("orders lock");
+        match orders.get(&(access_key.to_string(), order_no.to_string())) {
+            Some(Slot::Pending) => Reserve::InFlight,
+            Some(Slot::Used) => Reserve::Used,
+            None => {
+                orders.insert(
+                    (access_key.to_string(), order_no.to_string()),
+                    Slot::Pending,
+                );
+                Reserve::Reserved
+            }
+        }
+    }
+
+    /// Gives a reserved order number back (the create failed before a card existed).
+    pub fn release(&self, access_key: &str, order_no: &str) {
+        self.orders
+            .lock()
+            .expect("orders lock")
+            .remove(&(access_key.to_string(), order_no.to_string()));
+    }
+
+    /// Takes `cents` from the merchant balance; `false` when it is insufficient.
+    pub fn debit(&self, cents: i64) -> bool {
+        let mut balance = self.balance_cents.lock().expect("balance lock");
+        if *balance < cents {
+            return false;
+        }
+        *balance -= cents;
+        true
+    }
+
+    /// Gives `cents` back (a failed creation is refunded).
+    pub fn credit(&self, cents: i64) {
+        *self.balance_cents.lock().expect("balance lock") += cents;
+    }
+
+    /// Stores a created card and marks its order number used.
+    pub fn insert(&self, card: Card) {
+        self.orders
+            .lock()
+            .expect("orders lock")
+            .insert((card.access_key.clone(), card.order_no.clone()), Slot::Used);
+        self.cards
+            .lock()
+            .expect("cards lock")
+            .insert(card.card_id.clone(), card);
+    }
+
+    /// The card with this id.
+    pub fn get(&self, card_id: &str) -> Option<Card> {
+        self.cards.lock().expect("cards lock").get(card_id).cloned()
+    }
+
+    /// Sets a card's status and returns the updated copy.
+    pub fn set_status(&self, card_id: &str, status: &str) -> Option<Card> {
+        let mut cards = self.cards.lock().expect("cards lock");
+        let card = cards.get_mut(card_id)?;
+        card.status = status.to_string();
+        Some(card.clone())
+    }
+}
