@@ -577,3 +577,69 @@ async fn a_card_looked_up_under_another_wallet_gets_card000011() {
     );
     assert_eq!(no_wallet.json["code"], "CIN000007");
 }
+
+#[tokio::test]
+async fn a_postpaid_card_can_be_blocked_and_unblocked() {
+    let mut hooks = receiver(0).await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let created = qi
+        .call(
+            Variant::V2,
+            "POST",
+            &create_path(WALLET),
+            Some(&virtual_card(&key(15))),
+        )
+        .await;
+    let path = format!(
+        "/wallet/{WALLET}/card/{}",
+        created.json["postpaid_card_key"].as_str().unwrap()
+    );
+    hooks.next().await;
+
+    let blocked = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "blocked"})),
+        )
+        .await;
+    let unblocked = qi
+        .call(
+            Variant::V1,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "active"})),
+        )
+        .await;
+    let embossing = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "embossing"})),
+        )
+        .await;
+    // Two changes, two webhooks; deliveries run concurrently, so either may come first.
+    let mut changes = Vec::new();
+    for _ in 0..2 {
+        let hook: Value = serde_json::from_slice(&hooks.next().await.body).unwrap();
+        assert_eq!(hook["webhook_type"], "baas.pospaid_card.card");
+        let (old, new) = (&hook["data"]["old_status"], &hook["data"]["status"]);
+        changes.push(format!(
+            "{}->{}",
+            old.as_str().unwrap(),
+            new.as_str().unwrap()
+        ));
+    }
+
+    assert_eq!(blocked.json["status"], "blocked");
+    assert_eq!(unblocked.json["status"], "active");
+    assert_eq!(embossing.json["code"], "CARD000013");
+    changes.sort();
+    assert_eq!(changes, ["active->blocked", "blocked->active"]);
+}

@@ -426,15 +426,13 @@ async fn a_webhook_answered_500_is_retried() {
         bodies.push(serde_json::from_slice::<Value>(&hooks.next().await.body).unwrap());
     }
 
-    // Assert: four arrivals for two webhooks means the failed ones came again.
-    let count = |status: &str| {
-        bodies
-            .iter()
-            .filter(|b| b["data"]["status"] == status)
-            .count()
-    };
-    assert_eq!(count("created") + count("active"), 4);
-    assert!(count("created") >= 2 || count("active") >= 2, "{bodies:?}");
+    // Assert: the first two arrivals were answered 500, and each came again later.
+    assert!(bodies[1..].contains(&bodies[0]), "{bodies:?}");
+    assert!(bodies[2..].contains(&bodies[1]), "{bodies:?}");
+    assert_ne!(
+        bodies[0], bodies[1],
+        "the two webhooks are the creation and the change"
+    );
     eventually(|| qi.sandbox.stats().get(PROVIDER, "webhooks_retried") >= 2).await;
 }
 
@@ -483,4 +481,96 @@ async fn with_the_duplicate_fault_every_webhook_arrives_twice() {
 
     statuses.sort();
     assert_eq!(statuses, ["active", "active", "created", "created"]);
+}
+
+#[tokio::test]
+async fn a_status_change_is_answered_notified_and_terminated_cards_refuse_more() {
+    // Arrange: an active card.
+    let mut hooks = receiver(0).await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let created = qi
+        .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
+        .await;
+    let path = format!(
+        "/prepaid/card/{}",
+        created.json["card_key"].as_str().unwrap()
+    );
+    hooks.next().await;
+    hooks.next().await;
+
+    // Act
+    let blocked = qi
+        .call(
+            Variant::V1,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "blocked"})),
+        )
+        .await;
+    let hook: Value = serde_json::from_slice(&hooks.next().await.body).unwrap();
+    let not_allowed = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "created"})),
+        )
+        .await;
+    let canceled = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "canceled"})),
+        )
+        .await;
+    let after_cancel = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "active"})),
+        )
+        .await;
+    let unknown_status = qi
+        .call(
+            Variant::V2,
+            "PATCH",
+            &path,
+            Some(&json!({"status": "frozen"})),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(blocked.status, 200, "{}", blocked.json);
+    assert_eq!(blocked.json["status"], "blocked");
+    assert_eq!(
+        (
+            hook["data"]["old_status"].as_str(),
+            hook["data"]["status"].as_str()
+        ),
+        (Some("active"), Some("blocked"))
+    );
+    assert_eq!(
+        (not_allowed.status, not_allowed.json["code"].as_str()),
+        (406, Some("CARD000013"))
+    );
+    assert_eq!(canceled.json["status"], "canceled");
+    assert_eq!(
+        (after_cancel.status, after_cancel.json["code"].as_str()),
+        (406, Some("CARD000014"))
+    );
+    assert_eq!(unknown_status.json["code"], "QIT000001");
+    assert_eq!(
+        qi.sandbox
+            .ledger()
+            .get(PROVIDER, created.json["card_key"].as_str().unwrap())
+            .unwrap()
+            .status,
+        "canceled"
+    );
 }

@@ -212,6 +212,28 @@ impl QiError {
         )
     }
 
+    /// 406 CARD000013: the status change is not allowed from the current status.
+    pub fn transition_not_allowed(old: &str, new: &str) -> Self {
+        Self::new(
+            406,
+            "CARD000013",
+            "Not Acceptable",
+            format!("Unable to transition from {old} to {new}."),
+            "Unable to transition".into(),
+        )
+    }
+
+    /// 406 CARD000014: the card's status (a terminated one) allows no operation.
+    pub fn invalid_for_status(status: &str) -> Self {
+        Self::new(
+            406,
+            "CARD000014",
+            "Not Acceptable",
+            format!("The operation is not valid for the current status of the card [{status}]."),
+            "Unable to transition".into(),
+        )
+    }
+
     /// 403 CARD000032: the program does not allow virtual cards.
     pub fn virtual_not_allowed(program_key: &str) -> Self {
         Self::new(

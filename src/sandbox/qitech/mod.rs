@@ -26,6 +26,8 @@
 //! - Rate limit: 429 with the synthetic code QIT000429 and `Retry-After`.
 //! - Postpaid: `request_control_key` is scoped per wallet; limits are not consumed by earlier
 //!   instruments; the card's `account_key` is derived from the wallet (UUID v5).
+//! - Status changes by `PATCH .../card/{card_key}` follow the rules in the `status` module doc and
+//!   answer the card as the GET shows it.
 //! - Phone digits only; legal representatives are validated as natural persons.
 
 mod auth;
@@ -33,6 +35,7 @@ mod dev_keys;
 mod error;
 mod fields;
 mod jws;
+mod patch;
 mod postpaid;
 mod postpaid_request;
 mod postpaid_store;
@@ -42,6 +45,7 @@ mod prepaid_store;
 mod respond;
 mod sign;
 mod state;
+mod status;
 mod webhook;
 
 pub use auth::{
@@ -76,12 +80,18 @@ pub fn router(core: Arc<Core>) -> Router {
     let qi = Arc::new(Qi::new(core));
     Router::new()
         .route("/prepaid/card", post(prepaid::create).get(prepaid::list))
-        .route("/prepaid/card/{card_key}", get(prepaid::get))
+        .route(
+            "/prepaid/card/{card_key}",
+            get(prepaid::get).patch(patch::prepaid),
+        )
         .route(
             "/wallet/{wallet_key}/payment_instrument",
             post(postpaid::create),
         )
-        .route("/wallet/{wallet_key}/card/{card_key}", get(postpaid::get))
+        .route(
+            "/wallet/{wallet_key}/card/{card_key}",
+            get(postpaid::get).patch(patch::postpaid),
+        )
         .route("/_sandbox/public_key", get(public_key))
         .with_state(qi)
 }

@@ -173,12 +173,12 @@ fn create_instrument(
     let (wallet, instrument) = (wallet_key.to_string(), card.payment_instrument_key.clone());
     qi.core.after(delay, async move {
         let now = later.core.clock.now();
-        let old = later
+        let moved = later
             .postpaid
             .lock()
             .expect("postpaid lock")
-            .transition(&card_key, next, now);
-        if let Some(old) = old {
+            .transition_from(&card_key, "created", next, now);
+        if moved {
             later
                 .core
                 .ledger
@@ -189,7 +189,7 @@ fn create_instrument(
                 "payment_instrument_key": instrument,
                 "type": card_type.as_str(),
                 "status": next,
-                "old_status": old,
+                "old_status": "created",
             });
             send_card_webhook(&later, PROVIDER, WEBHOOK_TYPE, &api_key, data);
         }

@@ -129,20 +129,25 @@ impl PostpaidStore {
             .filter(|c| c.wallet_key == wallet_key)
     }
 
-    /// Moves a card to `status`; returns the previous status.
-    pub fn transition(
+    /// Moves a card from `from` to `to`; `false` (and no change) when the card is unknown or
+    /// no longer in `from`, so a lifecycle step cannot undo a client's status change.
+    pub fn transition_from(
         &mut self,
         card_key: &str,
-        status: &str,
+        from: &str,
+        to: &str,
         at: DateTime<Utc>,
-    ) -> Option<String> {
-        let card = self.cards.get_mut(card_key)?;
-        let old = card.status().to_string();
-        card.status_events.push(StatusEvent {
-            status: status.to_string(),
-            at,
-        });
-        Some(old)
+    ) -> bool {
+        match self.cards.get_mut(card_key) {
+            Some(card) if card.status() == from => {
+                card.status_events.push(StatusEvent {
+                    status: to.to_string(),
+                    at,
+                });
+                true
+            }
+            _ => false,
+        }
     }
 }
 

@@ -105,10 +105,11 @@ fn create_card(
     let (later, api_key, card_type) = (Arc::clone(qi), api_key.to_string(), r.card_type);
     qi.core.after(delay, async move {
         let now = later.core.clock.now();
-        let old = later.prepaid.lock().expect("prepaid lock").transition(&card_key, next, now);
-        if let Some(old) = old {
+        let moved = later.prepaid.lock().expect("prepaid lock").transition_from(&card_key, "created", next, now);
+        if moved {
             later.core.ledger.set_status(PROVIDER.as_str(), &card_key, next);
-            let data = json!({"card_key": card_key, "type": card_type.as_str(), "status": next, "old_status": old});
+            let data =
+                json!({"card_key": card_key, "type": card_type.as_str(), "status": next, "old_status": "created"});
             send_card_webhook(&later, PROVIDER, WEBHOOK_TYPE, &api_key, data);
         }
     });

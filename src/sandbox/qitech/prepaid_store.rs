@@ -101,20 +101,25 @@ impl PrepaidStore {
         self.cards.get(card_key)
     }
 
-    /// Moves a card to `status`; returns the previous status, or `None` for an unknown card.
-    pub fn transition(
+    /// Moves a card from `from` to `to`; `false` (and no change) when the card is unknown or
+    /// no longer in `from`, so a lifecycle step cannot undo a client's status change.
+    pub fn transition_from(
         &mut self,
         card_key: &str,
-        status: &str,
+        from: &str,
+        to: &str,
         at: DateTime<Utc>,
-    ) -> Option<String> {
-        let card = self.cards.get_mut(card_key)?;
-        let old = card.status().to_string();
-        card.status_events.push(StatusEvent {
-            status: status.to_string(),
-            at,
-        });
-        Some(old)
+    ) -> bool {
+        match self.cards.get_mut(card_key) {
+            Some(card) if card.status() == from => {
+                card.status_events.push(StatusEvent {
+                    status: to.to_string(),
+                    at,
+                });
+                true
+            }
+            _ => false,
+        }
     }
 
     /// One page of an account's cards, oldest first, and whether another page follows.
@@ -196,15 +201,22 @@ mod tests {
     }
 
     #[test]
-    fn a_transition_appends_a_status_event_and_returns_the_old_status() {
+    fn a_transition_appends_a_status_event_only_from_the_expected_status() {
         let mut store = PrepaidStore::default();
         store.insert(card("a", "acc"));
 
-        let old = store.transition("a", "active", Utc::now());
+        assert!(store.transition_from("a", "created", "active", Utc::now()));
+        assert!(!store.transition_from("a", "created", "active", Utc::now()));
+        assert!(!store.transition_from("missing", "created", "active", Utc::now()));
 
-        assert_eq!(old.as_deref(), Some("created"));
-        assert_eq!(store.get("a").unwrap().status(), "active");
-        assert_eq!(store.transition("missing", "active", Utc::now()), None);
+        let events: Vec<&str> = store
+            .get("a")
+            .unwrap()
+            .status_events
+            .iter()
+            .map(|e| e.status.as_str())
+            .collect();
+        assert_eq!(events, ["created", "active"]);
     }
 
     #[test]
