@@ -6,7 +6,24 @@
 //! webhooks are signed by the sandbox's own key (configured, or generated at start), whose
 //! public half is served at `GET /qitech/_sandbox/public_key`.
 //!
-//! Sandbox choices where the specs say [inferred]:
+//! Configured per product in the sandbox config (`qitech_postpaid` reads the same option keys;
+//! the prepaid section wins when both set one):
+//!
+//! ```toml
+//! [providers.qitech_prepaid]
+//! webhook_url = "http://127.0.0.1:8080/webhooks/qitech"
+//! lifecycle_delay_ms = 2000
+//! failure_rate = 0.0               # share of cards that end `canceled` instead of `active`
+//! [providers.qitech_prepaid.options]
+//! client_public_key_pem = "-----BEGIN PUBLIC KEY-----\n..."
+//! sandbox_private_key_pem = "-----BEGIN EC PRIVATE KEY-----\n..."
+//! lenient = "true"                 # postpaid: accept the seed example's `physical`
+//! conflict_reveals_keys = "true"   # postpaid: 409 CIN000099 carries the original keys
+//! partial_cin000072 = "true"       # postpaid: CIN000072 persists the instrument, no card
+//! max_skew_secs = "300"
+//! ```
+//!
+//! Sandbox choices where the specs say \[inferred\]:
 //! - Both signing variants are accepted, told apart by the `QIT ` prefix of `Authorization`;
 //!   the answer is signed the same way as the request (v1: `encoded_body` + `QIT` header whose
 //!   signature covers the request's method and path; v2: plain JSON + an `AUTHORIZATION` JWT
@@ -62,7 +79,7 @@ pub use prepaid_request::{
     CardType, PrepaidCardRequest, check_prepaid_fixtures, parse_prepaid_request,
 };
 pub use sign::{Signed, sign_v1, sign_v2, sign_v2_headers, v2_timestamp};
-pub use state::{Qi, options};
+pub use state::options;
 pub use webhook::{RETRIES as WEBHOOK_RETRIES, RETRY_EVERY as WEBHOOK_RETRY_EVERY};
 
 use std::sync::Arc;
@@ -74,6 +91,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use super::core::Core;
+use state::Qi;
 
 /// The QI Tech routes, nested under `/qitech`.
 pub fn router(core: Arc<Core>) -> Router {

@@ -1,5 +1,5 @@
 //! Postpaid instruments and cards in memory, and the `request_control_key` register that makes
-//! a reused key answer 409 CIN000099 (keys are scoped per wallet [inferred]).
+//! a reused key answer 409 CIN000099 (keys are scoped per wallet \[inferred\]).
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use super::postpaid_request::PostpaidRequest;
 use super::prepaid_request::CardType;
 use super::prepaid_store::{StatusEvent, iso};
 
-/// The program every sandbox postpaid card reports [inferred: the docs show one per card].
+/// The program every sandbox postpaid card reports \[inferred: the docs show one per card].
 pub const POSTPAID_PROGRAM_KEY: &str = "6f1d2c3b-4a59-4e68-8d7c-9b0a1f2e3d4c";
 
 /// What a used `request_control_key` led to.

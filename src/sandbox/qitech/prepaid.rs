@@ -24,7 +24,7 @@ use crate::sandbox::core::{CreateFault, LostResponse};
 
 const PROVIDER: ProviderKind = ProviderKind::QitechPrepaid;
 const WEBHOOK_TYPE: &str = "baas.prepaid_card.card";
-/// Largest page size of the list endpoint [inferred].
+/// Largest page size of the list endpoint \[inferred\].
 const MAX_PAGE_SIZE: usize = 100;
 
 /// `POST /prepaid/card`.
@@ -143,7 +143,7 @@ pub async fn get(
 
 /// `GET /prepaid/card?account_key=&size=&page=`: `current_page` is the requested page
 /// (0-based, default 0), `rows_per_page` the size (default 10), `next_page` `page + 1` or
-/// `null` on the last page [inferred: the documented example mixes conventions].
+/// `null` on the last page \[inferred: the documented example mixes conventions].
 pub async fn list(
     State(qi): State<Arc<Qi>>,
     Query(query): Query<HashMap<String, String>>,

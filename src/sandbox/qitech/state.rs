@@ -35,7 +35,7 @@ pub mod options {
 }
 
 /// Shared by every QI handler.
-pub struct Qi {
+pub(crate) struct Qi {
     /// The sandbox core (ledger, stats, faults, webhooks, clock).
     pub core: Arc<Core>,
     /// The sandbox's key: signs answers and webhooks.

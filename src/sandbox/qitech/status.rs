@@ -1,5 +1,5 @@
 //! The card status machine shared by prepaid and postpaid cards (spec §8), for
-//! `PATCH .../card/{card_key}` `{"status": ...}` [inferred rules, from the status classes]:
+//! `PATCH .../card/{card_key}` `{"status": ...}` (inferred rules, from the status classes):
 //!
 //! - terminated statuses (`lost`, `robbed`, `fraud`, `canceled`, `theft`) are absorbing: any
 //!   change from them is CARD000014;
