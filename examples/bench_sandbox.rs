@@ -55,13 +55,15 @@ impl Report {
             self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
         };
         println!(
-            "{:<22} {:>9.0} creates/s  ok {:>7}  failed {:>5}  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            "{:<22} {:>7.0} creates/s  ok {:>7}  failed {:>5}  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>8.2} ms  ({:.1} s)",
             self.name,
             self.ok as f64 / self.elapsed.as_secs_f64(),
             self.ok,
             self.failed,
             pct(0.50),
-            pct(0.99)
+            pct(0.99),
+            pct(1.0),
+            self.elapsed.as_secs_f64()
         );
     }
 }
@@ -191,7 +193,10 @@ async fn start_merchant() -> Result<String> {
     let base = format!("http://{}", listener.local_addr()?);
     let app = axum::Router::new()
         .route("/check", axum::routing::get(check))
-        .route("/hooks", axum::routing::post(|| async { "ok" }));
+        .route(
+            "/hooks",
+            axum::routing::post(|_body: axum::body::Bytes| async { "ok" }),
+        );
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(base)
 }

@@ -19,6 +19,9 @@ const SECRET: &str = "test-webhook-secret";
 const PRODUCT: &str = "467e993f-317a-49fc-9ea0-bf49de7d1f76";
 const PRODUCT_527735: &str = "0c5b7f2e-8a41-4d3b-9e6c-2f1a8b7c6d5e";
 const PRODUCT_DISABLED: &str = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a";
+const PRODUCT_PHYSICAL: &str = "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6";
+const PRODUCT_SINGLE: &str = "2f3e4d5c-6b7a-4898-8a1b-d2e3f4a5b6c7";
+const PRODUCT_NO_POOL: &str = "3a4b5c6d-7e8f-4a9b-8c0d-e1f2a3b4c5d6";
 const HOLDER: &str = "25ea804d-7fd5-43d5-8792-0fc0214cdb2f";
 const HOLDER_2: &str = "3b1f6a2c-9d4e-4c8b-a7f5-0e2d1c3b4a59";
 const HOLDER_PENDING: &str = "6e4c9d5f-2a7b-4fbe-9ac8-3b5a4f6e7d8c";
@@ -550,6 +553,12 @@ async fn every_documented_validation_rule_answers_its_error() {
             "product_disabled",
         ),
         (
+            "product without VIR",
+            with(json!({"card_product_id": PRODUCT_PHYSICAL})),
+            "invalid_request_error",
+            "card_form_not_supported",
+        ),
+        (
             "unknown cardholder",
             with(json!({"cardholder_id": "00000000-0000-4000-8000-000000000000"})),
             "not_found",
@@ -659,7 +668,7 @@ async fn the_products_list_has_the_seed_shape() {
         .await;
 
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["total_items"], 3);
+    assert_eq!(body["total_items"], 6);
     assert_eq!(body["data"][0]["product_id"], PRODUCT);
     assert_eq!(body["data"][0]["card_form"], json!(["VIR", "PHY"]));
 }
@@ -707,4 +716,41 @@ async fn over_the_per_minute_limit_a_client_gets_429_with_the_documented_body() 
     );
     assert_eq!(env.sandbox.stats().get("uqpay", "rate_limited"), 1);
     assert_eq!(env.sandbox.ledger().len(), 3);
+}
+
+fn single_mode(limit: u64) -> Value {
+    json!({"cardholder_id": HOLDER, "card_product_id": PRODUCT_SINGLE, "card_currency": "USD", "card_limit": limit})
+}
+
+#[tokio::test]
+async fn a_single_mode_card_beyond_the_issuing_balance_and_an_empty_bin_pool_are_refused() {
+    let env = Env::start(|_| {}).await;
+    let token = env.token().await;
+    let no_pool = json!({"cardholder_id": HOLDER, "card_product_id": PRODUCT_NO_POOL, "card_currency": "USD"});
+
+    // The fixtures' issuing balance is 100,000.00 USD.
+    let (first, _) = env.create_raw(&token, &key(), &single_mode(60_000)).await;
+    let (second, refused) = env.create_raw(&token, &key(), &single_mode(60_000)).await;
+    let (pool_status, pool) = env.create_raw(&token, &key(), &no_pool).await;
+
+    assert_eq!(first, StatusCode::OK);
+    assert_eq!(second, StatusCode::BAD_REQUEST);
+    assert_eq!(refused["code"], "insufficient_balance");
+    assert_eq!(pool_status, StatusCode::BAD_REQUEST);
+    assert_eq!(pool["code"], "insufficient_sub_bin");
+    assert_eq!(pool["type"], "invalid_request_error");
+    assert_eq!(env.sandbox.ledger().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_single_mode_card_gives_its_funds_back() {
+    let env = Env::start(|s| s.failure_rate = 1.0).await;
+    let token = env.token().await;
+    let (first, _) = env.create_raw(&token, &key(), &single_mode(60_000)).await;
+    env.receiver.wait_for("/webhooks/uqpay", 1).await;
+
+    let (second, answer) = env.create_raw(&token, &key(), &single_mode(60_000)).await;
+
+    assert_eq!(first, StatusCode::OK);
+    assert_eq!(second, StatusCode::OK, "{answer}");
 }

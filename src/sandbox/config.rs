@@ -196,3 +196,66 @@ impl SandboxConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_with_every_key_loads_and_fills_in_dev_credentials() {
+        let text = r#"
+            seed = 42
+            time_scale = 0.01
+            fixtures = "my-fixtures.toml"
+            [providers.uqpay]
+            webhook_url = "http://127.0.0.1:8080/webhooks/uqpay"
+            webhook_secret = "whsec"
+            credentials = { "uqpay-sandbox-client" = "k" }
+            lifecycle_delay_ms = 2000
+            failure_rate = 0.1
+            [providers.uqpay.faults]
+            transient_error_rate = 0.05
+            rate_limit_per_minute = 500
+            [providers.alchemypay_vcc.options]
+            check_url = "http://127.0.0.1:8080/alchemypay/check"
+        "#;
+        let config: SandboxConfig = toml::from_str(text).unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config
+                .provider(ProviderKind::Uqpay)
+                .faults
+                .rate_limit_per_minute,
+            Some(500)
+        );
+        let alchemy = config.provider(ProviderKind::AlchemypayVcc);
+        assert_eq!(
+            alchemy.credentials[DEV_ALCHEMYPAY_ACCESS_KEY],
+            DEV_ALCHEMYPAY_SECRET_KEY
+        );
+        assert!(alchemy.options["check_url"].ends_with("/check"));
+    }
+
+    #[test]
+    fn an_unknown_provider_or_a_bad_rate_is_refused_with_its_key() {
+        let bad: SandboxConfig = toml::from_str("[providers.visa]").unwrap();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("providers.visa")
+        );
+        let bad: SandboxConfig =
+            toml::from_str("[providers.uqpay.faults]\nwebhook_drop_rate = 3.0").unwrap();
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("webhook_drop_rate")
+        );
+        assert!(
+            toml::from_str::<SandboxConfig>("sed = 1").is_err(),
+            "typos are refused"
+        );
+    }
+}

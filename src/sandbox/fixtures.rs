@@ -89,6 +89,8 @@ pub struct AlchemyPayFixtures {
 pub struct UqpayFixtures {
     /// `x-client-id` values known to the sandbox (their API keys are in the config).
     pub client_ids: Vec<String>,
+    /// Issuing balance in USD cents, from which SINGLE-mode cards are pre-funded.
+    pub issuing_balance_cents: i64,
     pub products: Vec<UqpayProduct>,
     pub cardholders: Vec<UqpayCardholder>,
 }
@@ -104,6 +106,10 @@ pub struct UqpayProduct {
     pub product_status: String,
     #[serde(default = "default_card_scheme")]
     pub card_scheme: String,
+    /// Cards the BIN's pre-allocated pool can still issue (`None` = unlimited); at 0 a create
+    /// answers `insufficient_sub_bin`.
+    #[serde(default)]
+    pub card_pool: Option<u32>,
 }
 
 fn default_card_scheme() -> String {

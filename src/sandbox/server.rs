@@ -244,4 +244,51 @@ mod tests {
         stop.send_replace(true);
         server.await.unwrap();
     }
+
+    #[tokio::test]
+    async fn run_serves_every_prefix_until_its_shutdown_future_resolves() {
+        // Arrange: a free loopback port (bound, then released for `run` to take).
+        let addr = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            run(None, addr, async {
+                let _ = stop_rx.await;
+            })
+            .await
+        });
+        let http = reqwest::Client::new();
+
+        // Act
+        let mut health = None;
+        for _ in 0..200 {
+            match http
+                .get(format!("http://{addr}/_sandbox/health"))
+                .send()
+                .await
+            {
+                Ok(r) => {
+                    health = Some(r.text().await.unwrap());
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        let token = http
+            .post(format!("http://{addr}/uqpay/api/v1/connect/token"))
+            .header("x-client-id", "uqpay-sandbox-client")
+            .header("x-api-key", "uqpay-sandbox-api-key")
+            .send()
+            .await
+            .unwrap();
+        stop_tx.send(()).unwrap();
+
+        // Assert
+        assert_eq!(health.as_deref(), Some("ok"));
+        assert_eq!(token.status(), axum::http::StatusCode::OK);
+        server.await.unwrap().unwrap();
+    }
 }

@@ -52,6 +52,11 @@ fn advance(alchemy: &Arc<AlchemyPay>, card_id: String, step: usize) {
         return;
     };
     alchemy.core.ledger.set_status(PROVIDER, &card_id, status);
+    // One counter per status reached, so the whole path is observable from outside.
+    alchemy
+        .core
+        .stats
+        .incr(PROVIDER, &format!("lifecycle_{status}"));
     if failed {
         alchemy.cards.credit(card.deposit_cents);
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
 /// The longest a reordered delivery waits for a successor.
-pub const REORDER_MAX_HOLD: Duration = Duration::from_secs(2);
+pub const REORDER_MAX_HOLD: Duration = Duration::from_secs(5);
 
 /// Timeout of one delivery attempt.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);

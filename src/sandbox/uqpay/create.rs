@@ -96,7 +96,8 @@ async fn create(
                 format!("request body is not valid JSON: {e}"),
             )
         })
-        .and_then(|parsed| validate_create(&core.fixtures, &parsed));
+        .and_then(|parsed| validate_create(&core.fixtures, &parsed))
+        .and_then(|valid| uqpay.funds.take(&valid).map(|()| valid));
     let (status, answer) = match outcome {
         Ok(valid) => {
             let created = issue(uqpay, &client, key, valid);

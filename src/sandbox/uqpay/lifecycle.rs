@@ -59,6 +59,13 @@ fn complete(uqpay: &Arc<Uqpay>, card_id: &str) {
         return;
     };
     uqpay.core.ledger.set_status(PROVIDER, card_id, card_status);
+    if failed {
+        uqpay.funds.give_back(
+            &card.product.product_id,
+            &card.product.mode_type,
+            &card.card_limit,
+        );
+    }
     let Some(url) = settings.webhook_url.clone() else {
         return;
     };

@@ -3,7 +3,8 @@
 //! - `POST /v1/connect/token` (`x-client-id`, `x-api-key`): a 30-minute token; a new token
 //!   revokes the client's older ones (see `auth.rs`).
 //! - `POST /v1/issuing/cards` with `x-auth-token: Bearer ...` and `x-idempotency-key`: see
-//!   `create.rs`, `validate.rs`, `idempotency.rs`; the card is PENDING, then ACTIVE or FAILED
+//!   `create.rs`, `validate.rs`, `idempotency.rs`, `funds.rs` (SINGLE-mode issuing balance,
+//!   BIN card pools); the card is PENDING, then ACTIVE or FAILED
 //!   with a signed webhook (`lifecycle.rs`).
 //! - `GET /v1/issuing/cards[/{card_id}[/order]]`, `GET /v1/issuing/products` (`lookup.rs`).
 //!
@@ -23,6 +24,7 @@
 mod auth;
 mod cards;
 mod create;
+mod funds;
 mod idempotency;
 mod lifecycle;
 mod lookup;
@@ -54,6 +56,7 @@ pub struct Uqpay {
     tokens: auth::TokenStore,
     idempotency: idempotency::IdempotencyStore,
     cards: cards::CardStore,
+    funds: funds::Funds,
 }
 
 impl Uqpay {
@@ -76,6 +79,7 @@ pub fn router(core: Arc<Core>) -> Router {
         tokens: auth::TokenStore::new(core.config.seed),
         idempotency: idempotency::IdempotencyStore::default(),
         cards: cards::CardStore::default(),
+        funds: funds::Funds::new(&core.fixtures),
         core,
     });
     Router::new()
