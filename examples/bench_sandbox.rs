@@ -9,9 +9,9 @@
 //! (UQPAY: a bearer token and a fresh idempotency key; Alchemy Pay: an HMAC-SHA256 signature
 //! over the canonical body, plus, in the `+check` variant, a reverse-validation round trip to a
 //! merchant server also running here; QI Tech: ES512 request signatures made by the client
-//! and verified by the sandbox, ES512-signed answers, v2 unless `+v1`). Lifecycles run at their default pace (1 s per step) and
-//! their webhooks and callbacks go to that merchant server, so they load the machine as they
-//! would in a demo.
+//! and verified by the sandbox, ES512-signed answers, v2 unless `+v1`). Lifecycles run at their
+//! default pace (1 s per step) and their webhooks and callbacks go to that merchant server, so
+//! they load the machine as they would in a demo.
 //!
 //! To add a provider, write an `async fn bench_<name>(...) -> Result<Report>` that prepares its
 //! credentials and calls [`drive`] with a closure making one create call, then list it in
