@@ -321,3 +321,25 @@ async fn the_dev_key_pair_works_when_no_client_key_is_configured() {
     // Assert
     assert_eq!(response.status(), 201);
 }
+
+#[tokio::test]
+async fn the_self_test_endpoint_echoes_a_signed_request_in_both_variants() {
+    let qi = start(Setup::default()).await;
+    let path = format!("/test/{API_KEY}");
+
+    let get = qi.call(Variant::V1, "GET", &path, None).await;
+    let post = qi
+        .call(
+            Variant::V2,
+            "POST",
+            &path,
+            Some(&json!({"name": "QI Tech"})),
+        )
+        .await;
+    let other = qi.call(Variant::V2, "GET", "/test/not-my-key", None).await;
+
+    assert_eq!(get.status, 200, "{}", get.json);
+    assert_eq!(get.json["api_key"], API_KEY);
+    assert_eq!(post.json["request_body"], json!({"name": "QI Tech"}));
+    assert_eq!(other.json["code"], "GDF000014");
+}

@@ -60,6 +60,7 @@ mod prepaid;
 mod prepaid_request;
 mod prepaid_store;
 mod respond;
+mod selftest;
 mod sign;
 mod state;
 mod status;
@@ -109,6 +110,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/wallet/{wallet_key}/card/{card_key}",
             get(postpaid::get).patch(patch::postpaid),
+        )
+        .route(
+            "/test/{api_key}",
+            get(selftest::self_test).post(selftest::self_test),
         )
         .route("/_sandbox/public_key", get(public_key))
         .with_state(qi)
