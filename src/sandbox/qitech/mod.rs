@@ -46,6 +46,11 @@
 //! - Status changes by `PATCH .../card/{card_key}` follow the rules in the `status` module doc and
 //!   answer the card as the GET shows it.
 //! - Phone digits only; legal representatives are validated as natural persons.
+//! - Ledger references are the client's own keys only: `card_name` (prepaid) and
+//!   `request_control_key` (postpaid); shared keys (account, wallet, program) would count as
+//!   duplicates.
+//! - `GET|POST /test/{api_key}` answers the auth self-test with the request echoed (the shape is
+//!   not documented).
 
 mod auth;
 mod dev_keys;
