@@ -8,9 +8,10 @@
 //! cores: the numbers are a floor for the sandbox alone. Every request is fully authenticated
 //! (UQPAY: a bearer token and a fresh idempotency key; Alchemy Pay: an HMAC-SHA256 signature
 //! over the canonical body, plus, in the `+check` variant, a reverse-validation round trip to a
-//! merchant server also running here). Lifecycles run at their default pace (1 s per step) and
-//! their webhooks and callbacks go to that merchant server, so they load the machine as they
-//! would in a demo.
+//! merchant server also running here; QI Tech: ES512 request signatures made by the client
+//! and verified by the sandbox, ES512-signed answers, v2 unless `+v1`). Lifecycles run at their
+//! default pace (1 s per step) and their webhooks and callbacks go to that merchant server, so
+//! they load the machine as they would in a demo.
 //!
 //! To add a provider, write an `async fn bench_<name>(...) -> Result<Report>` that prepares its
 //! credentials and calls [`drive`] with a closure making one create call, then list it in
@@ -255,7 +256,76 @@ async fn bench_alchemypay(secs: u64, clients: usize, with_check: bool) -> Result
     Ok(report)
 }
 
-const BENCHES: [&str; 3] = ["uqpay", "alchemypay_vcc", "alchemypay_vcc+check"];
+/// QI Tech: every call is signed here with the dev client key (ES512, inside the timed loop,
+/// as a real client signs) and verified by the sandbox, which signs its answer. v2 unless `v1`.
+async fn bench_qitech(secs: u64, clients: usize, kind: ProviderKind, v1: bool) -> Result<Report> {
+    use cardbatch::sandbox::qitech::{
+        DEV_CLIENT_PRIVATE_KEY_PEM, sign_v1, sign_v2, signing_key_from_pem,
+    };
+    let settings = ProviderSettings {
+        webhook_url: Some(format!("{}/hooks", start_merchant().await?)),
+        ..ProviderSettings::default()
+    };
+    let sandbox = start_sandbox(SandboxConfig::default().with_provider(kind, settings)).await?;
+    let key = Arc::new(signing_key_from_pem(DEV_CLIENT_PRIVATE_KEY_PEM)?);
+    let path = match kind {
+        ProviderKind::QitechPrepaid => "/qitech/prepaid/card".to_string(),
+        _ => "/qitech/wallet/3f9a7c2e-1b4d-4e8f-9a6c-5d2e8b7f1a30/payment_instrument".to_string(),
+    };
+    let (http, url) = (
+        reqwest::Client::new(),
+        format!("{}{path}", sandbox.base_url()),
+    );
+    let name = format!("{kind}{}", if v1 { "+v1" } else { "" });
+    let report = drive(&name, secs, clients, move |i| {
+        let (http, url, path, key) = (http.clone(), url.clone(), path.clone(), Arc::clone(&key));
+        async move {
+            let body = match kind {
+                ProviderKind::QitechPrepaid => serde_json::json!({
+                    "account_key": "5294ed8d-08fc-4397-b15f-6d9aa07b0041",
+                    "program_key": "7d405c31-ec9a-46c1-8ac8-54bab209bf41", "type": "virtual",
+                    "card_name": format!("b{i}"), "printed_name": "Aurora Catarina",
+                    "cvv_rotation_interval_hours": 72
+                }),
+                _ => serde_json::json!({
+                    "request_control_key": format!("00000000-0000-4000-8000-{i:012}"),
+                    "person_key": "f2cad6b4-2a68-4572-99a7-2849c8d6ecf8",
+                    "payment_instrument_type": "postpaid_card",
+                    "postpaid_card_data": {"card_type": "virtual", "card_name": format!("b{i}"),
+                        "printed_name": "JOAO SILVA", "cvv_rotation_interval_hours": 24}
+                }),
+            };
+            let api_key = "20d6a816-9d21-4e29-bbe5-2ffb3baacfe9";
+            let now = chrono::Utc::now();
+            let signed = if v1 {
+                sign_v1(&key, api_key, "POST", &path, Some(&body), now)
+            } else {
+                sign_v2(&key, api_key, "POST", &path, Some(&body), now)
+            };
+            let mut request = http.post(url).body(signed.body);
+            for (name, value) in signed.headers {
+                request = request.header(name, value);
+            }
+            request.send().await.is_ok_and(|r| r.status() == 201)
+        }
+    })
+    .await;
+    ensure!(
+        sandbox.ledger().len() as u64 == report.ok,
+        "ledger and successes disagree"
+    );
+    sandbox.shutdown().await;
+    Ok(report)
+}
+
+const BENCHES: [&str; 6] = [
+    "uqpay",
+    "alchemypay_vcc",
+    "alchemypay_vcc+check",
+    "qitech_prepaid",
+    "qitech_prepaid+v1",
+    "qitech_postpaid",
+];
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -276,6 +346,15 @@ async fn main() -> Result<()> {
             "uqpay" => bench_uqpay(secs, clients).await?,
             "alchemypay_vcc" => bench_alchemypay(secs, clients, false).await?,
             "alchemypay_vcc+check" => bench_alchemypay(secs, clients, true).await?,
+            "qitech_prepaid" => {
+                bench_qitech(secs, clients, ProviderKind::QitechPrepaid, false).await?
+            }
+            "qitech_prepaid+v1" => {
+                bench_qitech(secs, clients, ProviderKind::QitechPrepaid, true).await?
+            }
+            "qitech_postpaid" => {
+                bench_qitech(secs, clients, ProviderKind::QitechPostpaid, false).await?
+            }
             other => anyhow::bail!("unknown bench {other}; expected one of {BENCHES:?}"),
         };
         report.print();
