@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ingest;
+pub mod providers;
 pub mod sandbox;
 pub mod store;
 pub mod worker;

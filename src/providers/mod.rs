@@ -1,0 +1,42 @@
+//! Stage 4: the card providers. One folder per provider (`client`, `auth`, wire types, error
+//! table); this module is the contract they share with the issuing worker.
+//!
+//! A client does one thing per call and says what happened, classified: accepted (with the
+//! provider's refs), transient (with an optional retry-after), permanent (the provider's code),
+//! or unknown (the request may have reached the provider and we cannot tell). It never touches
+//! the store and never retries on its own except where noted (UQPAY token refresh). The issuing
+//! handler (`worker::issue`) decides what to do with each answer.
+
+pub mod alchemypay;
+mod build;
+mod call;
+mod credentials;
+pub mod http;
+pub mod qitech;
+pub mod uqpay;
+
+pub use build::{BuildError, ProviderEnv, build};
+pub use call::{CallKind, CallReport, Classified, Resolution};
+pub use credentials::{CredentialError, Credentials};
+
+use crate::store::ClaimedOrder;
+use futures::future::BoxFuture;
+
+/// A card provider client for one profile.
+pub trait Provider: Send + Sync + 'static {
+    /// Sends the create call for `order` with its idempotency key (the order's key is used on
+    /// every attempt). Provider-specific "already done" answers (UQPAY's replay, QI postpaid
+    /// `CIN000099`, Alchemy `300001`/`600003`) are read as success here when the refs are known
+    /// or follow asynchronously; when they are not and cannot be found, the answer is
+    /// [`Classified::NeedsReview`].
+    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport>;
+
+    /// Resolves doubt before anything is re-sent: the previous attempt may have reached the
+    /// provider. Finds the order's card by the refs we hold or by the client reference (QI
+    /// prepaid: list the account's cards and match `card_name`), or says it does not exist, or
+    /// that this provider cannot tell (its reconciliation gap).
+    fn resolve<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)>;
+}
