@@ -140,6 +140,7 @@ impl Runtime {
             })
             .collect();
         let signal = shutdown(&lanes);
+        let stopping: Vec<_> = lanes.iter().map(|l| l.stopping.clone()).collect();
 
         let mut monitor =
             Monitor::new().shutdown_timeout(Duration::from_secs(self.config.shutdown_grace_secs));
@@ -162,6 +163,11 @@ impl Runtime {
         let outcome = monitor
             .run_with_signal(async move {
                 signal.await;
+                // Before apalis stops the workers: orders still waiting for a call slot must not
+                // start any more.
+                for s in &stopping {
+                    s.send_replace(true);
+                }
                 Ok(())
             })
             .await;
