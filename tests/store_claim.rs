@@ -20,6 +20,7 @@ on_both_engines!(
     releasing_restores_the_previous_state_and_attempt_count,
     completions_record_attempt_rows_and_failing_orders_show_in_the_status,
     an_order_cannot_be_completed_back_into_the_queue,
+    an_extended_lease_keeps_the_order_from_a_takeover,
 );
 
 fn done(order_id: i64, state: OrderState) -> Completion {
@@ -280,5 +281,31 @@ async fn an_order_cannot_be_completed_back_into_the_queue(db: TestDb) {
     assert_eq!(
         store.order_get(o.id).await.unwrap().unwrap().state,
         OrderState::InFlight
+    );
+}
+
+async fn an_extended_lease_keeps_the_order_from_a_takeover(db: TestDb) {
+    // Arrange: w1 holds two orders; its lease would end at NOW + 60 s.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("a", 2)).await;
+    claim(&store, "w1", 2, NOW).await;
+    let lease_ms = LEASE.as_millis() as i64;
+
+    // Act: at NOW + 50 s, w1 extends to NOW + 110 s.
+    let extended = store
+        .order_lease_extend("uqpay", "w1", NOW + 50_000 + lease_ms)
+        .await
+        .unwrap();
+    let other_worker = store
+        .order_lease_extend("uqpay", "w2", NOW + 999_999)
+        .await
+        .unwrap();
+
+    // Assert: nobody takes them at the old deadline; at the new one, they are taken over.
+    assert_eq!((extended, other_worker), (2, 0));
+    assert!(claim(&store, "w2", 10, NOW + lease_ms).await.is_empty());
+    assert_eq!(
+        claim(&store, "w2", 10, NOW + 50_000 + lease_ms).await.len(),
+        2
     );
 }

@@ -20,6 +20,7 @@ on_both_engines!(
     a_killed_workers_lease_expires_and_another_worker_handles_the_order_once,
     shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders,
     an_idle_worker_picks_up_a_newly_queued_order,
+    provider_calls_never_exceed_the_profile_concurrency,
 );
 
 fn config() -> WorkerConfig {
@@ -145,8 +146,9 @@ async fn a_killed_workers_lease_expires_and_another_worker_handles_the_order_onc
 }
 
 async fn shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders(db: TestDb) {
-    // Arrange: concurrency 3. The first call returns at once; every later one blocks until the
-    // shutdown begins. So the lane runs 3 blocked calls and holds 2 claimed, unstarted orders.
+    // Arrange: concurrency 3, and one claim takes all 10 orders. The first call returns at once;
+    // every later one blocks until the shutdown begins. So the lane runs 3 blocked calls and
+    // holds 6 claimed orders that wait for a call slot.
     let store = db.store().await;
     let batch = submit(&store, "uqpay", orders("s", 10)).await;
     let (gate_tx, gate_rx) = watch::channel(false);
@@ -202,7 +204,7 @@ async fn shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orde
     // Assert
     assert_eq!(entered.load(Ordering::SeqCst), 4);
     assert_eq!(report.lanes[0].completed, 4);
-    assert_eq!(report.lanes[0].released, 2);
+    assert_eq!(report.lanes[0].released, 6);
     assert_eq!(report.lanes[0].abandoned, 0);
     let rows = store.order_list(batch.batch_id, None).await.unwrap();
     let by_state = |s: OrderState| rows.iter().filter(|r| r.state == s).collect::<Vec<_>>();
@@ -256,4 +258,43 @@ async fn an_idle_worker_picks_up_a_newly_queued_order(db: TestDb) {
     assert_eq!(report.completed(), 2);
     let counts = store.order_count_by_state().await.unwrap();
     assert_eq!(counts, BTreeMap::from([(OrderState::Submitted, 2)]));
+}
+
+async fn provider_calls_never_exceed_the_profile_concurrency(db: TestDb) {
+    // Arrange: a handler that stays in flight across a few polls and records the overlap.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("c", 200)).await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let (running, peak) = (running.clone(), peak.clone());
+        handler_fn(move |order| {
+            let (running, peak) = (running.clone(), peak.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                submitted(&order)
+            }
+        })
+    };
+
+    // Act
+    let report = Runtime::new(
+        store.clone(),
+        profiles(profile(3, 5, 1_000, 60_000)),
+        handler,
+        config(),
+    )
+    .drain_until_idle()
+    .await
+    .unwrap();
+
+    // Assert
+    assert_eq!(report.completed(), 200);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&peak), "peak {peak}");
 }

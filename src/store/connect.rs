@@ -35,7 +35,9 @@ pub(crate) enum Db {
 /// Which engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
+    /// A SQLite file.
     Sqlite,
+    /// A Postgres database.
     Postgres,
 }
 

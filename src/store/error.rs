@@ -13,15 +13,19 @@ pub enum Error {
     /// newer schema).
     #[error("corrupt row in {table}: {problem}")]
     Corrupt {
+        /// The table the row is in.
         table: &'static str,
+        /// What could not be read.
         problem: String,
     },
     /// A state transition the queue refuses (e.g. completing an order into `queued`).
     #[error("an order cannot be completed into state {0}")]
     InvalidCompletion(OrderState),
     #[error("database error: {0}")]
+    /// The database refused or failed a statement, or could not be reached.
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
+    /// A migration could not be applied (or the database is newer than this build).
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 

@@ -5,6 +5,8 @@
 //! The `orders` table is the queue: an order's row is also its job, with its state, attempt
 //! count, next due time and lease. See `migrations/` for the schema.
 
+#![warn(missing_docs)]
+
 mod batch_write;
 mod claim;
 mod complete;

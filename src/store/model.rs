@@ -11,15 +11,21 @@ use uuid::Uuid;
 pub struct ClaimedOrder {
     /// The order's row id (also the job id).
     pub id: i64,
+    /// The batch the order came in.
     pub batch_id: Uuid,
+    /// The provider profile the order is issued through.
     pub profile: String,
+    /// The profile's provider.
     pub provider: ProviderKind,
+    /// The customer's reference, unique per profile.
     pub order_ref: String,
     /// The same key on every attempt (see [`crate::domain::NewOrder::idempotency_key`]).
     pub idempotency_key: String,
     /// The provider-specific order as ingest validated it.
     pub payload: serde_json::Value,
+    /// Money amount in integer minor units, when the provider has one.
     pub amount_minor: Option<i64>,
+    /// ISO 4217 currency of `amount_minor`.
     pub currency: Option<String>,
     /// Keys the provider returned on an earlier attempt, if any.
     pub provider_refs: Option<serde_json::Value>,
@@ -61,13 +67,17 @@ impl AttemptOutcome {
 pub struct AttemptRecord {
     /// The order's attempt number this call belongs to ([`ClaimedOrder::attempt`]).
     pub attempt_no: u32,
+    /// When the call started (Unix ms).
     pub started_at_ms: i64,
+    /// How long the call took.
     pub duration_ms: i64,
     /// `None` when no HTTP answer arrived (timeout, connection reset).
     pub http_status: Option<u16>,
     /// The provider's own error or status code, when it gave one.
     pub provider_code: Option<String>,
+    /// How the call ended.
     pub outcome: AttemptOutcome,
+    /// A short human-readable description (no personal data).
     pub message: Option<String>,
 }
 
@@ -75,6 +85,7 @@ pub struct AttemptRecord {
 /// the lease, so a worker whose order was taken over cannot overwrite the new owner's work.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Completion {
+    /// The order being completed.
     pub order_id: i64,
     /// Any state but `queued` and `in_flight`.
     pub state: OrderState,
@@ -101,14 +112,18 @@ pub enum DuplicateOf {
 /// One duplicate row, kept as an example in the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DuplicateSample {
+    /// The duplicate row's physical line in the file being written.
     pub line: u64,
+    /// The reference it repeats.
     pub order_ref: String,
+    /// The order that already holds the reference.
     pub duplicate_of: DuplicateOf,
 }
 
 /// What a batch write did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchInsertReport {
+    /// The batch written (rows are written under it even if all were duplicates).
     pub batch_id: Uuid,
     /// Orders written (now queued).
     pub inserted: u64,
@@ -130,10 +145,15 @@ impl BatchInsertReport {
 /// A batch with its order counts, for `cardbatch batches`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchSummary {
+    /// The batch id (one per uploaded file or table pull).
     pub id: Uuid,
+    /// The provider profile its orders are issued through.
     pub profile: String,
+    /// The profile's provider.
     pub provider: ProviderKind,
+    /// The file name as given, or `table:<name>`.
     pub source: String,
+    /// When ingest created the batch (Unix ms).
     pub created_at_ms: i64,
     /// Orders per state; states with no orders are absent.
     pub counts: BTreeMap<OrderState, u64>,
@@ -151,24 +171,38 @@ impl BatchSummary {
 /// One order as reports and exports show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderRow {
+    /// The order's row id (also its job id).
     pub id: i64,
+    /// The batch the order came in.
     pub batch_id: Uuid,
+    /// The customer's reference, unique per profile.
     pub order_ref: String,
+    /// Physical line in the source file.
     pub line: u64,
+    /// Where the order is in its life.
     pub state: OrderState,
+    /// Attempts claimed so far (a released claim does not count).
     pub attempts: u32,
+    /// When the order is (or was) due for its next attempt (Unix ms).
     pub next_attempt_at_ms: i64,
+    /// Money amount in integer minor units, when the provider has one.
     pub amount_minor: Option<i64>,
+    /// ISO 4217 currency of `amount_minor`.
     pub currency: Option<String>,
+    /// The provider's keys for the card or order, once it answered.
     pub provider_refs: Option<serde_json::Value>,
+    /// Code of the last failure (the provider's, or cardbatch's own).
     pub last_error_code: Option<String>,
+    /// Message of the last failure.
     pub last_error_message: Option<String>,
+    /// Last change of the row (Unix ms).
     pub updated_at_ms: i64,
 }
 
 /// A batch, its counts, and the orders that need attention.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchStatus {
+    /// The batch with its counts and totals.
     pub summary: BatchSummary,
     /// Orders in `rejected`, `dead`, `failed`, `needs_review` or `retry_wait`, by line.
     pub failing: Vec<OrderRow>,

@@ -18,6 +18,7 @@ pub trait OrderHandler: Send + Sync + 'static {
 /// What a handler reports for one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandlerResult {
+    /// How the attempt ended.
     pub outcome: Outcome,
     /// The provider calls made during this attempt, for the `attempts` table.
     pub attempts: Vec<AttemptRecord>,
@@ -37,23 +38,47 @@ impl From<Outcome> for HandlerResult {
 pub enum Outcome {
     /// The provider accepted the order; confirmation (webhook or lookup) comes later.
     /// -> `submitted`.
-    Submitted { refs: serde_json::Value },
+    Submitted {
+        /// The provider's keys for the order or card (stored as `provider_refs`).
+        refs: serde_json::Value,
+    },
     /// The provider accepted the order and the card is already final. -> `issued`.
-    Issued { refs: serde_json::Value },
+    Issued {
+        /// The provider's keys for the card.
+        refs: serde_json::Value,
+    },
     /// Worth retrying: -> `retry_wait` with durable backoff (at least `retry_after` when the
     /// provider said so), or `dead` once the profile's `max_attempts` is reached.
     Transient {
+        /// The provider's code (e.g. `CARD000009`) or `http_503`, `timeout`, ...
         code: String,
+        /// What happened, for operators.
         message: String,
+        /// The provider's `Retry-After`, if it sent one.
         retry_after: Option<Duration>,
     },
     /// The provider refused the order for good. -> `rejected`.
-    Permanent { code: String, message: String },
+    Permanent {
+        /// The provider's error code.
+        code: String,
+        /// What happened, for operators.
+        message: String,
+    },
     /// The call may have reached the provider and nobody knows the answer. -> `in_doubt`, which
     /// is resolved later and never re-sent blindly.
-    Unknown { code: String, message: String },
+    Unknown {
+        /// What kind of doubt (`timeout`, `connection_reset`, ...).
+        code: String,
+        /// What happened, for operators.
+        message: String,
+    },
     /// The outcome cannot be established automatically. -> `needs_review`.
-    NeedsReview { code: String, message: String },
+    NeedsReview {
+        /// Why a human must look.
+        code: String,
+        /// What happened, for operators.
+        message: String,
+    },
 }
 
 /// Makes a handler from an async closure (tests, examples).

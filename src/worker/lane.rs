@@ -3,11 +3,13 @@
 //! The lane's backend is an apalis `CustomBackend` whose fetcher is a stream that:
 //!
 //! 1. marks the store's wake-up signal as seen,
-//! 2. claims up to `min(claim_batch, concurrency)` due orders of its profile,
-//! 3. yields them one by one (apalis asks for the next only when a concurrency slot is free),
+//! 2. claims up to `claim_batch` due orders of its profile,
+//! 3. yields them one by one (apalis asks for the next only while it holds fewer than
+//!    `concurrency + claim_batch` orders of the lane),
 //! 4. when nothing is due, waits for a wake-up or a short, growing poll interval, then goes to 1.
 //!
-//! The service apalis runs for each order calls the [`OrderHandler`], turns its outcome into a
+//! The service apalis runs for each order waits for one of `concurrency` call slots, calls the
+//! [`OrderHandler`], frees the slot, turns the outcome into a
 //! [`Completion`] and hands it to the lane's completer, which writes completions in groups and
 //! answers each only once its group is durable.
 
@@ -26,11 +28,11 @@ use futures::stream::{self, BoxStream, StreamExt};
 use futures::{FutureExt, Sink};
 use std::collections::{HashSet, VecDeque};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 /// Completions written per transaction at most.
 const MAX_GROUP: usize = 1_024;
@@ -46,10 +48,17 @@ pub(crate) struct Lane {
     pub(crate) clock: Clock,
     pub(crate) config: WorkerConfig,
     handler: Arc<dyn OrderHandler>,
-    /// Orders handed to a handler and not yet durably completed. They may have reached the
-    /// provider, so a shutdown never releases them.
+    /// Provider calls in flight at once: the profile's `concurrency`.
+    calls: Arc<Semaphore>,
+    /// Orders yielded to apalis and not finished yet (waiting for a call slot, calling, or
+    /// waiting for their completion to be durable).
+    outstanding: AtomicUsize,
+    /// Orders whose handler was invoked and whose completion is not yet durable. They may have
+    /// reached the provider, so a shutdown never releases them.
     pub(crate) started: Mutex<HashSet<i64>>,
-    /// Nudges the fetcher when the last started order completes (it may now be idle).
+    /// Set when the shutdown begins: orders still waiting for a call slot are not started.
+    pub(crate) stopping: watch::Sender<bool>,
+    /// Nudges the fetcher when the last outstanding order finishes (it may now be idle).
     kick: Notify,
     /// `true` while the lane has nothing due and nothing running.
     pub(crate) idle: watch::Sender<bool>,
@@ -84,7 +93,10 @@ impl Lane {
             clock,
             config: config.clone(),
             handler,
+            calls: Arc::new(Semaphore::new(profile.concurrency.max(1) as usize)),
+            outstanding: AtomicUsize::new(0),
             started: Mutex::new(HashSet::new()),
+            stopping: watch::Sender::new(false),
             kick: Notify::new(),
             idle: watch::Sender::new(false),
             claim_gate: Arc::default(),
@@ -129,15 +141,43 @@ impl Lane {
             .expect("database, fetcher and sink are all set")
     }
 
-    /// The concurrency cap apalis runs this lane's handler under.
+    /// The cap on orders apalis holds at once for this lane: the calls in flight plus one claim's
+    /// worth waiting for a slot or for their completion to be written. The provider-call limit
+    /// itself (`concurrency`) is applied around the handler only, so that a slow commit never
+    /// holds a provider slot and the next calls start while the previous outcomes are written.
     pub(crate) fn concurrency_layer(&self) -> ConcurrencyLayer {
-        ConcurrencyLayer::new(self.profile.concurrency as usize)
+        ConcurrencyLayer::new((self.profile.concurrency + self.config.claim_batch) as usize)
     }
 
-    /// Handles one order end to end; resolves once its completion is durable.
+    /// Handles one order end to end; resolves once its completion is durable (or at once when
+    /// the lane is stopping and the order never reached its handler).
     pub(crate) async fn process(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
+        let outcome = self.clone().call_and_record(order).await;
+        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.kick.notify_one();
+        }
+        outcome
+    }
+
+    async fn call_and_record(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
         let id = order.id;
+        // 1. Wait for a call slot; once the shutdown began, leave the order unstarted (it is
+        //    released afterwards).
+        let mut stopping = self.stopping.subscribe();
+        let slot = tokio::select! {
+            biased;
+            _ = stopping.wait_for(|s| *s) => return Ok(()),
+            slot = self.calls.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        if *stopping.borrow() {
+            return Ok(());
+        }
+        // 2. Call the provider.
+        self.started.lock().expect("started lock").insert(id);
         let result = self.handler.handle(order.clone()).await;
+        drop(slot);
+        // 3. Record the outcome; answer only once it is durable. On failure the order keeps its
+        //    lease and stays "started", so the shutdown does not release it.
         let completion = completion_for(&self.profile, &order, result, self.clock.now_ms());
         let (tx, rx) = oneshot::channel();
         self.completer
@@ -151,14 +191,7 @@ impl Lane {
             self.fenced.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(order_id = id, worker = %self.worker_id, "lease was taken over; outcome not recorded");
         }
-        let now_empty = {
-            let mut started = self.started.lock().expect("started lock");
-            started.remove(&id);
-            started.is_empty()
-        };
-        if now_empty {
-            self.kick.notify_one();
-        }
+        self.started.lock().expect("started lock").remove(&id);
         Ok(())
     }
 }
@@ -185,7 +218,7 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
     stream::unfold(state, |mut st| async move {
         loop {
             if let Some(order) = st.buffer.pop_front() {
-                st.lane.started.lock().expect("started lock").insert(order.id);
+                st.lane.outstanding.fetch_add(1, Ordering::SeqCst);
                 let task = TaskBuilder::new(order).build();
                 return Some((Ok(Some(task)), st));
             }
@@ -200,7 +233,7 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
                     continue;
                 }
                 Ok(_) => {
-                    let nothing_running = lane.started.lock().expect("started lock").is_empty();
+                    let nothing_running = lane.outstanding.load(Ordering::SeqCst) == 0;
                     if nothing_running {
                         lane.idle.send_if_modified(|idle| !std::mem::replace(idle, true));
                     }
@@ -224,7 +257,7 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
 /// connection (on SQLite, the only write connection) until the grace period ends.
 async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
     let gate = lane.claim_gate.clone().lock_owned().await;
-    let limit = lane.config.claim_batch.min(lane.profile.concurrency).max(1);
+    let limit = lane.config.claim_batch.max(1);
     let task = tokio::spawn(async move {
         let _gate = gate;
         lane.store

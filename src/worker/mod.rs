@@ -6,6 +6,8 @@
 //! lifecycle, the tower layers and graceful shutdown; the queue itself is our table (see
 //! DESIGN.md for why apalis' own SQL storages were not used).
 
+#![warn(missing_docs)]
+
 mod backoff;
 mod clock;
 mod handler;

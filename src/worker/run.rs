@@ -25,14 +25,17 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("store: {0}")]
+    /// The store failed while releasing orders at shutdown.
     Store(#[from] crate::store::Error),
     #[error("worker monitor: {0}")]
+    /// apalis reported a worker that ended with an error.
     Monitor(String),
 }
 
 /// What each lane did during a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneReport {
+    /// The profile the lane served.
     pub profile: String,
     /// The lease owner id this lane claimed under.
     pub worker_id: String,
@@ -49,6 +52,7 @@ pub struct LaneReport {
 /// The lanes of a run, in profile-name order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
+    /// One report per lane.
     pub lanes: Vec<LaneReport>,
 }
 
@@ -140,6 +144,7 @@ impl Runtime {
             })
             .collect();
         let signal = shutdown(&lanes);
+        let stopping: Vec<_> = lanes.iter().map(|l| l.stopping.clone()).collect();
 
         let mut monitor =
             Monitor::new().shutdown_timeout(Duration::from_secs(self.config.shutdown_grace_secs));
@@ -162,6 +167,11 @@ impl Runtime {
         let outcome = monitor
             .run_with_signal(async move {
                 signal.await;
+                // Before apalis stops the workers: orders still waiting for a call slot must not
+                // start any more.
+                for s in &stopping {
+                    s.send_replace(true);
+                }
                 Ok(())
             })
             .await;
