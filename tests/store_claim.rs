@@ -15,6 +15,7 @@ on_both_engines!(
     a_claim_takes_due_orders_of_its_profile_only_and_counts_the_attempt,
     an_order_is_not_claimed_twice_while_its_lease_runs,
     an_expired_lease_is_taken_over_and_flagged_unknown,
+    an_order_in_doubt_comes_back_when_due_flagged_unknown,
     a_completion_from_a_worker_that_lost_its_lease_is_refused,
     a_retry_is_not_due_before_its_time,
     releasing_restores_the_previous_state_and_attempt_count,
@@ -100,6 +101,35 @@ async fn an_expired_lease_is_taken_over_and_flagged_unknown(db: TestDb) {
     assert_eq!(taken[0].id, dead[0].id);
     assert_eq!(taken[0].attempt, 2);
     assert!(taken[0].previous_outcome_unknown);
+}
+
+async fn an_order_in_doubt_comes_back_when_due_flagged_unknown(db: TestDb) {
+    // Arrange: the first call's answer was lost; the resolution is due 500 ms later.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("a", 2)).await;
+    let first = claim(&store, "w1", 1, NOW).await;
+    let mut doubt = done(first[0].id, OrderState::InDoubt);
+    doubt.next_attempt_at = Some(NOW + 500);
+    doubt.error = Some(("timeout".into(), "no answer".into()));
+    let applied = store
+        .order_complete_many("w1", &[doubt], NOW)
+        .await
+        .unwrap();
+    assert_eq!(applied, vec![true]);
+
+    // Act: a claim before the resolution is due, then one after.
+    let early = claim(&store, "w2", 10, NOW + 499).await;
+    let late = claim(&store, "w2", 10, NOW + 500).await;
+
+    // Assert: the early claim only got the other (queued) order; the late one got the order in
+    // doubt, flagged so that the provider layer resolves before re-sending.
+    assert_eq!(early.len(), 1);
+    assert_ne!(early[0].id, first[0].id);
+    assert!(!early[0].previous_outcome_unknown);
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0].id, first[0].id);
+    assert_eq!(late[0].attempt, 2);
+    assert!(late[0].previous_outcome_unknown);
 }
 
 async fn a_completion_from_a_worker_that_lost_its_lease_is_refused(db: TestDb) {

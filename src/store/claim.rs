@@ -1,8 +1,11 @@
 //! Claiming due orders under a lease, extending leases, and giving unstarted orders back.
 //!
 //! A claim takes, for one profile, orders whose lease expired (their worker died: the previous
-//! call's outcome is unknown) and orders that are due (`queued`, or `retry_wait` whose
-//! `next_attempt_at` has passed). It stamps them `in_flight` with the worker's id and a lease
+//! call's outcome is unknown), orders in doubt whose resolution is due (`in_doubt` whose
+//! `next_attempt_at` has passed: the last call's answer was lost), and orders that are due
+//! (`queued`, or `retry_wait` whose `next_attempt_at` has passed). Orders of the first two kinds
+//! are handed out with `previous_outcome_unknown`, so the provider layer resolves the doubt before
+//! sending anything. It stamps them `in_flight` with the worker's id and a lease
 //! deadline, counts the attempt, and remembers the state they came from in `claimed_from` so a
 //! release can restore it exactly.
 
@@ -24,6 +27,9 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
             WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 ORDER BY lease_expires_at LIMIT $5) \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
+            WHERE profile = $1 AND state = 'in_doubt' AND next_attempt_at <= $4 ORDER BY next_attempt_at LIMIT $5) \
+        UNION ALL \
+        SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
             ORDER BY next_attempt_at LIMIT $5) \
         LIMIT $5) \
@@ -31,18 +37,22 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
         currency, provider_refs, attempts, claimed_from";
 
 /// Postgres: `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other's rows instead of
-/// waiting. (Postgres refuses `FOR UPDATE` under `UNION`, hence two CTEs.)
+/// waiting. (Postgres refuses `FOR UPDATE` under `UNION`, hence one CTE per kind.)
 // language=PostgreSQL
 const PG_CLAIM: &str = "WITH expired AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
         ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED \
+    ), doubt AS ( \
+        SELECT id FROM orders \
+        WHERE profile = $1 AND state = 'in_doubt' AND next_attempt_at <= $4 \
+        ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), due AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
         ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), picked AS ( \
-        SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $5 \
+        SELECT id FROM expired UNION ALL SELECT id FROM doubt UNION ALL SELECT id FROM due LIMIT $5 \
     ) \
     UPDATE orders o \
     SET claimed_from = o.state, state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
@@ -82,8 +92,12 @@ impl ClaimRow {
             currency: self.currency,
             provider_refs: self.provider_refs.as_deref().map(json).transpose()?,
             attempt: u32::try_from(self.attempts).map_err(|e| corrupt("orders", e))?,
-            previous_outcome_unknown: self.claimed_from.as_deref()
-                == Some(OrderState::InFlight.as_str()),
+            // Taken over from a dead worker, or back from doubt: the last call may have reached
+            // the provider either way.
+            previous_outcome_unknown: matches!(
+                self.claimed_from.as_deref(),
+                Some(s) if s == OrderState::InFlight.as_str() || s == OrderState::InDoubt.as_str()
+            ),
         })
     }
 }
@@ -91,7 +105,7 @@ impl ClaimRow {
 impl Store {
     /// Atomically claims up to `limit` orders of `profile` that are due at `now_ms` (or whose
     /// lease expired) for `worker_id`, leased for `lease`. Oldest due first; expired leases
-    /// before due orders.
+    /// first, then orders in doubt whose resolution is due, then due orders.
     pub async fn order_claim_due(
         &self,
         profile: &str,

@@ -65,7 +65,19 @@ pub fn completion_for(
             completion.error = Some((code, message));
         }
         Outcome::Unknown { code, message } => {
-            completion.state = OrderState::InDoubt;
+            if order.attempt >= profile.max_attempts {
+                // Still in doubt after every attempt the profile allows: resending is never
+                // blind, so a human decides.
+                completion.state = OrderState::NeedsReview;
+            } else {
+                // The claim takes the order back once this is due and the provider layer
+                // resolves the doubt first. At least one base delay, so that a provider that
+                // shows a new card a moment late has that moment.
+                completion.state = OrderState::InDoubt;
+                let delay = retry_delay(profile, order.attempt, None)
+                    .max(Duration::from_millis(profile.backoff_base_ms));
+                completion.next_attempt_at = Some(now_ms + delay.as_millis() as i64);
+            }
             completion.error = Some((code, message));
         }
         Outcome::NeedsReview { code, message } => {
@@ -168,6 +180,31 @@ mod tests {
         let c = completion_for(&p, &order(3), transient(None), 5_000);
         assert_eq!(c.state, OrderState::Dead);
         assert_eq!(c.next_attempt_at, None);
+    }
+
+    #[test]
+    fn an_unknown_answer_puts_the_order_in_doubt_with_its_resolution_due_after_a_backoff() {
+        let p = profile(1_000, 10_000, 3);
+        let unknown = Outcome::Unknown {
+            code: "timeout".into(),
+            message: "no answer".into(),
+        };
+        let c = completion_for(&p, &order(1), unknown.into(), 5_000);
+        assert_eq!(c.state, OrderState::InDoubt);
+        let at = c.next_attempt_at.expect("a due time for the resolution");
+        assert!((6_000..=7_000).contains(&at), "{at}");
+    }
+
+    #[test]
+    fn an_order_still_in_doubt_on_its_last_attempt_needs_review() {
+        let p = profile(1_000, 10_000, 3);
+        let unknown = Outcome::Unknown {
+            code: "timeout".into(),
+            message: "no answer".into(),
+        };
+        let c = completion_for(&p, &order(3), unknown.into(), 5_000);
+        assert_eq!(c.state, OrderState::NeedsReview);
+        assert_eq!(c.error.unwrap().0, "timeout");
     }
 
     #[test]

@@ -12,11 +12,13 @@ mod backoff;
 mod clock;
 mod handler;
 mod lane;
+mod lanes;
 mod limit;
 mod run;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};
 pub use handler::{HandlerResult, OrderHandler, Outcome, handler_fn};
+pub use lanes::{LaneStats, ProviderLane};
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};
