@@ -11,6 +11,8 @@
 mod backoff;
 mod clock;
 mod handler;
+mod issue;
+mod issue_mask;
 mod lane;
 mod lanes;
 mod limit;
@@ -19,6 +21,7 @@ mod run;
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};
 pub use handler::{HandlerResult, OrderHandler, Outcome, handler_fn};
+pub use issue::{IssueBuildError, IssueHandler, merge_refs};
 pub use lanes::{LaneStats, ProviderLane};
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};

@@ -1,0 +1,273 @@
+//! The handler's decisions, with a scripted provider standing in for a real client.
+
+use super::*;
+use crate::domain::ProviderKind;
+use crate::providers::CallKind;
+use crate::store::AttemptOutcome;
+use serde_json::json;
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Answers each create with the next scripted answer and each resolve with its resolution.
+#[derive(Default)]
+struct Scripted {
+    creates: Mutex<VecDeque<Classified>>,
+    resolution: Mutex<Option<Resolution>>,
+    create_calls: AtomicUsize,
+    resolve_calls: AtomicUsize,
+}
+
+fn report(kind: CallKind, classified: Classified) -> CallReport {
+    let http_status = match &classified {
+        Classified::Accepted { .. } => Some(201),
+        Classified::Transient {
+            rate_limited: true, ..
+        } => Some(429),
+        _ => None,
+    };
+    CallReport {
+        kind,
+        classified,
+        started_at_ms: 1,
+        duration_ms: 2,
+        http_status,
+        provider_code: None,
+    }
+}
+
+impl Provider for Scripted {
+    fn create<'a>(&'a self, _: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+        self.create_calls.fetch_add(1, Ordering::SeqCst);
+        let next = self
+            .creates
+            .lock()
+            .unwrap()
+            .pop_front()
+            .expect("a scripted create");
+        Box::pin(async move { report(CallKind::Create, next) })
+    }
+
+    fn resolve<'a>(&'a self, _: &'a ClaimedOrder) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
+        self.resolve_calls.fetch_add(1, Ordering::SeqCst);
+        let resolution = self
+            .resolution
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a scripted resolution");
+        let lookup = report(CallKind::Lookup, Classified::Accepted { refs: json!({}) });
+        Box::pin(async move { (resolution, vec![lookup]) })
+    }
+}
+
+fn order(previous_outcome_unknown: bool, refs: Option<serde_json::Value>) -> ClaimedOrder {
+    ClaimedOrder {
+        id: 1,
+        batch_id: uuid::Uuid::nil(),
+        profile: "uqpay".into(),
+        provider: ProviderKind::Uqpay,
+        order_ref: "r-1".into(),
+        idempotency_key: "k-1".into(),
+        payload: json!({}),
+        amount_minor: None,
+        currency: None,
+        provider_refs: refs,
+        attempt: 2,
+        previous_outcome_unknown,
+    }
+}
+
+fn setup(
+    creates: Vec<Classified>,
+    resolution: Option<Resolution>,
+) -> (Arc<Scripted>, IssueHandler) {
+    let provider = Arc::new(Scripted::default());
+    *provider.creates.lock().unwrap() = creates.into();
+    *provider.resolution.lock().unwrap() = resolution;
+    let handler = IssueHandler::new().with_profile(
+        "uqpay",
+        provider.clone(),
+        Arc::new(ProviderLane::new(1_000.0)),
+    );
+    (provider, handler)
+}
+
+fn accepted(refs: serde_json::Value) -> Classified {
+    Classified::Accepted { refs }
+}
+
+#[tokio::test]
+async fn an_accepted_create_submits_the_order_with_its_refs_and_one_attempt_row() {
+    // Arrange
+    let (provider, handler) = setup(vec![accepted(json!({"card_id": "c1"}))], None);
+
+    // Act
+    let result = handler.handle(order(false, None)).await;
+
+    // Assert
+    assert_eq!(
+        result.outcome,
+        Outcome::Submitted {
+            refs: json!({"card_id": "c1"})
+        }
+    );
+    assert_eq!(result.attempts.len(), 1);
+    assert_eq!(result.attempts[0].outcome, AttemptOutcome::Accepted);
+    assert_eq!(result.attempts[0].attempt_no, 2);
+    assert_eq!(provider.resolve_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_order_in_doubt_whose_card_is_found_is_submitted_without_a_new_create() {
+    let found = Resolution::Found {
+        refs: json!({"card_key": "k9"}),
+    };
+    let (provider, handler) = setup(vec![], Some(found));
+
+    let result = handler.handle(order(true, None)).await;
+
+    assert_eq!(
+        result.outcome,
+        Outcome::Submitted {
+            refs: json!({"card_key": "k9"})
+        }
+    );
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(result.attempts.len(), 1, "the lookup is recorded");
+}
+
+#[tokio::test]
+async fn when_a_resend_is_safe_the_create_goes_out_and_known_refs_are_kept() {
+    let (provider, handler) = setup(
+        vec![accepted(json!({"card_id": "c1", "order_no": null}))],
+        Some(Resolution::ResendIsSafe),
+    );
+
+    let result = handler
+        .handle(order(true, Some(json!({"order_no": "o1"}))))
+        .await;
+
+    assert_eq!(
+        result.outcome,
+        Outcome::Submitted {
+            refs: json!({"card_id": "c1", "order_no": "o1"})
+        }
+    );
+    assert_eq!(provider.resolve_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(result.attempts.len(), 2);
+}
+
+#[tokio::test]
+async fn an_order_the_provider_cannot_find_again_needs_review_and_is_never_resent() {
+    let gap = Resolution::Unresolvable {
+        code: "no_lookup".into(),
+        message: "the provider has no lookup by reference".into(),
+    };
+    let (provider, handler) = setup(vec![], Some(gap));
+
+    let result = handler.handle(order(true, None)).await;
+
+    assert!(
+        matches!(&result.outcome, Outcome::NeedsReview { code, .. } if code == "no_lookup"),
+        "{:?}",
+        result.outcome
+    );
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_lookup_that_fails_for_now_keeps_the_order_in_doubt() {
+    let later = Resolution::Transient {
+        code: "http_503".into(),
+        message: "down".into(),
+        retry_after: None,
+    };
+    let (provider, handler) = setup(vec![], Some(later));
+
+    let result = handler.handle(order(true, None)).await;
+
+    assert!(
+        matches!(&result.outcome, Outcome::Unknown { code, .. } if code == "http_503"),
+        "{:?}",
+        result.outcome
+    );
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_rate_limited_answer_retries_after_the_providers_delay_and_slows_the_lane() {
+    // Arrange
+    let limited = Classified::Transient {
+        code: "http_429".into(),
+        message: "slow down".into(),
+        retry_after: Some(Duration::from_millis(1)),
+        rate_limited: true,
+    };
+    let (_, handler) = setup(vec![limited], None);
+
+    // Act
+    let result = handler.handle(order(false, None)).await;
+
+    // Assert
+    assert_eq!(
+        result.outcome,
+        Outcome::Transient {
+            code: "http_429".into(),
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_millis(1)),
+        }
+    );
+    let stats = handler.lane("uqpay").unwrap().stats();
+    assert_eq!(stats.rate_limited, 1);
+    assert_eq!(stats.effective_rate, 500.0);
+}
+
+#[tokio::test]
+async fn permanent_unknown_and_review_answers_keep_the_providers_code() {
+    let answers = vec![
+        Classified::Permanent {
+            code: "CARD000002".into(),
+            message: "unknown program".into(),
+        },
+        Classified::Unknown {
+            code: "timeout".into(),
+            message: "no answer".into(),
+        },
+        Classified::NeedsReview {
+            code: "CIN000099".into(),
+            message: "already used".into(),
+        },
+    ];
+    let (_, handler) = setup(answers, None);
+
+    let first = handler.handle(order(false, None)).await.outcome;
+    let second = handler.handle(order(false, None)).await.outcome;
+    let third = handler.handle(order(false, None)).await.outcome;
+
+    assert!(matches!(first, Outcome::Permanent { code, .. } if code == "CARD000002"));
+    assert!(matches!(second, Outcome::Unknown { code, .. } if code == "timeout"));
+    assert!(matches!(third, Outcome::NeedsReview { code, .. } if code == "CIN000099"));
+}
+
+#[tokio::test]
+async fn an_order_of_an_unconfigured_profile_is_not_sent() {
+    let (provider, handler) = setup(vec![], None);
+    let mut other = order(false, None);
+    other.profile = "elsewhere".into();
+
+    let result = handler.handle(other).await;
+
+    assert!(matches!(result.outcome, Outcome::Transient { code, .. } if code == "no_client"));
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn merging_refs_keeps_known_keys_and_takes_new_values() {
+    let known = json!({"order_no": "o1", "card_id": "old"});
+    let merged = merge_refs(Some(&known), json!({"card_id": "c2", "order_no": null}));
+    assert_eq!(merged, json!({"order_no": "o1", "card_id": "c2"}));
+    assert_eq!(merge_refs(None, json!({"a": 1})), json!({"a": 1}));
+}
