@@ -10,6 +10,7 @@
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
+//! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
 //! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
 //! - [`cli`]: the `cardbatch` command line.
 
@@ -19,5 +20,6 @@ pub mod domain;
 pub mod ingest;
 pub mod providers;
 pub mod sandbox;
+pub mod server;
 pub mod store;
 pub mod worker;

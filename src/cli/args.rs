@@ -88,6 +88,15 @@ pub enum Command {
         output: Option<PathBuf>,
     },
 
+    /// Run the workers for every configured profile and the HTTP server (Alchemy Pay reverse
+    /// validation, health) until SIGINT or SIGTERM.
+    ///
+    /// Provider credentials are read from the environment variables each profile names
+    /// (profiles.<name>.credentials_env). On a signal, workers stop claiming, let in-flight
+    /// provider calls finish within the grace period (worker.shutdown_grace_secs), release the
+    /// orders they had not started, and then the server stops.
+    Run,
+
     /// Run the workers for every configured profile until SIGINT or SIGTERM.
     ///
     /// On a signal, workers stop claiming, let in-flight provider calls finish within the grace

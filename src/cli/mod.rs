@@ -43,6 +43,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export { batch, output } => {
             export::run(&open_store(&config).await?, &batch, output.as_deref()).await
         }
+        Command::Run => run::run(&config).await,
         Command::Worker => run::worker(&config).await,
         Command::Sandbox {
             config: sandbox_config,

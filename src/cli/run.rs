@@ -1,10 +1,18 @@
-//! The long-running commands: `worker` and `sandbox`.
+//! The long-running commands: `run`, `worker` and `sandbox`.
 
 use super::open_store;
 use crate::config::Config;
+use crate::domain::ProviderKind;
+use crate::providers::alchemypay::CheckKeys;
+use crate::providers::{Credentials, ProviderEnv};
+use crate::store::Store;
+use crate::worker::{IssueHandler, RunReport};
+use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {
@@ -29,20 +37,84 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received");
 }
 
+/// `cardbatch worker`: the workers of every profile, without the HTTP server.
 pub async fn worker(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
-    let _ = &store;
-    anyhow::bail!("the provider clients are not built yet; `cardbatch worker` has nothing to call");
-    #[allow(unreachable_code)]
-    let handler: std::sync::Arc<dyn crate::worker::OrderHandler> = todo!();
+    let (handler, _) = issue_handler(config, &store)?;
     let report = crate::worker::run(
         store,
         config.profiles.clone(),
-        handler,
+        Arc::new(handler),
         config.worker.clone(),
         shutdown_signal(),
     )
     .await?;
+    log_report(&report);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cardbatch run`: the workers of every profile plus the HTTP server, in one process.
+///
+/// 1. Build every profile's client (credentials from the environment; a missing variable is an
+///    error naming it) and bind the server, so a misconfiguration fails before any order moves.
+/// 2. Serve and work until SIGINT/SIGTERM.
+/// 3. On the signal the workers stop first and finish their calls within the grace period; the
+///    server stays up meanwhile, because Alchemy Pay validates an in-flight create by calling it
+///    back. Then the server stops.
+pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(config).await?;
+    let (handler, alchemy_keys) = issue_handler(config, &store)?;
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("Failed to listen on {}", config.server.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        profiles = ?handler.profiles(),
+        "cardbatch running"
+    );
+    let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
+    let app = crate::server::app(store.clone(), alchemy_keys);
+    let server = tokio::spawn(crate::server::serve(listener, app, async move {
+        let mut rx = server_stopped;
+        let _ = rx.wait_for(|stop| *stop).await;
+    }));
+    let report = crate::worker::run(
+        store,
+        config.profiles.clone(),
+        Arc::new(handler),
+        config.worker.clone(),
+        shutdown_signal(),
+    )
+    .await;
+    stop_server.send_replace(true);
+    server
+        .await
+        .context("the server task failed")?
+        .context("the server failed")?;
+    log_report(&report?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The issuing handler for every configured profile, and the Alchemy Pay check keys.
+fn issue_handler(config: &Config, store: &Store) -> anyhow::Result<(IssueHandler, CheckKeys)> {
+    let env = ProviderEnv {
+        http: crate::providers::http::client(),
+        store: store.clone(),
+        public_url: config.public_url(),
+    };
+    let mut keys = CheckKeys::new();
+    let handler = IssueHandler::from_profiles(&config.profiles, &env, |name, profile| {
+        let credentials = Credentials::from_env(name, profile)?;
+        if profile.provider == ProviderKind::AlchemypayVcc {
+            keys.add_profile(name, &credentials)?;
+        }
+        Ok(credentials)
+    })
+    .context("Failed to set up the provider clients")?;
+    Ok((handler, keys))
+}
+
+fn log_report(report: &RunReport) {
     for lane in &report.lanes {
         tracing::info!(
             profile = %lane.profile,
@@ -52,7 +124,6 @@ pub async fn worker(config: &Config) -> anyhow::Result<ExitCode> {
             "lane stopped"
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn sandbox(config: Option<&Path>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
