@@ -128,6 +128,17 @@ pub struct E2e {
 impl E2e {
     /// Starts the sandbox with `faults` for `kind`, cardbatch's server, and a store on `db`.
     pub async fn start(kind: ProviderKind, db: TestDb, faults: FaultConfig, rate: f64) -> E2e {
+        Self::start_with(kind, db, faults, rate, &[]).await
+    }
+
+    /// [`E2e::start`] with sandbox provider `options` (e.g. QI's `conflict_reveals_keys`).
+    pub async fn start_with(
+        kind: ProviderKind,
+        db: TestDb,
+        faults: FaultConfig,
+        rate: f64,
+        options: &[(&str, &str)],
+    ) -> E2e {
         let store = db.store().await;
         store.migrate().await.expect("migrate");
         // cardbatch's server first: the sandbox's Alchemy Pay calls it back before creating.
@@ -152,6 +163,9 @@ impl E2e {
             faults,
             ..ProviderSettings::default()
         };
+        for (k, v) in options {
+            settings.options.insert(k.to_string(), v.to_string());
+        }
         if kind == ProviderKind::AlchemypayVcc {
             settings.options.insert(
                 "check_url".into(),
@@ -397,8 +411,17 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 /// transient errors, 5% lost responses and 429s from a sandbox limit below the profile's rate;
 /// every order ends accepted, with exactly one card each.
 pub async fn a_faulty_batch_ends_with_exactly_one_card_per_order(kind: ProviderKind, db: TestDb) {
+    a_faulty_batch_ends_with_exactly_one_card_per_order_with(kind, db, &[]).await;
+}
+
+/// [`a_faulty_batch_ends_with_exactly_one_card_per_order`] with sandbox provider options.
+pub async fn a_faulty_batch_ends_with_exactly_one_card_per_order_with(
+    kind: ProviderKind,
+    db: TestDb,
+    options: &[(&str, &str)],
+) {
     // Arrange: the sandbox allows 50 calls/s, the profile starts at 80/s.
-    let e = E2e::start(kind, db, limited_faults(50.0), 80.0).await;
+    let e = E2e::start_with(kind, db, limited_faults(50.0), 80.0, options).await;
     let batch = e.submit_csv(&csv(kind, "e2e", 200, &[])).await;
     let handler = e.handler();
 
