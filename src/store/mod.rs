@@ -14,6 +14,7 @@ mod connect;
 mod error;
 mod model;
 mod report;
+mod tokens;
 mod wake;
 
 pub use batch_write::BatchWriter;
@@ -23,4 +24,5 @@ pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
+pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};
