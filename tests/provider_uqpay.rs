@@ -323,6 +323,33 @@ async fn resolving_with_refs_looks_the_card_up() {
 }
 
 #[tokio::test]
+async fn a_rate_limited_lookup_resolves_as_transient_with_retry_after() {
+    let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
+    let client = client(&sandbox, &db.store().await);
+    let mut order = order(seed_payload());
+    let Classified::Accepted { refs } = client.create(&order).await.classified else {
+        panic!("the seed order is accepted")
+    };
+    order.provider_refs = Some(refs);
+    sandbox.set_faults(
+        PROVIDER,
+        FaultConfig {
+            rate_limit_per_minute: Some(1),
+            ..FaultConfig::default()
+        },
+    );
+    let _spend_the_window = client.resolve(&order).await;
+
+    let (resolution, reports) = client.resolve(&order).await;
+
+    assert!(
+        matches!(&resolution, Resolution::Transient { code, retry_after: Some(_), .. } if code == "too_many_requests"),
+        "{resolution:?}"
+    );
+    assert_eq!(reports[0].http_status, Some(429));
+}
+
+#[tokio::test]
 async fn a_429_is_transient_rate_limited_with_retry_after() {
     let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
     let client = client(&sandbox, &db.store().await);
@@ -518,7 +545,33 @@ async fn two_processes_share_one_token_and_never_fail_on_an_invalidated_one(db: 
     assert!(duplicate_keys.is_empty(), "{duplicate_keys:?}");
 }
 
+async fn a_process_refused_with_a_token_the_row_no_longer_holds_adopts_the_row_s_without_minting(
+    db: TestDb,
+) {
+    // Arrange: process A mints the first token; process B adopts it from the database.
+    let sandbox = sandbox().await;
+    let a = client(&sandbox, &db.store().await);
+    let b = client(&sandbox, &db.store().await);
+    accepted_card_id(&a.create(&order(seed_payload())).await);
+    accepted_card_id(&b.create(&order(seed_payload())).await);
+    assert_eq!((a.tokens().minted(), b.tokens().minted()), (1, 0));
+    // The shared token expires at UQPAY; B is refused first and mints its successor.
+    sandbox.core().clock.advance(Duration::from_secs(31 * 60));
+    accepted_card_id(&b.create(&order(seed_payload())).await);
+    assert_eq!(b.tokens().minted(), 1);
+
+    // Act: A still holds the old token, is refused, and finds B's token in the row.
+    let report = a.create(&order(seed_payload())).await;
+
+    // Assert: accepted without minting (which would have revoked B's token).
+    accepted_card_id(&report);
+    assert_eq!(a.tokens().minted(), 1);
+    accepted_card_id(&b.create(&order(seed_payload())).await);
+    assert_eq!(b.tokens().minted(), 1, "B's token is still valid");
+}
+
 on_both_engines!(
+    a_process_refused_with_a_token_the_row_no_longer_holds_adopts_the_row_s_without_minting,
     an_expired_token_is_refreshed_transparently,
     a_token_near_expiry_in_the_database_is_replaced_before_use,
     two_processes_share_one_token_and_never_fail_on_an_invalidated_one,
