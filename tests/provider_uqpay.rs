@@ -576,3 +576,34 @@ on_both_engines!(
     a_token_near_expiry_in_the_database_is_replaced_before_use,
     two_processes_share_one_token_and_never_fail_on_an_invalidated_one,
 );
+
+#[tokio::test]
+async fn the_on_behalf_of_option_is_sent_and_an_unknown_sub_account_is_permanent() {
+    // Arrange: the sandbox's fixtures have no Issuing sub-accounts.
+    let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
+    let mut profile = Profile::sandbox(ProviderKind::Uqpay, &sandbox.addr().to_string());
+    profile.options.insert(
+        "on_behalf_of".into(),
+        "7c0e8d1a-1111-4222-8333-944455556666".into(),
+    );
+    let credentials = Credentials::from_pairs([
+        ("client_id", DEV_UQPAY_CLIENT_ID),
+        ("api_key", DEV_UQPAY_API_KEY),
+    ]);
+    let env = ProviderEnv {
+        http: http::client(),
+        store: db.store().await,
+        public_url: String::new(),
+    };
+    let client = uqpay::client(PROFILE, &profile, &credentials, &env).unwrap();
+
+    // Act
+    let report = client.create(&order(seed_payload())).await;
+
+    // Assert
+    assert!(
+        matches!(&report.classified, Classified::Permanent { code, .. } if code == "sub_account_not_found"),
+        "{report:?}"
+    );
+    assert!(sandbox.ledger().is_empty());
+}
