@@ -237,9 +237,9 @@ impl UqpayClient {
         {
             Ok(exchange) => exchange,
             Err((e, started_at_ms, started)) => {
+                // Always transient: no token, no lookup.
                 let report = e.report(started_at_ms, started);
-                let resolution = transient_resolution(&report.classified);
-                return (resolution, vec![report]);
+                return (resolution_of(&report.classified), vec![report]);
             }
         };
         let classified = match &exchange.result {
@@ -251,26 +251,17 @@ impl UqpayClient {
                 retry_after(&answer.headers),
             ),
         };
-        let resolution = match &classified {
-            Classified::Accepted { refs } => Resolution::Found { refs: refs.clone() },
-            Classified::Transient { .. } | Classified::Unknown { .. } => {
-                transient_resolution(&classified)
-            }
-            // The card we hold refs for is not there (or the lookup is refused): the replay of
-            // the key is still authoritative, so re-sending is the safe lookup.
-            Classified::Permanent { .. } | Classified::NeedsReview { .. } => {
-                Resolution::ResendIsSafe
-            }
-        };
         (
-            resolution,
+            resolution_of(&classified),
             vec![exchange.report(CallKind::Lookup, classified)],
         )
     }
 }
 
-fn transient_resolution(classified: &Classified) -> Resolution {
+/// What a lookup's answer says about the order in doubt.
+fn resolution_of(classified: &Classified) -> Resolution {
     match classified {
+        Classified::Accepted { refs } => Resolution::Found { refs: refs.clone() },
         Classified::Transient {
             code,
             message,
@@ -281,18 +272,14 @@ fn transient_resolution(classified: &Classified) -> Resolution {
             message: message.clone(),
             retry_after: *retry_after,
         },
-        Classified::Unknown { code, message }
-        | Classified::Permanent { code, message }
-        | Classified::NeedsReview { code, message } => Resolution::Transient {
+        Classified::Unknown { code, message } => Resolution::Transient {
             code: code.clone(),
             message: message.clone(),
             retry_after: None,
         },
-        Classified::Accepted { .. } => Resolution::Transient {
-            code: "unexpected".into(),
-            message: "an accepted lookup is not a failure".into(),
-            retry_after: None,
-        },
+        // The card we hold refs for is not there (or the lookup is refused): the replay of the
+        // key is still authoritative, so re-sending is the safe lookup.
+        Classified::Permanent { .. } | Classified::NeedsReview { .. } => Resolution::ResendIsSafe,
     }
 }
 
