@@ -8,6 +8,7 @@ use crate::providers::http::{classify_status, classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
@@ -172,7 +173,7 @@ impl AlchemyPayClient {
 
     /// Sends the create call for `order` (its idempotency key is the `orderNo`).
     pub async fn create_card(&self, order: &ClaimedOrder) -> CallReport {
-        let payload: OrderPayload = match serde_json::from_value(order.payload.clone()) {
+        let payload = match OrderPayload::deserialize(&order.payload) {
             Ok(p) => p,
             Err(e) => {
                 let now = chrono::Utc::now().timestamp_millis();
