@@ -271,6 +271,25 @@ mod tests {
     }
 
     #[test]
+    fn the_docs_show_every_code_of_the_table_with_its_reason() {
+        let prepaid = include_str!("../../../docs/providers/qitech_prepaid.md");
+        let postpaid = include_str!("../../../docs/providers/qitech_postpaid.md");
+        let has_row = |doc: &str, code: &str, why: &str| {
+            doc.lines()
+                .any(|l| l.starts_with(&format!("| `{code}`")) && l.contains(why))
+        };
+        for (call, code) in CODES {
+            let (_, why) = rule(*call, code).unwrap();
+            let shown = match call {
+                QiCall::PrepaidCreate => has_row(prepaid, code, why),
+                QiCall::PostpaidCreate => has_row(postpaid, code, why),
+                QiCall::Lookup => has_row(prepaid, code, why) || has_row(postpaid, code, why),
+            };
+            assert!(shown, "{code} ({call:?}) is not in the docs with: {why}");
+        }
+    }
+
+    #[test]
     fn card000006_is_permanent_on_create() {
         assert!(matches!(
             classify(QiCall::PrepaidCreate, 404, Some("CARD000006"), "x", None),
