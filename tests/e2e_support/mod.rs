@@ -6,6 +6,8 @@
 //! [`IssueHandler`] until every order has settled, and reads the sandbox's ledger.
 #![allow(dead_code)]
 
+pub mod process;
+
 use crate::common::TestDb;
 use cardbatch::config::{Profile, WorkerConfig};
 use cardbatch::domain::{Cpf, OrderState, ProviderKind};
