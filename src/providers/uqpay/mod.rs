@@ -4,11 +4,13 @@
 
 mod classify;
 mod client;
+mod find;
 mod token;
 mod wire;
 
 pub use classify::{CODES, Class, classify, lookup};
 pub use client::UqpayClient;
+pub use find::MAX_LIST_PAGES;
 pub use token::{REFRESH_MARGIN, Token, TokenError, TokenManager, TokenSource};
 pub use wire::{ErrorBody, create_body, decimal};
 
