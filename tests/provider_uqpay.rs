@@ -607,3 +607,59 @@ async fn the_on_behalf_of_option_is_sent_and_an_unknown_sub_account_is_permanent
     );
     assert!(sandbox.ledger().is_empty());
 }
+
+fn order_with_ref(order_ref: &str) -> ClaimedOrder {
+    let mut payload = seed_payload();
+    payload["metadata"]["cardbatch_order_ref"] = json!(order_ref);
+    ClaimedOrder {
+        order_ref: order_ref.into(),
+        ..order(payload)
+    }
+}
+
+#[tokio::test]
+async fn past_the_replay_window_a_card_is_found_by_listing_its_cardholder_s_cards() {
+    // Arrange: 105 cards on one cardholder (two pages); the answer for one was lost.
+    let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
+    let client = client(&sandbox, &db.store().await);
+    for i in 0..104 {
+        accepted_card_id(&client.create(&order_with_ref(&format!("r-{i}"))).await);
+    }
+    let lost = order_with_ref("r-lost");
+    sandbox.set_faults(
+        PROVIDER,
+        FaultConfig {
+            lost_response_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    );
+    assert!(matches!(
+        client.create(&lost).await.classified,
+        Classified::Unknown { .. }
+    ));
+    sandbox.set_faults(PROVIDER, FaultConfig::default());
+    let lost_card = sandbox.ledger().entries().last().unwrap().card_id.clone();
+
+    // Act
+    let (found, found_reports) = client.find_by_order_ref(&lost).await;
+    let (missing, missing_reports) = client
+        .find_by_order_ref(&order_with_ref("never-sent"))
+        .await;
+
+    // Assert
+    assert_eq!(
+        found,
+        Resolution::Found {
+            refs: json!({ "card_id": lost_card })
+        }
+    );
+    assert_eq!(found_reports.len(), 2, "the card is on the second page");
+    assert!(
+        found_reports
+            .iter()
+            .all(|r| r.kind == CallKind::Lookup && r.http_status == Some(200))
+    );
+    assert_eq!(missing, Resolution::NotFound);
+    assert_eq!(missing_reports.len(), 2);
+    assert_eq!(cards_for(&sandbox, &lost), 1);
+}

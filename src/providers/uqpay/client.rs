@@ -22,24 +22,24 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct UqpayClient {
     profile: String,
-    cards_url: String,
+    pub(super) cards_url: String,
     on_behalf_of: Option<String>,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     tokens: Arc<TokenManager>,
 }
 
 /// One HTTP exchange: what came back (or the transport error) and its timing.
-struct Exchange {
+pub(super) struct Exchange {
     started_at_ms: i64,
     started: Instant,
-    result: Result<Answer, reqwest::Error>,
+    pub(super) result: Result<Answer, reqwest::Error>,
 }
 
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
+pub(super) struct Answer {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
     /// reqwest's body bytes (`bytes::Bytes`, which axum re-exports).
-    body: Result<Bytes, reqwest::Error>,
+    pub(super) body: Result<Bytes, reqwest::Error>,
 }
 
 impl Exchange {
@@ -48,7 +48,7 @@ impl Exchange {
     }
 
     /// The report of this exchange, with `classified` as decided by the caller.
-    fn report(&self, kind: CallKind, classified: Classified) -> CallReport {
+    pub(super) fn report(&self, kind: CallKind, classified: Classified) -> CallReport {
         let provider_code = match &classified {
             Classified::Accepted { .. } => None,
             Classified::Transient { code, .. }
@@ -167,7 +167,7 @@ impl UqpayClient {
 
     /// Sends `build(token)`; on a 401 gets another token (adopted or minted) and sends once
     /// more. The 401 exchange is noted in tracing only: the caller reports the final one.
-    async fn with_token(
+    pub(super) async fn with_token(
         &self,
         build: impl Fn(&Token) -> reqwest::RequestBuilder,
     ) -> Result<Exchange, (TokenError, i64, Instant)> {
@@ -259,7 +259,7 @@ impl UqpayClient {
 }
 
 /// What a lookup's answer says about the order in doubt.
-fn resolution_of(classified: &Classified) -> Resolution {
+pub(super) fn resolution_of(classified: &Classified) -> Resolution {
     match classified {
         Classified::Accepted { refs } => Resolution::Found { refs: refs.clone() },
         Classified::Transient {
