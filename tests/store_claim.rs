@@ -3,7 +3,7 @@
 mod common;
 
 use cardbatch::domain::OrderState;
-use cardbatch::store::{AttemptOutcome, AttemptRecord, Completion, Store};
+use cardbatch::store::{AttemptOutcome, AttemptRecord, Completion, Engine, Store};
 use common::{TestDb, orders, submit};
 use std::time::Duration;
 
@@ -21,6 +21,8 @@ on_both_engines!(
     completions_record_attempt_rows_and_failing_orders_show_in_the_status,
     an_order_cannot_be_completed_back_into_the_queue,
     an_extended_lease_keeps_the_order_from_a_takeover,
+    a_waiting_worker_is_woken_when_orders_are_queued,
+    calls_made_outside_a_completion_are_recorded_too,
 );
 
 fn done(order_id: i64, state: OrderState) -> Completion {
@@ -308,4 +310,54 @@ async fn an_extended_lease_keeps_the_order_from_a_takeover(db: TestDb) {
         claim(&store, "w2", 10, NOW + 50_000 + lease_ms).await.len(),
         2
     );
+}
+
+async fn a_waiting_worker_is_woken_when_orders_are_queued(db: TestDb) {
+    // Arrange: on Postgres the orders come from another store (another process, as far as the
+    // database can tell), so only LISTEN/NOTIFY can wake the waiter; on SQLite, which has no
+    // cross-process notification, they come from the same store.
+    let store = db.store().await;
+    let mut signal = store.work_signal();
+    let writer_store = match store.engine() {
+        Engine::Postgres => {
+            // The listener announces itself once it is listening.
+            assert!(
+                signal.wait(Duration::from_secs(60)).await,
+                "the LISTEN connection came up"
+            );
+            db.store().await
+        }
+        Engine::Sqlite => store.clone(),
+    };
+    signal.mark_seen();
+
+    // Act
+    submit(&writer_store, "uqpay", orders("w", 1)).await;
+    let woken = signal.wait(Duration::from_secs(60)).await;
+
+    // Assert
+    assert!(woken);
+}
+
+async fn calls_made_outside_a_completion_are_recorded_too(db: TestDb) {
+    // Arrange: an order in doubt, and a reconciler's two lookups.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("a", 1)).await;
+    let o = claim(&store, "w1", 1, NOW).await.remove(0);
+    let lookup = |n: u32, status: Option<u16>| AttemptRecord {
+        attempt_no: n,
+        started_at_ms: NOW + i64::from(n),
+        duration_ms: 5,
+        http_status: status,
+        provider_code: None,
+        outcome: AttemptOutcome::Unknown,
+        message: None,
+    };
+    let calls = vec![lookup(1, None), lookup(1, Some(404))];
+
+    // Act
+    store.attempt_insert_many(o.id, &calls).await.unwrap();
+
+    // Assert
+    assert_eq!(store.attempt_list(o.id).await.unwrap(), calls);
 }

@@ -126,7 +126,7 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.read_only(false))
+            .connect_with(options)
             .await?
     };
     Ok(Db::Sqlite { read, write })

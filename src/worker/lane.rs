@@ -172,6 +172,8 @@ impl Lane {
         if *stopping.borrow() {
             return Ok(());
         }
+        // Hook: the profile's rate limiter (governor, shared per profile) waits here, holding
+        // the slot, so that `rate_limit_per_sec` paces the calls themselves.
         // 2. Call the provider.
         self.started.lock().expect("started lock").insert(id);
         let result = self.handler.handle(order.clone()).await;
