@@ -12,6 +12,7 @@ mod claim;
 mod complete;
 mod connect;
 mod error;
+mod lookup;
 mod model;
 mod report;
 mod wake;
@@ -19,6 +20,7 @@ mod wake;
 pub use batch_write::BatchWriter;
 pub use connect::{Engine, Store};
 pub use error::{Error, Result};
+pub use lookup::KeyedOrder;
 pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
