@@ -15,6 +15,7 @@ mod error;
 mod lookup;
 mod model;
 mod report;
+mod tokens;
 mod wake;
 
 pub use batch_write::BatchWriter;
@@ -25,4 +26,5 @@ pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
+pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};
