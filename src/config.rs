@@ -166,7 +166,8 @@ impl Config {
     /// without environment overrides).
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         Self::from_figment(
-            Figment::from(Serialized::defaults(Config::without_profiles())).merge(Toml::string(text)),
+            Figment::from(Serialized::defaults(Config::without_profiles()))
+                .merge(Toml::string(text)),
         )
     }
 
@@ -190,7 +191,10 @@ impl Config {
     pub fn builtin() -> Config {
         let mut config = Config::without_profiles();
         for kind in ProviderKind::ALL {
-            config.profiles.insert(kind.as_str().to_string(), Profile::sandbox(kind, DEFAULT_SANDBOX_ADDR));
+            config.profiles.insert(
+                kind.as_str().to_string(),
+                Profile::sandbox(kind, DEFAULT_SANDBOX_ADDR),
+            );
         }
         config
     }
@@ -220,7 +224,8 @@ impl Config {
                 problem: problem.to_string(),
             })
         };
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
+        {
             return invalid(
                 "database_url".into(),
                 "must start with sqlite: or postgres:// (e.g. sqlite://cardbatch.db)",
@@ -281,17 +286,29 @@ impl Profile {
                     ("type", "virtual"),
                     ("cvv_rotation_interval_hours", "72"),
                 ];
-                creds = &[("api_key", "QITECH_API_KEY"), ("private_key", "QITECH_PRIVATE_KEY")];
+                creds = &[
+                    ("api_key", "QITECH_API_KEY"),
+                    ("private_key", "QITECH_PRIVATE_KEY"),
+                ];
             }
             ProviderKind::QitechPostpaid => {
                 base_url = format!("http://{addr}/qitech");
-                pairs = &[("wallet_key", "3f9a7c2e-1b4d-4e8f-9a6c-5d2e8b7f1a30"), ("card_type", "virtual")];
-                creds = &[("api_key", "QITECH_API_KEY"), ("private_key", "QITECH_PRIVATE_KEY")];
+                pairs = &[
+                    ("wallet_key", "3f9a7c2e-1b4d-4e8f-9a6c-5d2e8b7f1a30"),
+                    ("card_type", "virtual"),
+                ];
+                creds = &[
+                    ("api_key", "QITECH_API_KEY"),
+                    ("private_key", "QITECH_PRIVATE_KEY"),
+                ];
             }
             ProviderKind::AlchemypayVcc => {
                 base_url = format!("http://{addr}/alchemypay");
                 pairs = &[("vid", "USD"), ("currency", "USD")];
-                creds = &[("access_key", "ALCHEMYPAY_ACCESS_KEY"), ("secret_key", "ALCHEMYPAY_SECRET_KEY")];
+                creds = &[
+                    ("access_key", "ALCHEMYPAY_ACCESS_KEY"),
+                    ("secret_key", "ALCHEMYPAY_SECRET_KEY"),
+                ];
             }
             ProviderKind::Uqpay => {
                 base_url = format!("http://{addr}/uqpay/api");
@@ -299,10 +316,17 @@ impl Profile {
                     ("card_product_id", "467e993f-317a-49fc-9ea0-bf49de7d1f76"),
                     ("card_currency", "USD"),
                 ];
-                creds = &[("client_id", "UQPAY_CLIENT_ID"), ("api_key", "UQPAY_API_KEY")];
+                creds = &[
+                    ("client_id", "UQPAY_CLIENT_ID"),
+                    ("api_key", "UQPAY_API_KEY"),
+                ];
             }
         }
-        let map = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map = |kv: &[(&str, &str)]| {
+            kv.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
         Profile {
             provider: kind,
             base_url,

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn only_final_states_are_terminal() {
-        let terminal: Vec<_> = OrderState::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = OrderState::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(terminal.len(), 6);
         assert!(!OrderState::Submitted.is_terminal());
     }

@@ -1,5 +1,5 @@
 //! UQPAY's answers, classified: the one table of which codes are transient, permanent or
-//! unknown, and why (mirrored in `docs/providers/uqpay.md`).
+//! unknown, and why (mirrored in the README; a test keeps them equal).
 //!
 //! UQPAY publishes no card-issuance error-code table (spec §3.2), so the table holds the codes
 //! its docs and SDKs name plus the validation codes the sandbox answers; a code not in the table
@@ -315,11 +315,11 @@ mod tests {
 
     #[test]
     fn every_code_in_the_table_is_documented_in_the_markdown_table() {
-        let doc = include_str!("../../../docs/providers/uqpay.md");
+        let doc = crate::providers::readme_section("UQPAY (`uqpay`)");
         for (code, _, _) in CODES {
             assert!(
                 doc.contains(&format!("`{code}`")),
-                "{code} missing from docs/providers/uqpay.md"
+                "{code} missing from the README"
             );
         }
     }
