@@ -152,8 +152,8 @@ impl Runtime {
             let lane = lane.clone();
             monitor = monitor.register(move |_restarts| {
                 // Tower layers for every order of the lane go here. The provider rate limit
-                // (governor, a later issue) belongs next to the call slot in `Lane::process`
-                // instead, so that it paces calls, not intake.
+                // (`ProviderLane`) is applied per HTTP call by `IssueHandler` instead, so that it
+                // paces calls, not intake.
                 WorkerBuilder::new(lane.worker_id.clone())
                     .backend(lane.backend())
                     .layer(lane.concurrency_layer())
