@@ -73,6 +73,36 @@ async fn a_run_killed_mid_batch_and_restarted_issues_exactly_one_card_per_order(
 
 on_both_engines!(a_run_killed_mid_batch_and_restarted_issues_exactly_one_card_per_order);
 
+#[tokio::test]
+async fn a_run_whose_profile_credentials_are_missing_fails_at_start_naming_the_variable() {
+    // Arrange: a config naming E2E_UQPAY_* variables, and a child environment without them.
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let profile = cardbatch::config::Profile::sandbox(ProviderKind::Uqpay, "127.0.0.1:9");
+    let config = write_config(dir.path(), &db.url, &profile, 30);
+
+    // Act
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env_remove("E2E_UQPAY_CLIENT_ID")
+        .env_remove("E2E_UQPAY_API_KEY")
+        .env_remove(common::PG_URL_VAR)
+        .output()
+        .await
+        .unwrap();
+
+    // Assert
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("E2E_UQPAY_"), "{stderr}");
+    assert!(
+        stderr.contains("profiles.uqpay.credentials_env"),
+        "{stderr}"
+    );
+}
+
 /// Two processes, one Postgres database, one UQPAY client id: a token minted by one revokes the
 /// other's unless they share it through the database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
