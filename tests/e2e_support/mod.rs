@@ -424,8 +424,8 @@ pub async fn a_faulty_batch_ends_with_exactly_one_card_per_order_with(
     db: TestDb,
     options: &[(&str, &str)],
 ) {
-    // Arrange: the sandbox allows 50 calls/s, the profile starts at 80/s.
-    let e = E2e::start_with(kind, db, limited_faults(50.0), 80.0, options).await;
+    // Arrange: the sandbox allows 50 calls/s, the profile starts at 100/s.
+    let e = E2e::start_with(kind, db, limited_faults(50.0), 100.0, options).await;
     let batch = e.submit_csv(&csv(kind, "e2e", 200, &[])).await;
     let handler = e.handler();
 
