@@ -66,9 +66,15 @@ impl WebhookSetup {
         let wake = self.wake.clone();
         tokio::spawn(async move {
             let mut stop = stop;
-            run_event_processor(store, clients, wake, ProcessOptions::default(), async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
+            run_event_processor(
+                store,
+                clients,
+                wake,
+                ProcessOptions::default(),
+                async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                },
+            )
             .await
         })
     }

@@ -93,7 +93,9 @@ pub async fn process_pending_events(
     for event in &events {
         settlements.push(decide(store, clients, options, event, now_ms).await?);
     }
-    let applied = store.webhook_event_settle_many(&settlements, now_ms).await?;
+    let applied = store
+        .webhook_event_settle_many(&settlements, now_ms)
+        .await?;
     for (s, applied) in settlements.iter().zip(applied) {
         match (s.outcome, &s.confirm) {
             (EventOutcome::Matched, Some(c)) if applied => match c.state {
@@ -180,10 +182,7 @@ async fn decide(
     settle.order_id = Some(order.id);
     match order.state {
         OrderState::Submitted => {}
-        OrderState::Queued
-        | OrderState::InFlight
-        | OrderState::RetryWait
-        | OrderState::InDoubt => {
+        OrderState::Queued | OrderState::InFlight | OrderState::RetryWait | OrderState::InDoubt => {
             settle.outcome = EventOutcome::Pending;
             settle.note = format!("waiting: the order is {}", order.state);
             return Ok(settle);
@@ -210,7 +209,12 @@ async fn decide(
     match reading.meaning {
         EventMeaning::Issued => {
             settle.note = "issued".into();
-            settle.confirm = Some(confirm(OrderState::Issued, ConfirmedBy::Webhook, None, None));
+            settle.confirm = Some(confirm(
+                OrderState::Issued,
+                ConfirmedBy::Webhook,
+                None,
+                None,
+            ));
         }
         EventMeaning::Failed { code, message } => {
             settle.note = format!("failed: {code}");

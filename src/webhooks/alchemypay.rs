@@ -25,7 +25,9 @@ pub(crate) async fn receive(
         .store
         .order_lookup_by_key(ProviderKind::AlchemypayVcc, order_no)
         .await?
-        .ok_or_else(|| Error::UnknownOrder(format!("no Alchemy Pay order has orderNo {order_no}")))?;
+        .ok_or_else(|| {
+            Error::UnknownOrder(format!("no Alchemy Pay order has orderNo {order_no}"))
+        })?;
     let key = match text(&event, "/eventId") {
         Some(id) => id.to_string(),
         None => event_key_hash(&[&String::from_utf8_lossy(&body)]),

@@ -16,9 +16,7 @@ mod uqpay;
 
 pub use error::Error;
 pub use inbox::{ENDPOINT_ALCHEMYPAY, ENDPOINT_QITECH, ENDPOINT_UQPAY, event_key_hash};
-pub use keys::{
-    DEFAULT_TOLERANCE, KeyError, QITECH_PUBLIC_KEY, UQPAY_WEBHOOK_SECRET, WebhookKeys,
-};
+pub use keys::{DEFAULT_TOLERANCE, KeyError, QITECH_PUBLIC_KEY, UQPAY_WEBHOOK_SECRET, WebhookKeys};
 pub use qitech::verify as verify_qitech;
 pub use uqpay::{sign as sign_uqpay, verify as verify_uqpay};
 

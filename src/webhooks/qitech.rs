@@ -39,7 +39,9 @@ pub fn verify(
     let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
     let md5 = hex::encode(Md5::digest(body));
     if !claim("payload_md5").eq_ignore_ascii_case(&md5) {
-        return Err(Error::Unauthorized("payload_md5 is not the body's MD5".into()));
+        return Err(Error::Unauthorized(
+            "payload_md5 is not the body's MD5".into(),
+        ));
     }
     if !claim("method").eq_ignore_ascii_case(method) {
         return Err(Error::Unauthorized(format!(
@@ -93,5 +95,13 @@ pub(crate) async fn receive(
             None => event_key_hash(&[&String::from_utf8_lossy(&body)]),
         },
     };
-    persist(&state, ENDPOINT_QITECH, key, webhook_type, Some(profile), &body).await
+    persist(
+        &state,
+        ENDPOINT_QITECH,
+        key,
+        webhook_type,
+        Some(profile),
+        &body,
+    )
+    .await
 }

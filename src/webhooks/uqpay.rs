@@ -38,9 +38,9 @@ pub fn verify(
         .ok_or_else(|| Error::Unauthorized("no x-wk-timestamp header".into()))?;
     let signature = header("x-wk-signature")
         .ok_or_else(|| Error::Unauthorized("no x-wk-signature header".into()))?;
-    let sent: i64 = timestamp
-        .parse()
-        .map_err(|_| Error::Unauthorized(format!("x-wk-timestamp `{timestamp}` is not a number")))?;
+    let sent: i64 = timestamp.parse().map_err(|_| {
+        Error::Unauthorized(format!("x-wk-timestamp `{timestamp}` is not a number"))
+    })?;
     let sent_ms = if sent >= 1_000_000_000_000 {
         sent
     } else {
@@ -83,7 +83,15 @@ pub(crate) async fn receive(
         Some(id) => id.to_string(),
         None => event_key_hash(&[&String::from_utf8_lossy(&body)]),
     };
-    persist(&state, ENDPOINT_UQPAY, key, event_type, Some(profile), &body).await
+    persist(
+        &state,
+        ENDPOINT_UQPAY,
+        key,
+        event_type,
+        Some(profile),
+        &body,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -111,14 +119,20 @@ mod tests {
     fn the_profile_whose_secret_signed_is_found_among_several() {
         let ts = NOW.to_string();
         let sig = sign(b"two", b"{}", &ts);
-        assert_eq!(verify(&keys(), &headers(&ts, &sig), b"{}", NOW).unwrap(), "second");
+        assert_eq!(
+            verify(&keys(), &headers(&ts, &sig), b"{}", NOW).unwrap(),
+            "second"
+        );
     }
 
     #[test]
     fn a_timestamp_in_seconds_is_read_as_seconds() {
         let ts = (NOW / 1000).to_string();
         let sig = sign(b"one", b"{}", &ts);
-        assert_eq!(verify(&keys(), &headers(&ts, &sig), b"{}", NOW).unwrap(), "first");
+        assert_eq!(
+            verify(&keys(), &headers(&ts, &sig), b"{}", NOW).unwrap(),
+            "first"
+        );
     }
 
     #[test]
@@ -140,7 +154,10 @@ mod tests {
     #[test]
     fn a_missing_signature_is_refused() {
         let mut h = HeaderMap::new();
-        h.insert("x-wk-timestamp", HeaderValue::from_str(&NOW.to_string()).unwrap());
+        h.insert(
+            "x-wk-timestamp",
+            HeaderValue::from_str(&NOW.to_string()).unwrap(),
+        );
         assert!(matches!(
             verify(&keys(), &h, b"{}", NOW),
             Err(Error::Unauthorized(_))
