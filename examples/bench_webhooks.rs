@@ -261,6 +261,8 @@ async fn submitted_orders(store: &Store, n: usize) -> anyhow::Result<()> {
                 attempts: Vec::new(),
             })
             .collect();
-        store.order_complete_many("bench", &completions, now).await?;
+        store
+            .order_complete_many("bench", &completions, now)
+            .await?;
     }
 }

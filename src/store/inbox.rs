@@ -192,6 +192,74 @@ impl Store {
         Ok(done == 1)
     }
 
+    /// Persists several verified events in one statement and one transaction (the group
+    /// commit behind the webhook endpoints). Returns, per event and in order, whether its row
+    /// was written; a duplicate of an existing event (or of an earlier one in `events`) is not.
+    pub async fn webhook_event_insert_many(
+        &self,
+        events: &[NewWebhookEvent],
+        now_ms: i64,
+    ) -> Result<Vec<bool>> {
+        // `WHERE true` lets SQLite tell the upsert clause from a join constraint.
+        // language=SQLite
+        const SQLITE: &str = "INSERT INTO webhook_events \
+            (endpoint, event_key, event_type, profile, received_at, body, next_check_at) \
+            SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, $2, value ->> 4, $2 \
+            FROM json_each($1) WHERE true \
+            ON CONFLICT (endpoint, event_key) DO NOTHING RETURNING endpoint, event_key";
+        // language=PostgreSQL
+        const PG: &str = "INSERT INTO webhook_events \
+            (endpoint, event_key, event_type, profile, received_at, body, next_check_at) \
+            SELECT e, k, t, p, $6, b, $6 FROM UNNEST($1::text[], $2::text[], $3::text[], \
+                $4::text[], $5::text[]) AS u(e, k, t, p, b) \
+            ON CONFLICT (endpoint, event_key) DO NOTHING RETURNING endpoint, event_key";
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let written: Vec<(String, String)> = match &self.db {
+            Db::Sqlite { write, .. } => {
+                let rows: Vec<serde_json::Value> = events
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!([
+                            e.endpoint,
+                            e.event_key,
+                            e.event_type,
+                            e.profile,
+                            e.body
+                        ])
+                    })
+                    .collect();
+                sqlx::query_as(SQLITE)
+                    .bind(serde_json::Value::Array(rows).to_string())
+                    .bind(now_ms)
+                    .fetch_all(write)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                let column = |f: fn(&NewWebhookEvent) -> Option<&str>| {
+                    events.iter().map(f).collect::<Vec<Option<&str>>>()
+                };
+                sqlx::query_as(PG)
+                    .bind(column(|e| Some(e.endpoint.as_str())))
+                    .bind(column(|e| Some(e.event_key.as_str())))
+                    .bind(column(|e| Some(e.event_type.as_str())))
+                    .bind(column(|e| e.profile.as_deref()))
+                    .bind(column(|e| Some(e.body.as_str())))
+                    .bind(now_ms)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        // The first occurrence of a written key is the one that wrote it.
+        let mut written: std::collections::HashSet<(String, String)> =
+            written.into_iter().collect();
+        Ok(events
+            .iter()
+            .map(|e| written.remove(&(e.endpoint.clone(), e.event_key.clone())))
+            .collect())
+    }
+
     /// Up to `limit` pending events due at `now_ms`, in order of receipt.
     pub async fn webhook_event_due(&self, now_ms: i64, limit: u32) -> Result<Vec<WebhookEvent>> {
         // language=SQL

@@ -15,9 +15,12 @@ pub enum Error {
     /// An unsigned callback about an order we never issued: 404.
     #[error("unknown order: {0}")]
     UnknownOrder(String),
-    /// The event could not be persisted: 503, so the provider delivers it again later.
-    #[error("the webhook could not be stored: {0}")]
+    /// The database could not be read (Alchemy Pay's order check): 503.
+    #[error("the webhook could not be checked: {0}")]
     Store(#[from] crate::store::Error),
+    /// The inbox could not persist the event: 503, so the provider delivers it again later.
+    #[error("the webhook could not be stored: {0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for Error {
@@ -26,12 +29,12 @@ impl IntoResponse for Error {
             Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Malformed(_) => StatusCode::BAD_REQUEST,
             Error::UnknownOrder(_) => StatusCode::NOT_FOUND,
-            Error::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Store(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         // The reason is logged, not told: a forger learns nothing from the answer.
         tracing::warn!(status = status.as_u16(), error = %self, "webhook refused");
         let body = match &self {
-            Error::Store(_) => "try again later",
+            Error::Store(_) | Error::Unavailable(_) => "try again later",
             _ => "refused",
         };
         (status, body).into_response()

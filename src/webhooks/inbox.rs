@@ -1,6 +1,6 @@
 //! From a verified body to an inbox row: the event's de-duplication key, then the insert.
 
-use super::{Error, WebhookState, now_ms};
+use super::{Error, WebhookState};
 use crate::store::NewWebhookEvent;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
@@ -23,8 +23,8 @@ pub fn event_key_hash(parts: &[&str]) -> String {
     hex::encode(hash.finalize())
 }
 
-/// Persists the event (a duplicate is recognised by its key and not written again), wakes the
-/// processor for a new one, and only then lets the endpoint answer 200.
+/// Persists the event through the group-commit writer (a duplicate is recognised by its key and
+/// not written again); only once it is committed may the endpoint answer 200.
 pub(crate) async fn persist(
     state: &WebhookState,
     endpoint: &str,
@@ -43,11 +43,14 @@ pub(crate) async fn persist(
         profile,
         body,
     };
-    let new = state.store.webhook_event_insert(&event, now_ms()).await?;
-    if new {
-        state.wake.notify_one();
-    } else {
-        tracing::debug!(endpoint, key = %event.event_key, "duplicate webhook acknowledged");
+    let key = event.event_key.clone();
+    let new = state
+        .writer
+        .write(event)
+        .await
+        .map_err(Error::Unavailable)?;
+    if !new {
+        tracing::debug!(endpoint, %key, "duplicate webhook acknowledged");
     }
     Ok(StatusCode::OK)
 }

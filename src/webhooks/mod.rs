@@ -13,6 +13,7 @@ mod inbox;
 mod keys;
 mod qitech;
 mod uqpay;
+mod writer;
 
 pub use error::Error;
 pub use inbox::{ENDPOINT_ALCHEMYPAY, ENDPOINT_QITECH, ENDPOINT_UQPAY, event_key_hash};
@@ -42,17 +43,18 @@ pub const ALCHEMYPAY_PATH: &str = "/webhooks/alchemypay";
 pub struct WebhookState {
     pub(crate) store: Store,
     pub(crate) keys: Arc<WebhookKeys>,
-    pub(crate) wake: Arc<Notify>,
+    pub(crate) writer: writer::InboxWriter,
 }
 
 impl WebhookState {
-    /// Endpoints writing to `store`, verifying with `keys`; `wake` is notified after each new
-    /// event is persisted (the event processor waits on it).
+    /// Endpoints writing to `store`, verifying with `keys`; `wake` is notified after new
+    /// events are committed (the event processor waits on it). Starts the inbox writer, so it
+    /// must be called inside a Tokio runtime.
     pub fn new(store: Store, keys: WebhookKeys, wake: Arc<Notify>) -> WebhookState {
         WebhookState {
+            writer: writer::InboxWriter::start(store.clone(), wake),
             store,
             keys: Arc::new(keys),
-            wake,
         }
     }
 }
