@@ -6,7 +6,8 @@
 //! One pass:
 //! 1. Take up to `batch` pending events that are due, oldest first.
 //! 2. Read each one ([`read_event`]); an event that means nothing is `ignored`.
-//! 3. Match it to an order by card key, order key or idempotency key. No order: it waits
+//! 3. Match it to an order by card key, order key or idempotency key (one query per key kind
+//!    for the whole pass). No order: it waits
 //!    (`pending`, looked at again after `recheck_after`) until `unmatched_after` has passed
 //!    since its receipt, then it is `unmatched` and shows in the report.
 //! 4. By the order's state: `submitted` -> the confirmation (Alchemy Pay's after a card-info
@@ -14,12 +15,12 @@
 //!    terminal -> `matched` with no change (a late or repeated event never moves it back).
 //! 5. Write every decision in one transaction, each order change fenced on `submitted`.
 
-use super::read::{EventMeaning, read_event};
+use super::read::{EventMeaning, EventReading, read_event};
 use crate::domain::OrderState;
 use crate::providers::{Provider, Resolution};
 use crate::store::{
-    ClaimedOrder, ConfirmedBy, EventOutcome, EventSettlement, MatchedOrder, OrderConfirmation,
-    Store, WebhookEvent,
+    CardMatchKey, ClaimedOrder, ConfirmedBy, EventOutcome, EventSettlement, MatchedOrder,
+    OrderConfirmation, Store, WebhookEvent,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -89,9 +90,19 @@ pub async fn process_pending_events(
         examined: events.len(),
         ..ProcessReport::default()
     };
+    let readings: Vec<EventReading> = events.iter().map(read_event).collect();
+    // Events that mean nothing are not matched at all (their key is empty).
+    let keys: Vec<CardMatchKey> = readings
+        .iter()
+        .map(|r| match r.meaning {
+            EventMeaning::Nothing(_) => CardMatchKey::default(),
+            _ => r.key.clone(),
+        })
+        .collect();
+    let orders = store.order_match_many(&keys).await?;
     let mut settlements = Vec::with_capacity(events.len());
-    for event in &events {
-        settlements.push(decide(store, clients, options, event, now_ms).await?);
+    for ((event, reading), order) in events.iter().zip(readings).zip(orders) {
+        settlements.push(decide(clients, options, event, reading, order, now_ms).await);
     }
     let applied = store
         .webhook_event_settle_many(&settlements, now_ms)
@@ -149,13 +160,13 @@ pub async fn run_event_processor<F>(
 }
 
 async fn decide(
-    store: &Store,
     clients: &ProviderClients,
     options: &ProcessOptions,
     event: &WebhookEvent,
+    reading: EventReading,
+    order: Option<MatchedOrder>,
     now_ms: i64,
-) -> crate::store::Result<EventSettlement> {
-    let reading = read_event(event);
+) -> EventSettlement {
     let mut settle = EventSettlement {
         event_id: event.id,
         outcome: EventOutcome::Ignored,
@@ -166,9 +177,9 @@ async fn decide(
     };
     if let EventMeaning::Nothing(why) = reading.meaning {
         settle.note = why;
-        return Ok(settle);
+        return settle;
     }
-    let Some(order) = store.order_match_card(&reading.key).await? else {
+    let Some(order) = order else {
         let waited = now_ms - event.received_at_ms;
         if waited >= options.unmatched_after.as_millis() as i64 {
             settle.outcome = EventOutcome::Unmatched;
@@ -177,7 +188,7 @@ async fn decide(
             settle.outcome = EventOutcome::Pending;
             settle.note = "no order carries these refs yet".into();
         }
-        return Ok(settle);
+        return settle;
     };
     settle.order_id = Some(order.id);
     match order.state {
@@ -185,7 +196,7 @@ async fn decide(
         OrderState::Queued | OrderState::InFlight | OrderState::RetryWait | OrderState::InDoubt => {
             settle.outcome = EventOutcome::Pending;
             settle.note = format!("waiting: the order is {}", order.state);
-            return Ok(settle);
+            return settle;
         }
         OrderState::Issued
         | OrderState::Failed
@@ -195,7 +206,7 @@ async fn decide(
         | OrderState::NeedsReview => {
             settle.outcome = EventOutcome::Matched;
             settle.note = format!("no change: the order is already {}", order.state);
-            return Ok(settle);
+            return settle;
         }
     }
     settle.outcome = EventOutcome::Matched;
@@ -229,7 +240,7 @@ async fn decide(
             let Some(client) = clients.get(&order.profile) else {
                 settle.outcome = EventOutcome::Pending;
                 settle.note = format!("waiting: no client for profile {}", order.profile);
-                return Ok(settle);
+                return settle;
             };
             let claimed = claimed_for_lookup(&order, &card_id);
             let (resolution, _calls) = client.resolve(&claimed).await;
@@ -257,7 +268,7 @@ async fn decide(
         }
         EventMeaning::Nothing(_) => unreachable!("handled above"),
     }
-    Ok(settle)
+    settle
 }
 
 /// The order as the provider's `resolve` reads it, holding the callback's card id.
