@@ -10,6 +10,8 @@
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
+//! - [`webhooks`] (5): one endpoint per provider: verify, persist the raw event, answer.
+//! - [`reconcile`] (6): match inbox events to orders and confirm or fail them.
 //! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
 //! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
 //! - [`cli`]: the `cardbatch` command line.
@@ -19,7 +21,9 @@ pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod providers;
+pub mod reconcile;
 pub mod sandbox;
 pub mod server;
 pub mod store;
+pub mod webhooks;
 pub mod worker;

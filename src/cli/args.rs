@@ -88,8 +88,8 @@ pub enum Command {
         output: Option<PathBuf>,
     },
 
-    /// Run the workers for every configured profile and the HTTP server (Alchemy Pay reverse
-    /// validation, health) until SIGINT or SIGTERM.
+    /// Run the workers for every configured profile and the HTTP server (webhooks, Alchemy Pay
+    /// reverse validation, health) until SIGINT or SIGTERM.
     ///
     /// Provider credentials are read from the environment variables each profile names
     /// (profiles.<name>.credentials_env). On a signal, workers stop claiming, let in-flight
@@ -102,6 +102,13 @@ pub enum Command {
     /// On a signal, workers stop claiming, let in-flight provider calls finish within the grace
     /// period (worker.shutdown_grace_secs) and release the orders they had not started.
     Worker,
+
+    /// Run the HTTP server (provider webhooks, Alchemy Pay reverse validation, health) and the
+    /// webhook event processor, without workers, until SIGINT or SIGTERM.
+    ///
+    /// Webhook secrets come from the environment variables each profile names: UQPAY
+    /// `webhook_secret`, QI Tech `qitech_public_key` (or option qitech_public_key_file).
+    Serve,
 
     /// Serve the built-in provider sandbox (QI Tech, Alchemy Pay, UQPAY) on loopback.
     Sandbox {

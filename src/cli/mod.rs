@@ -6,6 +6,7 @@ mod export;
 mod output;
 mod read;
 mod run;
+mod serve;
 mod submit;
 
 pub use args::{Cli, Command};
@@ -45,6 +46,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run => run::run(&config).await,
         Command::Worker => run::worker(&config).await,
+        Command::Serve => serve::serve(&config).await,
         Command::Sandbox {
             config: sandbox_config,
             listen,

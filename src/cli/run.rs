@@ -1,4 +1,4 @@
-//! The long-running commands: `run`, `worker` and `sandbox`.
+//! The long-running commands: `run`, `worker` and `sandbox` (`serve` is in `serve.rs`).
 
 use super::open_store;
 use crate::config::Config;
@@ -63,7 +63,8 @@ pub async fn worker(config: &Config) -> anyhow::Result<ExitCode> {
 ///    back. Then the server stops.
 pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(config).await?;
-    let (handler, alchemy_keys) = issue_handler(config, &store)?;
+    let (handler, _) = issue_handler(config, &store)?;
+    let webhooks = super::serve::WebhookSetup::from_config(config, &store)?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("Failed to listen on {}", config.server.listen))?;
@@ -73,7 +74,12 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         "cardbatch running"
     );
     let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
-    let app = crate::server::app(store.clone(), alchemy_keys);
+    let processor = webhooks.spawn_processor(store.clone(), server_stopped.clone());
+    let app = crate::server::app_with_webhooks(
+        store.clone(),
+        webhooks.alchemy_keys.clone(),
+        webhooks.state.clone(),
+    );
     let server = tokio::spawn(crate::server::serve(listener, app, async move {
         let mut rx = server_stopped;
         let _ = rx.wait_for(|stop| *stop).await;
@@ -91,6 +97,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .await
         .context("the server task failed")?
         .context("the server failed")?;
+    processor.await.context("the event processor failed")?;
     log_report(&report?);
     Ok(ExitCode::SUCCESS)
 }

@@ -17,13 +17,25 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// - `GET /health`: `ok` while the process serves;
 /// - `GET /alchemypay/create-check?orderNo=`: Alchemy Pay's reverse validation, signed with the
 ///   keys of the Alchemy Pay profiles in `alchemy_keys`;
-/// - webhooks: mounted here by the next stage (`/webhooks/<provider>`).
+/// - webhooks: see [`app_with_webhooks`].
 pub fn app(store: Store, alchemy_keys: alchemypay::CheckKeys) -> Router {
     Router::new()
         .route("/health", get(health))
         .merge(alchemypay::routes(store, alchemy_keys))
-        // Webhook routes (`/webhooks/uqpay`, `/webhooks/qitech`, `/webhooks/alchemypay`)
-        // are merged here when they exist.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// [`app`] plus the webhook endpoints (`POST /webhooks/uqpay`, `/webhooks/qitech`,
+/// `/webhooks/alchemypay`), which persist verified events for the event processor.
+pub fn app_with_webhooks(
+    store: Store,
+    alchemy_keys: alchemypay::CheckKeys,
+    webhooks: crate::webhooks::WebhookState,
+) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .merge(alchemypay::routes(store, alchemy_keys))
+        .merge(crate::webhooks::routes(webhooks))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
 }
 

@@ -4,4 +4,4 @@
 
 mod app;
 
-pub use app::{MAX_BODY_BYTES, app, serve};
+pub use app::{MAX_BODY_BYTES, app, app_with_webhooks, serve};

@@ -4,6 +4,10 @@
 //! fsync) per group on SQLite, one `UPDATE ... FROM UNNEST` statement per group on Postgres. The
 //! caller learns the result only after the commit, so nothing is acknowledged before it is
 //! durable.
+//!
+//! Recording refs also copies the provider's card key and order key out of them into the
+//! indexed `card_ref` / `card_order_ref` columns (same precedence as
+//! [`crate::store::card_refs_of`]), which is how webhook events find their order.
 
 use super::connect::{Db, Store};
 use super::error::{Error, Result};
@@ -18,6 +22,10 @@ use std::collections::HashSet;
 const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
         next_attempt_at = COALESCE(u.next_at, orders.next_attempt_at), \
         provider_refs = COALESCE(u.refs, orders.provider_refs), \
+        card_ref = COALESCE(u.refs ->> '$.card_key', u.refs ->> '$.postpaid_card_key', \
+            u.refs ->> '$.card_id', orders.card_ref), \
+        card_order_ref = COALESCE(u.refs ->> '$.card_order_id', \
+            u.refs ->> '$.payment_instrument_key', orders.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $2 \
     FROM (SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS next_at, value ->> 3 AS refs, \
@@ -35,6 +43,10 @@ const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
 const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
         next_attempt_at = COALESCE(u.next_at, o.next_attempt_at), \
         provider_refs = COALESCE(u.refs, o.provider_refs), \
+        card_ref = COALESCE(u.refs::jsonb ->> 'card_key', u.refs::jsonb ->> 'postpaid_card_key', \
+            u.refs::jsonb ->> 'card_id', o.card_ref), \
+        card_order_ref = COALESCE(u.refs::jsonb ->> 'card_order_id', \
+            u.refs::jsonb ->> 'payment_instrument_key', o.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $7 \
     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \

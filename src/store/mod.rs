@@ -10,8 +10,10 @@
 mod batch_write;
 mod claim;
 mod complete;
+mod confirm;
 mod connect;
 mod error;
+mod inbox;
 mod lookup;
 mod model;
 mod report;
@@ -19,8 +21,12 @@ mod tokens;
 mod wake;
 
 pub use batch_write::BatchWriter;
+pub use confirm::{
+    CardMatchKey, ConfirmedBy, EventSettlement, MatchedOrder, OrderConfirmation, card_refs_of,
+};
 pub use connect::{Engine, Store};
 pub use error::{Error, Result};
+pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
 pub use lookup::KeyedOrder;
 pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,

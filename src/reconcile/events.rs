@@ -1,0 +1,305 @@
+//! The event processor: pending inbox events, in order of receipt, matched to their orders and
+//! applied. It runs as a loop in `cardbatch run` / `cardbatch serve` (woken right after each
+//! insert, plus a periodic sweep for events waiting on refs); tests call
+//! [`process_pending_events`] directly.
+//!
+//! One pass:
+//! 1. Take up to `batch` pending events that are due, oldest first.
+//! 2. Read each one ([`read_event`]); an event that means nothing is `ignored`.
+//! 3. Match it to an order by card key, order key or idempotency key (one query per key kind
+//!    for the whole pass). No order: it waits
+//!    (`pending`, looked at again after `recheck_after`) until `unmatched_after` has passed
+//!    since its receipt, then it is `unmatched` and shows in the report.
+//! 4. By the order's state: `submitted` -> the confirmation (Alchemy Pay's after a card-info
+//!    lookup); queued / in flight / retry wait / in doubt -> wait for the create answer;
+//!    terminal -> `matched` with no change (a late or repeated event never moves it back).
+//! 5. Write every decision in one transaction, each order change fenced on `submitted`.
+
+use super::read::{EventMeaning, EventReading, read_event};
+use crate::domain::OrderState;
+use crate::providers::{Provider, Resolution};
+use crate::store::{
+    CardMatchKey, ClaimedOrder, ConfirmedBy, EventOutcome, EventSettlement, MatchedOrder,
+    OrderConfirmation, Store, WebhookEvent,
+};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The provider clients the processor may consult, by profile name (Alchemy Pay's card-info
+/// lookup). A profile without a client leaves its unsigned callbacks pending.
+pub type ProviderClients = BTreeMap<String, Arc<dyn Provider>>;
+
+/// How the processor paces itself.
+#[derive(Debug, Clone)]
+pub struct ProcessOptions {
+    /// Events per pass (and per transaction).
+    pub batch: u32,
+    /// How long an event waiting for its order's refs waits before the next look.
+    pub recheck_after: Duration,
+    /// How long after its receipt an event no order claims is declared `unmatched`.
+    pub unmatched_after: Duration,
+    /// The loop's sweep interval when nothing wakes it.
+    pub sweep_every: Duration,
+}
+
+impl Default for ProcessOptions {
+    fn default() -> Self {
+        ProcessOptions {
+            batch: 512,
+            recheck_after: Duration::from_secs(2),
+            // Longer than any create call and its retries take to record refs, shorter than
+            // an operator's patience.
+            unmatched_after: Duration::from_secs(3600),
+            sweep_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessReport {
+    /// Events looked at.
+    pub examined: usize,
+    /// Orders moved to `issued`.
+    pub issued: usize,
+    /// Orders moved to `failed`.
+    pub failed: usize,
+    /// Events matched to an order they did not move (terminal already, or not trusted).
+    pub unchanged: usize,
+    /// Events left pending (no order yet, or the order is not `submitted` yet).
+    pub waiting: usize,
+    /// Events declared `unmatched`.
+    pub unmatched: usize,
+    /// Events `ignored`.
+    pub ignored: usize,
+}
+
+/// Runs one pass over the due pending events (see the module doc) at `now_ms`.
+pub async fn process_pending_events(
+    store: &Store,
+    clients: &ProviderClients,
+    options: &ProcessOptions,
+    now_ms: i64,
+) -> crate::store::Result<ProcessReport> {
+    let events = store.webhook_event_due(now_ms, options.batch).await?;
+    let mut report = ProcessReport {
+        examined: events.len(),
+        ..ProcessReport::default()
+    };
+    let readings: Vec<EventReading> = events.iter().map(read_event).collect();
+    // Events that mean nothing are not matched at all (their key is empty).
+    let keys: Vec<CardMatchKey> = readings
+        .iter()
+        .map(|r| match r.meaning {
+            EventMeaning::Nothing(_) => CardMatchKey::default(),
+            _ => r.key.clone(),
+        })
+        .collect();
+    let orders = store.order_match_many(&keys).await?;
+    let mut settlements = Vec::with_capacity(events.len());
+    for ((event, reading), order) in events.iter().zip(readings).zip(orders) {
+        settlements.push(decide(clients, options, event, reading, order, now_ms).await);
+    }
+    let applied = store
+        .webhook_event_settle_many(&settlements, now_ms)
+        .await?;
+    for (s, applied) in settlements.iter().zip(applied) {
+        match (s.outcome, &s.confirm) {
+            (EventOutcome::Matched, Some(c)) if applied => match c.state {
+                OrderState::Issued => report.issued += 1,
+                _ => report.failed += 1,
+            },
+            (EventOutcome::Matched, _) => report.unchanged += 1,
+            (EventOutcome::Pending, _) => report.waiting += 1,
+            (EventOutcome::Unmatched, _) => report.unmatched += 1,
+            (EventOutcome::Ignored, _) => report.ignored += 1,
+        }
+    }
+    Ok(report)
+}
+
+/// The processor loop: a pass whenever `wake` is notified or `options.sweep_every` passes,
+/// passes back to back while a backlog lasts, until `shutdown` resolves.
+pub async fn run_event_processor<F>(
+    store: Store,
+    clients: ProviderClients,
+    wake: Arc<Notify>,
+    options: ProcessOptions,
+    shutdown: F,
+) where
+    F: Future<Output = ()> + Send,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let full = match process_pending_events(&store, &clients, &options, now).await {
+            Ok(report) => {
+                if report.examined > 0 {
+                    tracing::debug!(?report, "webhook events processed");
+                }
+                report.examined as u32 >= options.batch
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "processing webhook events failed; retrying");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(options.sweep_every) => {}
+        }
+    }
+}
+
+async fn decide(
+    clients: &ProviderClients,
+    options: &ProcessOptions,
+    event: &WebhookEvent,
+    reading: EventReading,
+    order: Option<MatchedOrder>,
+    now_ms: i64,
+) -> EventSettlement {
+    let mut settle = EventSettlement {
+        event_id: event.id,
+        outcome: EventOutcome::Ignored,
+        order_id: None,
+        note: String::new(),
+        recheck_at_ms: now_ms + options.recheck_after.as_millis() as i64,
+        confirm: None,
+    };
+    if let EventMeaning::Nothing(why) = reading.meaning {
+        settle.note = why;
+        return settle;
+    }
+    let Some(order) = order else {
+        let waited = now_ms - event.received_at_ms;
+        if waited >= options.unmatched_after.as_millis() as i64 {
+            settle.outcome = EventOutcome::Unmatched;
+            settle.note = format!("no order matched within {} s", waited / 1000);
+        } else {
+            settle.outcome = EventOutcome::Pending;
+            settle.note = "no order carries these refs yet".into();
+        }
+        return settle;
+    };
+    settle.order_id = Some(order.id);
+    match order.state {
+        OrderState::Submitted => {}
+        OrderState::Queued | OrderState::InFlight | OrderState::RetryWait | OrderState::InDoubt => {
+            settle.outcome = EventOutcome::Pending;
+            settle.note = format!("waiting: the order is {}", order.state);
+            return settle;
+        }
+        OrderState::Issued
+        | OrderState::Failed
+        | OrderState::Rejected
+        | OrderState::Dead
+        | OrderState::Canceled
+        | OrderState::NeedsReview => {
+            settle.outcome = EventOutcome::Matched;
+            settle.note = format!("no change: the order is already {}", order.state);
+            return settle;
+        }
+    }
+    settle.outcome = EventOutcome::Matched;
+    let confirm = |state, by, provider_refs, error| OrderConfirmation {
+        order_id: order.id,
+        state,
+        by,
+        provider_refs,
+        error,
+    };
+    match reading.meaning {
+        EventMeaning::Issued => {
+            settle.note = "issued".into();
+            settle.confirm = Some(confirm(
+                OrderState::Issued,
+                ConfirmedBy::Webhook,
+                None,
+                None,
+            ));
+        }
+        EventMeaning::Failed { code, message } => {
+            settle.note = format!("failed: {code}");
+            settle.confirm = Some(confirm(
+                OrderState::Failed,
+                ConfirmedBy::Webhook,
+                None,
+                Some((code, message)),
+            ));
+        }
+        EventMeaning::IssuedIfLookupConfirms { card_id } => {
+            let Some(client) = clients.get(&order.profile) else {
+                settle.outcome = EventOutcome::Pending;
+                settle.note = format!("waiting: no client for profile {}", order.profile);
+                return settle;
+            };
+            let claimed = claimed_for_lookup(&order, &card_id);
+            let (resolution, _calls) = client.resolve(&claimed).await;
+            match resolution {
+                Resolution::Found { refs } => {
+                    let refs = merge_refs(order.provider_refs.as_ref(), refs);
+                    settle.note = format!("issued: card {card_id} confirmed by lookup");
+                    settle.confirm = Some(confirm(
+                        OrderState::Issued,
+                        ConfirmedBy::Lookup,
+                        Some(refs),
+                        None,
+                    ));
+                }
+                Resolution::Transient { code, .. } => {
+                    settle.outcome = EventOutcome::Pending;
+                    settle.note = format!("waiting: the card lookup failed transiently ({code})");
+                }
+                other => {
+                    settle.note = format!(
+                        "not trusted: the lookup of card {card_id} did not confirm it ({other:?})"
+                    );
+                }
+            }
+        }
+        EventMeaning::Nothing(_) => unreachable!("handled above"),
+    }
+    settle
+}
+
+/// The order as the provider's `resolve` reads it, holding the callback's card id.
+fn claimed_for_lookup(order: &MatchedOrder, card_id: &str) -> ClaimedOrder {
+    ClaimedOrder {
+        id: order.id,
+        batch_id: order.batch_id,
+        profile: order.profile.clone(),
+        provider: order.provider,
+        order_ref: order.order_ref.clone(),
+        idempotency_key: order.idempotency_key.clone(),
+        payload: Value::Null,
+        amount_minor: None,
+        currency: None,
+        provider_refs: Some(merge_refs(
+            order.provider_refs.as_ref(),
+            json!({ "order_no": order.idempotency_key, "card_id": card_id }),
+        )),
+        attempt: 0,
+        previous_outcome_unknown: false,
+    }
+}
+
+/// `known` with the keys of `new` added or replaced.
+fn merge_refs(known: Option<&Value>, new: Value) -> Value {
+    match (known.and_then(Value::as_object), new) {
+        (Some(known), Value::Object(new)) => {
+            let mut merged = known.clone();
+            merged.extend(new);
+            Value::Object(merged)
+        }
+        (_, new) => new,
+    }
+}

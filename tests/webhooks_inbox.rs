@@ -1,0 +1,385 @@
+//! Webhooks end to end over loopback: signed requests from outside, the inbox, the event
+//! processor and the orders table, on both engines.
+
+mod common;
+mod webhooks_support;
+
+use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
+use cardbatch::store::EventOutcome;
+use common::{TestDb, wait_until};
+use serde_json::json;
+use std::time::Duration;
+use webhooks_support::*;
+
+async fn event_count(hooks: &Hooks) -> u64 {
+    hooks
+        .store
+        .webhook_event_count_by_outcome()
+        .await
+        .unwrap()
+        .values()
+        .sum()
+}
+
+async fn a_forged_uqpay_signature_gets_401_and_changes_nothing(db: TestDb) {
+    // Arrange
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-1", "card_order_id": "o-1"}),
+    )
+    .await;
+    let body = uqpay_event("card.create.succeeded", &id(), "c-1", "o-1");
+
+    // Act
+    let wrong_secret = hooks
+        .post_uqpay_signed(&body, "not-the-secret", now_ms())
+        .await;
+    let stale = hooks
+        .post_uqpay_signed(&body, UQPAY_SECRET, now_ms() - 6 * 60 * 1000)
+        .await;
+    let unsigned = hooks
+        .http
+        .post(format!("{}/webhooks/uqpay", hooks.url))
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    let report = hooks.process().await;
+
+    // Assert
+    assert_eq!((wrong_secret, stale, unsigned), (401, 401, 401));
+    assert_eq!(event_count(&hooks).await, 0);
+    assert_eq!(report.examined, 0);
+    assert_eq!(hooks.state(order).await, OrderState::Submitted);
+}
+
+async fn a_forged_qitech_jwt_gets_401_and_changes_nothing(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        QI_PREPAID,
+        ProviderKind::QitechPrepaid,
+        json!({"card_key": "k-1"}),
+    )
+    .await;
+    let body = qi_event("k-1", "active", "2026-11-21T10:00:00.000Z");
+
+    let other_key = hooks
+        .post_qitech_signed(&body, &QiKey::generate(), "/webhooks/qitech")
+        .await;
+    let other_uri = hooks
+        .post_qitech_signed(&body, &hooks.qi, "/somewhere/else")
+        .await;
+    hooks.process().await;
+
+    assert_eq!((other_key, other_uri), (401, 401));
+    assert_eq!(event_count(&hooks).await, 0);
+    assert_eq!(hooks.state(order).await, OrderState::Submitted);
+}
+
+async fn a_duplicate_webhook_is_stored_once_and_moves_the_order_once(db: TestDb) {
+    // Arrange
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-2", "card_order_id": "o-2"}),
+    )
+    .await;
+    let body = uqpay_event("card.create.succeeded", &id(), "c-2", "o-2");
+
+    // Act: the same event twice (each delivery freshly signed), then two processor passes.
+    let first = hooks.post_uqpay(&body).await;
+    let second = hooks.post_uqpay(&body).await;
+    let pass1 = hooks.process().await;
+    let third = hooks.post_uqpay(&body).await;
+    let pass2 = hooks.process().await;
+
+    // Assert
+    assert_eq!((first, second, third), (200, 200, 200));
+    assert_eq!(event_count(&hooks).await, 1);
+    assert_eq!((pass1.examined, pass1.issued), (1, 1));
+    assert_eq!(pass2.examined, 0);
+    assert_eq!(hooks.state(order).await, OrderState::Issued);
+    let (by, _) = hooks
+        .store
+        .order_confirmation(order)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by, "webhook");
+    let events = hooks
+        .store
+        .webhook_event_list_for_order(order)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].outcome, EventOutcome::Matched);
+}
+
+async fn qi_active_arriving_before_created_ends_issued(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        QI_PREPAID,
+        ProviderKind::QitechPrepaid,
+        json!({"card_key": "k-2"}),
+    )
+    .await;
+
+    // `active` (the later event) is delivered and processed before `created`.
+    assert_eq!(
+        hooks
+            .post_qitech(&qi_event("k-2", "active", "2026-11-21T10:00:07.000Z"))
+            .await,
+        200
+    );
+    let first = hooks.process().await;
+    assert_eq!(
+        hooks
+            .post_qitech(&qi_event("k-2", "created", "2026-11-21T10:00:00.000Z"))
+            .await,
+        200
+    );
+    let second = hooks.process().await;
+
+    assert_eq!(first.issued, 1);
+    assert_eq!((second.ignored, second.issued, second.failed), (1, 0, 0));
+    assert_eq!(hooks.state(order).await, OrderState::Issued);
+}
+
+async fn a_late_failure_never_moves_an_issued_order_back(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-3", "card_order_id": "o-3"}),
+    )
+    .await;
+
+    // Both in one pass: the second is applied after the first, in order of receipt.
+    hooks
+        .post_uqpay(&uqpay_event("card.create.succeeded", &id(), "c-3", "o-3"))
+        .await;
+    hooks
+        .post_uqpay(&uqpay_event("card.create.failed", &id(), "c-3", "o-3"))
+        .await;
+    let report = hooks.process().await;
+
+    assert_eq!((report.issued, report.failed, report.unchanged), (1, 0, 1));
+    assert_eq!(hooks.state(order).await, OrderState::Issued);
+    let events = hooks
+        .store
+        .webhook_event_list_for_order(order)
+        .await
+        .unwrap();
+    assert!(
+        events[1]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("no longer submitted"),
+        "{:?}",
+        events[1].note
+    );
+}
+
+async fn a_creation_failure_fails_the_order_with_the_reason(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-4", "card_order_id": "o-4"}),
+    )
+    .await;
+
+    // Matched by the card order id alone (`source_id`).
+    hooks
+        .post_uqpay(&uqpay_event("card.create.failed", &id(), "", "o-4"))
+        .await;
+    hooks.process().await;
+
+    let row = hooks.store.order_get(order).await.unwrap().unwrap();
+    assert_eq!(row.state, OrderState::Failed);
+    assert_eq!(row.last_error_code.as_deref(), Some("card.create.failed"));
+}
+
+async fn a_webhook_before_the_create_answer_is_matched_once_the_refs_are_recorded(db: TestDb) {
+    // Arrange: the order's create call is in flight; its answer is not recorded yet.
+    let hooks = Hooks::start(&db).await;
+    queued_order(&hooks.store, UQPAY, ProviderKind::Uqpay).await;
+    let order = claim(&hooks.store, UQPAY).await;
+
+    // Act 1: the webhook overtakes the create answer.
+    hooks
+        .post_uqpay(&uqpay_event("card.create.succeeded", &id(), "c-5", "o-5"))
+        .await;
+    let early = hooks.process().await;
+
+    // Assert 1: it waits.
+    assert_eq!((early.waiting, early.issued), (1, 0));
+    assert_eq!(hooks.state(order).await, OrderState::InFlight);
+    let pending = hooks
+        .store
+        .webhook_event_list(EventOutcome::Pending)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+
+    // Act 2: the create answer is recorded, the event is looked at again.
+    record_refs(
+        &hooks.store,
+        order,
+        json!({"card_id": "c-5", "card_order_id": "o-5"}),
+    )
+    .await;
+    let later = hooks
+        .process_at(now_ms() + ProcessOptions::default().recheck_after.as_millis() as i64)
+        .await;
+
+    // Assert 2
+    assert_eq!(later.issued, 1);
+    assert_eq!(hooks.state(order).await, OrderState::Issued);
+}
+
+async fn a_crash_between_persisting_and_processing_is_processed_after_restart(db: TestDb) {
+    // Arrange: an event is persisted and acknowledged; no processor runs.
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-6", "card_order_id": "o-6"}),
+    )
+    .await;
+    let status = hooks
+        .post_uqpay(&uqpay_event("card.create.succeeded", &id(), "c-6", "o-6"))
+        .await;
+    assert_eq!(status, 200);
+
+    // Act: everything goes away; a new store is opened on the same database.
+    hooks.shutdown().await;
+    let store = db.store().await;
+    let report = process(&store, now_ms()).await;
+
+    // Assert
+    assert_eq!(report.issued, 1);
+    assert_eq!(
+        store.order_get(order).await.unwrap().unwrap().state,
+        OrderState::Issued
+    );
+}
+
+async fn an_event_for_an_unknown_card_is_kept_and_reported(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let bystander = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-7", "card_order_id": "o-7"}),
+    )
+    .await;
+    let event_id = id();
+    hooks
+        .post_uqpay(&uqpay_event(
+            "card.create.succeeded",
+            &event_id,
+            "nobody",
+            "no-order",
+        ))
+        .await;
+
+    // Within the grace period it waits for refs; after it, it is reported.
+    let soon = hooks.process().await;
+    let unmatched_after = ProcessOptions::default().unmatched_after.as_millis() as i64;
+    let late = hooks.process_at(now_ms() + unmatched_after + 1).await;
+
+    assert_eq!((soon.waiting, late.unmatched), (1, 1));
+    let report = hooks
+        .store
+        .webhook_event_list(EventOutcome::Unmatched)
+        .await
+        .unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].event_key, event_id);
+    assert_eq!(report[0].order_id, None);
+    assert!(report[0].body.contains("nobody"));
+    assert_eq!(hooks.state(bystander).await, OrderState::Submitted);
+}
+
+async fn an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_stored(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    // An Alchemy Pay order of ours exists; the callback names another orderNo.
+    queued_order(&hooks.store, ALCHEMY, ProviderKind::AlchemypayVcc).await;
+    let body = |order_no: &str| {
+        json!({"eventType": "CREATE_CARD", "eventId": id(), "data": {"cardId": "c_1", "orderNo": order_no}})
+            .to_string()
+    };
+
+    let foreign = hooks.post_alchemypay(&body("not-ours")).await;
+
+    assert_eq!(foreign, 404);
+    assert_eq!(event_count(&hooks).await, 0);
+}
+
+async fn the_processor_loop_is_woken_by_a_new_event(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        UQPAY,
+        ProviderKind::Uqpay,
+        json!({"card_id": "c-8", "card_order_id": "o-8"}),
+    )
+    .await;
+    // A sweep interval far longer than the test's timeout: only the wake-up can do it.
+    let options = ProcessOptions {
+        sweep_every: Duration::from_secs(3_600),
+        ..ProcessOptions::default()
+    };
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let processor = tokio::spawn(run_event_processor(
+        hooks.store.clone(),
+        ProviderClients::new(),
+        hooks.wake.clone(),
+        options,
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
+
+    hooks
+        .post_uqpay(&uqpay_event("card.create.succeeded", &id(), "c-8", "o-8"))
+        .await;
+
+    let store = hooks.store.clone();
+    wait_until("the order to be issued", Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.order_get(order).await.unwrap().unwrap().state == OrderState::Issued }
+    })
+    .await;
+    stop.send_replace(true);
+    processor.await.unwrap();
+}
+
+on_both_engines!(
+    a_forged_uqpay_signature_gets_401_and_changes_nothing,
+    a_forged_qitech_jwt_gets_401_and_changes_nothing,
+    a_duplicate_webhook_is_stored_once_and_moves_the_order_once,
+    qi_active_arriving_before_created_ends_issued,
+    a_late_failure_never_moves_an_issued_order_back,
+    a_creation_failure_fails_the_order_with_the_reason,
+    a_webhook_before_the_create_answer_is_matched_once_the_refs_are_recorded,
+    a_crash_between_persisting_and_processing_is_processed_after_restart,
+    an_event_for_an_unknown_card_is_kept_and_reported,
+    an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_stored,
+    the_processor_loop_is_woken_by_a_new_event,
+);
