@@ -110,12 +110,16 @@ macro_rules! match_columns {
 /// probes the `(provider, <column>)` index once per triple.
 macro_rules! sqlite_match {
     ($column:literal) => {
+        sqlite_match!($column, "")
+    };
+    ($column:literal, $extra:literal) => {
         concat!(
             "SELECT CAST(j.value ->> 2 AS INTEGER), ",
             match_columns!(),
             " FROM json_each($1) AS j JOIN orders o ON o.provider = j.value ->> 0 AND o.",
             $column,
-            " = j.value ->> 1"
+            " = j.value ->> 1",
+            $extra
         )
     };
 }
@@ -123,13 +127,17 @@ macro_rules! sqlite_match {
 /// Postgres: the same triples as three arrays.
 macro_rules! pg_match {
     ($column:literal) => {
+        pg_match!($column, "")
+    };
+    ($column:literal, $extra:literal) => {
         concat!(
             "SELECT u.i, ",
             match_columns!(),
             " FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(p, v, i) \
              JOIN orders o ON o.provider = u.p AND o.",
             $column,
-            " = u.v"
+            " = u.v",
+            $extra
         )
     };
 }
@@ -138,9 +146,11 @@ macro_rules! pg_match {
 const MATCHES: [(&str, &str); 3] = [
     (sqlite_match!("card_ref"), pg_match!("card_ref")),
     (sqlite_match!("card_order_ref"), pg_match!("card_order_ref")),
+    // Only Alchemy Pay events carry our key (its `orderNo`); the literal provider lets the
+    // planners use the partial `orders_alchemypay_key` index.
     (
-        sqlite_match!("idempotency_key"),
-        pg_match!("idempotency_key"),
+        sqlite_match!("idempotency_key", " AND o.provider = 'alchemypay_vcc'"),
+        pg_match!("idempotency_key", " AND o.provider = 'alchemypay_vcc'"),
     ),
 ];
 
