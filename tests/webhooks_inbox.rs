@@ -394,6 +394,16 @@ async fn a_qi_postpaid_card_is_matched_by_its_postpaid_card_key(db: TestDb) {
     assert_eq!(hooks.state(order).await, OrderState::Issued);
 }
 
+async fn an_oversized_webhook_is_refused_before_it_is_read(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let big = format!(r#"{{"event_id":"x","pad":"{}"}}"#, "a".repeat(70 * 1024));
+
+    let status = hooks.post_uqpay(&big).await;
+
+    assert_eq!(status, 413);
+    assert_eq!(event_count(&hooks).await, 0);
+}
+
 on_both_engines!(
     a_forged_uqpay_signature_gets_401_and_changes_nothing,
     a_forged_qitech_jwt_gets_401_and_changes_nothing,
@@ -407,4 +417,5 @@ on_both_engines!(
     an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_stored,
     the_processor_loop_is_woken_by_a_new_event,
     a_qi_postpaid_card_is_matched_by_its_postpaid_card_key,
+    an_oversized_webhook_is_refused_before_it_is_read,
 );
