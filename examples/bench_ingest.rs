@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let (store, _guard) = fresh_store(&args.db).await?;
+    let (store, scratch) = fresh_store(&args.db).await?;
     let started = Instant::now();
     let report = submit(
         &store,
@@ -82,7 +82,24 @@ async fn main() -> anyhow::Result<()> {
         report.insert.inserted,
         report.rows as f64 / secs
     );
+    store.close().await;
+    if let Scratch::Postgres(name) = scratch {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&args.db).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut admin)
+        .await?;
+    }
     Ok(())
+}
+
+/// What to clean up after the run.
+enum Scratch {
+    /// A temporary directory holding the SQLite file (removed on drop).
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    /// A Postgres database created for the run.
+    Postgres(String),
 }
 
 fn open(path: &PathBuf) -> anyhow::Result<BufReader<std::fs::File>> {
@@ -90,8 +107,8 @@ fn open(path: &PathBuf) -> anyhow::Result<BufReader<std::fs::File>> {
     Ok(BufReader::with_capacity(1 << 20, file))
 }
 
-/// A fresh database; the guard keeps a temporary SQLite directory alive.
-async fn fresh_store(db: &str) -> anyhow::Result<(Store, Option<tempfile::TempDir>)> {
+/// A fresh database and what to clean up afterwards.
+async fn fresh_store(db: &str) -> anyhow::Result<(Store, Scratch)> {
     if db == "sqlite" {
         let dir = tempfile::tempdir()?;
         let store = Store::connect(&format!(
@@ -100,7 +117,7 @@ async fn fresh_store(db: &str) -> anyhow::Result<(Store, Option<tempfile::TempDi
         ))
         .await?;
         store.migrate().await?;
-        return Ok((store, Some(dir)));
+        return Ok((store, Scratch::Sqlite(dir)));
     }
     let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(db).await?;
@@ -113,5 +130,5 @@ async fn fresh_store(db: &str) -> anyhow::Result<(Store, Option<tempfile::TempDi
         .context("a Postgres URL with a database name")?;
     let store = Store::connect(&format!("{base}/{name}")).await?;
     store.migrate().await?;
-    Ok((store, None))
+    Ok((store, Scratch::Postgres(name)))
 }

@@ -154,7 +154,12 @@ impl Config {
                 .merge(Toml::file_exact(f)),
             None => Figment::from(Serialized::defaults(Config::builtin())),
         };
-        Self::from_figment(figment.merge(Env::prefixed("CARDBATCH_").split("__")))
+        // CARDBATCH_LOG (the log filter) and CARDBATCH_CONFIG (the config file's path) share the
+        // prefix but are not configuration keys.
+        let env = Env::prefixed("CARDBATCH_")
+            .ignore(&["LOG", "CONFIG"])
+            .split("__");
+        Self::from_figment(figment.merge(env))
     }
 
     /// Parses a config from TOML text (with the same defaults and checks as [`Config::load`],

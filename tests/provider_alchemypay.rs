@@ -3,175 +3,21 @@
 //! before every create, so only orders the store holds in flight get a card.
 
 mod common;
+#[path = "provider_alchemypay/support.rs"]
+mod support;
 
 use cardbatch::config::Profile;
-use cardbatch::domain::{NewBatch, NewOrder, OrderState, ProviderKind};
+use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::providers::alchemypay::{self, AccessKey, CheckKeys};
-use cardbatch::providers::{
-    CallKind, Classified, Credentials, Provider, ProviderEnv, Resolution, build,
-};
+use cardbatch::providers::{CallKind, Classified, Credentials, Resolution};
+use cardbatch::sandbox::FaultConfig;
 use cardbatch::sandbox::config::{DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY};
 use cardbatch::sandbox::fixtures::DEFAULT_FIXTURES;
-use cardbatch::sandbox::{FaultConfig, ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
-use cardbatch::store::{ClaimedOrder, Store};
 use common::TestDb;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
+use support::*;
 use tokio::net::TcpListener;
-
-const PROFILE: &str = "alchemy";
-const PROVIDER: &str = "alchemypay_vcc";
-
-/// A store, cardbatch's check endpoint, the sandbox pointed at it, and a client.
-struct Env {
-    _db: TestDb,
-    store: Store,
-    /// `http://127.0.0.1:port` of cardbatch's check endpoint (and its public URL).
-    server: String,
-    sandbox: RunningSandbox,
-    client: Arc<dyn Provider>,
-    profile: Profile,
-}
-
-impl Env {
-    async fn start() -> Env {
-        Env::start_with(|_, _| {}).await
-    }
-
-    async fn start_with(tweak: impl FnOnce(&mut ProviderSettings, &mut SandboxConfig)) -> Env {
-        let db = TestDb::sqlite().await;
-        let store = db.store().await;
-        let mut keys = CheckKeys::new();
-        keys.add_profile(PROFILE, &dev_credentials()).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = format!("http://{}", listener.local_addr().unwrap());
-        let app = alchemypay::routes(store.clone(), keys);
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
-        let mut settings = ProviderSettings {
-            // Long enough that no callback fires during a test.
-            lifecycle_delay_ms: 600_000,
-            ..ProviderSettings::default()
-        };
-        settings.options.insert(
-            "check_url".into(),
-            format!("{server}{}", alchemypay::CREATE_CHECK_PATH),
-        );
-        let mut config = SandboxConfig {
-            seed: 7,
-            ..SandboxConfig::default()
-        };
-        tweak(&mut settings, &mut config);
-        let config = config.with_provider(ProviderKind::AlchemypayVcc, settings);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sandbox = Sandbox::start(config, listener).expect("sandbox starts");
-        let profile = Profile::sandbox(ProviderKind::AlchemypayVcc, &sandbox.addr().to_string());
-        let client = client(&profile, &dev_credentials(), &store, &server);
-        Env {
-            _db: db,
-            store,
-            server,
-            sandbox,
-            client,
-            profile,
-        }
-    }
-
-    /// Writes `payloads` as one batch and claims them all: they are `in_flight`, as when a
-    /// worker is about to call the provider.
-    async fn claimed(&self, payloads: Vec<Value>) -> Vec<ClaimedOrder> {
-        let batch = NewBatch {
-            id: uuid::Uuid::new_v4(),
-            profile: PROFILE.into(),
-            provider: ProviderKind::AlchemypayVcc,
-            source: "cards.csv".into(),
-            created_at_ms: 1_000,
-        };
-        let n = payloads.len() as u32;
-        let mut writer = self.store.batch_writer(&batch).await.unwrap();
-        for (i, payload) in payloads.into_iter().enumerate() {
-            writer
-                .push(NewOrder {
-                    line: i as u64 + 2,
-                    order_ref: format!("ref-{}", uuid::Uuid::new_v4().simple()),
-                    idempotency_key: format!("cb{}", uuid::Uuid::new_v4().simple()),
-                    amount_minor: payload["deposit_cents"].as_i64(),
-                    currency: Some("USD".into()),
-                    payload,
-                })
-                .await
-                .unwrap();
-        }
-        writer.commit().await.unwrap();
-        let claimed = self
-            .store
-            .order_claim_due(PROFILE, "w1", n, Duration::from_secs(60), now_ms())
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), n as usize);
-        claimed
-    }
-
-    async fn one_claimed(&self) -> ClaimedOrder {
-        self.claimed(vec![seed_payload()]).await.remove(0)
-    }
-
-    fn cards_for(&self, order: &ClaimedOrder) -> u64 {
-        self.sandbox
-            .ledger()
-            .count_for(PROVIDER, "orderNo", &order.idempotency_key)
-    }
-
-    fn set_faults(&self, faults: FaultConfig) {
-        self.sandbox.set_faults(PROVIDER, faults);
-    }
-}
-
-fn client(
-    profile: &Profile,
-    credentials: &Credentials,
-    store: &Store,
-    public_url: &str,
-) -> Arc<dyn Provider> {
-    let env = ProviderEnv {
-        http: cardbatch::providers::http::client(),
-        store: store.clone(),
-        public_url: public_url.to_string(),
-    };
-    build(PROFILE, profile, credentials, &env).expect("the client builds")
-}
-
-fn dev_credentials() -> Credentials {
-    Credentials::from_pairs([
-        ("access_key", DEV_ALCHEMYPAY_ACCESS_KEY),
-        ("secret_key", DEV_ALCHEMYPAY_SECRET_KEY),
-    ])
-}
-
-/// The seed's request example, as ingest stores it.
-fn seed_payload() -> Value {
-    json!({
-        "cardHolder": {"firstName": "Milton", "lastName": "Schmitt"},
-        "deposit_cents": 1000, "currency": "USD", "vid": "USD"
-    })
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-#[track_caller]
-fn assert_code(classified: &Classified, expected: &str) {
-    let code = match classified {
-        Classified::Transient { code, .. }
-        | Classified::Permanent { code, .. }
-        | Classified::Unknown { code, .. }
-        | Classified::NeedsReview { code, .. } => code.as_str(),
-        Classified::Accepted { .. } => "accepted",
-    };
-    assert_eq!(code, expected, "{classified:?}");
-}
 
 #[tokio::test]
 async fn the_seed_example_is_accepted_after_reverse_validation_with_the_order_number_as_ref() {
@@ -238,26 +84,7 @@ async fn reverse_validation_refuses_an_order_number_cardbatch_never_sent() {
 async fn an_order_that_is_no_longer_in_flight_is_refused_too() {
     // Arrange: the batch is written but nobody claimed it, so it is `queued`.
     let env = Env::start().await;
-    let batch = NewBatch {
-        id: uuid::Uuid::new_v4(),
-        profile: PROFILE.into(),
-        provider: ProviderKind::AlchemypayVcc,
-        source: "cards.csv".into(),
-        created_at_ms: 1_000,
-    };
-    let mut writer = env.store.batch_writer(&batch).await.unwrap();
-    writer
-        .push(NewOrder {
-            line: 2,
-            order_ref: "queued-1".into(),
-            idempotency_key: "cbqueuedorder".into(),
-            payload: seed_payload(),
-            amount_minor: Some(1000),
-            currency: Some("USD".into()),
-        })
-        .await
-        .unwrap();
-    writer.commit().await.unwrap();
+    write_order(&env.store, "cbqueuedorder").await;
     let http = reqwest::Client::new();
     let check = |order_no: &str| {
         http.get(format!(
@@ -610,26 +437,7 @@ async fn a_lookup_that_cannot_connect_is_a_transient_resolution() {
 async fn the_lookup_by_key_finds_the_order_and_its_state(db: TestDb) {
     // Arrange
     let store = db.store().await;
-    let batch = NewBatch {
-        id: uuid::Uuid::new_v4(),
-        profile: PROFILE.into(),
-        provider: ProviderKind::AlchemypayVcc,
-        source: "cards.csv".into(),
-        created_at_ms: 1_000,
-    };
-    let mut writer = store.batch_writer(&batch).await.unwrap();
-    writer
-        .push(NewOrder {
-            line: 2,
-            order_ref: "r1".into(),
-            idempotency_key: "cbkey1".into(),
-            payload: seed_payload(),
-            amount_minor: Some(1000),
-            currency: Some("USD".into()),
-        })
-        .await
-        .unwrap();
-    writer.commit().await.unwrap();
+    write_order(&store, "cbkey1").await;
 
     // Act
     let queued = store

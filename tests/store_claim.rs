@@ -23,6 +23,7 @@ on_both_engines!(
     an_order_cannot_be_completed_back_into_the_queue,
     an_extended_lease_keeps_the_order_from_a_takeover,
     a_waiting_worker_is_woken_when_orders_are_queued,
+    calls_made_outside_a_completion_are_recorded_too,
 );
 
 fn done(order_id: i64, state: OrderState) -> Completion {
@@ -366,4 +367,27 @@ async fn a_waiting_worker_is_woken_when_orders_are_queued(db: TestDb) {
 
     // Assert
     assert!(woken);
+}
+
+async fn calls_made_outside_a_completion_are_recorded_too(db: TestDb) {
+    // Arrange: an order in doubt, and a reconciler's two lookups.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("a", 1)).await;
+    let o = claim(&store, "w1", 1, NOW).await.remove(0);
+    let lookup = |n: u32, status: Option<u16>| AttemptRecord {
+        attempt_no: n,
+        started_at_ms: NOW + i64::from(n),
+        duration_ms: 5,
+        http_status: status,
+        provider_code: None,
+        outcome: AttemptOutcome::Unknown,
+        message: None,
+    };
+    let calls = vec![lookup(1, None), lookup(1, Some(404))];
+
+    // Act
+    store.attempt_insert_many(o.id, &calls).await.unwrap();
+
+    // Assert
+    assert_eq!(store.attempt_list(o.id).await.unwrap(), calls);
 }

@@ -40,3 +40,22 @@ pub trait Provider: Send + Sync + 'static {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)>;
 }
+
+/// The README section headed `### {title}` (up to the next `###` or `##` heading): the
+/// classification tests check that the README shows every code of the tables in code.
+#[cfg(test)]
+pub(crate) fn readme_section(title: &str) -> &'static str {
+    let readme = include_str!("../../README.md");
+    let heading = format!("\n### {title}\n");
+    let start = readme
+        .find(&heading)
+        .unwrap_or_else(|| panic!("README has no section `### {title}`"))
+        + heading.len();
+    let rest = &readme[start..];
+    let end = [rest.find("\n### "), rest.find("\n## ")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(rest.len());
+    &rest[..end]
+}

@@ -259,3 +259,18 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod example_file_tests {
+    use super::*;
+
+    #[test]
+    fn the_annotated_example_sandbox_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sandbox.toml");
+        let config = SandboxConfig::load(Some(&path)).unwrap();
+        assert_eq!(config.seed, 42);
+        let uqpay = &config.providers["uqpay"];
+        assert_eq!(uqpay.faults.rate_limit_per_minute, Some(500));
+        assert!((uqpay.faults.lost_response_rate - 0.05).abs() < 1e-9);
+    }
+}

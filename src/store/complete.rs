@@ -102,6 +102,22 @@ impl Store {
         }
     }
 
+    /// Records provider calls of one order made outside a completion (a reconciler's lookup, a
+    /// doubt resolved before re-sending).
+    pub async fn attempt_insert_many(
+        &self,
+        order_id: i64,
+        attempts: &[AttemptRecord],
+    ) -> Result<()> {
+        let rows: Vec<(i64, &AttemptRecord)> = attempts.iter().map(|a| (order_id, a)).collect();
+        match &self.db {
+            Db::Sqlite { write, .. } => {
+                sqlite_attempt_insert(&mut *write.acquire().await?, &rows).await
+            }
+            Db::Postgres(pool) => pg_attempt_insert(&mut *pool.acquire().await?, &rows).await,
+        }
+    }
+
     /// The provider calls recorded for one order, oldest first.
     pub async fn attempt_list(&self, order_id: i64) -> Result<Vec<AttemptRecord>> {
         // language=SQL
@@ -180,29 +196,7 @@ async fn sqlite_complete(
         .await?
         .into_iter()
         .collect();
-    let attempts: Vec<serde_json::Value> = completions
-        .iter()
-        .flat_map(|c| {
-            c.attempts.iter().map(move |a| {
-                serde_json::json!([
-                    c.order_id,
-                    a.attempt_no,
-                    a.started_at_ms,
-                    a.duration_ms,
-                    a.http_status,
-                    a.provider_code,
-                    a.outcome.as_str(),
-                    a.message
-                ])
-            })
-        })
-        .collect();
-    if !attempts.is_empty() {
-        sqlx::query(SQLITE_ATTEMPT_INSERT)
-            .bind(serde_json::Value::Array(attempts).to_string())
-            .execute(&mut **tx)
-            .await?;
-    }
+    sqlite_attempt_insert(tx, &attempt_rows(completions)).await?;
     Ok(completions
         .iter()
         .map(|c| done.contains(&c.order_id))
@@ -241,57 +235,81 @@ async fn pg_complete(
         .into_iter()
         .collect();
 
-    let attempts: Vec<(i64, &AttemptRecord)> = completions
+    pg_attempt_insert(conn, &attempt_rows(completions)).await?;
+    Ok(ids.iter().map(|id| done.contains(id)).collect())
+}
+
+/// (order id, call) for every call reported with the completions.
+fn attempt_rows(completions: &[Completion]) -> Vec<(i64, &AttemptRecord)> {
+    completions
         .iter()
         .flat_map(|c| c.attempts.iter().map(move |a| (c.order_id, a)))
-        .collect();
-    if !attempts.is_empty() {
-        sqlx::query(PG_ATTEMPT_INSERT)
-            .bind(attempts.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| i64::from(a.attempt_no))
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.started_at_ms)
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.duration_ms)
-                    .collect::<Vec<i64>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.http_status.map(i64::from))
-                    .collect::<Vec<Option<i64>>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.provider_code.as_deref())
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.outcome.as_str())
-                    .collect::<Vec<&str>>(),
-            )
-            .bind(
-                attempts
-                    .iter()
-                    .map(|(_, a)| a.message.as_deref())
-                    .collect::<Vec<Option<&str>>>(),
-            )
-            .execute(&mut *conn)
-            .await?;
+        .collect()
+}
+
+async fn sqlite_attempt_insert(
+    conn: &mut sqlx::SqliteConnection,
+    rows: &[(i64, &AttemptRecord)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    Ok(ids.iter().map(|id| done.contains(id)).collect())
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(order_id, a)| {
+            serde_json::json!([
+                order_id,
+                a.attempt_no,
+                a.started_at_ms,
+                a.duration_ms,
+                a.http_status,
+                a.provider_code,
+                a.outcome.as_str(),
+                a.message
+            ])
+        })
+        .collect();
+    sqlx::query(SQLITE_ATTEMPT_INSERT)
+        .bind(serde_json::Value::Array(json).to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn pg_attempt_insert(
+    conn: &mut sqlx::PgConnection,
+    rows: &[(i64, &AttemptRecord)],
+) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let col = |f: fn(&AttemptRecord) -> i64| rows.iter().map(|(_, a)| f(a)).collect::<Vec<i64>>();
+    sqlx::query(PG_ATTEMPT_INSERT)
+        .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
+        .bind(col(|a| i64::from(a.attempt_no)))
+        .bind(col(|a| a.started_at_ms))
+        .bind(col(|a| a.duration_ms))
+        .bind(
+            rows.iter()
+                .map(|(_, a)| a.http_status.map(i64::from))
+                .collect::<Vec<Option<i64>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|(_, a)| a.provider_code.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|(_, a)| a.outcome.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|(_, a)| a.message.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .execute(conn)
+        .await?;
+    Ok(())
 }

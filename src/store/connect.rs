@@ -105,9 +105,9 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         // Another process (a CLI ingest next to a running worker) may hold the write lock.
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
-        // 32 MiB of page cache (the default is 2 MiB) keeps the orders indexes in memory while a
+        // 64 MiB of page cache (the default is 2 MiB) keeps the orders indexes in memory while a
         // large batch is written in one transaction.
-        .pragma("cache_size", "-32768");
+        .pragma("cache_size", "-65536");
     let in_memory = options
         .get_filename()
         .to_string_lossy()
@@ -126,7 +126,7 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.read_only(false))
+            .connect_with(options)
             .await?
     };
     Ok(Db::Sqlite { read, write })

@@ -18,10 +18,17 @@ pub struct KeyedOrder {
 
 /// The same SQL on both engines (SQLite accepts `$n` placeholders). Keys are 128 random bits,
 /// so two orders never share one; should a hand-written row collide, the oldest order answers.
-/// Served by the `orders_provider_key` index.
 // language=SQL
 const SQL: &str = "SELECT id, profile, state FROM orders \
     WHERE provider = $1 AND idempotency_key = $2 ORDER BY id LIMIT 1";
+
+/// Alchemy Pay orders, the ones looked up by key in production: the provider is a literal so
+/// that both planners can use the partial `orders_alchemypay_key` index (`$2` stays the key, `$1`
+/// is bound and unused to keep one binding path).
+// language=SQL
+const SQL_ALCHEMYPAY: &str = "SELECT id, profile, state FROM orders \
+    WHERE provider = 'alchemypay_vcc' AND $1 = 'alchemypay_vcc' AND idempotency_key = $2 \
+    ORDER BY id LIMIT 1";
 
 impl Store {
     /// The id and state of the order of `provider` whose idempotency key is `idempotency_key`.
@@ -42,16 +49,21 @@ impl Store {
         provider: ProviderKind,
         idempotency_key: &str,
     ) -> Result<Option<KeyedOrder>> {
+        let sql = match provider {
+            ProviderKind::AlchemypayVcc => SQL_ALCHEMYPAY,
+            // Nothing looks other providers' orders up by key in a hot path: a scan is fine.
+            ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid | ProviderKind::Uqpay => SQL,
+        };
         let row: Option<(i64, String, String)> = match &self.db {
             Db::Sqlite { read, .. } => {
-                sqlx::query_as(SQL)
+                sqlx::query_as(sql)
                     .bind(provider.as_str())
                     .bind(idempotency_key.to_owned())
                     .fetch_optional(read)
                     .await?
             }
             Db::Postgres(pool) => {
-                sqlx::query_as(SQL)
+                sqlx::query_as(sql)
                     .bind(provider.as_str())
                     .bind(idempotency_key)
                     .fetch_optional(pool)

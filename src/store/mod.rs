@@ -18,6 +18,7 @@ mod lookup;
 mod model;
 mod order_match;
 mod report;
+mod tokens;
 mod wake;
 
 pub use batch_write::BatchWriter;
@@ -31,4 +32,5 @@ pub use model::{
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
 pub use order_match::{CardMatchKey, MatchedOrder, card_refs_of};
+pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};

@@ -17,7 +17,8 @@ pub struct CardMatchKey {
     pub card_ref: Option<String>,
     /// The provider's order key (UQPAY `card_order_id`, QI `payment_instrument_key`).
     pub card_order_ref: Option<String>,
-    /// Our idempotency key as the provider echoes it (Alchemy Pay `orderNo`).
+    /// Our idempotency key as the provider echoes it (Alchemy Pay `orderNo`; only Alchemy Pay
+    /// orders are matched this way).
     pub idempotency_key: Option<String>,
 }
 
@@ -78,14 +79,30 @@ macro_rules! pg_match {
     };
 }
 
+/// Matching by our idempotency key serves Alchemy Pay's `orderNo` only, and its index is
+/// partial on the literal `provider = 'alchemypay_vcc'` (see the `orders_alchemypay_key`
+/// migration), so the provider is a literal here too for the planner to use it.
+// language=SQLite
+const SQLITE_MATCH_ALCHEMYPAY_KEY: &str = concat!(
+    "SELECT CAST(j.value ->> 2 AS INTEGER), ",
+    match_columns!(),
+    " FROM json_each($1) AS j JOIN orders o ON o.provider = 'alchemypay_vcc' \
+     AND j.value ->> 0 = 'alchemypay_vcc' AND o.idempotency_key = j.value ->> 1"
+);
+// language=PostgreSQL
+const PG_MATCH_ALCHEMYPAY_KEY: &str = concat!(
+    "SELECT u.i, ",
+    match_columns!(),
+    " FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(p, v, i) \
+     JOIN orders o ON o.provider = 'alchemypay_vcc' AND u.p = 'alchemypay_vcc' \
+     AND o.idempotency_key = u.v"
+);
+
 /// The keys an event may match by, in order of precedence: (SQLite SQL, Postgres SQL).
 const MATCHES: [(&str, &str); 3] = [
     (sqlite_match!("card_ref"), pg_match!("card_ref")),
     (sqlite_match!("card_order_ref"), pg_match!("card_order_ref")),
-    (
-        sqlite_match!("idempotency_key"),
-        pg_match!("idempotency_key"),
-    ),
+    (SQLITE_MATCH_ALCHEMYPAY_KEY, PG_MATCH_ALCHEMYPAY_KEY),
 ];
 
 type RawMatch = (

@@ -172,6 +172,9 @@ impl Lane {
         if *stopping.borrow() {
             return Ok(());
         }
+        // The profile's rate limit (`ProviderLane`, shared per profile) is waited for inside the
+        // handler (`IssueHandler`), once per HTTP call, holding this slot, so that
+        // `rate_limit_per_sec` paces the calls themselves.
         // 2. Call the provider.
         self.started.lock().expect("started lock").insert(id);
         let result = self.handler.handle(order.clone()).await;

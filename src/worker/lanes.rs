@@ -14,8 +14,10 @@
 //! The limiter reads tokio's clock. Its unit tests run it on a virtual clock that each sleep
 //! moves forward at once (what `tokio::time::pause` does, without tokio's `test-util` feature,
 //! which would rebuild every tokio-based dependency).
-//! Several processes each have their own lane: the provider's own limit is then shared by
-//! splitting `rate_limit_per_sec` between them (see DESIGN.md).
+//! Each process has its own lane: across processes the limit is not shared yet, so a profile
+//! run by N processes should give each one its share of the provider's limit in
+//! `rate_limit_per_sec` (DESIGN.md plans sharing it through the database); the AIMD step still
+//! backs each process off when their sum is too high.
 
 use governor::clock::{Clock, Reference};
 use governor::middleware::NoOpMiddleware;

@@ -2,7 +2,9 @@
 //!
 //! One lane (an apalis worker) per provider profile claims that profile's due orders from the
 //! store, runs the pluggable [`OrderHandler`] on each with the profile's concurrency, and records
-//! the outcome: refs, a durable retry with backoff, a rejection, doubt. apalis provides the worker
+//! the outcome: refs, a durable retry with backoff, a rejection, doubt. The handler that issues
+//! cards is [`IssueHandler`] (resolve doubt first, then create, one attempt row per HTTP call);
+//! each profile's calls are paced by its [`ProviderLane`] (rate limit, slowed down by 429s). apalis provides the worker
 //! lifecycle, the tower layers and graceful shutdown; the queue itself is our table (see
 //! DESIGN.md for why apalis' own SQL storages were not used).
 

@@ -151,8 +151,9 @@ impl Runtime {
         for lane in &lanes {
             let lane = lane.clone();
             monitor = monitor.register(move |_restarts| {
-                // A per-profile rate limiter (governor) belongs here, as one more `.layer(..)`
-                // next to the concurrency cap.
+                // Tower layers for every order of the lane go here. The provider rate limit
+                // (`ProviderLane`) is applied per HTTP call by `IssueHandler` instead, so that it
+                // paces calls, not intake.
                 WorkerBuilder::new(lane.worker_id.clone())
                     .backend(lane.backend())
                     .layer(lane.concurrency_layer())

@@ -1,5 +1,5 @@
 //! Alchemy Pay's error codes (spec §3), classified: one table, one line of why per code. The
-//! same table, as markdown, is in `docs/providers/alchemypay_vcc.md`; a test keeps them equal.
+//! same table, as markdown, is in the README; a test keeps them equal.
 //!
 //! Business errors come back as HTTP 200 with `success: false`; the HTTP status is classified
 //! first (any 5xx, 408 and 429 are transient, see [`crate::providers::http::classify_status`]).
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn the_documented_table_matches_the_code() {
-        let doc = include_str!("../../../docs/providers/alchemypay_vcc.md");
+        let doc = crate::providers::readme_section("Alchemy Pay VCC (`alchemypay_vcc`)");
         for (code, class, _) in TABLE {
             let row = format!("| `{code}` | {} |", class_name(*class));
             assert!(doc.contains(&row), "docs lack the row starting {row}");

@@ -8,6 +8,7 @@ use crate::providers::http::{classify_status, classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::time::Instant;
 
@@ -172,7 +173,7 @@ impl AlchemyPayClient {
 
     /// Sends the create call for `order` (its idempotency key is the `orderNo`).
     pub async fn create_card(&self, order: &ClaimedOrder) -> CallReport {
-        let payload: OrderPayload = match serde_json::from_value(order.payload.clone()) {
+        let payload = match OrderPayload::deserialize(&order.payload) {
             Ok(p) => p,
             Err(e) => {
                 let now = chrono::Utc::now().timestamp_millis();
@@ -229,22 +230,29 @@ impl AlchemyPayClient {
         let Some(card_id) = card_id else {
             return (Resolution::ResendIsSafe, Vec::new());
         };
+        let (resolution, report) = self.card_lookup(card_id, &order.idempotency_key).await;
+        (resolution, vec![report])
+    }
+
+    /// `POST /open/api/card/info` for `card_id`, expected to belong to `order_no`: `Found` with
+    /// `{"order_no","card_id"}`, `Transient` when the read may pass later, `Unresolvable` when
+    /// Alchemy Pay does not know the card or it belongs to another orderNo. Also what a
+    /// callback handler can use to confirm a card before trusting an unsigned v1 callback.
+    pub async fn card_lookup(&self, card_id: &str, order_no: &str) -> (Resolution, CallReport) {
         let exchange = self.post(INFO_PATH, &json!({ "cardId": card_id })).await;
         let (resolution, classified) = match &exchange.answer {
             Err(c) => (lookup_failed(c), c.clone()),
             Ok(e) if e.is_success() => {
                 let card = e.model.as_ref().and_then(|m| m.card.as_ref());
-                let order_no = card.and_then(|c| c.order_no.as_deref());
-                if order_no.is_some_and(|n| n != order.idempotency_key) {
+                let owner = card.and_then(|c| c.order_no.as_deref());
+                if owner.is_some_and(|n| n != order_no) {
                     let c = Classified::NeedsReview {
                         code: "order_mismatch".into(),
-                        message: format!(
-                            "card {card_id} belongs to another orderNo than this order's"
-                        ),
+                        message: format!("card {card_id} belongs to another orderNo"),
                     };
                     (lookup_failed(&c), c)
                 } else {
-                    let refs = json!({ "order_no": order.idempotency_key, "card_id": card_id });
+                    let refs = json!({ "order_no": order_no, "card_id": card_id });
                     (
                         Resolution::Found { refs: refs.clone() },
                         Classified::Accepted { refs },
@@ -263,10 +271,7 @@ impl AlchemyPayClient {
                 (lookup_failed(&c), c)
             }
         };
-        (
-            resolution,
-            vec![exchange.report(CallKind::Lookup, classified)],
-        )
+        (resolution, exchange.report(CallKind::Lookup, classified))
     }
 }
 
@@ -323,5 +328,48 @@ impl Provider for AlchemyPayClient {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_order(order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_carry_the_card_id_when_the_answer_has_one() {
+        let with: Envelope =
+            serde_json::from_str(r#"{"code":"0","success":true,"model":{"cardId":"c_9"}}"#)
+                .unwrap();
+        let without: Envelope =
+            serde_json::from_str(r#"{"code":"0","success":true,"model":{"activeLink":"x"}}"#)
+                .unwrap();
+        assert_eq!(
+            AlchemyPayClient::refs("cb1", &with),
+            json!({"order_no": "cb1", "card_id": "c_9"})
+        );
+        assert_eq!(
+            AlchemyPayClient::refs("cb1", &without),
+            json!({"order_no": "cb1"})
+        );
+    }
+
+    #[test]
+    fn a_lookup_timeout_is_a_transient_resolution_and_a_refusal_is_unresolvable() {
+        let unknown = Classified::Unknown {
+            code: "timeout".into(),
+            message: "m".into(),
+        };
+        assert!(matches!(
+            lookup_failed(&unknown),
+            Resolution::Transient { .. }
+        ));
+        let refused = Classified::Permanent {
+            code: "404005".into(),
+            message: "m".into(),
+        };
+        assert!(matches!(
+            lookup_failed(&refused),
+            Resolution::Unresolvable { .. }
+        ));
     }
 }

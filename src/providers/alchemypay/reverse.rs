@@ -14,6 +14,7 @@
 //!   Alchemy Pay reads any non-2xx as a refusal (`200008`), so the status only helps operators.
 
 use super::sign::{ACCESS_KEY, ACCESS_SIGN, ACCESS_TIMESTAMP, AccessKey};
+use crate::config::{Config, Profile};
 use crate::domain::{OrderState, ProviderKind};
 use crate::providers::{CredentialError, Credentials};
 use crate::store::Store;
@@ -54,6 +55,21 @@ impl CheckKeys {
         };
         self.0.insert(profile_name.to_string(), key);
         Ok(())
+    }
+
+    /// The keys of every Alchemy Pay profile of `config`, each read with `credentials_of`
+    /// (normally [`Credentials::from_env`]).
+    pub fn from_config(
+        config: &Config,
+        credentials_of: impl Fn(&str, &Profile) -> Result<Credentials, CredentialError>,
+    ) -> Result<CheckKeys, CredentialError> {
+        let mut keys = CheckKeys::new();
+        for (name, profile) in &config.profiles {
+            if profile.provider == ProviderKind::AlchemypayVcc {
+                keys.add_profile(name, &credentials_of(name, profile)?)?;
+            }
+        }
+        Ok(keys)
     }
 
     /// Adds a key directly.
@@ -164,4 +180,36 @@ async fn create_check(
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_taken_from_every_alchemy_profile_and_only_those() {
+        let config = Config::builtin();
+        let keys = CheckKeys::from_config(&config, |name, _| {
+            Ok(Credentials::from_pairs([
+                ("access_key", format!("key-of-{name}")),
+                ("secret_key", "s".to_string()),
+            ]))
+        })
+        .unwrap();
+        assert_eq!(
+            keys.0.keys().collect::<Vec<_>>(),
+            [ProviderKind::AlchemypayVcc.as_str()]
+        );
+        assert_eq!(keys.0["alchemypay_vcc"].key, "key-of-alchemypay_vcc");
+    }
+
+    #[test]
+    fn a_profile_without_its_secret_is_an_error_naming_it() {
+        let err = CheckKeys::from_config(&Config::builtin(), |_, _| {
+            Ok(Credentials::from_pairs([("access_key", "k")]))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("secret_key"), "{err}");
+    }
 }

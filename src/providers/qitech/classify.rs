@@ -1,5 +1,5 @@
 //! QI Tech's error table: every documented code of the calls cardbatch makes, with its class
-//! and why (`docs/providers/qitech_prepaid.md` and `qitech_postpaid.md` show the same table).
+//! and why (the README shows the same tables; a test keeps them equal).
 //!
 //! A code decides first; a code not in the table falls back on the HTTP status: 429 is
 //! transient and slows the lane, 408 and 5xx are transient (unknown for the prepaid create,
@@ -268,6 +268,25 @@ mod tests {
                 message: "new".into()
             }
         );
+    }
+
+    #[test]
+    fn the_docs_show_every_code_of_the_table_with_its_reason() {
+        let prepaid = crate::providers::readme_section("QI Tech prepaid (`qitech_prepaid`)");
+        let postpaid = crate::providers::readme_section("QI Tech postpaid (`qitech_postpaid`)");
+        let has_row = |doc: &str, code: &str, why: &str| {
+            doc.lines()
+                .any(|l| l.starts_with(&format!("| `{code}`")) && l.contains(why))
+        };
+        for (call, code) in CODES {
+            let (_, why) = rule(*call, code).unwrap();
+            let shown = match call {
+                QiCall::PrepaidCreate => has_row(prepaid, code, why),
+                QiCall::PostpaidCreate => has_row(postpaid, code, why),
+                QiCall::Lookup => has_row(prepaid, code, why) || has_row(postpaid, code, why),
+            };
+            assert!(shown, "{code} ({call:?}) is not in the docs with: {why}");
+        }
     }
 
     #[test]

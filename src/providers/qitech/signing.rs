@@ -173,14 +173,26 @@ impl RequestSigner {
     }
 }
 
+/// What a verified answer's signature must cover: the request it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct AnswerTo<'a> {
+    /// Our `API-CLIENT-KEY` (v1 answers name it in `Authorization: QIT <api_key>:<jwt>`).
+    pub api_key: &'a str,
+    /// The request's method.
+    pub method: &'a str,
+    /// The request's full path and query as sent.
+    pub path_and_query: &'a str,
+}
+
 /// Reads an answer signed in `variant`: the JSON it carries (v1: the claims of
 /// `encoded_body`). With `qi_key`, the answer's signature must verify and cover this body and
-/// method; without it the answer is read as delivered. An empty or non-JSON body (a gateway's
-/// error page) reads as `Value::Null`, to be classified by its HTTP status.
+/// the request it answers (`to`), so an answer to another request cannot be replayed; without
+/// it the answer is read as delivered. An empty or non-JSON body (a gateway's error page) reads
+/// as `Value::Null`, to be classified by its HTTP status.
 pub fn read_answer(
     variant: Variant,
     qi_key: Option<&VerifyingKey>,
-    method: &str,
+    to: &AnswerTo<'_>,
     headers: &HeaderMap,
     bytes: &[u8],
 ) -> Result<Value, AnswerError> {
@@ -191,25 +203,28 @@ pub fn read_answer(
         .get(reqwest::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let encoded = json.get("encoded_body").and_then(Value::as_str);
+    let not_covered =
+        || AnswerError::BadSignature("the signature does not cover this answer".into());
     match (variant, encoded) {
         (Variant::V1, Some(encoded)) => {
             let Some(key) = qi_key else {
                 return jws::claims(encoded).map_err(AnswerError::Malformed);
             };
-            let token = authorization
+            let (api_key, token) = authorization
                 .and_then(|a| a.strip_prefix("QIT "))
                 .and_then(|a| a.split_once(':'))
-                .map(|(_, token)| token)
                 .ok_or(AnswerError::Unsigned)?;
             let claims = jws::verify(key, token).map_err(bad)?;
             let signature = claims.get("signature").and_then(Value::as_str);
             let lines: Vec<&str> = signature.unwrap_or_default().split('\n').collect();
-            if lines.first() != Some(&method)
-                || lines.get(1) != Some(&&*md5_hex(encoded.as_bytes()))
-            {
-                return Err(AnswerError::BadSignature(
-                    "the header token does not cover this answer".into(),
-                ));
+            let md5 = md5_hex(encoded.as_bytes());
+            let covers = api_key == to.api_key
+                && lines.len() == 5
+                && lines[0] == to.method
+                && lines[1] == md5
+                && lines[4] == to.path_and_query;
+            if !covers {
+                return Err(not_covered());
             }
             jws::verify(key, encoded).map_err(bad)
         }
@@ -219,16 +234,13 @@ pub fn read_answer(
             };
             let claims =
                 jws::verify(key, authorization.ok_or(AnswerError::Unsigned)?).map_err(bad)?;
-            let covers = claims.get("payload_md5").and_then(Value::as_str)
-                == Some(&*md5_hex(bytes))
-                && claims
-                    .get("method")
-                    .and_then(Value::as_str)
-                    .is_some_and(|m| m.eq_ignore_ascii_case(method));
+            let claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default();
+            let path = to.path_and_query.split('?').next().unwrap_or_default();
+            let covers = claim("payload_md5") == md5_hex(bytes)
+                && claim("method").eq_ignore_ascii_case(to.method)
+                && (claim("uri") == path || claim("uri") == to.path_and_query);
             if !covers {
-                return Err(AnswerError::BadSignature(
-                    "the token does not cover this answer".into(),
-                ));
+                return Err(not_covered());
             }
             Ok(json)
         }

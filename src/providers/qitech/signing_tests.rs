@@ -59,6 +59,15 @@ fn sandbox_accepts(
     authenticate(&view, &settings).map_err(|e| e.description)
 }
 
+/// The request the answers in these tests answer.
+fn to() -> AnswerTo<'static> {
+    AnswerTo {
+        api_key: API_KEY,
+        method: "POST",
+        path_and_query: "/qitech/prepaid/card",
+    }
+}
+
 fn seed_body() -> Vec<u8> {
     serde_json::to_vec(&json!({
         "account_key": "5294ed8d-08fc-4397-b15f-6d9aa07b0041",
@@ -193,12 +202,27 @@ fn a_sandbox_signed_answer_is_read_and_verified_in_both_variants() {
         let headers: HeaderMap = signed.headers.into_iter().collect();
 
         // Act
-        let verified = read_answer(variant, Some(&qi_public), "POST", &headers, &signed.body);
-        let unverified = read_answer(variant, None, "POST", &headers, &signed.body);
+        let verified = read_answer(variant, Some(&qi_public), &to(), &headers, &signed.body);
+        let unverified = read_answer(variant, None, &to(), &headers, &signed.body);
+        let elsewhere = AnswerTo {
+            path_and_query: "/qitech/prepaid/card/other",
+            ..to()
+        };
+        let replayed = read_answer(
+            variant,
+            Some(&qi_public),
+            &elsewhere,
+            &headers,
+            &signed.body,
+        );
 
         // Assert
         assert_eq!(verified.unwrap(), answer, "{variant:?}");
         assert_eq!(unverified.unwrap(), answer, "{variant:?}");
+        assert!(
+            matches!(replayed, Err(AnswerError::BadSignature(_))),
+            "an answer to another path is refused: {replayed:?}"
+        );
     }
 }
 
@@ -210,18 +234,22 @@ fn an_answer_signed_by_another_key_or_altered_is_refused() {
     let v2 = sign_v2(&qi, API_KEY, "POST", "/p", Some(&answer), Utc::now());
     let headers: HeaderMap = v2.headers.into_iter().collect();
 
-    let foreign = read_answer(Variant::V2, Some(&other), "POST", &headers, &v2.body);
+    let answer_to = AnswerTo {
+        path_and_query: "/p",
+        ..to()
+    };
+    let foreign = read_answer(Variant::V2, Some(&other), &answer_to, &headers, &v2.body);
     let altered = read_answer(
         Variant::V2,
         Some(&VerifyingKey::from(&qi)),
-        "POST",
+        &answer_to,
         &headers,
         br#"{"card_key":"b"}"#,
     );
     let unsigned = read_answer(
         Variant::V2,
         Some(&VerifyingKey::from(&qi)),
-        "POST",
+        &answer_to,
         &HeaderMap::new(),
         &v2.body,
     );
@@ -242,7 +270,7 @@ fn a_gateway_error_page_reads_as_null() {
     let read = read_answer(
         Variant::V1,
         None,
-        "POST",
+        &to(),
         &HeaderMap::new(),
         b"<html>502</html>",
     );

@@ -1,7 +1,7 @@
 //! One signed HTTP exchange with QI Tech: sign, send the exact bytes signed, read (and, with
 //! QI's public key, verify) the answer, and time it for the `attempts` table.
 
-use super::signing::{AnswerError, RequestSigner, read_answer};
+use super::signing::{AnswerError, AnswerTo, RequestSigner, read_answer};
 use crate::providers::http::{classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified};
 use p521::ecdsa::VerifyingKey;
@@ -173,7 +173,9 @@ impl QiTransport {
                 };
             }
         };
-        let read = self.read(method.as_str(), &headers, bytes).await;
+        let read = self
+            .read(method.as_str(), &full_path, &headers, bytes)
+            .await;
         let answer = read
             .map(|json| Answer {
                 status,
@@ -195,22 +197,32 @@ impl QiTransport {
     async fn read<B: AsRef<[u8]> + Send + 'static>(
         &self,
         method: &str,
+        path_and_query: &str,
         headers: &reqwest::header::HeaderMap,
         bytes: B,
     ) -> Result<Value, AnswerError> {
         let variant = self.signer.variant();
-        match &self.qi_key {
-            None => read_answer(variant, None, method, headers, bytes.as_ref()),
-            Some(key) => {
-                // Verifying is as costly as signing: off the async threads too.
-                let (key, method, headers) = (Arc::clone(key), method.to_string(), headers.clone());
-                tokio::task::spawn_blocking(move || {
-                    read_answer(variant, Some(&key), &method, &headers, bytes.as_ref())
-                })
-                .await
-                .expect("verifying does not panic")
-            }
-        }
+        let Some(key) = &self.qi_key else {
+            let to = AnswerTo {
+                api_key: self.signer.api_key(),
+                method,
+                path_and_query,
+            };
+            return read_answer(variant, None, &to, headers, bytes.as_ref());
+        };
+        // Verifying is as costly as signing: off the async threads too.
+        let (key, signer, headers) = (Arc::clone(key), Arc::clone(&self.signer), headers.clone());
+        let (method, path_and_query) = (method.to_string(), path_and_query.to_string());
+        tokio::task::spawn_blocking(move || {
+            let to = AnswerTo {
+                api_key: signer.api_key(),
+                method: &method,
+                path_and_query: &path_and_query,
+            };
+            read_answer(variant, Some(&key), &to, &headers, bytes.as_ref())
+        })
+        .await
+        .expect("verifying does not panic")
     }
 }
 

@@ -1,18 +1,17 @@
-//! uqpay client (being built).
+//! UQPAY issuing (spec `uqpay.md`): the create-card client, the access token shared by every
+//! worker (in this process through one [`TokenManager`], across processes through the
+//! database), the wire shapes and the error table.
 
-use super::build::{BuildError, ProviderEnv};
-use super::{Credentials, Provider};
-use crate::config::Profile;
-use std::sync::Arc;
+mod classify;
+mod client;
+mod find;
+mod setup;
+mod token;
+mod wire;
 
-pub fn build(
-    name: &str,
-    _: &Profile,
-    _: &Credentials,
-    _: &ProviderEnv,
-) -> Result<Arc<dyn Provider>, BuildError> {
-    Err(BuildError::Invalid {
-        profile: name.into(),
-        problem: "the uqpay client is not built yet".into(),
-    })
-}
+pub use classify::{CODES, Class, classify, lookup};
+pub use client::UqpayClient;
+pub use find::MAX_LIST_PAGES;
+pub use setup::{build, client};
+pub use token::{REFRESH_MARGIN, Token, TokenError, TokenManager, TokenSource};
+pub use wire::{ErrorBody, create_body, decimal};

@@ -1,0 +1,227 @@
+//! Issuing benchmark: cardbatch against the in-process sandbox over loopback, end to end: a CSV
+//! through ingest, the worker runtime with the real UQPAY client (token manager included), the
+//! provider lane, and the sandbox creating one card per order.
+//!
+//! ```text
+//! # (a) no rate limit, no latency: end-to-end orders/s
+//! cargo run --release --example bench_issue -- --db sqlite --orders 20000
+//! cargo run --release --example bench_issue -- --db postgres --url postgres://postgres@127.0.0.1:5432/postgres --orders 20000
+//! # (b) profile and sandbox both at 50 req/s for 60 s
+//! cargo run --release --example bench_issue -- --orders 3000 --rate 50 --sandbox-rate 50
+//! # (c) 200 ms provider latency, 100 req/s limit
+//! cargo run --release --example bench_issue -- --orders 6000 --rate 100 --latency-ms 200 --concurrency 32
+//! ```
+//!
+//! "Achieved" is measured on the sandbox's side: cards created between the first and the last
+//! creation, over that time (the sandbox's own clock), plus the end-to-end time from the start of
+//! the workers until every order was recorded.
+
+use anyhow::{Context, bail};
+use cardbatch::config::{Profile, WorkerConfig};
+use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::ingest::{SubmitOptions, submit};
+use cardbatch::providers::{Credentials, ProviderEnv};
+use cardbatch::sandbox::config::{DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID};
+use cardbatch::sandbox::{FaultConfig, ProviderSettings, Sandbox, SandboxConfig};
+use cardbatch::store::Store;
+use cardbatch::worker::{IssueHandler, Runtime};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Issue N UQPAY orders through cardbatch against the in-process sandbox.
+#[derive(Parser)]
+struct Args {
+    /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "sqlite")]
+    db: String,
+    /// Postgres server URL (any database on it; a scratch one is created beside it).
+    #[arg(long)]
+    url: Option<String>,
+    /// Orders to issue.
+    #[arg(long, default_value_t = 20_000)]
+    orders: u64,
+    /// The profile's rate limit, calls/s (default: effectively none).
+    #[arg(long, default_value_t = 1_000_000.0)]
+    rate: f64,
+    /// The sandbox's rate limit, calls/s (default: none).
+    #[arg(long)]
+    sandbox_rate: Option<f64>,
+    /// The sandbox's latency per call, ms.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Provider calls in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u32,
+    /// Orders claimed per round trip.
+    #[arg(long, default_value_t = 256)]
+    claim_batch: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let (url, scratch) = match args.db.as_str() {
+        "sqlite" => (
+            format!("sqlite://{}", dir.path().join("bench.db").display()),
+            None,
+        ),
+        "postgres" => {
+            let admin = args
+                .url
+                .clone()
+                .context("--url is required with --db postgres")?;
+            let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await?;
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .context("a URL with a database")?;
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+        other => bail!("--db must be sqlite or postgres, not {other}"),
+    };
+    let result = bench(&args, &url, dir.path()).await;
+    if let Some((admin, name)) = scratch {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await?;
+    }
+    result
+}
+
+async fn bench(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    let kind = ProviderKind::Uqpay;
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+
+    // 1. The sandbox on loopback, with the requested limit and latency.
+    let faults = FaultConfig {
+        latency_ms: args.latency_ms,
+        rate_limit_per_sec: args.sandbox_rate,
+        ..FaultConfig::default()
+    };
+    let settings = ProviderSettings {
+        faults,
+        ..ProviderSettings::default()
+    };
+    let config = SandboxConfig::default().with_provider(kind, settings);
+    let sandbox = Sandbox::start(config, tokio::net::TcpListener::bind("127.0.0.1:0").await?)?;
+    let mut profile = Profile::sandbox(kind, &sandbox.addr().to_string());
+    profile.rate_limit_per_sec = args.rate;
+    profile.concurrency = args.concurrency;
+
+    // 2. A CSV through the real ingest path.
+    let path = dir.join("orders.csv");
+    let mut csv = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    writeln!(
+        csv,
+        "order_ref,cardholder_id,card_product_id,card_currency,card_limit"
+    )?;
+    for i in 0..args.orders {
+        writeln!(
+            csv,
+            "bench-{i},25ea804d-7fd5-43d5-8792-0fc0214cdb2f,467e993f-317a-49fc-9ea0-bf49de7d1f76,USD,100.00"
+        )?;
+    }
+    csv.into_inner()?.sync_all()?;
+    let started = Instant::now();
+    let report = submit(
+        &store,
+        kind.as_str(),
+        &profile,
+        &path,
+        std::fs::File::open(&path)?,
+        SubmitOptions::default(),
+    )
+    .await?;
+    println!(
+        "queued   {} orders in {:.2?}",
+        report.insert.inserted,
+        started.elapsed()
+    );
+
+    // 3. Issue them all.
+    let env = ProviderEnv {
+        http: cardbatch::providers::http::client(),
+        store: store.clone(),
+        public_url: "http://127.0.0.1:9".into(),
+    };
+    let profiles = BTreeMap::from([(kind.as_str().to_string(), profile)]);
+    let handler = IssueHandler::from_profiles(&profiles, &env, |_, _| {
+        Ok(Credentials::from_pairs([
+            ("client_id", DEV_UQPAY_CLIENT_ID),
+            ("api_key", DEV_UQPAY_API_KEY),
+        ]))
+    })?;
+    let config = WorkerConfig {
+        claim_batch: args.claim_batch,
+        ..WorkerConfig::default()
+    };
+    let started = Instant::now();
+    let run = Runtime::new(store.clone(), profiles, Arc::new(handler.clone()), config)
+        .drain_until_idle()
+        .await?;
+    let elapsed = started.elapsed();
+
+    // 4. Check and report.
+    let counts = store.order_count_by_state().await?;
+    let submitted = counts.get(&OrderState::Submitted).copied().unwrap_or(0);
+    let ledger = sandbox.ledger().snapshot(Some(kind.as_str()));
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = ledger
+        .cards
+        .iter()
+        .filter_map(|c| chrono::DateTime::parse_from_rfc3339(&c.created_at).ok())
+        .collect();
+    let span = match (times.iter().min(), times.iter().max()) {
+        (Some(first), Some(last)) => (*last - *first).to_std().unwrap_or_default(),
+        _ => std::time::Duration::ZERO,
+    };
+    let lane = handler.lane(kind.as_str()).context("the lane")?.stats();
+    println!(
+        "issued   {submitted} orders ({} cards, {} duplicate keys) in {elapsed:.2?}: {:.0} orders/s end to end",
+        ledger.total_cards,
+        ledger
+            .duplicates
+            .iter()
+            .filter(|d| d.name == "idempotency_key")
+            .count(),
+        submitted as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "provider {:.1} cards/s between the first and the last card ({span:.2?}); {} requests, {} answered 429",
+        (times.len().saturating_sub(1)) as f64 / span.as_secs_f64().max(1e-9),
+        sandbox.stats().get(kind.as_str(), "requests"),
+        sandbox.stats().get(kind.as_str(), "rate_limited"),
+    );
+    println!(
+        "settings {} on {}, profile rate {}/s, sandbox rate {:?}/s, latency {} ms, concurrency {}, claim batch {}; lane ended at {:.1}/s; runtime completed {}",
+        args.orders,
+        args.db,
+        args.rate,
+        args.sandbox_rate,
+        args.latency_ms,
+        args.concurrency,
+        args.claim_batch,
+        lane.effective_rate,
+        run.completed()
+    );
+    if submitted != args.orders {
+        bail!(
+            "expected {} submitted orders, found {counts:?}",
+            args.orders
+        );
+    }
+    sandbox.shutdown().await;
+    store.close().await;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Finding an order's card without its refs and without the replay: list the cardholder's
+//! cards (`GET /v1/issuing/cards?cardholder_id=...`, spec §7) and match the
+//! `metadata.cardbatch_order_ref` that every create carries.
+//!
+//! UQPAY replays a key's answer for 24 hours only. An order in doubt for longer cannot be
+//! resolved by re-sending (a new request would make a second card), so a reconciler uses this
+//! instead. The list answer has no `card_order_id`, so the refs found hold `card_id` only.
+
+use super::classify::classify;
+use super::client::{UqpayClient, resolution_of};
+use super::wire::ErrorBody;
+use crate::providers::http::{classify_transport, retry_after};
+use crate::providers::{CallKind, CallReport, Classified, Resolution};
+use crate::store::ClaimedOrder;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Cards per page (UQPAY's maximum).
+const PAGE_SIZE: u32 = 100;
+/// Pages scanned at most, so one lookup costs at most this many calls of the lane's budget.
+pub const MAX_LIST_PAGES: u32 = 20;
+
+#[derive(Deserialize)]
+struct CardPage {
+    #[serde(default)]
+    total_pages: u32,
+    #[serde(default)]
+    data: Vec<Value>,
+}
+
+impl UqpayClient {
+    /// Lists the cards of the order's cardholder, page by page (at most [`MAX_LIST_PAGES`]),
+    /// for the one whose `metadata.cardbatch_order_ref` is the order's. `Found` carries
+    /// `{"card_id"}`; `NotFound` means every page was read; `Unresolvable` that the
+    /// cardholder has more cards than the scan reads.
+    pub async fn find_by_order_ref(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
+        let payload = &order.payload;
+        let order_ref = payload["metadata"]["cardbatch_order_ref"]
+            .as_str()
+            .unwrap_or(&order.order_ref)
+            .to_string();
+        let Some(cardholder_id) = payload["cardholder_id"].as_str() else {
+            return (
+                Resolution::Unresolvable {
+                    code: "invalid_payload".into(),
+                    message: "the order's payload has no cardholder_id".into(),
+                },
+                Vec::new(),
+            );
+        };
+        let mut reports = Vec::new();
+        for page_number in 1..=MAX_LIST_PAGES {
+            let query = [
+                ("cardholder_id", cardholder_id.to_string()),
+                ("page_size", PAGE_SIZE.to_string()),
+                ("page_number", page_number.to_string()),
+            ];
+            let exchange = match self
+                .with_token(|t| {
+                    self.http
+                        .get(&self.cards_url)
+                        .query(&query)
+                        .header("x-auth-token", t.header())
+                })
+                .await
+            {
+                Ok(exchange) => exchange,
+                Err((e, started_at_ms, started)) => {
+                    let report = e.report(started_at_ms, started);
+                    return (resolution_of(&report.classified), push(reports, report));
+                }
+            };
+            let page = match &exchange.result {
+                Err(e) => Err(classify_transport(e)),
+                Ok(answer) if answer.status == 200 => answer
+                    .body
+                    .as_ref()
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<CardPage>(b).ok())
+                    .ok_or_else(|| Classified::Unknown {
+                        code: "unreadable_answer".into(),
+                        message: "the card list answer is not a page of cards".into(),
+                    }),
+                Ok(answer) => Err(classify(
+                    answer.status,
+                    &ErrorBody::parse(answer.body.as_deref().unwrap_or_default()),
+                    retry_after(&answer.headers),
+                )),
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(classified) => {
+                    let resolution = match resolution_of(&classified) {
+                        // A refused list is not evidence that the card does not exist.
+                        Resolution::ResendIsSafe => Resolution::Unresolvable {
+                            code: "list_refused".into(),
+                            message: format!(
+                                "listing the cardholder's cards failed: {classified:?}"
+                            ),
+                        },
+                        other => other,
+                    };
+                    let report = exchange.report(CallKind::Lookup, classified);
+                    return (resolution, push(reports, report));
+                }
+            };
+            let found = page
+                .data
+                .iter()
+                .find(|card| card["metadata"]["cardbatch_order_ref"].as_str() == Some(&order_ref))
+                .and_then(|card| card["card_id"].as_str())
+                .map(|card_id| json!({ "card_id": card_id }));
+            // The page was read: the call succeeded, whether or not the card was on it.
+            let refs = found.clone().unwrap_or_else(|| json!({}));
+            reports.push(exchange.report(CallKind::Lookup, Classified::Accepted { refs }));
+            if let Some(refs) = found {
+                return (Resolution::Found { refs }, reports);
+            }
+            if page_number >= page.total_pages {
+                return (Resolution::NotFound, reports);
+            }
+        }
+        (
+            Resolution::Unresolvable {
+                code: "too_many_cards".into(),
+                message: format!(
+                    "the cardholder has more than {} cards; the order's card was not among the first",
+                    MAX_LIST_PAGES * PAGE_SIZE
+                ),
+            },
+            reports,
+        )
+    }
+}
+
+fn push(mut reports: Vec<CallReport>, report: CallReport) -> Vec<CallReport> {
+    reports.push(report);
+    reports
+}
