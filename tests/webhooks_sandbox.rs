@@ -1,6 +1,7 @@
 //! Webhooks from the sandbox, end to end over loopback: cardbatch's workers issue cards through
 //! the real clients, the sandbox finishes them asynchronously and calls cardbatch's webhook
-//! endpoints (QI Tech signed with its own key, Alchemy Pay unsigned), and the event processor
+//! endpoints (UQPAY HMAC-signed, QI Tech signed with its own key, Alchemy Pay unsigned), and the
+//! event processor
 //! confirms every order.
 
 mod common;
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 const ORDERS: usize = 12;
+const UQPAY_SECRET: &str = "whsec-sandbox-test";
 
 /// Issues `ORDERS` orders of `kind` against the sandbox with cardbatch's webhook server and
 /// event processor running, and waits until every order is `issued`. Returns the store.
@@ -35,8 +37,13 @@ async fn issue_and_confirm(kind: ProviderKind, db: &TestDb) -> Store {
     let server_url = format!("http://{}", listener.local_addr().unwrap());
     let credentials = Credentials::from_pairs(dev_credentials(kind));
 
+    let endpoint = match kind {
+        ProviderKind::Uqpay => "uqpay",
+        _ => "qitech",
+    };
     let mut settings = ProviderSettings {
-        webhook_url: Some(format!("{server_url}/webhooks/qitech")),
+        webhook_url: Some(format!("{server_url}/webhooks/{endpoint}")),
+        webhook_secret: Some(UQPAY_SECRET.into()),
         lifecycle_delay_ms: 1_000,
         ..ProviderSettings::default()
     };
@@ -63,6 +70,7 @@ async fn issue_and_confirm(kind: ProviderKind, db: &TestDb) -> Store {
     let mut check_keys = CheckKeys::new();
     match kind {
         ProviderKind::AlchemypayVcc => check_keys.add_profile(name, &credentials).unwrap(),
+        ProviderKind::Uqpay => keys.add_uqpay(name, UQPAY_SECRET.as_bytes()),
         _ => {
             let pem = reqwest::get(format!(
                 "http://{}/qitech/_sandbox/public_key",
@@ -191,7 +199,28 @@ async fn alchemy_callbacks_are_trusted_only_after_the_card_info_lookup(db: TestD
     }
 }
 
+async fn uqpay_cards_are_confirmed_by_the_sandboxs_hmac_signed_webhooks(db: TestDb) {
+    let store = issue_and_confirm(ProviderKind::Uqpay, &db).await;
+
+    let matched = store
+        .webhook_event_list(EventOutcome::Matched)
+        .await
+        .unwrap();
+    assert_eq!(matched.len(), ORDERS, "one card.create.succeeded per order");
+    assert!(
+        matched
+            .iter()
+            .all(|e| e.event_type == "card.create.succeeded")
+    );
+    assert!(
+        matched
+            .iter()
+            .all(|e| e.profile.as_deref() == Some("uqpay"))
+    );
+}
+
 on_both_engines!(
+    uqpay_cards_are_confirmed_by_the_sandboxs_hmac_signed_webhooks,
     qi_prepaid_cards_are_confirmed_by_the_sandboxs_signed_webhooks,
     alchemy_callbacks_are_trusted_only_after_the_card_info_lookup,
 );
