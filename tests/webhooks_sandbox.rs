@@ -1,8 +1,7 @@
 //! Webhooks from the sandbox, end to end over loopback: cardbatch's workers issue cards through
 //! the real clients, the sandbox finishes them asynchronously and calls cardbatch's webhook
 //! endpoints (UQPAY HMAC-signed, QI Tech signed with its own key, Alchemy Pay unsigned), and the
-//! event processor
-//! confirms every order.
+//! event processor confirms every order.
 
 mod common;
 mod e2e_support;
