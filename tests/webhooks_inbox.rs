@@ -370,6 +370,40 @@ async fn the_processor_loop_is_woken_by_a_new_event(db: TestDb) {
     processor.await.unwrap();
 }
 
+async fn a_qi_postpaid_card_is_matched_by_its_postpaid_card_key(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let order = submitted_order(
+        &hooks.store,
+        QI_PREPAID,
+        ProviderKind::QitechPostpaid,
+        json!({"payment_instrument_key": "pi-1", "postpaid_card_key": "pc-1", "owner_person_key": "op"}),
+    )
+    .await;
+    // QI spells the postpaid card webhook `pospaid`.
+    let body = json!({
+        "webhook_type": "baas.pospaid_card.card",
+        "event_datetime": "2026-11-21T10:00:00.000Z",
+        "data": {"card_key": "pc-1", "status": "active", "old_status": "created"},
+    })
+    .to_string();
+
+    assert_eq!(hooks.post_qitech(&body).await, 200);
+    let report = hooks.process().await;
+
+    assert_eq!(report.issued, 1);
+    assert_eq!(hooks.state(order).await, OrderState::Issued);
+}
+
+async fn an_oversized_webhook_is_refused_before_it_is_read(db: TestDb) {
+    let hooks = Hooks::start(&db).await;
+    let big = format!(r#"{{"event_id":"x","pad":"{}"}}"#, "a".repeat(70 * 1024));
+
+    let status = hooks.post_uqpay(&big).await;
+
+    assert_eq!(status, 413);
+    assert_eq!(event_count(&hooks).await, 0);
+}
+
 on_both_engines!(
     a_forged_uqpay_signature_gets_401_and_changes_nothing,
     a_forged_qitech_jwt_gets_401_and_changes_nothing,
@@ -382,4 +416,6 @@ on_both_engines!(
     an_event_for_an_unknown_card_is_kept_and_reported,
     an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_stored,
     the_processor_loop_is_woken_by_a_new_event,
+    a_qi_postpaid_card_is_matched_by_its_postpaid_card_key,
+    an_oversized_webhook_is_refused_before_it_is_read,
 );

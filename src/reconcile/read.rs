@@ -130,3 +130,108 @@ pub fn read_event(event: &WebhookEvent) -> EventReading {
         other => nothing(format!("unknown endpoint {other}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EventOutcome;
+
+    fn event(endpoint: &str, event_type: &str, body: serde_json::Value) -> WebhookEvent {
+        WebhookEvent {
+            id: 1,
+            endpoint: endpoint.into(),
+            event_key: "k".into(),
+            event_type: event_type.into(),
+            profile: None,
+            received_at_ms: 0,
+            body: body.to_string(),
+            outcome: EventOutcome::Pending,
+            checks: 0,
+            processed_at_ms: None,
+            order_id: None,
+            note: None,
+        }
+    }
+
+    fn qi(event_type: &str, status: &str) -> EventReading {
+        read_event(&event(
+            ENDPOINT_QITECH,
+            event_type,
+            serde_json::json!({"webhook_type": event_type, "data": {"card_key": "ck", "status": status, "payment_instrument_key": "pi"}}),
+        ))
+    }
+
+    #[test]
+    fn qi_active_issues_and_created_changes_nothing() {
+        assert_eq!(
+            qi("baas.prepaid_card.card", "active").meaning,
+            EventMeaning::Issued
+        );
+        assert!(matches!(
+            qi("baas.prepaid_card.card", "created").meaning,
+            EventMeaning::Nothing(_)
+        ));
+    }
+
+    #[test]
+    fn a_terminated_qi_card_fails_with_its_status_as_the_code() {
+        assert!(matches!(
+            qi("baas.prepaid_card.card", "canceled").meaning,
+            EventMeaning::Failed { code, .. } if code == "qitech_canceled"
+        ));
+    }
+
+    #[test]
+    fn the_postpaid_webhook_with_qis_spelling_matches_postpaid_orders_by_card_or_instrument() {
+        let reading = qi("baas.pospaid_card.card", "active");
+        assert_eq!(reading.key.providers, vec![ProviderKind::QitechPostpaid]);
+        assert_eq!(reading.key.card_ref.as_deref(), Some("ck"));
+        assert_eq!(reading.key.card_order_ref.as_deref(), Some("pi"));
+    }
+
+    #[test]
+    fn a_qi_balance_webhook_is_not_a_card_webhook() {
+        assert!(matches!(
+            qi("prepaid_card.balance_transaction_event", "active").meaning,
+            EventMeaning::Nothing(_)
+        ));
+    }
+
+    #[test]
+    fn uqpay_events_match_by_card_id_and_card_order_id() {
+        let reading = read_event(&event(
+            ENDPOINT_UQPAY,
+            "card.create.failed",
+            serde_json::json!({"source_id": "co", "data": {"card_id": "c"}}),
+        ));
+        assert_eq!(reading.key.card_ref.as_deref(), Some("c"));
+        assert_eq!(reading.key.card_order_ref.as_deref(), Some("co"));
+        assert!(matches!(reading.meaning, EventMeaning::Failed { .. }));
+    }
+
+    #[test]
+    fn an_alchemy_create_card_needs_the_lookup_and_matches_by_order_no() {
+        let reading = read_event(&event(
+            ENDPOINT_ALCHEMYPAY,
+            "CREATE_CARD",
+            serde_json::json!({"data": {"cardId": "c_1", "orderNo": "k"}}),
+        ));
+        assert_eq!(reading.key.idempotency_key.as_deref(), Some("k"));
+        assert_eq!(
+            reading.meaning,
+            EventMeaning::IssuedIfLookupConfirms {
+                card_id: "c_1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_unknown_uqpay_event_type_changes_nothing() {
+        let reading = read_event(&event(
+            ENDPOINT_UQPAY,
+            "card.recharge.succeeded",
+            serde_json::json!({"data": {"card_id": "c"}}),
+        ));
+        assert!(matches!(reading.meaning, EventMeaning::Nothing(_)));
+    }
+}

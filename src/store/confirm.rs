@@ -1,16 +1,15 @@
-//! Matching provider events to orders, and recording what they confirm: `submitted` moves to
-//! `issued` or `failed`, fenced on the state, so a late or repeated event never moves an order
-//! backwards. The event's own outcome is written in the same transaction. Both work on a whole
-//! group of events at once (a few statements per group, not per event), which is what lets the
-//! processor keep up with the endpoints.
+//! Recording what provider events confirm: `submitted` moves to `issued` or `failed`, fenced on
+//! the state, so a late or repeated event never moves an order backwards. The event's own
+//! outcome is written in the same transaction, and a whole group of events costs two
+//! statements, which is what lets the processor keep up with the endpoints.
 
 use super::connect::{Db, Store};
-use super::error::{Error, Result, corrupt};
+use super::error::{Error, Result};
 use super::inbox::EventOutcome;
-use crate::domain::{OrderState, ProviderKind};
+use super::order_match::card_refs_of;
+use crate::domain::OrderState;
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::collections::HashSet;
-use uuid::Uuid;
 
 /// What confirmed an order's final state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,40 +29,6 @@ impl ConfirmedBy {
             ConfirmedBy::Lookup => "lookup",
         }
     }
-}
-
-/// The keys an event carries, each tried in turn against the orders of `providers`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CardMatchKey {
-    /// The providers whose orders may match (QI's one endpoint serves two products).
-    pub providers: Vec<ProviderKind>,
-    /// The provider's card key (QI `card_key`, UQPAY `card_id`).
-    pub card_ref: Option<String>,
-    /// The provider's order key (UQPAY `card_order_id`, QI `payment_instrument_key`).
-    pub card_order_ref: Option<String>,
-    /// Our idempotency key as the provider echoes it (Alchemy Pay `orderNo`).
-    pub idempotency_key: Option<String>,
-}
-
-/// An order an event matched.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MatchedOrder {
-    /// The order's row id.
-    pub id: i64,
-    /// The batch the order came in.
-    pub batch_id: Uuid,
-    /// The profile it is issued through.
-    pub profile: String,
-    /// The profile's provider.
-    pub provider: ProviderKind,
-    /// The customer's reference.
-    pub order_ref: String,
-    /// Its idempotency key.
-    pub idempotency_key: String,
-    /// Where it is in its life.
-    pub state: OrderState,
-    /// The refs recorded so far.
-    pub provider_refs: Option<serde_json::Value>,
 }
 
 /// A confirmed final state for a `submitted` order.
@@ -97,62 +62,6 @@ pub struct EventSettlement {
     /// The order's new state, applied only if the order is still `submitted`.
     pub confirm: Option<OrderConfirmation>,
 }
-
-/// The columns [`RawMatch`] reads, for `concat!`.
-macro_rules! match_columns {
-    () => {
-        "o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.state, \
-         o.provider_refs"
-    };
-}
-
-/// SQLite: the wanted `(provider, value, index)` triples travel as one JSON array; the join
-/// probes the `(provider, <column>)` index once per triple.
-macro_rules! sqlite_match {
-    ($column:literal) => {
-        sqlite_match!($column, "")
-    };
-    ($column:literal, $extra:literal) => {
-        concat!(
-            "SELECT CAST(j.value ->> 2 AS INTEGER), ",
-            match_columns!(),
-            " FROM json_each($1) AS j JOIN orders o ON o.provider = j.value ->> 0 AND o.",
-            $column,
-            " = j.value ->> 1",
-            $extra
-        )
-    };
-}
-
-/// Postgres: the same triples as three arrays.
-macro_rules! pg_match {
-    ($column:literal) => {
-        pg_match!($column, "")
-    };
-    ($column:literal, $extra:literal) => {
-        concat!(
-            "SELECT u.i, ",
-            match_columns!(),
-            " FROM UNNEST($1::text[], $2::text[], $3::bigint[]) AS u(p, v, i) \
-             JOIN orders o ON o.provider = u.p AND o.",
-            $column,
-            " = u.v",
-            $extra
-        )
-    };
-}
-
-/// The keys an event may match by, in order of precedence: (SQLite SQL, Postgres SQL).
-const MATCHES: [(&str, &str); 3] = [
-    (sqlite_match!("card_ref"), pg_match!("card_ref")),
-    (sqlite_match!("card_order_ref"), pg_match!("card_order_ref")),
-    // Only Alchemy Pay events carry our key (its `orderNo`); the literal provider lets the
-    // planners use the partial `orders_alchemypay_key` index.
-    (
-        sqlite_match!("idempotency_key", " AND o.provider = 'alchemypay_vcc'"),
-        pg_match!("idempotency_key", " AND o.provider = 'alchemypay_vcc'"),
-    ),
-];
 
 // language=SQLite
 const SQLITE_CONFIRM: &str = "UPDATE orders SET state = u.state, confirmed_by = u.by, \
@@ -190,106 +99,7 @@ const PG_SETTLE: &str = "UPDATE webhook_events w SET outcome = u.outcome, order_
         AS u(id, outcome, order_id, note, next) \
     WHERE w.id = u.id AND w.outcome = 'pending'";
 
-type RawMatch = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
-
-/// The card key and order key in a provider's refs, by the precedence `order_complete_many`
-/// uses in SQL: card `card_key`, `postpaid_card_key`, `card_id`; order `card_order_id`,
-/// `payment_instrument_key`.
-pub fn card_refs_of(refs: &serde_json::Value) -> (Option<String>, Option<String>) {
-    let first = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| refs.get(*n).and_then(serde_json::Value::as_str))
-            .map(str::to_string)
-    };
-    (
-        first(&["card_key", "postpaid_card_key", "card_id"]),
-        first(&["card_order_id", "payment_instrument_key"]),
-    )
-}
-
 impl Store {
-    /// The order an event's keys point to: by card key, then order key, then idempotency key,
-    /// for each provider in turn. `None` when no order carries any of them (yet).
-    pub async fn order_match_card(&self, key: &CardMatchKey) -> Result<Option<MatchedOrder>> {
-        Ok(self
-            .order_match_many(std::slice::from_ref(key))
-            .await?
-            .pop()
-            .flatten())
-    }
-
-    /// [`Store::order_match_card`] for many events at once: three queries whatever their
-    /// number. Returns, per key and in order, the matched order.
-    pub async fn order_match_many(
-        &self,
-        keys: &[CardMatchKey],
-    ) -> Result<Vec<Option<MatchedOrder>>> {
-        let mut found: Vec<Option<MatchedOrder>> = vec![None; keys.len()];
-        let values: [fn(&CardMatchKey) -> Option<&String>; 3] = [
-            |k| k.card_ref.as_ref(),
-            |k| k.card_order_ref.as_ref(),
-            |k| k.idempotency_key.as_ref(),
-        ];
-        for ((sqlite_sql, pg_sql), value) in MATCHES.into_iter().zip(values) {
-            // Only keys still unmatched are looked up by the next, weaker key.
-            let wanted: Vec<(&str, &str, i64)> = keys
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| found[*i].is_none())
-                .filter_map(|(i, k)| value(k).map(|v| (i, k, v)))
-                .flat_map(|(i, k, v)| {
-                    k.providers
-                        .iter()
-                        .map(move |p| (p.as_str(), v.as_str(), i as i64))
-                })
-                .collect();
-            if wanted.is_empty() {
-                continue;
-            }
-            let rows: Vec<RawMatch> = match &self.db {
-                Db::Sqlite { read, .. } => {
-                    let triples: Vec<serde_json::Value> = wanted
-                        .iter()
-                        .map(|(p, v, i)| serde_json::json!([p, v, i]))
-                        .collect();
-                    sqlx::query_as(sqlite_sql)
-                        .bind(serde_json::Value::Array(triples).to_string())
-                        .fetch_all(read)
-                        .await?
-                }
-                Db::Postgres(pool) => {
-                    sqlx::query_as(pg_sql)
-                        .bind(wanted.iter().map(|w| w.0).collect::<Vec<&str>>())
-                        .bind(wanted.iter().map(|w| w.1).collect::<Vec<&str>>())
-                        .bind(wanted.iter().map(|w| w.2).collect::<Vec<i64>>())
-                        .fetch_all(pool)
-                        .await?
-                }
-            };
-            for row in rows {
-                let index = row.0 as usize;
-                let order = parse_match(row)?;
-                // Should two orders carry the same key, the oldest answers.
-                match &found[index] {
-                    Some(known) if known.id <= order.id => {}
-                    _ => found[index] = Some(order),
-                }
-            }
-        }
-        Ok(found)
-    }
-
     /// Writes every settlement in one transaction, two statements whatever their number: first
     /// the orders' confirmations (each fenced on `state = 'submitted'`), then the events'
     /// outcomes (fenced on `outcome = 'pending'`, so two processors cannot settle one event
@@ -536,23 +346,4 @@ async fn pg_settle(
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-fn parse_match(
-    (_, id, batch_id, profile, provider, order_ref, idempotency_key, state, refs): RawMatch,
-) -> Result<MatchedOrder> {
-    Ok(MatchedOrder {
-        id,
-        batch_id: Uuid::parse_str(&batch_id).map_err(|e| corrupt("orders", e))?,
-        profile,
-        provider: provider.parse().map_err(|e| corrupt("orders", e))?,
-        order_ref,
-        idempotency_key,
-        state: state.parse().map_err(|e| corrupt("orders", e))?,
-        provider_refs: refs
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt("orders", e))?,
-    })
 }

@@ -163,35 +163,6 @@ macro_rules! fetch_events {
 }
 
 impl Store {
-    /// Persists a verified event unless an event with the same `(endpoint, event_key)` is
-    /// already there. Returns whether a row was written (`false`: a duplicate delivery). The
-    /// row is committed when this returns, so the endpoint may answer 2xx.
-    pub async fn webhook_event_insert(&self, event: &NewWebhookEvent, now_ms: i64) -> Result<bool> {
-        // language=SQL
-        const SQL: &str = "INSERT INTO webhook_events \
-            (endpoint, event_key, event_type, profile, received_at, body, next_check_at) \
-            VALUES ($1, $2, $3, $4, $5, $6, $5) ON CONFLICT (endpoint, event_key) DO NOTHING";
-        macro_rules! insert {
-            ($pool:expr) => {
-                sqlx::query(SQL)
-                    .bind(event.endpoint.as_str())
-                    .bind(event.event_key.as_str())
-                    .bind(event.event_type.as_str())
-                    .bind(event.profile.as_deref())
-                    .bind(now_ms)
-                    .bind(event.body.as_str())
-                    .execute($pool)
-                    .await?
-                    .rows_affected()
-            };
-        }
-        let done = match &self.db {
-            Db::Sqlite { write, .. } => insert!(write),
-            Db::Postgres(pool) => insert!(pool),
-        };
-        Ok(done == 1)
-    }
-
     /// Persists several verified events in one statement and one transaction (the group
     /// commit behind the webhook endpoints). Returns, per event and in order, whether its row
     /// was written; a duplicate of an existing event (or of an earlier one in `events`) is not.

@@ -16,14 +16,13 @@ mod error;
 mod inbox;
 mod lookup;
 mod model;
+mod order_match;
 mod report;
 mod tokens;
 mod wake;
 
 pub use batch_write::BatchWriter;
-pub use confirm::{
-    CardMatchKey, ConfirmedBy, EventSettlement, MatchedOrder, OrderConfirmation, card_refs_of,
-};
+pub use confirm::{ConfirmedBy, EventSettlement, OrderConfirmation};
 pub use connect::{Engine, Store};
 pub use error::{Error, Result};
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
@@ -32,5 +31,6 @@ pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
+pub use order_match::{CardMatchKey, MatchedOrder, card_refs_of};
 pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};

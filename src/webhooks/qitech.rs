@@ -105,3 +105,80 @@ pub(crate) async fn receive(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::qitech::{
+        DEV_CLIENT_PRIVATE_KEY_PEM, DEV_CLIENT_PUBLIC_KEY_PEM, sign_v2_headers,
+        signing_key_from_pem,
+    };
+    use chrono::{TimeZone, Utc};
+
+    const BODY: &[u8] = br#"{"webhook_type":"baas.prepaid_card.card"}"#;
+
+    fn keys() -> WebhookKeys {
+        let mut keys = WebhookKeys::new();
+        keys.add_qitech(
+            "qi",
+            crate::providers::qitech::public_key_from_pem(DEV_CLIENT_PUBLIC_KEY_PEM).unwrap(),
+        );
+        keys
+    }
+
+    /// Headers as the sandbox signs a webhook (an independent implementation of the rules).
+    fn signed(method: &str, uri: &str, body: &[u8], at_ms: i64) -> HeaderMap {
+        let key = signing_key_from_pem(DEV_CLIENT_PRIVATE_KEY_PEM).unwrap();
+        let at = Utc.timestamp_millis_opt(at_ms).unwrap();
+        let mut headers = HeaderMap::new();
+        for (name, value) in sign_v2_headers(&key, "api-key", method, uri, body, at) {
+            headers.insert(name, value);
+        }
+        headers
+    }
+
+    const NOW: i64 = 1_790_000_000_000;
+
+    #[test]
+    fn a_webhook_signed_for_our_path_and_body_verifies() {
+        let headers = signed("POST", "/webhooks/qitech", BODY, NOW - 1_000);
+        let profile = verify(&keys(), &headers, "POST", "/webhooks/qitech", BODY, NOW).unwrap();
+        assert_eq!(profile, "qi");
+    }
+
+    #[test]
+    fn a_body_other_than_the_signed_one_is_refused() {
+        let headers = signed("POST", "/webhooks/qitech", BODY, NOW);
+        let err = verify(&keys(), &headers, "POST", "/webhooks/qitech", b"{}", NOW).unwrap_err();
+        assert!(err.to_string().contains("payload_md5"), "{err}");
+    }
+
+    #[test]
+    fn a_signature_older_than_the_tolerance_is_refused() {
+        let headers = signed("POST", "/webhooks/qitech", BODY, NOW - 6 * 60 * 1000);
+        let err = verify(&keys(), &headers, "POST", "/webhooks/qitech", BODY, NOW).unwrap_err();
+        assert!(err.to_string().contains("away from our clock"), "{err}");
+    }
+
+    #[test]
+    fn a_signature_for_another_method_is_refused() {
+        let headers = signed("PUT", "/webhooks/qitech", BODY, NOW);
+        let err = verify(&keys(), &headers, "POST", "/webhooks/qitech", BODY, NOW).unwrap_err();
+        assert!(err.to_string().contains("method"), "{err}");
+    }
+
+    #[test]
+    fn without_a_configured_public_key_every_webhook_is_refused() {
+        let headers = signed("POST", "/webhooks/qitech", BODY, NOW);
+        let err = verify(
+            &WebhookKeys::new(),
+            &headers,
+            "POST",
+            "/webhooks/qitech",
+            BODY,
+            NOW,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Unauthorized(_)));
+    }
+}
