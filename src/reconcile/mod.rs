@@ -7,8 +7,13 @@
 
 mod events;
 mod read;
+mod report;
 
 pub use events::{
     ProcessOptions, ProcessReport, ProviderClients, process_pending_events, run_event_processor,
 };
 pub use read::{EventMeaning, EventReading, read_event};
+pub use report::{
+    AWAITING_LISTED, AwaitingConfirmation, BatchReconciliation, Mismatch, ReconcileReport,
+    ReviewOrder, UnmatchedEvent, report, report_at,
+};
