@@ -84,8 +84,8 @@ fn lookup(order_id: i64, state: Option<OrderState>, mismatch: Option<&str>) -> L
     }
 }
 
-/// mix-0 issued by webhook (then a lookup disagrees: a mismatch), mix-1 issued by lookup, mix-2
-/// failed by lookup, mix-3 awaiting with a "not found" mismatch, mix-4 awaiting, mix-5 needs
+/// mix-0 issued by webhook (then a lookup disagrees: a mismatch), mix-1 issued by lookup (then a
+/// webhook says failed: a mismatch), mix-2 failed by lookup, mix-3 awaiting with a "not found" mismatch, mix-4 awaiting, mix-5 needs
 /// review, mix-6 queued; plus one event no order claims.
 async fn the_report_counts_each_kind_of_confirmation_and_lists_what_needs_attention(db: TestDb) {
     // Arrange
@@ -138,6 +138,21 @@ async fn the_report_counts_each_kind_of_confirmation_and_lists_what_needs_attent
         .await
         .unwrap();
     assert_eq!(moved, vec![false, true, true, false, false]);
+    // A late webhook contradicting the lookup's confirmation of mix-1.
+    assert_eq!(
+        hooks
+            .post_uqpay(&uqpay_event(
+                "card.create.failed",
+                "evt-mix-1",
+                "card-mix-1",
+                "co-mix-1"
+            ))
+            .await,
+        200
+    );
+    process_pending_events(&store, &ProviderClients::new(), &unmatched_now, now_ms())
+        .await
+        .unwrap();
 
     // Act: ninety seconds later.
     let report = report_at(&store, Some(batch), now_ms() + 90_000)
@@ -169,20 +184,19 @@ async fn the_report_counts_each_kind_of_confirmation_and_lists_what_needs_attent
         .iter()
         .map(|m| (m.order_ref.as_str(), m.note.as_str()))
         .collect();
-    assert_eq!(mismatched.len(), 2, "{mismatched:?}");
+    assert_eq!(mismatched.len(), 3, "{mismatched:?}");
     assert!(mismatched["mix-0"].contains("failed"), "{mismatched:?}");
     assert!(mismatched["mix-0"].contains("webhook"), "{mismatched:?}");
+    assert!(mismatched["mix-1"].contains("failed"), "{mismatched:?}");
+    assert!(mismatched["mix-1"].contains("lookup"), "{mismatched:?}");
     assert!(mismatched["mix-3"].contains("does not know"));
-    let mix0 = b
-        .mismatches
-        .iter()
-        .find(|m| m.order_ref == "mix-0")
-        .unwrap();
-    assert_eq!(
-        mix0.state,
-        OrderState::Issued,
-        "a mismatch never moves an order"
-    );
+    for m in b.mismatches.iter().filter(|m| m.order_ref != "mix-3") {
+        assert_eq!(
+            m.state,
+            OrderState::Issued,
+            "a mismatch never moves an order"
+        );
+    }
 
     assert_eq!(b.needs_review.len(), 1);
     assert_eq!(b.needs_review[0].order_ref, "mix-5");

@@ -43,9 +43,11 @@ const RESCHEDULE: &str = "UPDATE orders SET lookup_count = lookup_count + 1, loo
     WHERE id = $1";
 
 /// A confirmation that arrived too late: the order was confirmed otherwise meanwhile (a webhook
-/// won the race). When the lookup says something else, that is a mismatch; the order stays.
+/// won the race against a lookup, or the other way round, or a later event contradicts the
+/// first). When it says something else than the recorded state, that is a mismatch, kept for the
+/// report; the order stays.
 // language=SQL
-const LATE_MISMATCH: &str = "UPDATE orders SET mismatch_at = $3, \
+pub(super) const LATE_MISMATCH: &str = "UPDATE orders SET mismatch_at = $3, \
         mismatch = 'the provider now says ' || $2 || ' but the order was already ' || state \
             || COALESCE(' (confirmed by ' || confirmed_by || ')', '') \
     WHERE id = $1 AND state <> 'submitted' AND state <> $2";
