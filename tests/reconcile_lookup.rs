@@ -25,6 +25,8 @@ const WAIT: Duration = Duration::from_secs(90);
 on_both_engines!(
     a_webhook_never_sent_ends_in_confirmation_by_lookup,
     a_card_the_provider_failed_is_found_by_lookup_and_the_order_fails,
+    a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup,
+    a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup,
 );
 
 /// The sandbox (every webhook dropped, cards finishing after 20 ms, `failure_rate` of them
@@ -104,7 +106,7 @@ fn eager() -> LookupOptions {
 /// reconciler passes until no order is `submitted` any more. Returns the batch id.
 async fn issue_then_reconcile(e2e: &E2e) -> uuid::Uuid {
     let batch = e2e
-        .submit_csv(&e2e_support::csv(KIND, "lk", ORDERS, &[]))
+        .submit_csv(&e2e_support::csv(e2e.kind, "lk", ORDERS, &[]))
         .await;
     let handler = e2e.handler();
     let reconciler = Reconciler::new(e2e.store.clone(), handler.providers(), eager());
@@ -187,4 +189,33 @@ async fn a_card_the_provider_failed_is_found_by_lookup_and_the_order_fails(db: T
     assert_eq!(report.batches[0].failed_at_provider, ORDERS as u64);
     assert_eq!(report.batches[0].confirmed_by_lookup, 0);
     stop.send_replace(true);
+}
+
+/// QI's card lookups (prepaid `GET /prepaid/card/{card_key}`, postpaid
+/// `GET /wallet/{wallet_key}/card/{card_key}`): the sandbox's cards turn `active` after its
+/// lifecycle delay, and no webhook reaches cardbatch.
+async fn a_qi_card_without_its_webhook_is_issued_by_lookup(kind: ProviderKind, db: TestDb) {
+    // Arrange
+    let faults = FaultConfig {
+        webhook_drop_rate: 1.0,
+        ..FaultConfig::default()
+    };
+    let e2e = E2e::start(kind, db, faults, 200.0).await;
+
+    // Act
+    let batch = issue_then_reconcile(&e2e).await;
+
+    // Assert
+    for o in e2e.orders(batch).await {
+        assert_eq!(o.state, OrderState::Issued, "order {}", o.order_ref);
+        assert_eq!(o.confirmed_by, Some(ConfirmedBy::Lookup));
+    }
+}
+
+async fn a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
+    a_qi_card_without_its_webhook_is_issued_by_lookup(ProviderKind::QitechPrepaid, db).await;
+}
+
+async fn a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
+    a_qi_card_without_its_webhook_is_issued_by_lookup(ProviderKind::QitechPostpaid, db).await;
 }
