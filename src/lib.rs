@@ -11,7 +11,8 @@
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
 //! - [`webhooks`] (5): one endpoint per provider: verify, persist the raw event, answer.
-//! - [`reconcile`] (6): match inbox events to orders and confirm or fail them.
+//! - [`reconcile`] (6): match inbox events to orders and confirm or fail them; look up orders
+//!   whose confirmation has not come; the reconciliation report.
 //! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
 //! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
 //! - [`cli`]: the `cardbatch` command line.

@@ -76,7 +76,23 @@ pub enum Command {
         json: bool,
     },
 
-    /// Write one CSV row per order: order_ref, state, provider refs, attempts, last error.
+    /// Reconcile with the providers: per batch, orders confirmed by webhook and by lookup,
+    /// awaiting confirmation (with age), failed at the provider, mismatches (the provider says
+    /// one thing, we recorded another) and orders needing review; then the provider events no
+    /// order claimed.
+    ///
+    /// The lookups themselves run inside `cardbatch run` (reconcile.confirm_after_secs after an
+    /// order is accepted without a webhook); this command only reports.
+    Reconcile {
+        /// Batch id (a unique prefix is enough) [default: every batch].
+        batch: Option<String>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Write one CSV row per order: order_ref, final state, card refs, confirmation source and
+    /// time, attempts, last error.
     ///
     /// Cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or
     /// carriage return) are prefixed with a single quote.

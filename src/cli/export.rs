@@ -1,4 +1,5 @@
-//! `cardbatch export BATCH [-o FILE]`: one CSV row per order, safe to open in a spreadsheet.
+//! `cardbatch export BATCH [-o FILE]`: one CSV row per order with its final state, card refs and
+//! what confirmed it (webhook or lookup) when, safe to open in a spreadsheet.
 
 use super::output::neutralise_cell;
 use super::read::{compact_refs, resolve_batch};
@@ -9,11 +10,14 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 11] = [
     "line",
     "order_ref",
     "state",
+    "card_ref",
     "provider_refs",
+    "confirmed_by",
+    "confirmed_at",
     "attempts",
     "last_error_code",
     "last_error_message",
@@ -37,9 +41,16 @@ pub async fn run(store: &Store, batch: &str, output: Option<&Path>) -> anyhow::R
             o.line.to_string(),
             o.order_ref,
             o.state.to_string(),
+            o.card_ref.unwrap_or_default(),
             o.provider_refs
                 .as_ref()
                 .map(compact_refs)
+                .unwrap_or_default(),
+            o.confirmed_by
+                .map(|b| b.as_str().to_string())
+                .unwrap_or_default(),
+            o.confirmed_at_ms
+                .map(super::read::format_time)
                 .unwrap_or_default(),
             o.attempts.to_string(),
             o.last_error_code.unwrap_or_default(),

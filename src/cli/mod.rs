@@ -5,12 +5,14 @@ mod args;
 mod export;
 mod output;
 mod read;
+mod reconcile;
 mod run;
 mod serve;
 mod submit;
 
 pub use args::{Cli, Command};
 pub use output::neutralise_cell;
+pub use reconcile::print_reconcile_report;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -43,6 +45,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Export { batch, output } => {
             export::run(&open_store(&config).await?, &batch, output.as_deref()).await
+        }
+        Command::Reconcile { batch, json } => {
+            reconcile::run(&open_store(&config).await?, batch.as_deref(), json).await
         }
         Command::Run => run::run(&config).await,
         Command::Worker => run::worker(&config).await,

@@ -206,6 +206,8 @@ fn order_json(o: &OrderRow) -> serde_json::Value {
         "amount": o.amount_minor.map(format_minor),
         "currency": o.currency,
         "provider_refs": o.provider_refs,
+        "confirmed_by": o.confirmed_by.map(|b| b.as_str()),
+        "confirmed_at": o.confirmed_at_ms.map(format_time),
         "last_error_code": o.last_error_code,
         "last_error_message": o.last_error_message,
         "updated_at": format_time(o.updated_at_ms),

@@ -12,7 +12,8 @@
 //!    since its receipt, then it is `unmatched` and shows in the report.
 //! 4. By the order's state: `submitted` -> the confirmation (Alchemy Pay's after a card-info
 //!    lookup); queued / in flight / retry wait / in doubt -> wait for the create answer;
-//!    terminal -> `matched` with no change (a late or repeated event never moves it back).
+//!    terminal -> `matched` with no change (a late or repeated event never moves it back; one
+//!    that contradicts an `issued` / `failed` order is recorded as a mismatch).
 //! 5. Write every decision in one transaction, each order change fenced on `submitted`.
 
 use super::read::{EventMeaning, EventReading, read_event};
@@ -198,9 +199,29 @@ async fn decide(
             settle.note = format!("waiting: the order is {}", order.state);
             return settle;
         }
-        OrderState::Issued
-        | OrderState::Failed
-        | OrderState::Rejected
+        OrderState::Issued | OrderState::Failed => {
+            settle.outcome = EventOutcome::Matched;
+            settle.note = format!("no change: the order is already {}", order.state);
+            // An event contradicting the recorded final state (it says failed, a lookup said
+            // issued, or the reverse) is sent as a confirmation anyway: the fence on `submitted`
+            // refuses it and the store records the disagreement as a mismatch for the report.
+            let contradiction = match (&reading.meaning, order.state) {
+                (EventMeaning::Failed { code, message }, OrderState::Issued) => {
+                    Some((OrderState::Failed, Some((code.clone(), message.clone()))))
+                }
+                (EventMeaning::Issued, OrderState::Failed) => Some((OrderState::Issued, None)),
+                _ => None,
+            };
+            settle.confirm = contradiction.map(|(state, error)| OrderConfirmation {
+                order_id: order.id,
+                state,
+                by: ConfirmedBy::Webhook,
+                provider_refs: None,
+                error,
+            });
+            return settle;
+        }
+        OrderState::Rejected
         | OrderState::Dead
         | OrderState::Canceled
         | OrderState::NeedsReview => {

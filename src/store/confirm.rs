@@ -7,6 +7,7 @@ use super::connect::{Db, Store};
 use super::error::{Error, Result};
 use super::inbox::EventOutcome;
 use super::order_match::card_refs_of;
+use super::reconcile_lookup::LATE_MISMATCH;
 use crate::domain::OrderState;
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::collections::HashSet;
@@ -101,8 +102,9 @@ const PG_SETTLE: &str = "UPDATE webhook_events w SET outcome = u.outcome, order_
 
 impl Store {
     /// Writes every settlement in one transaction, two statements whatever their number: first
-    /// the orders' confirmations (each fenced on `state = 'submitted'`), then the events'
-    /// outcomes (fenced on `outcome = 'pending'`, so two processors cannot settle one event
+    /// the orders' confirmations (each fenced on `state = 'submitted'`; one refused because the
+    /// order was already confirmed otherwise is recorded as a mismatch when it disagrees), then
+    /// the events' outcomes (fenced on `outcome = 'pending'`, so two processors cannot settle one event
     /// twice). Settlements are in order of receipt: when several confirm the same order, only
     /// the first can move it. Returns, per settlement, whether its confirmation moved the
     /// order; when it did not, the event's note says so.
@@ -131,6 +133,14 @@ impl Store {
             Db::Sqlite { write, .. } => {
                 let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
                 let moved = sqlite_confirm(&mut tx, &first, now_ms).await?;
+                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
+                    sqlx::query(LATE_MISMATCH)
+                        .bind(c.order_id)
+                        .bind(c.state.as_str())
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let notes = notes(settlements, &first, &moved);
                 sqlite_settle(&mut tx, settlements, &notes, now_ms).await?;
                 tx.commit().await?;
@@ -139,6 +149,14 @@ impl Store {
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 let moved = pg_confirm(&mut tx, &first, now_ms).await?;
+                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
+                    sqlx::query(LATE_MISMATCH)
+                        .bind(c.order_id)
+                        .bind(c.state.as_str())
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let notes = notes(settlements, &first, &moved);
                 pg_settle(&mut tx, settlements, &notes, now_ms).await?;
                 tx.commit().await?;
@@ -215,7 +233,7 @@ fn confirm_columns(c: &OrderConfirmation) -> (Option<String>, Option<String>) {
     (refs, card_ref)
 }
 
-async fn sqlite_confirm(
+pub(super) async fn sqlite_confirm(
     tx: &mut Transaction<'static, Sqlite>,
     first: &[&OrderConfirmation],
     now_ms: i64,
@@ -275,7 +293,7 @@ async fn sqlite_settle(
     Ok(())
 }
 
-async fn pg_confirm(
+pub(super) async fn pg_confirm(
     tx: &mut Transaction<'static, Postgres>,
     first: &[&OrderConfirmation],
     now_ms: i64,

@@ -17,6 +17,8 @@ mod inbox;
 mod lookup;
 mod model;
 mod order_match;
+mod reconcile_lookup;
+mod reconcile_read;
 mod report;
 mod tokens;
 mod wake;
@@ -32,5 +34,7 @@ pub use model::{
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
 pub use order_match::{CardMatchKey, MatchedOrder, card_refs_of};
+pub use reconcile_lookup::{LookupClaim, LookupOutcome};
+pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
 pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};

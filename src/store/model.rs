@@ -1,6 +1,7 @@
 //! The plain structs the store takes and returns. No formatting happens here: the CLI and the
 //! server decide how to show them.
 
+use super::confirm::ConfirmedBy;
 use crate::domain::{OrderState, ProviderKind};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -197,6 +198,12 @@ pub struct OrderRow {
     pub last_error_message: Option<String>,
     /// Last change of the row (Unix ms).
     pub updated_at_ms: i64,
+    /// The provider's card key, once known (also inside `provider_refs`).
+    pub card_ref: Option<String>,
+    /// What confirmed the final state (`issued` / `failed`), if anything did.
+    pub confirmed_by: Option<ConfirmedBy>,
+    /// When it was confirmed (Unix ms).
+    pub confirmed_at_ms: Option<i64>,
 }
 
 /// A batch, its counts, and the orders that need attention.

@@ -4,6 +4,7 @@
 use super::connect::{Db, Store};
 use super::error::{Error, Result, corrupt};
 use super::model::{BatchStatus, BatchSummary, FAILING_STATES, OrderRow};
+use super::reconcile_read::parse_confirmed_by;
 use crate::domain::OrderState;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -13,7 +14,8 @@ use uuid::Uuid;
 macro_rules! select_orders {
     () => {
         "SELECT id, batch_id, order_ref, line, state, attempts, next_attempt_at, amount_minor, \
-         currency, provider_refs, last_error_code, last_error_message, updated_at FROM orders"
+         currency, provider_refs, last_error_code, last_error_message, updated_at, card_ref, \
+         confirmed_by, confirmed_at FROM orders"
     };
 }
 
@@ -32,6 +34,9 @@ struct RawOrder {
     last_error_code: Option<String>,
     last_error_message: Option<String>,
     updated_at: i64,
+    card_ref: Option<String>,
+    confirmed_by: Option<String>,
+    confirmed_at: Option<i64>,
 }
 
 impl RawOrder {
@@ -55,6 +60,9 @@ impl RawOrder {
             last_error_code: self.last_error_code,
             last_error_message: self.last_error_message,
             updated_at_ms: self.updated_at,
+            card_ref: self.card_ref,
+            confirmed_by: parse_confirmed_by(self.confirmed_by.as_deref())?,
+            confirmed_at_ms: self.confirmed_at,
         })
     }
 }

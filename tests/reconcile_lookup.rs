@@ -1,0 +1,221 @@
+//! The reconciler against the sandbox over loopback: cardbatch's webhook endpoints are wired to
+//! the sandbox, the sandbox drops every webhook (`webhook_drop_rate` 1.0), the workers issue a
+//! batch through the real UQPAY client, and the reconciler's lookups must finish the job.
+
+mod common;
+mod e2e_support;
+
+use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::reconcile::{LookupOptions, ProcessOptions, Reconciler, run_event_processor};
+use cardbatch::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
+use cardbatch::sandbox::{FaultConfig, ProviderSettings, Sandbox, SandboxConfig};
+use cardbatch::store::ConfirmedBy;
+use cardbatch::webhooks::{WebhookKeys, WebhookState};
+use common::{TestDb, wait_until};
+use e2e_support::E2e;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+const KIND: ProviderKind = ProviderKind::Uqpay;
+const ORDERS: usize = 6;
+const WAIT: Duration = Duration::from_secs(90);
+
+on_both_engines!(
+    a_webhook_never_sent_ends_in_confirmation_by_lookup,
+    a_card_the_provider_failed_is_found_by_lookup_and_the_order_fails,
+    a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup,
+    a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup,
+);
+
+/// The sandbox (every webhook dropped, cards finishing after 20 ms, `failure_rate` of them
+/// failing) and cardbatch's webhook endpoints with the event processor running, so that a
+/// webhook, were one sent, would confirm its order.
+async fn start(db: TestDb, failure_rate: f64) -> (E2e, watch::Sender<bool>) {
+    let store = db.store().await;
+    let mut keys = WebhookKeys::new();
+    keys.add_uqpay(KIND.as_str(), DEV_UQPAY_WEBHOOK_SECRET.as_bytes());
+    let wake = Arc::new(Notify::new());
+    let app = cardbatch::server::app_with_webhooks(
+        store.clone(),
+        cardbatch::providers::alchemypay::CheckKeys::new(),
+        WebhookState::new(store.clone(), keys, wake.clone()),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server_url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = watch::channel(false);
+    let mut server_stop = stopped.clone();
+    tokio::spawn(cardbatch::server::serve(listener, app, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    let mut processor_stop = stopped;
+    tokio::spawn(run_event_processor(
+        store.clone(),
+        Default::default(),
+        wake,
+        ProcessOptions::default(),
+        async move {
+            let _ = processor_stop.wait_for(|s| *s).await;
+        },
+    ));
+
+    let settings = ProviderSettings {
+        faults: FaultConfig {
+            webhook_drop_rate: 1.0,
+            ..FaultConfig::default()
+        },
+        webhook_url: Some(format!("{server_url}/webhooks/uqpay")),
+        webhook_secret: Some(DEV_UQPAY_WEBHOOK_SECRET.into()),
+        lifecycle_delay_ms: 20,
+        failure_rate,
+        ..ProviderSettings::default()
+    };
+    let config = SandboxConfig {
+        seed: 11,
+        ..SandboxConfig::default()
+    }
+    .with_provider(KIND, settings);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox = Sandbox::start(config, listener).expect("sandbox starts");
+    let profile = e2e_support::profile(KIND, &sandbox, 200.0, 4);
+    let e2e = E2e {
+        kind: KIND,
+        db,
+        store,
+        sandbox,
+        server_url,
+        profile,
+        dir: tempfile::tempdir().unwrap(),
+    };
+    (e2e, stop)
+}
+
+/// Lookups as soon as an order is submitted, and again every few milliseconds.
+fn eager() -> LookupOptions {
+    LookupOptions {
+        confirm_after: Duration::ZERO,
+        interval: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+        batch: 16,
+        lease: Duration::from_secs(30),
+    }
+}
+
+/// Issues a batch with the workers (every order ends `submitted`: no webhook comes), then runs
+/// reconciler passes until no order is `submitted` any more. Returns the batch id.
+async fn issue_then_reconcile(e2e: &E2e) -> uuid::Uuid {
+    let batch = e2e
+        .submit_csv(&e2e_support::csv(e2e.kind, "lk", ORDERS, &[]))
+        .await;
+    let handler = e2e.handler();
+    let reconciler = Reconciler::new(e2e.store.clone(), handler.providers(), eager());
+    e2e.run_until_settled(handler).await;
+    let orders = e2e.orders(batch).await;
+    assert!(
+        orders.iter().all(|o| o.state == OrderState::Submitted),
+        "with every webhook dropped, the workers leave each order submitted: {:?}",
+        orders.iter().map(|o| o.state).collect::<Vec<_>>()
+    );
+    wait_until("every order confirmed by lookup", WAIT, || async {
+        reconciler
+            .pass(cardbatch::worker::system_now_ms())
+            .await
+            .unwrap();
+        let counts = e2e.store.order_count_by_state().await.unwrap();
+        !counts.contains_key(&OrderState::Submitted)
+    })
+    .await;
+    batch
+}
+
+async fn a_webhook_never_sent_ends_in_confirmation_by_lookup(db: TestDb) {
+    // Arrange
+    let (e2e, stop) = start(db, 0.0).await;
+
+    // Act
+    let batch = issue_then_reconcile(&e2e).await;
+
+    // Assert
+    let orders = e2e.orders(batch).await;
+    assert_eq!(orders.len(), ORDERS);
+    for o in &orders {
+        assert_eq!(o.state, OrderState::Issued, "order {}", o.order_ref);
+        assert_eq!(
+            o.confirmed_by,
+            Some(ConfirmedBy::Lookup),
+            "order {}",
+            o.order_ref
+        );
+        assert!(o.confirmed_at_ms.is_some());
+        assert!(o.card_ref.is_some(), "the card id is kept");
+    }
+    assert!(
+        e2e.sandbox.stats().get(KIND.as_str(), "webhooks_dropped") >= ORDERS as u64,
+        "the sandbox dropped the card webhooks"
+    );
+    let events = e2e.store.webhook_event_count_by_outcome().await.unwrap();
+    assert!(events.is_empty(), "no webhook arrived: {events:?}");
+    let report = cardbatch::reconcile::report(&e2e.store, Some(batch))
+        .await
+        .unwrap();
+    let b = &report.batches[0];
+    assert_eq!(b.confirmed_by_lookup, ORDERS as u64);
+    assert_eq!(b.confirmed_by_webhook, 0);
+    assert_eq!(b.awaiting_confirmation, 0);
+    assert!(b.mismatches.is_empty());
+    e2e.assert_one_card_per_order(&orders.iter().map(|o| o.id).collect::<Vec<_>>())
+        .await;
+    stop.send_replace(true);
+}
+
+async fn a_card_the_provider_failed_is_found_by_lookup_and_the_order_fails(db: TestDb) {
+    // Arrange: every card's lifecycle ends FAILED.
+    let (e2e, stop) = start(db, 1.0).await;
+
+    // Act
+    let batch = issue_then_reconcile(&e2e).await;
+
+    // Assert
+    let orders = e2e.orders(batch).await;
+    for o in &orders {
+        assert_eq!(o.state, OrderState::Failed, "order {}", o.order_ref);
+        assert_eq!(o.confirmed_by, Some(ConfirmedBy::Lookup));
+        assert_eq!(o.last_error_code.as_deref(), Some("card_status_failed"));
+    }
+    let report = cardbatch::reconcile::report(&e2e.store, Some(batch))
+        .await
+        .unwrap();
+    assert_eq!(report.batches[0].failed_at_provider, ORDERS as u64);
+    assert_eq!(report.batches[0].confirmed_by_lookup, 0);
+    stop.send_replace(true);
+}
+
+/// QI's card lookups (prepaid `GET /prepaid/card/{card_key}`, postpaid
+/// `GET /wallet/{wallet_key}/card/{card_key}`): the sandbox's cards turn `active` after its
+/// lifecycle delay, and no webhook reaches cardbatch.
+async fn a_qi_card_without_its_webhook_is_issued_by_lookup(kind: ProviderKind, db: TestDb) {
+    // Arrange
+    let faults = FaultConfig {
+        webhook_drop_rate: 1.0,
+        ..FaultConfig::default()
+    };
+    let e2e = E2e::start(kind, db, faults, 200.0).await;
+
+    // Act
+    let batch = issue_then_reconcile(&e2e).await;
+
+    // Assert
+    for o in e2e.orders(batch).await {
+        assert_eq!(o.state, OrderState::Issued, "order {}", o.order_ref);
+        assert_eq!(o.confirmed_by, Some(ConfirmedBy::Lookup));
+    }
+}
+
+async fn a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
+    a_qi_card_without_its_webhook_is_issued_by_lookup(ProviderKind::QitechPrepaid, db).await;
+}
+
+async fn a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
+    a_qi_card_without_its_webhook_is_issued_by_lookup(ProviderKind::QitechPostpaid, db).await;
+}
