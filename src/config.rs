@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub worker: WorkerConfig,
     #[serde(default)]
+    pub reconcile: ReconcileConfig,
+    #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
 
@@ -72,6 +74,32 @@ impl Default for WorkerConfig {
             claim_batch: 64,
             idle_poll_ms: 50,
             shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// The reconciler inside `cardbatch run`: submitted orders whose confirmation has not come are
+/// looked up at the provider.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    /// How long a `submitted` order waits for its webhook before the reconciler looks it up.
+    pub confirm_after_secs: u64,
+    /// How often the reconciler looks for orders due for a lookup.
+    pub interval_secs: u64,
+    /// The longest wait between two lookups of one order (the backoff doubles up to it).
+    pub max_backoff_secs: u64,
+    /// Orders looked up per profile per round.
+    pub batch: u32,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            confirm_after_secs: 60,
+            interval_secs: 10,
+            max_backoff_secs: 3600,
+            batch: 32,
         }
     }
 }
@@ -182,6 +210,7 @@ impl Config {
             database_url: "sqlite://cardbatch.db".to_string(),
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
+            reconcile: ReconcileConfig::default(),
             profiles: BTreeMap::new(),
         }
     }

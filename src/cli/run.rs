@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::domain::ProviderKind;
 use crate::providers::alchemypay::CheckKeys;
 use crate::providers::{Credentials, ProviderEnv};
+use crate::reconcile::{LookupOptions, Reconciler};
 use crate::store::Store;
 use crate::worker::{IssueHandler, RunReport};
 use anyhow::Context;
@@ -57,7 +58,7 @@ pub async fn worker(config: &Config) -> anyhow::Result<ExitCode> {
 ///
 /// 1. Build every profile's client (credentials from the environment; a missing variable is an
 ///    error naming it) and bind the server, so a misconfiguration fails before any order moves.
-/// 2. Serve and work until SIGINT/SIGTERM.
+/// 2. Serve, work and reconcile (look up orders whose webhook has not come) until SIGINT/SIGTERM.
 /// 3. On the signal the workers stop first and finish their calls within the grace period; the
 ///    server stays up meanwhile, because Alchemy Pay validates an in-flight create by calling it
 ///    back. Then the server stops.
@@ -75,6 +76,7 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     );
     let (stop_server, server_stopped) = tokio::sync::watch::channel(false);
     let processor = webhooks.spawn_processor(store.clone(), server_stopped.clone());
+    let reconciler = spawn_reconciler(config, &store, &handler, server_stopped.clone());
     let app = crate::server::app_with_webhooks(
         store.clone(),
         webhooks.alchemy_keys.clone(),
@@ -98,8 +100,33 @@ pub async fn run(config: &Config) -> anyhow::Result<ExitCode> {
         .context("the server task failed")?
         .context("the server failed")?;
     processor.await.context("the event processor failed")?;
+    reconciler.await.context("the reconciler failed")?;
     log_report(&report?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the reconciler over every profile's client, its lookups paced by the workers' lanes;
+/// it stops when `stop` holds `true`.
+fn spawn_reconciler(
+    config: &Config,
+    store: &Store,
+    handler: &IssueHandler,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let mut reconciler = Reconciler::new(
+        store.clone(),
+        handler.providers(),
+        LookupOptions::from(&config.reconcile),
+    );
+    for profile in handler.profiles() {
+        if let Some(lane) = handler.lane(&profile) {
+            reconciler = reconciler.with_lane(&profile, lane);
+        }
+    }
+    tokio::spawn(reconciler.run(async move {
+        let mut stop = stop;
+        let _ = stop.wait_for(|s| *s).await;
+    }))
 }
 
 /// The issuing handler for every configured profile, and the Alchemy Pay check keys.

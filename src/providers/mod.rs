@@ -13,11 +13,13 @@ mod call;
 mod credentials;
 pub mod http;
 pub mod qitech;
+mod status;
 pub mod uqpay;
 
 pub use build::{BuildError, ProviderEnv, build};
 pub use call::{CallKind, CallReport, Classified, Resolution};
 pub use credentials::{CredentialError, Credentials};
+pub use status::CardStatus;
 
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
@@ -39,6 +41,18 @@ pub trait Provider: Send + Sync + 'static {
         &'a self,
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)>;
+
+    /// Looks up the status of the card of an accepted (`submitted`) order by the refs it holds,
+    /// for the reconciler: orders whose webhook never came are confirmed (or failed) this way.
+    /// The default, for a provider without a status lookup (test doubles), says `Pending` without
+    /// calling anything, which leaves such orders waiting for their webhook.
+    fn status<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
+        let _ = order;
+        Box::pin(async { (CardStatus::Pending, Vec::new()) })
+    }
 }
 
 /// The README section headed `### {title}` (up to the next `###` or `##` heading): the

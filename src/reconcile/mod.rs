@@ -6,9 +6,16 @@
 //! claims is kept as `unmatched` for the report, and nothing ever moves an order backwards.
 
 mod events;
+mod lookup;
 mod read;
+mod report;
 
 pub use events::{
     ProcessOptions, ProcessReport, ProviderClients, process_pending_events, run_event_processor,
 };
+pub use lookup::{LookupOptions, LookupReport, Reconciler, lookup_backoff};
 pub use read::{EventMeaning, EventReading, read_event};
+pub use report::{
+    AWAITING_LISTED, AwaitingConfirmation, BatchReconciliation, Mismatch, ReconcileReport,
+    ReviewOrder, UnmatchedEvent, report, report_at,
+};

@@ -62,7 +62,7 @@ const PG_CLAIM: &str = "WITH expired AS ( \
         o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from";
 
 #[derive(sqlx::FromRow)]
-struct ClaimRow {
+pub(super) struct ClaimRow {
     id: i64,
     batch_id: String,
     profile: String,
@@ -78,7 +78,7 @@ struct ClaimRow {
 }
 
 impl ClaimRow {
-    fn into_claimed(self) -> Result<ClaimedOrder> {
+    pub(super) fn into_claimed(self) -> Result<ClaimedOrder> {
         let json = |text: &str| serde_json::from_str(text).map_err(|e| corrupt("orders", e));
         Ok(ClaimedOrder {
             id: self.id,

@@ -405,7 +405,7 @@ fn confirm_columns(c: &OrderConfirmation) -> (Option<String>, Option<String>) {
     (refs, card_ref)
 }
 
-async fn sqlite_confirm(
+pub(super) async fn sqlite_confirm(
     tx: &mut Transaction<'static, Sqlite>,
     first: &[&OrderConfirmation],
     now_ms: i64,
@@ -465,7 +465,7 @@ async fn sqlite_settle(
     Ok(())
 }
 
-async fn pg_confirm(
+pub(super) async fn pg_confirm(
     tx: &mut Transaction<'static, Postgres>,
     first: &[&OrderConfirmation],
     now_ms: i64,

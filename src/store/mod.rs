@@ -16,6 +16,8 @@ mod error;
 mod inbox;
 mod lookup;
 mod model;
+mod reconcile_lookup;
+mod reconcile_read;
 mod report;
 mod tokens;
 mod wake;
@@ -32,5 +34,7 @@ pub use model::{
     AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
     Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
+pub use reconcile_lookup::{LookupClaim, LookupOutcome};
+pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
 pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};

@@ -92,6 +92,14 @@ impl IssueHandler {
         self.routes.get(name).map(|r| r.lane.clone())
     }
 
+    /// The client of every profile, for the reconciler's status lookups.
+    pub fn providers(&self) -> BTreeMap<String, Arc<dyn Provider>> {
+        self.routes
+            .iter()
+            .map(|(name, route)| (name.clone(), route.provider.clone()))
+            .collect()
+    }
+
     /// The configured profile names.
     pub fn profiles(&self) -> Vec<String> {
         let mut names: Vec<String> = self.routes.keys().cloned().collect();

@@ -5,7 +5,7 @@ use super::classify::{CodeClass, classify};
 use super::sign::{ACCESS_KEY, ACCESS_SIGN, ACCESS_TIMESTAMP, AccessKey, canonical_json};
 use super::wire::{Envelope, OrderPayload};
 use crate::providers::http::{classify_status, classify_transport, retry_after};
-use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
+use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use serde::Deserialize;
@@ -30,15 +30,15 @@ pub struct AlchemyPayClient {
 
 /// One HTTP exchange: either the envelope, or the classification of what went wrong before
 /// one could be read.
-struct Exchange {
+pub(super) struct Exchange {
     started_at_ms: i64,
     duration_ms: i64,
     http_status: Option<u16>,
-    answer: Result<Envelope, Classified>,
+    pub(super) answer: Result<Envelope, Classified>,
 }
 
 impl Exchange {
-    fn report(&self, kind: CallKind, classified: Classified) -> CallReport {
+    pub(super) fn report(&self, kind: CallKind, classified: Classified) -> CallReport {
         CallReport {
             kind,
             classified,
@@ -78,7 +78,7 @@ impl AlchemyPayClient {
     }
 
     /// Sends `body` (canonicalised, then signed) to `path`.
-    async fn post(&self, path: &str, body: &Value) -> Exchange {
+    pub(super) async fn post(&self, path: &str, body: &Value) -> Exchange {
         let started_at_ms = chrono::Utc::now().timestamp_millis();
         let clock = Instant::now();
         let url = format!("{}{path}", self.base_url);
@@ -301,7 +301,7 @@ fn lookup_failed(c: &Classified) -> Resolution {
     }
 }
 
-fn from_class(class: CodeClass, e: &Envelope, why: &str) -> Classified {
+pub(super) fn from_class(class: CodeClass, e: &Envelope, why: &str) -> Classified {
     let code = e.code.to_string();
     let message = format!("{} ({why})", e.message());
     match class {
@@ -328,6 +328,13 @@ impl Provider for AlchemyPayClient {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_order(order))
+    }
+
+    fn status<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
+        Box::pin(self.card_status(order))
     }
 }
 

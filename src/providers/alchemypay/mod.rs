@@ -14,6 +14,7 @@ mod classify;
 mod client;
 mod reverse;
 mod sign;
+mod status;
 mod wire;
 
 pub use classify::{BALANCE_RETRY, CodeClass, TABLE as ERROR_TABLE, classify};

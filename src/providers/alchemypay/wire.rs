@@ -90,6 +90,9 @@ pub struct CardModel {
     /// The orderNo the card was created under, when the provider says.
     #[serde(rename = "orderNo", default)]
     pub order_no: Option<String>,
+    /// The card's status (`INIT*`, `ACTIVE`, `CREATE_CARD_FAILED_REFUND`, ...).
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 impl Envelope {

@@ -12,6 +12,7 @@ mod outcome;
 mod postpaid;
 mod prepaid;
 mod signing;
+mod status;
 mod transport;
 
 pub use build::{

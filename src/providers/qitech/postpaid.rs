@@ -10,7 +10,7 @@
 use super::classify::QiCall;
 use super::outcome::{failure, local_refusal, lookup_failed};
 use super::transport::QiTransport;
-use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
+use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use reqwest::Method;
@@ -110,6 +110,28 @@ impl Provider for QiPostpaid {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_instrument(order))
+    }
+
+    fn status<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
+        Box::pin(async move {
+            let wallet_key = order.payload.get("wallet_key").and_then(Value::as_str);
+            let card_key = order
+                .provider_refs
+                .as_ref()
+                .and_then(|refs| refs.get("postpaid_card_key"))
+                .and_then(Value::as_str);
+            let (Some(wallet_key), Some(card_key)) = (wallet_key, card_key) else {
+                return (
+                    CardStatus::missing("wallet_key and postpaid_card_key"),
+                    Vec::new(),
+                );
+            };
+            let path = format!("/wallet/{wallet_key}/card/{card_key}");
+            super::status::card_status(&self.transport, &path, card_key).await
+        })
     }
 }
 

@@ -12,7 +12,7 @@
 use super::classify::QiCall;
 use super::outcome::{failure, local_refusal, lookup_failed};
 use super::transport::QiTransport;
-use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
+use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use reqwest::Method;
@@ -176,6 +176,24 @@ impl Provider for QiPrepaid {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_card(order))
+    }
+
+    fn status<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
+        Box::pin(async move {
+            let held = order
+                .provider_refs
+                .as_ref()
+                .and_then(|refs| refs.get("card_key"))
+                .and_then(Value::as_str);
+            let Some(card_key) = held else {
+                return (CardStatus::missing("card_key"), Vec::new());
+            };
+            let path = format!("/prepaid/card/{card_key}");
+            super::status::card_status(&self.transport, &path, card_key).await
+        })
     }
 }
 

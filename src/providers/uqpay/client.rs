@@ -9,7 +9,7 @@ use super::classify::classify;
 use super::token::{Token, TokenError, TokenManager};
 use super::wire::{self, CreateCardResponse, ErrorBody};
 use crate::providers::http::{classify_transport, retry_after};
-use crate::providers::{CallKind, CallReport, Classified, Provider, Resolution};
+use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
 use axum::body::Bytes;
 use futures::future::BoxFuture;
@@ -293,5 +293,12 @@ impl Provider for UqpayClient {
         order: &'a ClaimedOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_order(order))
+    }
+
+    fn status<'a>(
+        &'a self,
+        order: &'a ClaimedOrder,
+    ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
+        Box::pin(self.card_status(order))
     }
 }

@@ -6,6 +6,7 @@ mod classify;
 mod client;
 mod find;
 mod setup;
+mod status;
 mod token;
 mod wire;
 

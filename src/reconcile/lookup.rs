@@ -1,0 +1,286 @@
+//! The reconciler: `submitted` orders whose confirmation has not come after
+//! `confirm_after` are looked up at the provider ([`Provider::status`]). It runs as a loop in
+//! `cardbatch run`; tests call [`Reconciler::pass`] directly.
+//!
+//! One pass, per profile with a client:
+//! 1. Claim up to `batch` orders submitted at least `confirm_after` ago whose next lookup is
+//!    due, fencing them from other reconcilers for `lease` (other processes, other passes).
+//! 2. Look each up, through the profile's lane when there is one (lookups share the provider's
+//!    rate limit with the create calls).
+//! 3. Active: `issued`, confirmed by lookup. Failed: `failed`, with the provider's code. Still
+//!    pending or the lookup failed: look again later, the wait doubling from `interval` up to
+//!    `max_backoff` (never sooner than a `Retry-After`). Not found while the order holds refs: a
+//!    mismatch for the report, and looked at again later; the order never moves backwards.
+//! 4. Write every outcome in one transaction, each confirmation fenced on `submitted` (a
+//!    webhook that won the race keeps its confirmation; a disagreement is a mismatch).
+//!
+//! Orders `in_doubt` are not looked up here: the worker's claim takes them back when their
+//! `next_attempt_at` is due and the provider's `resolve` settles them before anything is re-sent
+//! (`worker::issue`), to `submitted`, `retry_wait` or `needs_review`. Once `submitted`, they come
+//! here like any other order.
+
+use super::events::ProviderClients;
+use crate::config::ReconcileConfig;
+use crate::domain::OrderState;
+use crate::providers::{CardStatus, Classified};
+use crate::store::{ConfirmedBy, LookupClaim, LookupOutcome, OrderConfirmation, Store};
+use crate::worker::ProviderLane;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Lookups in flight at once within a pass (the lanes bound the rate).
+const CONCURRENT_LOOKUPS: usize = 8;
+
+/// How the reconciler paces itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupOptions {
+    /// How long a `submitted` order waits for its webhook before its first lookup.
+    pub confirm_after: Duration,
+    /// The loop's period, and the first wait between two lookups of one order.
+    pub interval: Duration,
+    /// The longest wait between two lookups of one order.
+    pub max_backoff: Duration,
+    /// Orders claimed per profile per pass.
+    pub batch: u32,
+    /// How long a claimed order is kept from other reconcilers while its lookup runs.
+    pub lease: Duration,
+}
+
+impl From<&ReconcileConfig> for LookupOptions {
+    fn from(config: &ReconcileConfig) -> Self {
+        LookupOptions {
+            confirm_after: Duration::from_secs(config.confirm_after_secs),
+            interval: Duration::from_secs(config.interval_secs.max(1)),
+            max_backoff: Duration::from_secs(config.max_backoff_secs.max(1)),
+            batch: config.batch.max(1),
+            lease: Duration::from_secs(120),
+        }
+    }
+}
+
+impl Default for LookupOptions {
+    fn default() -> Self {
+        LookupOptions::from(&ReconcileConfig::default())
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LookupReport {
+    /// Orders looked up.
+    pub examined: usize,
+    /// Orders moved to `issued` (confirmed by lookup).
+    pub issued: usize,
+    /// Orders moved to `failed`.
+    pub failed: usize,
+    /// Orders the provider is still working on.
+    pub pending: usize,
+    /// Lookups that failed (looked again later).
+    pub lookup_failed: usize,
+    /// Mismatches recorded (card not found while we hold refs).
+    pub mismatches: usize,
+}
+
+/// The reconciler of one process: the store, a client per profile, and the profiles' lanes.
+#[derive(Clone)]
+pub struct Reconciler {
+    store: Store,
+    clients: ProviderClients,
+    lanes: BTreeMap<String, Arc<ProviderLane>>,
+    options: LookupOptions,
+}
+
+impl Reconciler {
+    /// A reconciler looking up the orders of every profile in `clients`.
+    pub fn new(store: Store, clients: ProviderClients, options: LookupOptions) -> Reconciler {
+        Reconciler {
+            store,
+            clients,
+            lanes: BTreeMap::new(),
+            options,
+        }
+    }
+
+    /// Sends the lookups of `profile` through `lane` (shared with its workers).
+    pub fn with_lane(mut self, profile: &str, lane: Arc<ProviderLane>) -> Reconciler {
+        self.lanes.insert(profile.to_string(), lane);
+        self
+    }
+
+    /// Runs one pass (see the module doc) at `now_ms`.
+    pub async fn pass(&self, now_ms: i64) -> crate::store::Result<LookupReport> {
+        let mut report = LookupReport::default();
+        let submitted_before = now_ms - self.options.confirm_after.as_millis() as i64;
+        let lease_until = now_ms + self.options.lease.as_millis() as i64;
+        for (profile, client) in &self.clients {
+            let claimed = self
+                .store
+                .order_claim_lookups(
+                    profile,
+                    submitted_before,
+                    now_ms,
+                    lease_until,
+                    self.options.batch,
+                )
+                .await?;
+            if claimed.is_empty() {
+                continue;
+            }
+            let lane = self.lanes.get(profile);
+            let looked: Vec<(LookupOutcome, CardStatus)> =
+                futures::stream::iter(claimed.into_iter().map(|claim| async move {
+                    if let Some(lane) = lane {
+                        lane.acquire().await;
+                    }
+                    let (status, calls) = client.status(&claim.order).await;
+                    if let Some(lane) = lane {
+                        for call in &calls {
+                            if let Classified::Transient {
+                                rate_limited,
+                                retry_after,
+                                ..
+                            } = &call.classified
+                            {
+                                lane.record(*rate_limited, *retry_after);
+                            }
+                        }
+                    }
+                    (self.decide(&claim, &status, now_ms), status)
+                }))
+                .buffer_unordered(CONCURRENT_LOOKUPS)
+                .collect()
+                .await;
+            let outcomes: Vec<LookupOutcome> = looked.iter().map(|(o, _)| o.clone()).collect();
+            let moved = self
+                .store
+                .order_lookup_settle_many(&outcomes, now_ms)
+                .await?;
+            for ((outcome, status), moved) in looked.iter().zip(moved) {
+                report.examined += 1;
+                match status {
+                    CardStatus::Active if moved => report.issued += 1,
+                    CardStatus::Failed { .. } if moved => report.failed += 1,
+                    CardStatus::Active | CardStatus::Failed { .. } | CardStatus::Pending => {
+                        report.pending += 1
+                    }
+                    CardStatus::NotFound => report.mismatches += 1,
+                    CardStatus::Transient { code, message, .. } => {
+                        report.lookup_failed += 1;
+                        tracing::debug!(order_id = outcome.order_id, %code, %message, "lookup failed");
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// What a lookup's answer means for the claimed order.
+    fn decide(&self, claim: &LookupClaim, status: &CardStatus, now_ms: i64) -> LookupOutcome {
+        let order = &claim.order;
+        let backoff = lookup_backoff(&self.options, claim.lookups);
+        let mut outcome = LookupOutcome {
+            order_id: order.id,
+            confirm: None,
+            mismatch: None,
+            next_lookup_at_ms: now_ms + backoff.as_millis() as i64,
+        };
+        let confirm = |state, error| OrderConfirmation {
+            order_id: order.id,
+            state,
+            by: ConfirmedBy::Lookup,
+            provider_refs: None,
+            error,
+        };
+        match status {
+            CardStatus::Active => outcome.confirm = Some(confirm(OrderState::Issued, None)),
+            CardStatus::Failed { code, message } => {
+                outcome.confirm = Some(confirm(
+                    OrderState::Failed,
+                    Some((code.clone(), message.clone())),
+                ))
+            }
+            CardStatus::Pending => {}
+            CardStatus::NotFound => {
+                let refs = order
+                    .provider_refs
+                    .as_ref()
+                    .map(|r| r.to_string())
+                    .unwrap_or_else(|| "none".into());
+                outcome.mismatch = Some(format!(
+                    "the provider does not know the card of this submitted order (refs {refs})"
+                ));
+            }
+            CardStatus::Transient { retry_after, .. } => {
+                let wait = backoff.max(retry_after.unwrap_or_default());
+                outcome.next_lookup_at_ms = now_ms + wait.as_millis() as i64;
+            }
+        }
+        outcome
+    }
+
+    /// The loop: a pass every `interval` until `shutdown` resolves; passes back to back while a
+    /// full batch comes back.
+    pub async fn run<F>(self, shutdown: F)
+    where
+        F: Future<Output = ()> + Send,
+    {
+        tokio::pin!(shutdown);
+        loop {
+            let now = crate::worker::system_now_ms();
+            let full = match self.pass(now).await {
+                Ok(report) => {
+                    if report.examined > 0 {
+                        tracing::info!(?report, "reconciler pass");
+                    }
+                    report.examined as u32 >= self.options.batch
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciler pass failed; retrying");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(self.options.interval) => {}
+            }
+        }
+    }
+}
+
+/// The wait after an order's `lookups + 1`-th lookup: `interval` doubled per earlier lookup,
+/// capped at `max_backoff`.
+pub fn lookup_backoff(options: &LookupOptions, lookups: u32) -> Duration {
+    let doublings = lookups.min(30);
+    options
+        .interval
+        .saturating_mul(1u32 << doublings)
+        .min(options.max_backoff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_between_lookups_doubles_up_to_the_cap() {
+        let options = LookupOptions {
+            confirm_after: Duration::from_secs(60),
+            interval: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(60),
+            batch: 8,
+            lease: Duration::from_secs(120),
+        };
+        let wait = |n| lookup_backoff(&options, n);
+        assert_eq!(wait(0), Duration::from_secs(10));
+        assert_eq!(wait(1), Duration::from_secs(20));
+        assert_eq!(wait(2), Duration::from_secs(40));
+        assert_eq!(wait(3), Duration::from_secs(60));
+        assert_eq!(wait(40), Duration::from_secs(60));
+    }
+}
