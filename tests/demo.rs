@@ -19,7 +19,7 @@ async fn the_demo_settles_every_provider_and_matches_the_ledger_one_for_one() {
     assert!(outcome.verification.mismatches.is_empty(), "{report}");
     for kind in ProviderKind::ALL {
         let batch = outcome
-            .reconciliation
+            .settlements
             .iter()
             .find(|r| r.profile == kind.as_str())
             .unwrap_or_else(|| panic!("no batch for {kind}: {report}"));
@@ -69,8 +69,8 @@ fn the_demo_command_exits_0_and_writes_one_results_csv_per_provider() {
     assert!(stdout.contains("match one for one"), "{stdout}");
     for kind in ProviderKind::ALL {
         let name = format!("results-{}.csv", kind.as_str().replace('_', "-"));
-        let text = std::fs::read_to_string(demo_dir.join(&name))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text =
+            std::fs::read_to_string(demo_dir.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut lines = text.lines();
         assert!(lines.next().unwrap().starts_with("line,order_ref,state"));
         assert!(lines.count() > 0, "{name} has no rows");

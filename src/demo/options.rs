@@ -75,6 +75,9 @@ pub enum DemoError {
         /// The states the orders were still in, with counts.
         moving: String,
     },
+    /// The reconciliation report left a batch out.
+    #[error("the reconciliation report has no batch {0}")]
+    Report(uuid::Uuid),
     /// The workers stopped with an error.
     #[error("the workers failed: {0}")]
     Worker(String),

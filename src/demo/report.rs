@@ -1,11 +1,12 @@
 //! What the demo shows: per batch, how its orders ended and what confirmed them; per provider,
 //! the faults the sandbox injected and the retries cardbatch made.
 //!
-//! RECONCILER: once `reconcile::report` lands (branch `reconcile`), the per-batch table comes
-//! from it; until then [`reconcile`] is a minimal one of its own.
+//! The per-batch figures come from [`crate::reconcile::report`], the same report an operator
+//! reads; the demo adds which accepted cards wait on their holder.
 
 use super::settle::awaits_activation;
 use crate::domain::{OrderState, ProviderKind};
+use crate::reconcile::BatchReconciliation;
 use crate::sandbox::RunningSandbox;
 use crate::store::Store;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
@@ -27,9 +28,10 @@ pub struct DemoBatch {
     pub orders: u64,
 }
 
-/// How the orders of one batch ended, and what confirmed the issued ones.
+/// How the orders of one batch settled, from the reconciliation report plus what only the demo
+/// can tell (which `submitted` cards are in production, waiting for their holder).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchReconciliation {
+pub struct BatchSettlement {
     /// The profile.
     pub profile: String,
     /// The batch id.
@@ -39,13 +41,15 @@ pub struct BatchReconciliation {
     /// Issued, confirmed by a verified webhook.
     pub issued_by_webhook: u64,
     /// Issued, confirmed by a lookup at the provider (an unsigned callback checked against the
-    /// card info, or the reconciler's poll).
+    /// card info, or the reconciler's poll after a webhook did not come).
     pub issued_by_lookup: u64,
     /// Issued with no confirmation recorded (should not happen; shown if it does).
     pub issued_unconfirmed: u64,
     /// Accepted plastic cards in production, waiting for their holder's activation (QI Tech
     /// `embossing`): nothing is left for cardbatch to do.
     pub awaiting_activation: u64,
+    /// Accepted, still waiting for a webhook or a lookup (none once the demo has settled).
+    pub awaiting_confirmation: u64,
     /// The provider gave up on the card after accepting it.
     pub failed: u64,
     /// The provider refused the order for good.
@@ -54,15 +58,68 @@ pub struct BatchReconciliation {
     pub dead: u64,
     /// The outcome could not be established automatically.
     pub needs_review: u64,
-    /// Orders in any other state (none once the demo has settled).
-    pub other: u64,
+    /// Orders still queued, in flight, waiting to retry or in doubt (none once settled).
+    pub moving: u64,
+    /// Orders where the provider's status disagrees with ours (the reconciler's findings).
+    pub provider_mismatches: u64,
 }
 
-impl BatchReconciliation {
-    /// Every order is final or awaits its holder's activation, with each issued one confirmed.
+impl BatchSettlement {
+    /// Every order is final or awaits its holder's activation, each issued one is confirmed, and
+    /// the provider agrees with every state recorded.
     pub fn is_complete(&self) -> bool {
-        self.issued_unconfirmed == 0 && self.other == 0
+        self.issued_unconfirmed == 0
+            && self.awaiting_confirmation == 0
+            && self.moving == 0
+            && self.provider_mismatches == 0
     }
+}
+
+/// Reads one batch of the reconciliation report and splits its awaiting orders into those in
+/// production (awaiting activation) and those still waiting for a confirmation.
+pub(super) async fn settlement(
+    store: &Store,
+    sandbox: &RunningSandbox,
+    batch: &DemoBatch,
+    reconciled: &BatchReconciliation,
+) -> Result<BatchSettlement, crate::store::Error> {
+    let state = |s: OrderState| reconciled.states.get(&s).copied().unwrap_or(0);
+    let mut awaiting_activation = 0;
+    for order in store
+        .order_list(batch.batch_id, Some(OrderState::Submitted))
+        .await?
+    {
+        if awaits_activation(sandbox, batch.provider, &order) {
+            awaiting_activation += 1;
+        }
+    }
+    let confirmed = reconciled.confirmed_by_webhook + reconciled.confirmed_by_lookup;
+    Ok(BatchSettlement {
+        profile: reconciled.profile.clone(),
+        batch_id: reconciled.batch_id,
+        orders: reconciled.total,
+        issued_by_webhook: reconciled.confirmed_by_webhook,
+        issued_by_lookup: reconciled.confirmed_by_lookup,
+        issued_unconfirmed: state(OrderState::Issued).saturating_sub(confirmed),
+        awaiting_activation,
+        awaiting_confirmation: reconciled
+            .awaiting_confirmation
+            .saturating_sub(awaiting_activation),
+        failed: reconciled.failed_at_provider,
+        rejected: state(OrderState::Rejected),
+        dead: state(OrderState::Dead),
+        needs_review: reconciled.needs_review.len() as u64,
+        moving: [
+            OrderState::Queued,
+            OrderState::InFlight,
+            OrderState::RetryWait,
+            OrderState::InDoubt,
+        ]
+        .into_iter()
+        .map(state)
+        .sum(),
+        provider_mismatches: reconciled.mismatches.len() as u64,
+    })
 }
 
 /// Per provider: what the sandbox injected, and what cardbatch did about it.
@@ -88,43 +145,6 @@ pub struct FaultSummary {
     pub attempts: u64,
     /// Attempts beyond each order's first: the retries.
     pub retries: u64,
-}
-
-/// Counts how the orders of `batch` ended.
-pub(super) async fn reconcile(
-    store: &Store,
-    sandbox: &RunningSandbox,
-    batch: &DemoBatch,
-) -> Result<BatchReconciliation, crate::store::Error> {
-    let mut r = BatchReconciliation {
-        profile: batch.profile.clone(),
-        batch_id: batch.batch_id,
-        ..BatchReconciliation::default()
-    };
-    for order in store.order_list(batch.batch_id, None).await? {
-        r.orders += 1;
-        match order.state {
-            OrderState::Issued => match store.order_confirmation(order.id).await? {
-                Some((by, _)) if by == "webhook" => r.issued_by_webhook += 1,
-                Some(_) => r.issued_by_lookup += 1,
-                None => r.issued_unconfirmed += 1,
-            },
-            OrderState::Failed => r.failed += 1,
-            OrderState::Rejected => r.rejected += 1,
-            OrderState::Dead => r.dead += 1,
-            OrderState::NeedsReview => r.needs_review += 1,
-            OrderState::Submitted if awaits_activation(sandbox, batch.provider, &order) => {
-                r.awaiting_activation += 1
-            }
-            OrderState::Queued
-            | OrderState::InFlight
-            | OrderState::RetryWait
-            | OrderState::Submitted
-            | OrderState::InDoubt
-            | OrderState::Canceled => r.other += 1,
-        }
-    }
-    Ok(r)
 }
 
 /// Reads the sandbox's counters and the attempts cardbatch recorded for `batch`.
@@ -166,7 +186,7 @@ fn table(headers: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Strin
 }
 
 /// The reconciliation report as a table, one row per batch.
-pub fn render_reconciliation(rows: &[BatchReconciliation]) -> String {
+pub fn render_settlements(rows: &[BatchSettlement]) -> String {
     table(
         &[
             "profile",
@@ -179,6 +199,7 @@ pub fn render_reconciliation(rows: &[BatchReconciliation]) -> String {
             "rejected",
             "dead",
             "needs review",
+            "provider disagrees",
             "unsettled",
         ],
         rows.iter().map(|r| {
@@ -193,7 +214,8 @@ pub fn render_reconciliation(rows: &[BatchReconciliation]) -> String {
                 r.rejected.to_string(),
                 r.dead.to_string(),
                 r.needs_review.to_string(),
-                (r.issued_unconfirmed + r.other).to_string(),
+                r.provider_mismatches.to_string(),
+                (r.issued_unconfirmed + r.awaiting_confirmation + r.moving).to_string(),
             ]
         }),
     )

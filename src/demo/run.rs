@@ -1,13 +1,14 @@
 //! The demo from start to finish.
 
 use super::options::{DemoError, DemoOptions};
-use super::report::{self, BatchReconciliation, DemoBatch, FaultSummary};
+use super::report::{self, BatchSettlement, DemoBatch, FaultSummary};
 use super::settle::wait_until_final;
 use super::setup::Stack;
 use super::verify::{self, Verification};
 use crate::config::WorkerConfig;
 use crate::domain::ProviderKind;
 use crate::ingest::{SubmitOptions, SubmitOutcome, submit};
+use crate::reconcile::ReconcileReport;
 use crate::store::Store;
 use crate::worker::Runtime;
 use std::path::{Path, PathBuf};
@@ -44,8 +45,10 @@ pub struct DemoOutcome {
     pub database_url: String,
     /// One batch per provider.
     pub batches: Vec<DemoBatch>,
-    /// How each batch ended.
-    pub reconciliation: Vec<BatchReconciliation>,
+    /// How each batch settled, in submission order.
+    pub settlements: Vec<BatchSettlement>,
+    /// The reconciliation report of every batch, as `reconcile::report` makes it.
+    pub reconcile: ReconcileReport,
     /// Faults injected and retries made, per provider.
     pub faults: Vec<FaultSummary>,
     /// The check against the sandbox's ledger.
@@ -58,16 +61,39 @@ impl DemoOutcome {
     /// True only when every order is final and confirmed where issued, and the recorded cards
     /// match the sandbox's ledger one for one.
     pub fn is_reconciled(&self) -> bool {
-        self.verification.mismatches.is_empty()
-            && self.reconciliation.iter().all(|r| r.is_complete())
+        self.verification.mismatches.is_empty() && self.settlements.iter().all(|r| r.is_complete())
     }
 
     /// The reconciliation report, the faults table and the ledger check, as printed.
     pub fn report_text(&self) -> String {
         let mut out = String::new();
         out.push_str("Reconciliation\n");
-        out.push_str(&report::render_reconciliation(&self.reconciliation));
-        out.push_str("\n\nFaults injected by the sandbox, and cardbatch's retries\n");
+        out.push_str(&report::render_settlements(&self.settlements));
+        out.push('\n');
+        for batch in &self.reconcile.batches {
+            for review in &batch.needs_review {
+                out.push_str(&format!(
+                    "  needs review: {} {} ({}: {})\n",
+                    batch.profile,
+                    review.order_ref,
+                    review.last_error_code.as_deref().unwrap_or("-"),
+                    review.last_error_message.as_deref().unwrap_or("-")
+                ));
+            }
+            for m in &batch.mismatches {
+                out.push_str(&format!(
+                    "  provider disagrees: {} {} is {}: {}\n",
+                    batch.profile, m.order_ref, m.state, m.note
+                ));
+            }
+        }
+        if !self.reconcile.unmatched_events.is_empty() {
+            out.push_str(&format!(
+                "  {} provider events matched no order\n",
+                self.reconcile.unmatched_events.len()
+            ));
+        }
+        out.push_str("\nFaults injected by the sandbox, and cardbatch's retries\n");
         out.push_str(&report::render_faults(&self.faults));
         out.push_str(&format!(
             "\n\nLedger check: {} cards at the providers, {} orders holding a card: ",
@@ -104,13 +130,14 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
         Err(e) => Err(e),
     };
     stack.shutdown().await;
-    let (batches, reconciliation, faults, verification) = outcome?;
+    let (batches, settlements, reconcile, faults, verification) = outcome?;
     Ok(DemoOutcome {
         dir,
         store,
         database_url,
         batches,
-        reconciliation,
+        settlements,
+        reconcile,
         faults,
         verification,
         elapsed: started.elapsed(),
@@ -209,19 +236,29 @@ fn worker_config() -> WorkerConfig {
 
 type Summary = (
     Vec<DemoBatch>,
-    Vec<BatchReconciliation>,
+    Vec<BatchSettlement>,
+    ReconcileReport,
     Vec<FaultSummary>,
     Verification,
 );
 
 async fn summarise(stack: &Stack, batches: Vec<DemoBatch>) -> Result<Summary, DemoError> {
-    let mut reconciliation = Vec::new();
+    let reconcile = crate::reconcile::report(&stack.store, None).await?;
+    let mut settlements = Vec::new();
     let mut faults = Vec::new();
     for batch in &batches {
-        reconciliation.push(report::reconcile(&stack.store, &stack.sandbox, batch).await?);
+        let Some(reconciled) = reconcile
+            .batches
+            .iter()
+            .find(|r| r.batch_id == batch.batch_id)
+        else {
+            return Err(DemoError::Report(batch.batch_id));
+        };
+        settlements
+            .push(report::settlement(&stack.store, &stack.sandbox, batch, reconciled).await?);
         faults.push(report::faults(&stack.store, &stack.sandbox, batch).await?);
     }
     let verification =
         verify::against_ledger(&stack.store, stack.sandbox.ledger(), &batches).await?;
-    Ok((batches, reconciliation, faults, verification))
+    Ok((batches, settlements, reconcile, faults, verification))
 }

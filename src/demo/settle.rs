@@ -62,19 +62,23 @@ pub(super) async fn wait_until_final(
             .collect();
         if moving.is_empty() && counts.contains_key(&OrderState::Submitted) {
             // Only now read the submitted orders one by one: while others move, they can wait.
-            let mut waiting = 0;
+            let mut waiting = Vec::new();
             for batch in batches {
                 for order in store
                     .order_list(batch.batch_id, Some(OrderState::Submitted))
                     .await?
                 {
                     if !awaits_activation(sandbox, batch.provider, &order) {
-                        waiting += 1;
+                        waiting.push(describe(sandbox, batch.provider, &order));
                     }
                 }
             }
-            if waiting > 0 {
-                moving.push(format!("submitted {waiting} (awaiting confirmation)"));
+            if !waiting.is_empty() {
+                moving.push(format!(
+                    "submitted {} awaiting confirmation: {}",
+                    waiting.len(),
+                    waiting.join("; ")
+                ));
             }
         }
         if moving.is_empty() {
@@ -88,4 +92,27 @@ pub(super) async fn wait_until_final(
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// An order waiting for its confirmation, with what the sandbox knows of its card, for the
+/// timeout message.
+fn describe(sandbox: &RunningSandbox, kind: ProviderKind, order: &OrderRow) -> String {
+    let card = order
+        .provider_refs
+        .as_ref()
+        .and_then(|refs| card_refs_of(refs).0);
+    let status = card
+        .as_deref()
+        .and_then(|c| sandbox.ledger().get(kind.as_str(), c))
+        .map(|entry| entry.status)
+        .unwrap_or_else(|| "not in the ledger by that key".into());
+    format!(
+        "{kind} {} refs {} (sandbox: {status})",
+        order.order_ref,
+        order
+            .provider_refs
+            .as_ref()
+            .map(|r| r.to_string())
+            .unwrap_or_default()
+    )
 }

@@ -7,7 +7,9 @@ use crate::config::Profile;
 use crate::domain::ProviderKind;
 use crate::providers::alchemypay::CheckKeys;
 use crate::providers::{Credentials, ProviderEnv};
-use crate::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
+use crate::reconcile::{
+    LookupOptions, ProcessOptions, ProviderClients, Reconciler, run_event_processor,
+};
 use crate::sandbox::config::{
     DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY, DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID,
     DEV_UQPAY_WEBHOOK_SECRET,
@@ -37,6 +39,7 @@ pub(super) struct Stack {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     processor: JoinHandle<()>,
+    reconciler: JoinHandle<()>,
 }
 
 impl Stack {
@@ -129,9 +132,15 @@ impl Stack {
             options,
             until_true(stopped),
         ));
-        // RECONCILER: the reconciler loop (branch `reconcile`) is spawned here once it lands; it
-        // confirms by lookup the `submitted` orders whose webhook never came. Until then the
-        // sandbox drops no webhooks (see `faults`), so every order is confirmed by one.
+        // The reconciler looks up the orders whose webhook did not come (the sandbox drops a
+        // few), paced by the same lanes as the workers.
+        let mut reconciler = Reconciler::new(store.clone(), handler.providers(), lookup_options());
+        for name in handler.profiles() {
+            if let Some(lane) = handler.lane(&name) {
+                reconciler = reconciler.with_lane(&name, lane);
+            }
+        }
+        let reconciler = tokio::spawn(reconciler.run(until_true(stop.subscribe())));
 
         Ok(Stack {
             store,
@@ -141,13 +150,15 @@ impl Stack {
             stop,
             server,
             processor,
+            reconciler,
         })
     }
 
-    /// Stops the processor and the server, then the sandbox.
+    /// Stops the processor, the reconciler and the server, then the sandbox.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         let _ = self.processor.await;
+        let _ = self.reconciler.await;
         let _ = self.server.await;
         self.sandbox.shutdown().await;
     }
@@ -158,7 +169,9 @@ async fn until_true(mut rx: watch::Receiver<bool>) {
 }
 
 /// The faults of every provider: about 10% transient errors, 5% lost responses, 429s from a
-/// sandbox limit below the profile's rate, and duplicate, reordered and delayed webhooks.
+/// sandbox limit below the profile's rate, and duplicate, reordered, delayed and dropped
+/// webhooks (the reconciler confirms the orders of the dropped ones by lookup; Alchemy Pay's
+/// are not dropped, see `sandbox_config`).
 fn faults() -> FaultConfig {
     FaultConfig {
         transient_error_rate: 0.10,
@@ -169,8 +182,21 @@ fn faults() -> FaultConfig {
         webhook_reorder_rate: 0.10,
         webhook_delay_rate: 0.05,
         webhook_delay_ms: 300,
-        webhook_drop_rate: 0.0,
+        webhook_drop_rate: 0.05,
         ..FaultConfig::default()
+    }
+}
+
+/// Quicker than production (a minute before the first lookup): the sandbox's lifecycles and
+/// webhook retries take milliseconds here, so an order still unconfirmed after a second has
+/// most likely lost its webhook.
+fn lookup_options() -> LookupOptions {
+    LookupOptions {
+        confirm_after: Duration::from_secs(1),
+        interval: Duration::from_millis(250),
+        max_backoff: Duration::from_secs(1),
+        batch: 32,
+        lease: Duration::from_secs(30),
     }
 }
 
@@ -204,6 +230,11 @@ fn sandbox_config(server_url: &str, seed: u64) -> SandboxConfig {
                     .insert("conflict_reveals_keys".into(), "true".into());
             }
             ProviderKind::AlchemypayVcc => {
+                // Alchemy Pay's create answer carries no card id, so an order whose callback
+                // never came has nothing to be looked up by (its reconciliation gap): it would
+                // stay `submitted` for good. Its callbacks are duplicated and reordered, not
+                // dropped.
+                settings.faults.webhook_drop_rate = 0.0;
                 // Callbacks go to the request's callbackUrl (from the profile's public URL);
                 // the check URL is the reverse validation it calls before creating a card.
                 settings.options.insert(
