@@ -14,6 +14,8 @@ mod run;
 mod settle;
 mod setup;
 mod verify;
+#[cfg(test)]
+mod verify_tests;
 
 pub use options::{DemoError, DemoOptions};
 pub use report::{BatchSettlement, DemoBatch, FaultSummary};
