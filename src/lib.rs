@@ -15,10 +15,12 @@
 //!   whose confirmation has not come; the reconciliation report.
 //! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
 //! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
+//! - [`demo`]: `cardbatch demo`, the whole system against the sandbox on loopback.
 //! - [`cli`]: the `cardbatch` command line.
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod ingest;
 pub mod providers;

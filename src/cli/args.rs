@@ -126,6 +126,22 @@ pub enum Command {
     /// `webhook_secret`, QI Tech `qitech_public_key` (or option qitech_public_key_file).
     Serve,
 
+    /// Run everything against the built-in sandbox with faults switched on, and prove the result.
+    ///
+    /// Needs no configuration: starts the sandbox, the server and the workers on 127.0.0.1 with a
+    /// fresh SQLite file in DIR, submits the example CSV of every provider, waits until every
+    /// order is final, prints the batches and the reconciliation report, writes one results CSV
+    /// per batch into DIR, and exits 0 only when the recorded cards match the sandbox's ledger
+    /// one for one.
+    Demo {
+        /// Working directory, emptied first.
+        #[arg(long, default_value = "cardbatch-demo", value_name = "DIR")]
+        dir: PathBuf,
+        /// Keep the database and the submitted CSVs in DIR (the results CSVs are always kept).
+        #[arg(long)]
+        keep: bool,
+    },
+
     /// Serve the built-in provider sandbox (QI Tech, Alchemy Pay, UQPAY) on loopback.
     Sandbox {
         /// Sandbox configuration (fixtures, faults, webhook targets) [default: built-in].

@@ -2,6 +2,7 @@
 //! `anyhow::Result<ExitCode>`; `main` prints an error as one line on stderr.
 
 mod args;
+mod demo;
 mod export;
 mod output;
 mod read;
@@ -50,6 +51,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reconcile::run(&open_store(&config).await?, batch.as_deref(), json).await
         }
         Command::Run => run::run(&config).await,
+        Command::Demo { dir, keep } => demo::demo(&dir, keep).await,
         Command::Worker => run::worker(&config).await,
         Command::Serve => serve::serve(&config).await,
         Command::Sandbox {
