@@ -40,12 +40,14 @@ pub const MOVING: [OrderState; 4] = [
     OrderState::InDoubt,
 ];
 
-/// The fault mix of the acceptance test: 10% transient errors, 5% lost responses; the
-/// 429s come from a sandbox limit below the profile's rate (see [`limited_faults`]).
+/// The fault mix of the acceptance test: 10% transient errors, 5% lost responses and 5%
+/// of requests answered 429; [`limited_faults`] adds 429s from a sandbox limit below the
+/// profile's rate.
 pub fn batch_faults() -> FaultConfig {
     FaultConfig {
         transient_error_rate: 0.10,
         lost_response_rate: 0.05,
+        rate_limited_rate: 0.05,
         ..FaultConfig::default()
     }
 }

@@ -42,6 +42,9 @@ pub struct FaultConfig {
     pub webhook_delay_ms: u64,
     /// A webhook is never sent.
     pub webhook_drop_rate: f64,
+    /// A request is answered 429 (the provider's rate-limit body, `Retry-After: 0`) whatever the
+    /// rate limiters say: a fixed share of 429s, independent of how fast the client goes.
+    pub rate_limited_rate: f64,
 }
 
 impl FaultConfig {
@@ -54,6 +57,7 @@ impl FaultConfig {
             ("webhook_reorder_rate", self.webhook_reorder_rate),
             ("webhook_delay_rate", self.webhook_delay_rate),
             ("webhook_drop_rate", self.webhook_drop_rate),
+            ("rate_limited_rate", self.rate_limited_rate),
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {

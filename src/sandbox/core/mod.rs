@@ -116,9 +116,12 @@ impl Core {
     /// `rate_limited`).
     pub fn rate_limit(&self, provider: &str, credential: &str) -> Result<(), Duration> {
         let faults = self.faults(provider);
-        let result = self
+        let mut result = self
             .rate_limits
             .check(provider, credential, &faults, self.clock.now_ms());
+        if result.is_ok() && self.roll(provider, faults.rate_limited_rate) {
+            result = Err(Duration::ZERO);
+        }
         if result.is_err() {
             self.stats.incr(provider, names::RATE_LIMITED);
         }
