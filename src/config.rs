@@ -182,10 +182,15 @@ impl Config {
                 .merge(Toml::file_exact(f)),
             None => Figment::from(Serialized::defaults(Config::builtin())),
         };
-        // CARDBATCH_LOG (the log filter) and CARDBATCH_CONFIG (the config file's path) share the
-        // prefix but are not configuration keys.
+        // Only variables naming a top-level key override the config: others share the prefix
+        // without being configuration (CARDBATCH_LOG, the log filter; CARDBATCH_CONFIG, the
+        // file's path; CARDBATCH_TEST_PG_URL, the test suite's database server).
         let env = Env::prefixed("CARDBATCH_")
-            .ignore(&["LOG", "CONFIG"])
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                let top = key.split("__").next().unwrap_or_default();
+                ["database_url", "server", "worker", "reconcile", "profiles"].contains(&top)
+            })
             .split("__");
         Self::from_figment(figment.merge(env))
     }
