@@ -1,7 +1,7 @@
 //! The `cardbatch` binary: parse the command line, set up logging, dispatch. Every error ends
 //! as one line on stderr and a non-zero exit code.
 
-use cardbatch::cli::{Cli, dispatch};
+use cardbatch::cli::{Cli, Command, dispatch};
 use clap::Parser;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -9,11 +9,16 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to stderr so that stdout stays clean for tables, JSON and CSV.
+    // Logs go to stderr so that stdout stays clean for tables, JSON and CSV. The demo prints its
+    // own story; its routine info lines (lane slow-downs, reconciler passes) would only interleave.
+    let default_filter = match cli.command {
+        Command::Demo { .. } => "warn",
+        _ => "warn,cardbatch=info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CARDBATCH_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("warn,cardbatch=info")),
+                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
