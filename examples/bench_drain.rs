@@ -9,7 +9,7 @@
 //! On Postgres the benchmark creates a scratch database next to the one in `--url` and drops it
 //! afterwards; on SQLite it uses a file in a temporary directory.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use cardbatch::config::{Profile, WorkerConfig};
 use cardbatch::domain::{NewBatch, NewOrder, OrderState, ProviderKind};
 use cardbatch::store::Store;
@@ -19,6 +19,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Queue N orders, drain them with a no-op handler, report throughput.
+#[path = "support/scratch.rs"]
+mod scratch;
+
 #[derive(Parser)]
 struct Args {
     /// `sqlite` or `postgres`.
@@ -42,39 +45,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let (url, scratch) = match args.db.as_str() {
-        "sqlite" => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            None,
-        ),
-        "postgres" => {
-            let admin = args
-                .url
-                .clone()
-                .context("--url is required with --db postgres")?;
-            let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .context("a URL with a database")?;
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => bail!("--db must be sqlite or postgres, not {other}"),
-    };
-    let result = bench(&args, &url).await;
-    if let Some((admin, name)) = scratch {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await?;
-    }
+    let scratch = scratch::ScratchDb::create(&args.db, args.url.as_deref()).await?;
+    let result = bench(&args, &scratch.url).await;
+    scratch.remove().await?;
     result
 }
 

@@ -19,6 +19,9 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "support/scratch.rs"]
+mod scratch;
+
 #[derive(Parser)]
 struct Args {
     /// The CSV file to ingest.
@@ -64,7 +67,9 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let (store, scratch) = fresh_store(&args.db).await?;
+    let scratch = scratch::ScratchDb::create(&args.db, None).await?;
+    let store = Store::connect(&scratch.url).await?;
+    store.migrate().await?;
     let started = Instant::now();
     let report = submit(
         &store,
@@ -83,52 +88,11 @@ async fn main() -> anyhow::Result<()> {
         report.rows as f64 / secs
     );
     store.close().await;
-    if let Scratch::Postgres(name) = scratch {
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&args.db).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name}"
-        )))
-        .execute(&mut admin)
-        .await?;
-    }
+    scratch.remove().await?;
     Ok(())
-}
-
-/// What to clean up after the run.
-enum Scratch {
-    /// A temporary directory holding the SQLite file (removed on drop).
-    Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    /// A Postgres database created for the run.
-    Postgres(String),
 }
 
 fn open(path: &PathBuf) -> anyhow::Result<BufReader<std::fs::File>> {
     let file = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
     Ok(BufReader::with_capacity(1 << 20, file))
-}
-
-/// A fresh database and what to clean up afterwards.
-async fn fresh_store(db: &str) -> anyhow::Result<(Store, Scratch)> {
-    if db == "sqlite" {
-        let dir = tempfile::tempdir()?;
-        let store = Store::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("bench.db").display()
-        ))
-        .await?;
-        store.migrate().await?;
-        return Ok((store, Scratch::Sqlite(dir)));
-    }
-    let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(db).await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await?;
-    let base = db
-        .rsplit_once('/')
-        .map(|(b, _)| b)
-        .context("a Postgres URL with a database name")?;
-    let store = Store::connect(&format!("{base}/{name}")).await?;
-    store.migrate().await?;
-    Ok((store, Scratch::Postgres(name)))
 }

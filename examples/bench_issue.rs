@@ -32,6 +32,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Issue N UQPAY orders through cardbatch against the in-process sandbox.
+#[path = "support/scratch.rs"]
+mod scratch;
+
 #[derive(Parser)]
 struct Args {
     /// `sqlite` or `postgres`.
@@ -63,39 +66,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let (url, scratch) = match args.db.as_str() {
-        "sqlite" => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            None,
-        ),
-        "postgres" => {
-            let admin = args
-                .url
-                .clone()
-                .context("--url is required with --db postgres")?;
-            let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .context("a URL with a database")?;
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => bail!("--db must be sqlite or postgres, not {other}"),
-    };
-    let result = bench(&args, &url, dir.path()).await;
-    if let Some((admin, name)) = scratch {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await?;
-    }
+    let scratch = scratch::ScratchDb::create(&args.db, args.url.as_deref()).await?;
+    let result = bench(&args, &scratch.url, scratch.dir()).await;
+    scratch.remove().await?;
     result
 }
 

@@ -12,7 +12,7 @@
 //! On Postgres the benchmark creates a scratch database next to the one in `--url` and drops it
 //! afterwards; on SQLite it uses a file in a temporary directory.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use cardbatch::domain::{NewBatch, NewOrder, OrderState, ProviderKind};
 use cardbatch::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
 use cardbatch::store::{Completion, Store};
@@ -28,6 +28,9 @@ const SECRET: &str = "bench-webhook-secret";
 const PROFILE: &str = "uqpay";
 
 /// Send N signed UQPAY webhooks to the real server, report throughput and latency.
+#[path = "support/scratch.rs"]
+mod scratch;
+
 #[derive(Parser)]
 struct Args {
     /// `sqlite` or `postgres`.
@@ -47,39 +50,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = tempfile::tempdir()?;
-    let (url, scratch) = match args.db.as_str() {
-        "sqlite" => (
-            format!("sqlite://{}", dir.path().join("bench.db").display()),
-            None,
-        ),
-        "postgres" => {
-            let admin = args
-                .url
-                .clone()
-                .context("--url is required with --db postgres")?;
-            let name = format!("cardbatch_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await?;
-            let base = admin
-                .rsplit_once('/')
-                .map(|(b, _)| b)
-                .context("a URL with a database")?;
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => bail!("--db must be sqlite or postgres, not {other}"),
-    };
-    let result = bench(&args, &url).await;
-    if let Some((admin, name)) = scratch {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await?;
-    }
+    let scratch = scratch::ScratchDb::create(&args.db, args.url.as_deref()).await?;
+    let result = bench(&args, &scratch.url).await;
+    scratch.remove().await?;
     result
 }
 
