@@ -71,7 +71,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
                 line: i + 2,
                 order_ref: format!("bench-{i}"),
                 idempotency_key: format!("idem-bench-{i}"),
-                payload: serde_json::json!({ "card_holder": "Bench Holder", "email": "bench@example.com" }),
+                payload: serde_json::json!({ "card_holder": "Bench Holder", "email": "bench@example.com" }).into(),
                 amount_minor: Some(10_000),
                 currency: Some("USD".to_string()),
             })

@@ -205,7 +205,7 @@ async fn submitted_orders(store: &Store, n: usize) -> anyhow::Result<()> {
                 line: i as u64 + 2,
                 order_ref: i.to_string(),
                 idempotency_key: format!("idem-{i}"),
-                payload: serde_json::json!({}),
+                payload: serde_json::json!({}).into(),
                 amount_minor: Some(1_000),
                 currency: Some("USD".to_string()),
             })

@@ -24,6 +24,8 @@ async fn main() -> ExitCode {
         .init();
     match dispatch(cli).await {
         Ok(code) => code,
+        // The reader of our stdout went away (`| head`): stop quietly, as `yes | head` does.
+        Err(err) if cardbatch::cli::is_closed_pipe(&err) => ExitCode::from(141),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE

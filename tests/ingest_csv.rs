@@ -271,7 +271,7 @@ fn a_bom_crlf_and_semicolons_are_read_like_a_plain_csv() {
             (3, Some(100_000), Some("USD"))
         ]
     );
-    assert_eq!(orders[0].payload["cardHolder"]["lastName"], "Lima");
+    assert_eq!(orders[0].payload.value()["cardHolder"]["lastName"], "Lima");
 }
 
 #[test]
@@ -285,16 +285,16 @@ fn profile_defaults_fill_omitted_columns_and_empty_cells() {
     // Assert
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(
-        orders[0].payload["account_key"],
+        orders[0].payload.value()["account_key"],
         defaults["account_key"].as_str()
     );
     assert_eq!(
-        orders[0].payload["program_key"],
+        orders[0].payload.value()["program_key"],
         defaults["program_key"].as_str()
     );
-    assert_eq!(orders[0].payload["type"], "virtual");
-    assert_eq!(orders[0].payload["cvv_rotation_interval_hours"], 72);
-    assert_eq!(orders[1].payload["cvv_rotation_interval_hours"], 24);
+    assert_eq!(orders[0].payload.value()["type"], "virtual");
+    assert_eq!(orders[0].payload.value()["cvv_rotation_interval_hours"], 72);
+    assert_eq!(orders[1].payload.value()["cvv_rotation_interval_hours"], 24);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! `cardbatch demo [--dir DIR] [--keep]`: the README's first command.
 
+use super::output::{out, outln};
 use super::{export, read};
 use crate::demo::{DemoOptions, run};
 use std::path::Path;
@@ -15,11 +16,11 @@ pub async fn demo(dir: &Path, keep: bool) -> anyhow::Result<ExitCode> {
         dir.display()
     );
     let outcome = run(DemoOptions::new(dir)).await?;
-    println!("\nBatches");
+    outln!("\nBatches")?;
     read::batches(&outcome.store, false).await?;
-    println!();
-    print!("{}", outcome.report_text());
-    println!();
+    outln!()?;
+    out!("{}", outcome.report_text())?;
+    outln!()?;
     for batch in &outcome.batches {
         let path = outcome
             .dir
@@ -28,21 +29,21 @@ pub async fn demo(dir: &Path, keep: bool) -> anyhow::Result<ExitCode> {
     }
     outcome.store.close().await;
     if keep {
-        println!(
+        outln!(
             "kept {}: inspect it with `cardbatch --database-url {} batches`",
             outcome.dir.display(),
             outcome.database_url
-        );
+        )?;
     } else {
         remove_working_files(&outcome.dir);
     }
-    println!(
+    outln!(
         "every order settled after {:.1} s; results CSVs in {}",
         outcome.elapsed.as_secs_f64(),
         outcome.dir.display()
-    );
+    )?;
     if outcome.is_reconciled() {
-        println!("reconciled: every recorded card matches the sandbox ledger one for one");
+        outln!("reconciled: every recorded card matches the sandbox ledger one for one")?;
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("NOT reconciled: see the differences above");

@@ -12,12 +12,13 @@ mod serve;
 mod submit;
 
 pub use args::{Cli, Command};
-pub use output::neutralise_cell;
+pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
 use crate::config::Config;
 use crate::store::Store;
 use anyhow::Context;
+use output::outln;
 use std::process::ExitCode;
 
 /// Exit code when the input (a CSV file, a batch id) was refused; nothing was written.
@@ -33,7 +34,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let store = open_store(&config).await?;
             drop(store);
-            println!("database migrated: {}", redact_url(&config.database_url));
+            outln!("database migrated: {}", redact_url(&config.database_url))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit(args) => submit::run(&config, args).await,

@@ -1,5 +1,6 @@
 //! The read commands: `batches`, `status BATCH`, `orders BATCH`.
 
+use super::output::outln;
 use super::output::{format_minor, print_json, print_table};
 use crate::domain::OrderState;
 use crate::store::{BatchSummary, OrderRow, Store};
@@ -38,7 +39,7 @@ pub async fn batches(store: &Store, as_json: bool) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if list.is_empty() {
-        println!("no batches yet; queue one with `cardbatch submit FILE --provider PROFILE`");
+        outln!("no batches yet; queue one with `cardbatch submit FILE --provider PROFILE`")?;
         return Ok(ExitCode::SUCCESS);
     }
     print_table(
@@ -70,7 +71,7 @@ pub async fn batches(store: &Store, as_json: bool) -> anyhow::Result<ExitCode> {
                     .join(", "),
             ]
         }),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -85,13 +86,13 @@ pub async fn status(store: &Store, batch: &str, as_json: bool) -> anyhow::Result
         return Ok(ExitCode::SUCCESS);
     }
     let s = &status.summary;
-    println!(
+    outln!(
         "batch {}  profile {}  file {}  created {}",
         s.id,
         s.profile,
         s.source,
         format_time(s.created_at_ms)
-    );
+    )?;
     print_table(
         &["state", "orders"],
         OrderState::ALL
@@ -102,12 +103,12 @@ pub async fn status(store: &Store, batch: &str, as_json: bool) -> anyhow::Result
                     .map(|n| vec![st.to_string(), n.to_string()])
             })
             .chain(std::iter::once(vec!["total".into(), s.total().to_string()])),
-    );
+    )?;
     if status.failing.is_empty() {
-        println!("no failing orders");
+        outln!("no failing orders")?;
     } else {
-        println!("orders needing attention:");
-        print_orders(&status.failing);
+        outln!("orders needing attention:")?;
+        print_orders(&status.failing)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -123,14 +124,14 @@ pub async fn orders(
     if as_json {
         print_json(&rows.iter().map(order_json).collect::<Vec<_>>())?;
     } else if rows.is_empty() {
-        println!("no orders");
+        outln!("no orders")?;
     } else {
-        print_orders(&rows);
+        print_orders(&rows)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_orders(rows: &[OrderRow]) {
+fn print_orders(rows: &[OrderRow]) -> std::io::Result<()> {
     print_table(
         &[
             "line",
@@ -153,7 +154,8 @@ fn print_orders(rows: &[OrderRow]) {
                 error_text(o),
             ]
         }),
-    );
+    )?;
+    Ok(())
 }
 
 /// `key=value` pairs of a refs object, for one table cell.

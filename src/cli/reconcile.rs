@@ -2,6 +2,7 @@
 //! lookup), which still wait and for how long, which the provider failed, the mismatches, the
 //! orders needing review; then the provider events no order claimed.
 
+use super::output::outln;
 use super::output::{print_json, print_table};
 use super::read::{format_time, resolve_batch};
 use crate::reconcile::{AWAITING_LISTED, ReconcileReport};
@@ -17,15 +18,15 @@ pub async fn run(store: &Store, batch: Option<&str>, as_json: bool) -> anyhow::R
     if as_json {
         print_json(&report)?;
     } else {
-        print_reconcile_report(&report);
+        print_reconcile_report(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Prints a reconciliation report as tables (also used by `cardbatch demo`).
-pub fn print_reconcile_report(report: &ReconcileReport) {
+pub fn print_reconcile_report(report: &ReconcileReport) -> std::io::Result<()> {
     if report.batches.is_empty() {
-        println!("no batches yet; queue one with `cardbatch submit FILE --provider PROFILE`");
+        outln!("no batches yet; queue one with `cardbatch submit FILE --provider PROFILE`")?;
     }
     print_table(
         &[
@@ -52,13 +53,13 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                 b.needs_review.len().to_string(),
             ]
         }),
-    );
+    )?;
     for b in &report.batches {
         if !b.awaiting.is_empty() {
             let more = b
                 .awaiting_confirmation
                 .saturating_sub(b.awaiting.len() as u64);
-            println!(
+            outln!(
                 "\nbatch {}: awaiting confirmation (oldest {} of {}{})",
                 b.batch_id,
                 b.awaiting.len().min(AWAITING_LISTED as usize),
@@ -68,7 +69,7 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                 } else {
                     String::new()
                 }
-            );
+            )?;
             print_table(
                 &["order_ref", "card", "age", "lookups"],
                 b.awaiting.iter().map(|a| {
@@ -79,10 +80,10 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                         a.lookups.to_string(),
                     ]
                 }),
-            );
+            )?;
         }
         if !b.mismatches.is_empty() {
-            println!("\nbatch {}: mismatches", b.batch_id);
+            outln!("\nbatch {}: mismatches", b.batch_id)?;
             print_table(
                 &["order_ref", "state", "confirmed by", "the provider says"],
                 b.mismatches.iter().map(|m| {
@@ -93,10 +94,10 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                         m.note.clone(),
                     ]
                 }),
-            );
+            )?;
         }
         if !b.needs_review.is_empty() {
-            println!("\nbatch {}: orders needing review", b.batch_id);
+            outln!("\nbatch {}: orders needing review", b.batch_id)?;
             print_table(
                 &["order_ref", "code", "last error"],
                 b.needs_review.iter().map(|r| {
@@ -106,13 +107,13 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                         r.last_error_message.clone().unwrap_or_default(),
                     ]
                 }),
-            );
+            )?;
         }
     }
-    println!(
+    outln!(
         "\nunmatched provider events: {}",
         report.unmatched_events.len()
-    );
+    )?;
     if !report.unmatched_events.is_empty() {
         print_table(
             &["event", "endpoint", "type", "received (UTC)", "note"],
@@ -125,8 +126,9 @@ pub fn print_reconcile_report(report: &ReconcileReport) {
                     e.note.clone().unwrap_or_default(),
                 ]
             }),
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// `75` -> `1m15s`; `3700` -> `1h01m`.

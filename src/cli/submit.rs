@@ -1,5 +1,6 @@
 //! `cardbatch submit FILE --provider PROFILE`: validate a CSV and queue it as one batch.
 
+use super::output::outln;
 use super::output::print_json;
 use super::{EXIT_INPUT_REFUSED, open_store};
 use crate::cli::args::SubmitArgs;
@@ -52,7 +53,7 @@ pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> 
     if args.json {
         print_json(&json_summary(&report))?;
     } else {
-        print_summary(&report);
+        print_summary(&report)?;
     }
     Ok(match report.outcome {
         SubmitOutcome::Refused => ExitCode::from(EXIT_INPUT_REFUSED),
@@ -60,7 +61,7 @@ pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> 
     })
 }
 
-fn print_summary(r: &SubmitReport) {
+fn print_summary(r: &SubmitReport) -> std::io::Result<()> {
     for e in r.errors.iter().take(PRINTED_ERRORS) {
         eprintln!("line {}: {}", e.line, e.reason);
     }
@@ -72,50 +73,53 @@ fn print_summary(r: &SubmitReport) {
     }
     let new = r.insert.inserted;
     match r.outcome {
-        SubmitOutcome::Queued => println!(
+        SubmitOutcome::Queued => outln!(
             "batch {} queued: {new} new orders for {}",
-            r.batch_id, r.provider
-        ),
+            r.batch_id,
+            r.provider
+        )?,
         SubmitOutcome::DryRun => {
-            println!("dry run: {new} orders would be queued; nothing was written")
+            outln!("dry run: {new} orders would be queued; nothing was written")?
         }
         SubmitOutcome::NothingNew => {
-            println!("nothing new: every valid row was already ingested; no batch created")
+            outln!("nothing new: every valid row was already ingested; no batch created")?
         }
         SubmitOutcome::Refused => eprintln!(
             "refused: {} of {} rows are invalid; nothing was written (fix them, or use --skip-invalid)",
             r.invalid, r.rows
         ),
     }
-    println!(
+    outln!(
         "rows: {}  valid: {}  invalid: {}  duplicates: {}",
         r.rows,
         r.rows - r.invalid,
         r.invalid,
         r.insert.duplicates
-    );
+    )?;
     for (batch, n) in &r.insert.duplicates_by_batch {
-        println!("  {n} rows already in batch {batch}");
+        outln!("  {n} rows already in batch {batch}")?;
     }
     if r.insert.duplicates_within_file > 0 {
-        println!(
+        outln!(
             "  {} rows repeat an order_ref of an earlier line",
             r.insert.duplicates_within_file
-        );
+        )?;
     }
     for s in r.insert.samples.iter().take(10) {
         let of = match &s.duplicate_of {
             DuplicateOf::Batch(b) => format!("batch {b}"),
             DuplicateOf::EarlierLine(l) => format!("line {l}"),
         };
-        println!(
+        outln!(
             "  line {}: order_ref {} duplicates {of}",
-            s.line, s.order_ref
-        );
+            s.line,
+            s.order_ref
+        )?;
     }
     if let Some(p) = &r.rejects_file {
-        println!("rejected rows written to {}", p.display());
+        outln!("rejected rows written to {}", p.display())?;
     }
+    Ok(())
 }
 
 fn json_summary(r: &SubmitReport) -> serde_json::Value {

@@ -30,7 +30,7 @@ async fn store_with(dir: &tempfile::TempDir, refs: &[(&str, Option<&str>)]) -> (
                 line: i as u64 + 2,
                 order_ref: order_ref.to_string(),
                 idempotency_key: format!("key-{order_ref}"),
-                payload: json!({}),
+                payload: json!({}).into(),
                 amount_minor: None,
                 currency: None,
             })

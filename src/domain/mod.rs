@@ -16,7 +16,7 @@ mod uf;
 pub use cep::Cep;
 pub use cnpj::Cnpj;
 pub use cpf::Cpf;
-pub use order::{NewBatch, NewOrder};
+pub use order::{NewBatch, NewOrder, Payload};
 pub use order_state::OrderState;
 pub use provider_kind::ProviderKind;
 pub use uf::Uf;

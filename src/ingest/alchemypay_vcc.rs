@@ -7,8 +7,8 @@ use super::fields;
 use super::reader::Validated;
 use super::row::Row;
 use super::schema::{Schema, columns};
-use crate::domain::ProviderKind;
 use crate::domain::money::{format_minor, parse_amount_minor};
+use crate::domain::{Payload, ProviderKind};
 use serde::Serialize;
 
 columns! {
@@ -112,7 +112,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
         customer_id,
     };
     Some(Validated {
-        payload: serde_json::to_value(&order).expect("a plain struct serialises"),
+        payload: Payload::new(&order),
         amount_minor: Some(order.deposit_cents),
         currency: Some(order.currency),
     })

@@ -8,7 +8,7 @@ const HEAD: &str = "order_ref,first_name,last_name,deposit,currency,vid,customer
 fn a_valid_row_becomes_the_create_body_with_the_deposit_in_cents() {
     let order = one_order(P, HEAD, "AP-1,Milton,Schmitt,\"25,50\",eur,USD,cust-9");
     assert_eq!(
-        order.payload,
+        order.payload.value(),
         serde_json::json!({
             "cardHolder": {"firstName": "Milton", "lastName": "Schmitt"},
             "deposit_cents": 2550,
@@ -27,8 +27,8 @@ fn a_valid_row_becomes_the_create_body_with_the_deposit_in_cents() {
 #[test]
 fn the_currency_defaults_to_usd_when_neither_row_nor_profile_gives_one() {
     let order = one_order(P, HEAD, "AP-2,Ana,Lima,10,,USD,");
-    assert_eq!(order.payload["currency"], "USD");
-    assert!(order.payload.get("customerId").is_none());
+    assert_eq!(order.payload.value()["currency"], "USD");
+    assert!(order.payload.value().get("customerId").is_none());
 }
 
 #[test]

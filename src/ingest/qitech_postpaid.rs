@@ -11,8 +11,8 @@ use super::qitech_postpaid_owner::{address, owner};
 use super::reader::Validated;
 use super::row::Row;
 use super::schema::{Schema, columns};
-use crate::domain::ProviderKind;
 use crate::domain::money::parse_amount_minor;
+use crate::domain::{Payload, ProviderKind};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -217,7 +217,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
         postpaid_card_data: card?,
     };
     Some(Validated {
-        payload: serde_json::to_value(order).expect("a plain struct serialises"),
+        payload: Payload::new(&order),
         amount_minor: limit,
         currency: limit.map(|_| "BRL"),
     })

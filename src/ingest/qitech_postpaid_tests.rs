@@ -17,7 +17,7 @@ fn a_virtual_card_for_an_existing_person_becomes_the_instrument_body() {
         format!("Q-1,{WALLET},{PERSON},\"2000,00\",virtual,Cartão Principal,JOAO SILVA,24,,,,,,,,");
     let order = one_order(P, CARD_HEAD, &row);
     assert_eq!(
-        order.payload,
+        order.payload.value(),
         serde_json::json!({
             "wallet_key": WALLET,
             "person_key": PERSON,
@@ -50,7 +50,7 @@ fn a_natural_owner_is_normalised_to_digits_and_nested_as_the_spec_says() {
         NATURAL_HEAD,
         &format!("Q-2,{WALLET},{NATURAL_OWNER},virtual,Principal,JOAO SILVA,72"),
     );
-    let owner = &order.payload["owner"];
+    let owner = &order.payload.value()["owner"];
     assert_eq!(owner["person_type"], "natural");
     assert_eq!(owner["document_number"], "52601815906");
     assert_eq!(
@@ -59,7 +59,7 @@ fn a_natural_owner_is_normalised_to_digits_and_nested_as_the_spec_says() {
     );
     assert_eq!(owner["address"]["postal_code"], "01234567");
     assert_eq!(owner["address"]["complement"], "Apto 1");
-    assert!(order.payload.get("person_key").is_none());
+    assert!(order.payload.value().get("person_key").is_none());
 }
 
 #[test]
@@ -69,7 +69,7 @@ fn a_legal_owner_carries_its_legal_representative() {
         LEGAL_HEAD,
         &format!("Q-3,{WALLET},{LEGAL_OWNER},{REP},virtual,Empresa,PAO QUENTE,72"),
     );
-    let owner = &order.payload["owner"];
+    let owner = &order.payload.value()["owner"];
     assert_eq!(owner["document_number"], "11637265000111");
     assert_eq!(owner["trading_name"], "Pão Quente");
     let reps = owner["legal_representatives"].as_array().unwrap();
@@ -183,7 +183,7 @@ fn a_plastic_card_with_a_full_delivery_address_is_accepted() {
         "Q-12,{WALLET},{PERSON},,plastic,Físico,JOAO SILVA,,false,Rua A,10,Centro,01234-567,Sao Paulo,EX,Casa 2"
     );
     let order = one_order(P, CARD_HEAD, &row);
-    let data = &order.payload["postpaid_card_data"];
+    let data = &order.payload.value()["postpaid_card_data"];
     assert_eq!(data["contactless_enabled"], false);
     assert_eq!(data["delivery_address"]["state"], "EX");
     assert!(data.get("cvv_rotation_interval_hours").is_none());
@@ -198,7 +198,7 @@ fn a_profile_default_for_a_field_a_row_may_not_have_is_not_applied() {
     // Assert
     assert!(errors.is_empty(), "{errors:?}");
     assert!(
-        orders[0].payload["postpaid_card_data"]
+        orders[0].payload.value()["postpaid_card_data"]
             .get("cvv_rotation_interval_hours")
             .is_none()
     );

@@ -9,7 +9,7 @@ use super::fields;
 use super::reader::Validated;
 use super::row::Row;
 use super::schema::{Schema, columns};
-use crate::domain::{Cep, ProviderKind, Uf};
+use crate::domain::{Cep, Payload, ProviderKind, Uf};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -143,7 +143,7 @@ pub(crate) fn validate(row: &mut Row<'_>, _order_ref: &str) -> Option<Validated>
         delivery_address: delivery,
     };
     Some(Validated {
-        payload: serde_json::to_value(order).expect("a plain struct serialises"),
+        payload: Payload::new(&order),
         amount_minor: None,
         currency: None,
     })

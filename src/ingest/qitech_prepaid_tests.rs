@@ -13,7 +13,7 @@ fn a_virtual_card_becomes_the_create_body_without_card_name() {
         &format!("A-1,{KEYS},virtual,Aurora Catarina,72,,,,,,,,"),
     );
     assert_eq!(
-        order.payload,
+        order.payload.value(),
         serde_json::json!({
             "account_key": "5294ed8d-08fc-4397-b15f-6d9aa07b0041",
             "program_key": "7d405c31-ec9a-46c1-8ac8-54bab209bf41",
@@ -32,11 +32,20 @@ fn a_plastic_card_carries_contactless_and_a_normalised_delivery_address() {
         "A-2,{KEYS},plastic,JOSE SILVA,,true,Av Paulista 1000,1000,Bela Vista,01310-100,São Paulo,sp,residential"
     );
     let order = one_order(P, HEAD, &row);
-    assert_eq!(order.payload["contactless_enabled"], true);
-    assert_eq!(order.payload["delivery_address"]["zip_code"], "01310100");
-    assert_eq!(order.payload["delivery_address"]["state"], "SP");
-    assert_eq!(order.payload["delivery_address"]["number"], 1000);
-    assert!(order.payload.get("cvv_rotation_interval_hours").is_none());
+    assert_eq!(order.payload.value()["contactless_enabled"], true);
+    assert_eq!(
+        order.payload.value()["delivery_address"]["zip_code"],
+        "01310100"
+    );
+    assert_eq!(order.payload.value()["delivery_address"]["state"], "SP");
+    assert_eq!(order.payload.value()["delivery_address"]["number"], 1000);
+    assert!(
+        order
+            .payload
+            .value()
+            .get("cvv_rotation_interval_hours")
+            .is_none()
+    );
 }
 
 #[test]

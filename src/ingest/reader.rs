@@ -13,7 +13,7 @@ use super::idempotency::KeyMaker;
 use super::row::{Clock, Row};
 use super::schema::{ColumnMap, Schema};
 use super::{alchemypay_vcc, qitech_postpaid, qitech_prepaid, uqpay};
-use crate::domain::{NewOrder, ProviderKind};
+use crate::domain::{NewOrder, Payload, ProviderKind};
 use csv::StringRecord;
 use std::collections::BTreeMap;
 use std::io::{BufReader, Chain, Read};
@@ -21,7 +21,7 @@ use std::io::{BufReader, Chain, Read};
 /// What a provider's validator returns for a row without problems.
 pub(crate) struct Validated {
     /// The provider's order, in its own field names, money in minor units.
-    pub payload: serde_json::Value,
+    pub payload: Payload,
     pub amount_minor: Option<i64>,
     pub currency: Option<&'static str>,
 }

@@ -1,19 +1,29 @@
 //! Submitting a file: the reader's validated orders go into one batch transaction.
 //!
 //! 1. Read and check the header; a file-level problem refuses the file before anything is opened.
-//! 2. Open the batch transaction and stream the rows: valid orders are written in chunks, invalid
-//!    rows are collected (and, with `skip_invalid`, written to the rejects file).
+//! 2. Open the batch transaction and stream the rows: a reader thread parses and validates them a
+//!    few chunks ahead of the writer (so parsing overlaps the database's work), valid orders are
+//!    written in chunks, invalid rows are collected (and, with `skip_invalid`, written to the
+//!    rejects file).
 //! 3. Decide: commit only when every row was valid (or invalid rows are being skipped), this is
 //!    not a dry run, and at least one order is new. Otherwise roll back, still reporting which
 //!    rows were duplicates.
 
 use super::{CsvOrders, FileError, RejectsWriter, RowError};
 use crate::config::Profile;
-use crate::domain::{NewBatch, ProviderKind};
+use crate::domain::{NewBatch, NewOrder, ProviderKind};
 use crate::store::{BatchInsertReport, Store};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+/// Rows the reader thread hands over at a time.
+const HANDOFF_ROWS: usize = 1_000;
+/// Hand-overs waiting for the writer: the reader runs at most this many chunks ahead, so memory
+/// stays bounded whatever the file's size.
+const HANDOFF_DEPTH: usize = 4;
 
 /// How to submit.
 #[derive(Debug, Clone, Copy, Default)]
@@ -76,7 +86,7 @@ pub enum SubmitError {
 }
 
 /// Validates `input` (the content of `path`) for `profile` and queues it as one batch.
-pub async fn submit<R: Read>(
+pub async fn submit<R: Read + Send + 'static>(
     store: &Store,
     profile_name: &str,
     profile: &Profile,
@@ -89,8 +99,7 @@ pub async fn submit<R: Read>(
         path: path.to_path_buf(),
         source,
     };
-    let mut orders =
-        CsvOrders::new(input, profile.provider, &profile.defaults).map_err(file_error)?;
+    let orders = CsvOrders::new(input, profile.provider, &profile.defaults).map_err(file_error)?;
     let mut rejects = match options.skip_invalid && !options.dry_run {
         true => {
             let rejects_path = RejectsWriter::path_for(path);
@@ -113,8 +122,9 @@ pub async fn submit<R: Read>(
         created_at_ms: chrono::Utc::now().timestamp_millis(),
     };
     let mut writer = store.batch_writer(&batch).await?;
+    let (mut handoffs, reader) = spawn_reader(orders);
     let (mut rows, mut invalid, mut errors) = (0u64, 0u64, Vec::new());
-    for item in &mut orders {
+    while let Some(item) = handoffs.next().await {
         rows += 1;
         match item {
             Ok(order) => {
@@ -146,6 +156,11 @@ pub async fn submit<R: Read>(
                 }
             }
         }
+    }
+    // The reader stopped early only if it panicked: never commit a file read half-way.
+    if let Err(e) = reader.await {
+        writer.rollback().await?;
+        std::panic::resume_unwind(e.into_panic());
     }
     let rejects_file = match rejects {
         Some((p, w)) => {
@@ -181,4 +196,50 @@ pub async fn submit<R: Read>(
         insert,
         rejects_file,
     })
+}
+
+/// Parses and validates on a blocking thread, handing rows over in chunks.
+fn spawn_reader<R: Read + Send + 'static>(orders: CsvOrders<R>) -> (Handoffs, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(HANDOFF_DEPTH);
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::with_capacity(HANDOFF_ROWS);
+        for item in orders {
+            chunk.push(item);
+            if chunk.len() == HANDOFF_ROWS {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(HANDOFF_ROWS));
+                // A closed channel: the writer gave up (a fatal row or a store error).
+                if tx.blocking_send(full).is_err() {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.blocking_send(chunk);
+        }
+    });
+    (
+        Handoffs {
+            rx,
+            current: Vec::new().into_iter(),
+        },
+        reader,
+    )
+}
+
+/// The writer's end of the reader thread's chunks.
+struct Handoffs {
+    rx: mpsc::Receiver<Vec<Result<NewOrder, RowError>>>,
+    current: std::vec::IntoIter<Result<NewOrder, RowError>>,
+}
+
+impl Handoffs {
+    /// The next row in file order; `None` once the reader is done.
+    async fn next(&mut self) -> Option<Result<NewOrder, RowError>> {
+        loop {
+            if let Some(item) = self.current.next() {
+                return Some(item);
+            }
+            self.current = self.rx.recv().await?.into_iter();
+        }
+    }
 }

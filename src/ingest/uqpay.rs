@@ -8,9 +8,9 @@ use super::fields;
 use super::reader::Validated;
 use super::row::Row;
 use super::schema::{Schema, columns};
-use crate::domain::ProviderKind;
 use crate::domain::money::parse_amount_minor;
 use crate::domain::text::is_digits;
+use crate::domain::{Payload, ProviderKind};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -194,7 +194,7 @@ pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> 
         metadata: metadata?,
     };
     Some(Validated {
-        payload: serde_json::to_value(&order).expect("a plain struct serialises"),
+        payload: Payload::new(&order),
         amount_minor: order.card_limit_minor,
         currency: order.card_limit_minor.map(|_| order.card_currency),
     })

@@ -12,7 +12,7 @@ fn a_full_row_becomes_the_create_body_with_minor_units_and_the_order_ref_in_meta
     );
     let order = one_order(P, HEAD, &row);
     assert_eq!(
-        order.payload,
+        order.payload.value(),
         serde_json::json!({
             "cardholder_id": "25ea804d-7fd5-43d5-8792-0fc0214cdb2f",
             "card_product_id": "467e993f-317a-49fc-9ea0-bf49de7d1f76",
@@ -42,9 +42,9 @@ fn a_full_row_becomes_the_create_body_with_minor_units_and_the_order_ref_in_meta
 #[test]
 fn a_minimal_row_defaults_to_normal_usage_and_has_no_amount() {
     let order = one_order(P, HEAD, &format!("U-2,{IDS},SGD,,,,,,,,,,,,"));
-    assert_eq!(order.payload["usage_type"], "NORMAL");
+    assert_eq!(order.payload.value()["usage_type"], "NORMAL");
     assert_eq!(
-        order.payload["metadata"],
+        order.payload.value()["metadata"],
         serde_json::json!({"cardbatch_order_ref": "U-2"})
     );
     assert_eq!(order.amount_minor, None);

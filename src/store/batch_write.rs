@@ -162,7 +162,7 @@ impl BatchWriter {
         let chunk = std::mem::take(&mut self.buffer);
         let inserted = match &mut self.tx {
             WriterTx::Sqlite(tx) => sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
-            WriterTx::Postgres(tx) => pg_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
+            WriterTx::Postgres(tx) => pg_insert(tx, &self.batch_id, &chunk).await?,
         };
         self.report.inserted += inserted.len() as u64;
         if inserted.len() < chunk.len() {
@@ -213,10 +213,6 @@ impl BatchWriter {
         }
         Ok(())
     }
-}
-
-fn payload_text(order: &NewOrder) -> String {
-    serde_json::to_string(&order.payload).expect("a serde_json::Value always serialises")
 }
 
 /// `INSERT ... SELECT ... FROM (VALUES (...), (...))` for `rows` rows, the batch's constants
@@ -272,7 +268,7 @@ async fn sqlite_insert(
                 .bind(o.order_ref.as_str())
                 .bind(o.line as i64)
                 .bind(o.idempotency_key.as_str())
-                .bind(payload_text(o))
+                .bind(o.payload.json())
                 .bind(o.amount_minor)
                 .bind(o.currency.as_deref());
         }
@@ -296,28 +292,29 @@ async fn sqlite_insert(
 
 async fn pg_insert(
     tx: &mut Transaction<'static, Postgres>,
-    batch: &NewBatch,
     batch_id: &str,
     chunk: &[NewOrder],
 ) -> Result<HashSet<i64>> {
     // language=PostgreSQL
+    // The batch's constants come from its row (Postgres has no foreign key from orders to
+    // batches: this join is what guarantees the batch exists; migration 0050).
     const SQL: &str = "INSERT INTO orders (batch_id, profile, provider, state, attempts, next_attempt_at, \
          created_at, updated_at, order_ref, line, idempotency_key, payload, amount_minor, currency) \
-         SELECT $1, $2, $3, 'queued', 0, $4, $4, $4, u.order_ref, u.line, u.idem, u.payload, u.amount, u.currency \
-         FROM UNNEST($5::text[], $6::bigint[], $7::text[], $8::text[], $9::bigint[], $10::text[]) \
+         SELECT b.id, b.profile, b.provider, 'queued', 0, b.created_at, b.created_at, b.created_at, \
+           u.order_ref, u.line, u.idem, u.payload, u.amount, u.currency \
+         FROM batches AS b, \
+           UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
            AS u(order_ref, line, idem, payload, amount, currency) \
+         WHERE b.id = $1 \
          ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line";
     let refs: Vec<&str> = chunk.iter().map(|o| o.order_ref.as_str()).collect();
     let lines: Vec<i64> = chunk.iter().map(|o| o.line as i64).collect();
     let keys: Vec<&str> = chunk.iter().map(|o| o.idempotency_key.as_str()).collect();
-    let payloads: Vec<String> = chunk.iter().map(payload_text).collect();
+    let payloads: Vec<&str> = chunk.iter().map(|o| o.payload.json()).collect();
     let amounts: Vec<Option<i64>> = chunk.iter().map(|o| o.amount_minor).collect();
     let currencies: Vec<Option<&str>> = chunk.iter().map(|o| o.currency.as_deref()).collect();
     let lines = sqlx::query_scalar::<_, i64>(SQL)
         .bind(batch_id)
-        .bind(batch.profile.as_str())
-        .bind(batch.provider.as_str())
-        .bind(batch.created_at_ms)
         .bind(refs)
         .bind(lines)
         .bind(keys)

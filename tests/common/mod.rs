@@ -134,7 +134,8 @@ pub fn order(line: u64, order_ref: &str) -> NewOrder {
         line,
         order_ref: order_ref.to_string(),
         idempotency_key: format!("idem-{order_ref}"),
-        payload: serde_json::json!({ "card_holder": format!("holder {order_ref}"), "line": line }),
+        payload: serde_json::json!({ "card_holder": format!("holder {order_ref}"), "line": line })
+            .into(),
         amount_minor: Some(1_250),
         currency: Some("USD".to_string()),
     }

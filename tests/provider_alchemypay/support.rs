@@ -87,7 +87,7 @@ impl Env {
                     idempotency_key: format!("cb{}", uuid::Uuid::new_v4().simple()),
                     amount_minor: payload["deposit_cents"].as_i64(),
                     currency: Some("USD".into()),
-                    payload,
+                    payload: payload.into(),
                 })
                 .await
                 .unwrap();
@@ -181,7 +181,7 @@ pub async fn write_order(store: &Store, key: &str) {
             line: 2,
             order_ref: format!("ref-{key}"),
             idempotency_key: key.into(),
-            payload: seed_payload(),
+            payload: seed_payload().into(),
             amount_minor: Some(1000),
             currency: Some("USD".into()),
         })

@@ -231,7 +231,7 @@ pub async fn queued_order(store: &Store, profile: &str, provider: ProviderKind) 
             line: 2,
             order_ref: format!("ref-{key}"),
             idempotency_key: key,
-            payload: json!({}),
+            payload: json!({}).into(),
             amount_minor: Some(1_000),
             currency: Some("USD".into()),
         })
