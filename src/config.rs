@@ -91,6 +91,9 @@ pub struct ReconcileConfig {
     pub max_backoff_secs: u64,
     /// Orders looked up per profile per round.
     pub batch: u32,
+    /// A `submitted` order that cannot be looked up (an Alchemy Pay order whose `CREATE_CARD`
+    /// callback never came: nothing names its card) goes to `needs_review` after this long.
+    pub review_after_secs: u64,
 }
 
 impl Default for ReconcileConfig {
@@ -100,6 +103,8 @@ impl Default for ReconcileConfig {
             interval_secs: 10,
             max_backoff_secs: 3600,
             batch: 32,
+            // Alchemy Pay's spec: "escalate items with no callback after 24 h".
+            review_after_secs: 24 * 3600,
         }
     }
 }

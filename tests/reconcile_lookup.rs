@@ -27,6 +27,7 @@ on_both_engines!(
     a_card_the_provider_failed_is_found_by_lookup_and_the_order_fails,
     a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup,
     a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup,
+    an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_over,
 );
 
 /// The sandbox (every webhook dropped, cards finishing after 20 ms, `failure_rate` of them
@@ -99,6 +100,7 @@ fn eager() -> LookupOptions {
         max_backoff: Duration::from_millis(40),
         batch: 16,
         lease: Duration::from_secs(30),
+        review_after: Duration::from_secs(3600),
     }
 }
 
@@ -218,4 +220,61 @@ async fn a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
 
 async fn a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup(db: TestDb) {
     a_qi_card_without_its_webhook_is_issued_by_lookup(ProviderKind::QitechPostpaid, db).await;
+}
+
+/// Alchemy Pay names the card only in its `CREATE_CARD` callback and has no lookup by `orderNo`:
+/// with every callback dropped, the orders wait for it, then go to an operator once they have
+/// been `submitted` for `review_after`.
+async fn an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_over(db: TestDb) {
+    // Arrange: a batch issued, every callback dropped, so every order is submitted.
+    let faults = FaultConfig {
+        webhook_drop_rate: 1.0,
+        ..FaultConfig::default()
+    };
+    let e2e = E2e::start(ProviderKind::AlchemypayVcc, db, faults, 200.0).await;
+    let batch = e2e
+        .submit_csv(&e2e_support::csv(e2e.kind, "nr", ORDERS, &[]))
+        .await;
+    let handler = e2e.handler();
+    let reconciler = Reconciler::new(e2e.store.clone(), handler.providers(), eager());
+    e2e.run_until_settled(handler).await;
+    let submitted = e2e.orders(batch).await;
+    assert!(
+        submitted.iter().all(|o| o.state == OrderState::Submitted),
+        "{:?}",
+        submitted.iter().map(|o| o.state).collect::<Vec<_>>()
+    );
+    let now = cardbatch::worker::system_now_ms();
+
+    // Act: a pass within the wait, then one after it.
+    let early = reconciler.pass(now).await.unwrap();
+    let early_states: Vec<OrderState> = e2e.orders(batch).await.iter().map(|o| o.state).collect();
+    let late = reconciler.pass(now + 3_600_000).await.unwrap();
+
+    // Assert
+    assert_eq!(
+        (early.examined, early.pending, early.escalated),
+        (ORDERS, ORDERS, 0)
+    );
+    assert!(early_states.iter().all(|s| *s == OrderState::Submitted));
+    assert_eq!((late.examined, late.escalated), (ORDERS, ORDERS));
+    for o in e2e.orders(batch).await {
+        assert_eq!(o.state, OrderState::NeedsReview, "order {}", o.order_ref);
+        assert_eq!(o.last_error_code.as_deref(), Some("no_confirmation"));
+        let message = o.last_error_message.unwrap_or_default();
+        assert!(message.contains("1 h"), "{message}");
+        let order_no = o.provider_refs.as_ref().unwrap()["order_no"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains(&order_no),
+            "names the orderNo to look for: {message}"
+        );
+        assert_eq!(o.confirmed_by, None);
+    }
+    let report = cardbatch::reconcile::report(&e2e.store, Some(batch))
+        .await
+        .unwrap();
+    assert_eq!(report.batches[0].awaiting_confirmation, 0);
 }

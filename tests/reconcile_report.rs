@@ -80,6 +80,7 @@ fn lookup(order_id: i64, state: Option<OrderState>, mismatch: Option<&str>) -> L
                 .then(|| ("card_status_failed".into(), "FAILED".into())),
         }),
         mismatch: mismatch.map(str::to_string),
+        escalate: None,
         next_lookup_at_ms: now_ms() + 60_000,
     }
 }

@@ -197,6 +197,8 @@ fn lookup_options() -> LookupOptions {
         max_backoff: Duration::from_secs(1),
         batch: 32,
         lease: Duration::from_secs(30),
+        // As in production: the demo drops no Alchemy Pay callback, so none is escalated.
+        review_after: LookupOptions::default().review_after,
     }
 }
 

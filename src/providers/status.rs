@@ -10,8 +10,15 @@ pub enum CardStatus {
     /// The card exists and is usable: the order is issued.
     Active,
     /// The provider is still working on it (QI `created`/`embossing`, UQPAY `PENDING`, Alchemy
-    /// `INIT*`), or nothing can be asked yet (an Alchemy order whose card id is not known).
+    /// `INIT*`).
     Pending,
+    /// Nothing to ask the provider by: an Alchemy Pay order whose `CREATE_CARD` callback (the
+    /// only carrier of its card id) has not come. The reconciler waits for the callback, then
+    /// escalates (`reconcile.review_after_secs`).
+    Unknowable {
+        /// Why the card cannot be looked up, for the operator.
+        why: String,
+    },
     /// The provider gave up on the card: the order failed.
     Failed {
         /// The code recorded as the order's last error.

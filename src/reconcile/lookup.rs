@@ -11,6 +11,9 @@
 //!    pending or the lookup failed: look again later, the wait doubling from `interval` up to
 //!    `max_backoff` (never sooner than a `Retry-After`). Not found while the order holds refs: a
 //!    mismatch for the report, and looked at again later; the order never moves backwards.
+//!    Nothing to look up by (an Alchemy Pay order without its callback): wait for the callback,
+//!    and once the order has been `submitted` for `review_after`, move it to `needs_review` with
+//!    the code `no_confirmation`, so that an operator checks it at the provider.
 //! 4. Write every outcome in one transaction, each confirmation fenced on `submitted` (a
 //!    webhook that won the race keeps its confirmation; a disagreement is a mismatch).
 //!
@@ -47,6 +50,8 @@ pub struct LookupOptions {
     pub batch: u32,
     /// How long a claimed order is kept from other reconcilers while its lookup runs.
     pub lease: Duration,
+    /// How long an order that cannot be looked up stays `submitted` before `needs_review`.
+    pub review_after: Duration,
 }
 
 impl From<&ReconcileConfig> for LookupOptions {
@@ -57,6 +62,7 @@ impl From<&ReconcileConfig> for LookupOptions {
             max_backoff: Duration::from_secs(config.max_backoff_secs.max(1)),
             batch: config.batch.max(1),
             lease: Duration::from_secs(120),
+            review_after: Duration::from_secs(config.review_after_secs),
         }
     }
 }
@@ -82,6 +88,9 @@ pub struct LookupReport {
     pub lookup_failed: usize,
     /// Mismatches recorded (card not found while we hold refs).
     pub mismatches: usize,
+    /// Orders moved to `needs_review`: no confirmation after `review_after` and nothing to look
+    /// them up by.
+    pub escalated: usize,
 }
 
 /// The reconciler of one process: the store, a client per profile, and the profiles' lanes.
@@ -167,6 +176,8 @@ impl Reconciler {
                         report.pending += 1
                     }
                     CardStatus::NotFound => report.mismatches += 1,
+                    CardStatus::Unknowable { .. } if moved => report.escalated += 1,
+                    CardStatus::Unknowable { .. } => report.pending += 1,
                     CardStatus::Transient { code, message, .. } => {
                         report.lookup_failed += 1;
                         tracing::debug!(order_id = outcome.order_id, %code, %message, "lookup failed");
@@ -185,6 +196,7 @@ impl Reconciler {
             order_id: order.id,
             confirm: None,
             mismatch: None,
+            escalate: None,
             next_lookup_at_ms: now_ms + backoff.as_millis() as i64,
         };
         let confirm = |state, error| OrderConfirmation {
@@ -203,6 +215,21 @@ impl Reconciler {
                 ))
             }
             CardStatus::Pending => {}
+            CardStatus::Unknowable { why } => {
+                let review_at =
+                    claim.submitted_at_ms + self.options.review_after.as_millis() as i64;
+                if now_ms >= review_at {
+                    outcome.escalate = Some((
+                        "no_confirmation".into(),
+                        format!(
+                            "no confirmation {} after submission: {why}",
+                            whole_units(self.options.review_after)
+                        ),
+                    ));
+                } else {
+                    outcome.next_lookup_at_ms = outcome.next_lookup_at_ms.min(review_at);
+                }
+            }
             CardStatus::NotFound => {
                 let refs = order
                     .provider_refs
@@ -253,6 +280,15 @@ impl Reconciler {
     }
 }
 
+/// `86400 s` -> `24 h`, `90 s` -> `90 s`: a configured duration in the unit it was likely given in.
+fn whole_units(d: Duration) -> String {
+    match d.as_secs() {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 /// The wait after an order's `lookups + 1`-th lookup: `interval` doubled per earlier lookup,
 /// capped at `max_backoff`.
 pub fn lookup_backoff(options: &LookupOptions, lookups: u32) -> Duration {
@@ -275,6 +311,7 @@ mod tests {
             max_backoff: Duration::from_secs(60),
             batch: 8,
             lease: Duration::from_secs(120),
+            review_after: Duration::from_secs(3600),
         };
         let wait = |n| lookup_backoff(&options, n);
         assert_eq!(wait(0), Duration::from_secs(10));

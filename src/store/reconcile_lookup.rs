@@ -22,7 +22,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders SET lookup_next_at = $4 \
           AND (lookup_next_at IS NULL OR lookup_next_at <= $3) \
         ORDER BY updated_at LIMIT $5) \
     RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
-        currency, provider_refs, attempts, claimed_from, lookup_count";
+        currency, provider_refs, attempts, claimed_from, lookup_count, updated_at";
 
 // language=PostgreSQL
 const PG_CLAIM: &str = "WITH picked AS ( \
@@ -32,7 +32,8 @@ const PG_CLAIM: &str = "WITH picked AS ( \
         ORDER BY updated_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
     UPDATE orders o SET lookup_next_at = $4 FROM picked WHERE o.id = picked.id \
     RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
-        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.lookup_count";
+        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.lookup_count, \
+        o.updated_at";
 
 /// Counts the lookup and schedules the next one; records a mismatch when given. Not fenced on
 /// the state: an order confirmed meanwhile simply never comes back to the reconciler.
@@ -52,11 +53,28 @@ pub(super) const LATE_MISMATCH: &str = "UPDATE orders SET mismatch_at = $3, \
             || COALESCE(' (confirmed by ' || confirmed_by || ')', '') \
     WHERE id = $1 AND state <> 'submitted' AND state <> $2";
 
+/// An order nothing confirmed and nothing can look up goes to an operator; fenced on
+/// `submitted` like a confirmation (a webhook that came meanwhile wins).
+// language=SQL
+const ESCALATE: &str = "UPDATE orders SET state = 'needs_review', updated_at = $2, \
+        last_error_code = $3, last_error_message = $4 \
+    WHERE id = $1 AND state = 'submitted'";
+
 #[derive(sqlx::FromRow)]
 struct LookupRow {
     #[sqlx(flatten)]
     order: ClaimRow,
     lookup_count: i32,
+    /// When the order became `submitted` (nothing else changes a submitted order's row).
+    updated_at: i64,
+}
+
+/// The escalations among `outcomes` that carry no confirmation: (order id, (code, message)).
+fn escalations(outcomes: &[LookupOutcome]) -> impl Iterator<Item = (i64, &(String, String))> {
+    outcomes
+        .iter()
+        .filter(|o| o.confirm.is_none())
+        .filter_map(|o| o.escalate.as_ref().map(|e| (o.order_id, e)))
 }
 
 /// An order claimed for a status lookup.
@@ -66,6 +84,8 @@ pub struct LookupClaim {
     pub order: ClaimedOrder,
     /// How many lookups came before this one.
     pub lookups: u32,
+    /// When the order became `submitted` (Unix ms).
+    pub submitted_at_ms: i64,
 }
 
 /// What one lookup decided for its order.
@@ -77,6 +97,9 @@ pub struct LookupOutcome {
     pub confirm: Option<OrderConfirmation>,
     /// The provider disagrees with what we recorded: why, in words.
     pub mismatch: Option<String>,
+    /// `(code, message)`: move the order to `needs_review` (if still `submitted`); nothing
+    /// confirmed it and nothing can look it up.
+    pub escalate: Option<(String, String)>,
     /// When to look again if the order is still `submitted` (Unix ms).
     pub next_lookup_at_ms: i64,
 }
@@ -124,6 +147,7 @@ impl Store {
                 Ok(LookupClaim {
                     order,
                     lookups: row.lookup_count.max(0) as u32,
+                    submitted_at_ms: row.updated_at,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -134,8 +158,8 @@ impl Store {
     /// Writes the outcomes of a round of lookups in one transaction: confirmations first (each
     /// fenced on `state = 'submitted'`, like a webhook's), then, per order, the lookup count, the
     /// next lookup time and any mismatch. A confirmation that finds its order already confirmed
-    /// otherwise records a mismatch when the two disagree. Returns, per outcome, whether its
-    /// confirmation moved the order.
+    /// otherwise records a mismatch when the two disagree; escalations last. Returns, per
+    /// outcome, whether its confirmation or escalation moved the order.
     pub async fn order_lookup_settle_many(
         &self,
         outcomes: &[LookupOutcome],
@@ -175,6 +199,19 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                let mut moved = moved;
+                for (id, (code, message)) in escalations(outcomes) {
+                    let done = sqlx::query(ESCALATE)
+                        .bind(id)
+                        .bind(now_ms)
+                        .bind(code.clone())
+                        .bind(message.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() > 0 {
+                        moved.insert(id);
+                    }
+                }
                 tx.commit().await?;
                 moved
             }
@@ -198,13 +235,26 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                let mut moved = moved;
+                for (id, (code, message)) in escalations(outcomes) {
+                    let done = sqlx::query(ESCALATE)
+                        .bind(id)
+                        .bind(now_ms)
+                        .bind(code.as_str())
+                        .bind(message.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() > 0 {
+                        moved.insert(id);
+                    }
+                }
                 tx.commit().await?;
                 moved
             }
         };
         Ok(outcomes
             .iter()
-            .map(|o| o.confirm.is_some() && moved.contains(&o.order_id))
+            .map(|o| (o.confirm.is_some() || o.escalate.is_some()) && moved.contains(&o.order_id))
             .collect())
     }
 }

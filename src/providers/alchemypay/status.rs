@@ -1,8 +1,10 @@
 //! The status lookup: `POST /open/api/card/info` `{"cardId"}` answers the card with its
 //! `status` (spec, card status enum): `INIT`, `INIT_CREATE_CARD_HOLDER`, `INIT_CREATE_CARD`,
 //! `INIT_ACTIVE_CARD` while it is being made, `ACTIVE` once made, `CREATE_CARD_FAILED_REFUND`
-//! when creation failed. The create answer carries no card id, so an order whose callback never
-//! came has nothing to look up by: it stays pending (Alchemy Pay's reconciliation gap).
+//! when creation failed. The create answer carries no card id and there is no lookup by
+//! `orderNo`, so an order whose callback never came has nothing to look up by: it is
+//! [`CardStatus::Unknowable`] (Alchemy Pay's reconciliation gap; the spec's advice is to escalate
+//! it after 24 hours, which the reconciler does).
 
 use super::classify::{CodeClass, classify};
 use super::client::{AlchemyPayClient, INFO_PATH, from_class};
@@ -23,7 +25,12 @@ impl AlchemyPayClient {
             .and_then(Value::as_str)
             .filter(|id| !id.is_empty());
         let Some(card_id) = card_id else {
-            return (CardStatus::Pending, Vec::new());
+            let why = format!(
+                "Alchemy Pay gives the card id only in the CREATE_CARD callback, which has not \
+                 come, and has no lookup by orderNo; look for orderNo {} in the merchant portal",
+                order.idempotency_key
+            );
+            return (CardStatus::Unknowable { why }, Vec::new());
         };
         let exchange = self.post(INFO_PATH, &json!({ "cardId": card_id })).await;
         let (status, classified) = match &exchange.answer {
