@@ -102,12 +102,14 @@ fn legal<'a>(row: &mut Row<'a>) -> Option<PostpaidOwner<'a>> {
     let email = row.req(OWNER_EMAIL, fields::email);
     let phone = phone(row, OWNER.phone);
     let addr = address(row, OWNER.address);
+    // The spec leaves the representative's schema open; the inference (and the sandbox) is a
+    // natural-person owner's, whose address is required.
     let rep = if (REP_NAME..=REP_COMPLEMENT).any(|c| row.get(c).is_some()) {
-        natural(row, &REP).and_then(|mut r| {
-            if row.fills_any(REP.address) {
-                r.address = Some(address(row, REP.address)?);
-            }
-            Some(r)
+        let person = natural(row, &REP);
+        let address = address(row, REP.address);
+        person.zip(address).map(|(mut r, a)| {
+            r.address = Some(a);
+            r
         })
     } else {
         row.fail(

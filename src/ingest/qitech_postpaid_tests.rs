@@ -7,9 +7,9 @@ const PERSON: &str = "f2cad6b4-2a68-4572-99a7-2849c8d6ecf8";
 const CARD_HEAD: &str = "order_ref,wallet_key,person_key,limit_amount,card_type,card_name,printed_name,cvv_rotation_interval_hours,contactless_enabled,delivery_street,delivery_number,delivery_neighborhood,delivery_postal_code,delivery_city,delivery_state,delivery_complement";
 const NATURAL_HEAD: &str = "order_ref,wallet_key,owner_person_type,owner_name,owner_document_number,owner_birthdate,owner_email,owner_phone_country_code,owner_phone_area_code,owner_phone_number,owner_street,owner_number,owner_neighborhood,owner_postal_code,owner_city,owner_state,owner_complement,card_type,card_name,printed_name,cvv_rotation_interval_hours";
 const NATURAL_OWNER: &str = "natural,João da Silva,526.018.159-06,1990-01-01,joao.silva@email.com,55,11,99999-8888,Rua das Flores,123,Centro,01234-567,São Paulo,SP,Apto 1";
-const LEGAL_HEAD: &str = "order_ref,wallet_key,owner_person_type,owner_name,owner_trading_name,owner_document_number,owner_foundation_date,owner_email,owner_phone_country_code,owner_phone_area_code,owner_phone_number,owner_street,owner_number,owner_neighborhood,owner_postal_code,owner_city,owner_state,rep_name,rep_document_number,rep_birthdate,rep_email,rep_phone_country_code,rep_phone_area_code,rep_phone_number,card_type,card_name,printed_name,cvv_rotation_interval_hours";
+const LEGAL_HEAD: &str = "order_ref,wallet_key,owner_person_type,owner_name,owner_trading_name,owner_document_number,owner_foundation_date,owner_email,owner_phone_country_code,owner_phone_area_code,owner_phone_number,owner_street,owner_number,owner_neighborhood,owner_postal_code,owner_city,owner_state,rep_name,rep_document_number,rep_birthdate,rep_email,rep_phone_country_code,rep_phone_area_code,rep_phone_number,rep_street,rep_number,rep_neighborhood,rep_postal_code,rep_city,rep_state,card_type,card_name,printed_name,cvv_rotation_interval_hours";
 const LEGAL_OWNER: &str = "legal,Padaria Pão Quente Ltda,Pão Quente,11.637.265/0001-11,2010-05-20,financeiro@paoquente.com.br,55,21,33334444,Av Rio Branco,1,Centro,20040-002,Rio de Janeiro,RJ";
-const REP: &str = "Maria Souza,083.016.613-05,1985-03-10,maria@paoquente.com.br,55,21,988887777";
+const REP: &str = "Maria Souza,083.016.613-05,1985-03-10,maria@paoquente.com.br,55,21,988887777,Rua do Catete,90,Catete,22220-000,Rio de Janeiro,RJ";
 
 #[test]
 fn a_virtual_card_for_an_existing_person_becomes_the_instrument_body() {
@@ -76,6 +76,22 @@ fn a_legal_owner_carries_its_legal_representative() {
     assert_eq!(reps.len(), 1);
     assert_eq!(reps[0]["document_number"], "08301661305");
     assert_eq!(reps[0]["person_type"], "natural");
+    assert_eq!(reps[0]["address"]["postal_code"], "22220000");
+}
+
+#[test]
+fn a_legal_representative_needs_an_address() {
+    let rep_without_address = REP.replace(
+        ",Rua do Catete,90,Catete,22220-000,Rio de Janeiro,RJ",
+        ",,,,,,",
+    );
+    let p = problems(
+        P,
+        LEGAL_HEAD,
+        &format!("Q-5,{WALLET},{LEGAL_OWNER},{rep_without_address},virtual,Empresa,PAO QUENTE,72"),
+    );
+    assert_problem(&p, "rep_street", "is required");
+    assert_problem(&p, "rep_postal_code", "is required");
 }
 
 #[test]
@@ -83,7 +99,7 @@ fn a_legal_owner_without_a_representative_is_refused() {
     let p = problems(
         P,
         LEGAL_HEAD,
-        &format!("Q-4,{WALLET},{LEGAL_OWNER},,,,,,,,virtual,Empresa,PAO QUENTE,72"),
+        &format!("Q-4,{WALLET},{LEGAL_OWNER},,,,,,,,,,,,,,virtual,Empresa,PAO QUENTE,72"),
     );
     assert_problem(&p, "rep_name", "one legal representative");
 }
