@@ -94,6 +94,7 @@ fn order(payload: Value) -> ClaimedOrder {
         currency: Some("BRL".into()),
         provider_refs: None,
         attempt: 1,
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
         previous_outcome_unknown: false,
     }
 }

@@ -68,6 +68,7 @@ fn order(payload: Value) -> ClaimedOrder {
         currency: None,
         provider_refs: None,
         attempt: 1,
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
         previous_outcome_unknown: false,
     }
 }

@@ -8,7 +8,7 @@ mod sandbox_support;
 
 use cardbatch::config::Profile;
 use cardbatch::domain::ProviderKind;
-use cardbatch::providers::uqpay::{self, UqpayClient};
+use cardbatch::providers::uqpay::{self, REPLAY_TRUSTED_FOR_MS, UqpayClient};
 use cardbatch::providers::{
     CallKind, CallReport, Classified, Credentials, Provider, ProviderEnv, Resolution, http,
 };
@@ -76,6 +76,7 @@ fn order(payload: Value) -> ClaimedOrder {
         currency: Some("USD".into()),
         provider_refs: None,
         attempt: 1,
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
         previous_outcome_unknown: false,
     }
 }
@@ -661,5 +662,53 @@ async fn past_the_replay_window_a_card_is_found_by_listing_its_cardholder_s_card
     );
     assert_eq!(missing, Resolution::NotFound);
     assert_eq!(missing_reports.len(), 2);
+    assert_eq!(cards_for(&sandbox, &lost), 1);
+}
+
+#[tokio::test]
+async fn an_order_in_doubt_past_the_replay_window_is_looked_for_by_listing_not_resent() {
+    // Arrange: a create whose answer was lost.
+    let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
+    let client = client(&sandbox, &db.store().await);
+    let lost = ClaimedOrder {
+        previous_outcome_unknown: true,
+        ..order_with_ref("r-old")
+    };
+    sandbox.set_faults(
+        PROVIDER,
+        FaultConfig {
+            lost_response_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    );
+    assert!(matches!(
+        client.create(&lost).await.classified,
+        Classified::Unknown { .. }
+    ));
+    sandbox.set_faults(PROVIDER, FaultConfig::default());
+    let lost_card = sandbox.ledger().entries().last().unwrap().card_id.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    let queued_ago = |ms: i64| ClaimedOrder {
+        created_at_ms: now - ms,
+        ..lost.clone()
+    };
+
+    // Act: the same order, queued an hour ago and queued as long ago as the replay is trusted.
+    let (young, young_calls) = client.resolve_order_at(&queued_ago(3_600_000), now).await;
+    let (old, old_calls) = client
+        .resolve_order_at(&queued_ago(REPLAY_TRUSTED_FOR_MS), now)
+        .await;
+
+    // Assert: the young order counts on the replay; the old one is found in the card list.
+    assert_eq!(young, Resolution::ResendIsSafe);
+    assert!(young_calls.is_empty());
+    assert_eq!(
+        old,
+        Resolution::Found {
+            refs: json!({ "card_id": lost_card })
+        }
+    );
+    assert!(!old_calls.is_empty());
+    assert!(old_calls.iter().all(|c| c.kind == CallKind::Lookup));
     assert_eq!(cards_for(&sandbox, &lost), 1);
 }

@@ -72,6 +72,10 @@ async fn a_claim_takes_due_orders_of_its_profile_only_and_counts_the_attempt(db:
     assert_eq!(first[0].order_ref, "a-0");
     assert_eq!(first[0].idempotency_key, "idem-a-0");
     assert_eq!(first[0].payload["line"], 2);
+    assert!(
+        first.iter().all(|o| o.created_at_ms == 1_000),
+        "the batch's queueing time"
+    );
     let counts = store.order_count_by_state().await.unwrap();
     assert_eq!(counts.get(&OrderState::InFlight), Some(&5));
     assert_eq!(counts.get(&OrderState::Queued), Some(&5));

@@ -309,6 +309,8 @@ fn claimed_for_lookup(order: &MatchedOrder, card_id: &str) -> ClaimedOrder {
             json!({ "order_no": order.idempotency_key, "card_id": card_id }),
         )),
         attempt: 0,
+        // Only read for UQPAY's replay window; this is an Alchemy Pay card-info check.
+        created_at_ms: 0,
         previous_outcome_unknown: false,
     }
 }

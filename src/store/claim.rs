@@ -34,7 +34,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
             ORDER BY next_attempt_at LIMIT $5) \
         LIMIT $5) \
     RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
-        currency, provider_refs, attempts, claimed_from";
+        currency, provider_refs, attempts, claimed_from, created_at";
 
 /// Postgres: `FOR UPDATE SKIP LOCKED` lets concurrent claimers pass each other's rows instead of
 /// waiting. (Postgres refuses `FOR UPDATE` under `UNION`, hence one CTE per kind.)
@@ -59,7 +59,7 @@ const PG_CLAIM: &str = "WITH expired AS ( \
         attempts = o.attempts + 1, updated_at = $4 \
     FROM picked WHERE o.id = picked.id \
     RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
-        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from";
+        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.created_at";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct ClaimRow {
@@ -75,6 +75,7 @@ pub(super) struct ClaimRow {
     provider_refs: Option<String>,
     attempts: i64,
     claimed_from: Option<String>,
+    created_at: i64,
 }
 
 impl ClaimRow {
@@ -92,6 +93,7 @@ impl ClaimRow {
             currency: self.currency,
             provider_refs: self.provider_refs.as_deref().map(json).transpose()?,
             attempt: u32::try_from(self.attempts).map_err(|e| corrupt("orders", e))?,
+            created_at_ms: self.created_at,
             // Taken over from a dead worker, or back from doubt: the last call may have reached
             // the provider either way.
             previous_outcome_unknown: matches!(

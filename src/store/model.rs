@@ -32,6 +32,9 @@ pub struct ClaimedOrder {
     pub provider_refs: Option<serde_json::Value>,
     /// This attempt's number, starting at 1 (the claim counts it).
     pub attempt: u32,
+    /// When the order was queued (Unix ms): no call for it can be older. UQPAY replays a key's
+    /// answer for 24 hours only, so an order older than that is resolved by other means.
+    pub created_at_ms: i64,
     /// The previous attempt may have reached the provider and nobody knows its answer: the order
     /// was taken over from a worker whose lease expired. The provider layer must resolve that
     /// doubt (a lookup, or an idempotent replay) before sending anything new.

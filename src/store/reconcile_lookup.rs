@@ -22,7 +22,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders SET lookup_next_at = $4 \
           AND (lookup_next_at IS NULL OR lookup_next_at <= $3) \
         ORDER BY updated_at LIMIT $5) \
     RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
-        currency, provider_refs, attempts, claimed_from, lookup_count, updated_at";
+        currency, provider_refs, attempts, claimed_from, created_at, lookup_count, updated_at";
 
 // language=PostgreSQL
 const PG_CLAIM: &str = "WITH picked AS ( \
@@ -32,8 +32,8 @@ const PG_CLAIM: &str = "WITH picked AS ( \
         ORDER BY updated_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
     UPDATE orders o SET lookup_next_at = $4 FROM picked WHERE o.id = picked.id \
     RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
-        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.lookup_count, \
-        o.updated_at";
+        o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.created_at, \
+        o.lookup_count, o.updated_at";
 
 /// Counts the lookup and schedules the next one; records a mismatch when given. Not fenced on
 /// the state: an order confirmed meanwhile simply never comes back to the reconciler.

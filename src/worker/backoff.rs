@@ -114,6 +114,7 @@ mod tests {
             currency: None,
             provider_refs: None,
             attempt,
+            created_at_ms: 0,
             previous_outcome_unknown: false,
         }
     }

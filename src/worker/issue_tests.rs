@@ -75,6 +75,7 @@ fn order(previous_outcome_unknown: bool, refs: Option<serde_json::Value>) -> Cla
         currency: None,
         provider_refs: refs,
         attempt: 2,
+        created_at_ms: chrono::Utc::now().timestamp_millis(),
         previous_outcome_unknown,
     }
 }

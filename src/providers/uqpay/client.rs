@@ -3,7 +3,9 @@
 //!
 //! UQPAY replays the original answer to a repeated key for 24 hours (spec §4), so re-sending an
 //! order with its own key is itself the safe lookup: a card created by a request whose answer
-//! was lost comes back with its `card_id`, and no second card is made.
+//! was lost comes back with its `card_id`, and no second card is made. Past that window a resend
+//! could make a second card, so an order that old is looked for in its cardholder's card list
+//! instead ([`UqpayClient::find_by_order_ref`]).
 
 use super::classify::classify;
 use super::token::{Token, TokenError, TokenManager};
@@ -17,6 +19,11 @@ use reqwest::header::HeaderMap;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// How old an order may be for a resend to count on UQPAY's 24-hour replay: an hour of margin
+/// for clocks and for a request still travelling. The order's queueing time bounds its first
+/// call from below, so an order younger than this has no call older than this either.
+pub const REPLAY_TRUSTED_FOR_MS: i64 = 23 * 3600 * 1000;
 
 /// A client for one UQPAY profile.
 #[derive(Debug)]
@@ -218,8 +225,20 @@ impl UqpayClient {
     }
 
     /// With a `card_id` from an earlier attempt: `GET /v1/issuing/cards/{card_id}`. Without
-    /// one: re-sending with the order's key replays UQPAY's original answer, so it is safe.
+    /// one: re-sending with the order's key replays UQPAY's original answer, so it is safe, as
+    /// long as the order is younger than [`REPLAY_TRUSTED_FOR_MS`]; an older one is looked for
+    /// by listing its cardholder's cards.
     async fn resolve_order(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
+        self.resolve_order_at(order, chrono::Utc::now().timestamp_millis())
+            .await
+    }
+
+    /// [`Self::resolve_order`] with the clock given, for tests.
+    pub async fn resolve_order_at(
+        &self,
+        order: &ClaimedOrder,
+        now_ms: i64,
+    ) -> (Resolution, Vec<CallReport>) {
         let refs = order.provider_refs.as_ref();
         let card_id = refs
             .and_then(|r| r.get("card_id"))
@@ -228,6 +247,9 @@ impl UqpayClient {
                 !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         let (Some(card_id), Some(refs)) = (card_id, refs) else {
+            if now_ms - order.created_at_ms >= REPLAY_TRUSTED_FOR_MS {
+                return self.find_by_order_ref(order).await;
+            }
             return (Resolution::ResendIsSafe, Vec::new());
         };
         let url = format!("{}/{card_id}", self.cards_url);

@@ -11,7 +11,7 @@ mod token;
 mod wire;
 
 pub use classify::{CODES, Class, classify, lookup};
-pub use client::UqpayClient;
+pub use client::{REPLAY_TRUSTED_FOR_MS, UqpayClient};
 pub use find::MAX_LIST_PAGES;
 pub use setup::{build, client};
 pub use token::{REFRESH_MARGIN, Token, TokenError, TokenManager, TokenSource};
