@@ -609,6 +609,28 @@ async fn the_on_behalf_of_option_is_sent_and_an_unknown_sub_account_is_permanent
     assert!(sandbox.ledger().is_empty());
 }
 
+/// Creates `order`'s card with the answer lost on the way back; returns the card's id.
+async fn create_losing_the_answer(
+    sandbox: &RunningSandbox,
+    client: &UqpayClient,
+    order: &ClaimedOrder,
+) -> String {
+    sandbox.set_faults(
+        PROVIDER,
+        FaultConfig {
+            lost_response_rate: 1.0,
+            ..FaultConfig::default()
+        },
+    );
+    let report = client.create(order).await;
+    sandbox.set_faults(PROVIDER, FaultConfig::default());
+    assert!(
+        matches!(report.classified, Classified::Unknown { .. }),
+        "{report:?}"
+    );
+    sandbox.ledger().entries().last().unwrap().card_id.clone()
+}
+
 fn order_with_ref(order_ref: &str) -> ClaimedOrder {
     let mut payload = seed_payload();
     payload["metadata"]["cardbatch_order_ref"] = json!(order_ref);
@@ -627,19 +649,7 @@ async fn past_the_replay_window_a_card_is_found_by_listing_its_cardholder_s_card
         accepted_card_id(&client.create(&order_with_ref(&format!("r-{i}"))).await);
     }
     let lost = order_with_ref("r-lost");
-    sandbox.set_faults(
-        PROVIDER,
-        FaultConfig {
-            lost_response_rate: 1.0,
-            ..FaultConfig::default()
-        },
-    );
-    assert!(matches!(
-        client.create(&lost).await.classified,
-        Classified::Unknown { .. }
-    ));
-    sandbox.set_faults(PROVIDER, FaultConfig::default());
-    let lost_card = sandbox.ledger().entries().last().unwrap().card_id.clone();
+    let lost_card = create_losing_the_answer(&sandbox, &client, &lost).await;
 
     // Act
     let (found, found_reports) = client.find_by_order_ref(&lost).await;
@@ -674,19 +684,7 @@ async fn an_order_in_doubt_past_the_replay_window_is_looked_for_by_listing_not_r
         previous_outcome_unknown: true,
         ..order_with_ref("r-old")
     };
-    sandbox.set_faults(
-        PROVIDER,
-        FaultConfig {
-            lost_response_rate: 1.0,
-            ..FaultConfig::default()
-        },
-    );
-    assert!(matches!(
-        client.create(&lost).await.classified,
-        Classified::Unknown { .. }
-    ));
-    sandbox.set_faults(PROVIDER, FaultConfig::default());
-    let lost_card = sandbox.ledger().entries().last().unwrap().card_id.clone();
+    let lost_card = create_losing_the_answer(&sandbox, &client, &lost).await;
     let now = chrono::Utc::now().timestamp_millis();
     let queued_ago = |ms: i64| ClaimedOrder {
         created_at_ms: now - ms,
