@@ -3,6 +3,7 @@
 
 use cardbatch::cli::{Cli, Command, dispatch};
 use clap::Parser;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -21,6 +22,8 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: logs redirected to a file stay plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match dispatch(cli).await {
         Ok(code) => code,
