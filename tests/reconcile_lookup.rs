@@ -9,7 +9,7 @@ use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::reconcile::{LookupOptions, ProcessOptions, Reconciler, run_event_processor};
 use cardbatch::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, Sandbox, SandboxConfig};
-use cardbatch::store::ConfirmedBy;
+use cardbatch::store::{AttemptKind, ConfirmedBy};
 use cardbatch::webhooks::{WebhookKeys, WebhookState};
 use common::{TestDb, wait_until};
 use e2e_support::E2e;
@@ -151,6 +151,16 @@ async fn a_webhook_never_sent_ends_in_confirmation_by_lookup(db: TestDb) {
         );
         assert!(o.confirmed_at_ms.is_some());
         assert!(o.card_ref.is_some(), "the card id is kept");
+        // Every provider call is in the attempts table: the create, then the lookup(s).
+        let calls = e2e.store.attempt_list(o.id).await.unwrap();
+        let kinds: Vec<Option<AttemptKind>> = calls.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds.first(), Some(&Some(AttemptKind::Create)), "{calls:?}");
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.kind == Some(AttemptKind::Lookup) && c.http_status == Some(200)),
+            "the confirming lookup is recorded: {calls:?}"
+        );
     }
     assert!(
         e2e.sandbox.stats().get(KIND.as_str(), "webhooks_dropped") >= ORDERS as u64,

@@ -82,6 +82,7 @@ fn lookup(order_id: i64, state: Option<OrderState>, mismatch: Option<&str>) -> L
         mismatch: mismatch.map(str::to_string),
         escalate: None,
         next_lookup_at_ms: now_ms() + 60_000,
+        calls: Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 mod common;
 
 use cardbatch::domain::OrderState;
-use cardbatch::store::{AttemptOutcome, AttemptRecord, Completion, Engine, Store};
+use cardbatch::store::{AttemptKind, AttemptOutcome, AttemptRecord, Completion, Engine, Store};
 use common::{TestDb, orders, submit};
 use std::time::Duration;
 
@@ -255,6 +255,7 @@ async fn completions_record_attempt_rows_and_failing_orders_show_in_the_status(d
     let batch = submit(&store, "uqpay", orders("a", 3)).await;
     let claimed = claim(&store, "w1", 3, NOW).await;
     let call = AttemptRecord {
+        kind: Some(AttemptKind::Create),
         attempt_no: 1,
         started_at_ms: NOW,
         duration_ms: 42,
@@ -379,6 +380,7 @@ async fn calls_made_outside_a_completion_are_recorded_too(db: TestDb) {
     submit(&store, "uqpay", orders("a", 1)).await;
     let o = claim(&store, "w1", 1, NOW).await.remove(0);
     let lookup = |n: u32, status: Option<u16>| AttemptRecord {
+        kind: Some(AttemptKind::Lookup),
         attempt_no: n,
         started_at_ms: NOW + i64::from(n),
         duration_ms: 5,

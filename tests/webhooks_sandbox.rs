@@ -13,7 +13,7 @@ use cardbatch::providers::qitech::public_key_from_pem;
 use cardbatch::providers::{Credentials, ProviderEnv};
 use cardbatch::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
 use cardbatch::sandbox::{ProviderSettings, Sandbox, SandboxConfig};
-use cardbatch::store::{EventOutcome, Store};
+use cardbatch::store::{AttemptKind, EventOutcome, Store};
 use cardbatch::webhooks::{WebhookKeys, WebhookState};
 use cardbatch::worker::{IssueHandler, Runtime};
 use common::{TestDb, wait_until};
@@ -194,6 +194,14 @@ async fn alchemy_callbacks_are_trusted_only_after_the_card_info_lookup(db: TestD
         assert!(
             refs["card_id"].as_str().is_some_and(|c| !c.is_empty()),
             "{refs}"
+        );
+        // The card-info call that checked the callback is in the attempts table.
+        let calls = store.attempt_list(order_id).await.unwrap();
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.kind == Some(AttemptKind::Lookup) && c.http_status == Some(200)),
+            "{calls:?}"
         );
     }
 }

@@ -4,7 +4,7 @@ mod common;
 
 use cardbatch::config::{Profile, WorkerConfig};
 use cardbatch::domain::OrderState;
-use cardbatch::store::{AttemptOutcome, AttemptRecord, OrderRow};
+use cardbatch::store::{AttemptKind, AttemptOutcome, AttemptRecord, OrderRow};
 use cardbatch::worker::{
     Clock, HandlerResult, OrderHandler, Outcome, Runtime, handler_fn, system_now_ms,
 };
@@ -44,6 +44,7 @@ fn always_busy(retry_after: Option<Duration>) -> Arc<dyn OrderHandler> {
                 retry_after,
             },
             attempts: vec![AttemptRecord {
+                kind: Some(AttemptKind::Create),
                 attempt_no: order.attempt,
                 started_at_ms: 0,
                 duration_ms: 3,

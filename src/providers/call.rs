@@ -1,6 +1,6 @@
 //! What a provider call ended as, and the record of it for the `attempts` table.
 
-use crate::store::{AttemptOutcome, AttemptRecord};
+use crate::store::{AttemptKind, AttemptOutcome, AttemptRecord};
 use std::time::Duration;
 
 /// A provider's answer, classified.
@@ -86,6 +86,11 @@ impl CallReport {
             }
         };
         AttemptRecord {
+            kind: Some(match self.kind {
+                CallKind::Create => AttemptKind::Create,
+                CallKind::Lookup => AttemptKind::Lookup,
+                CallKind::Token => AttemptKind::Token,
+            }),
             attempt_no,
             started_at_ms: self.started_at_ms,
             duration_ms: self.duration_ms,

@@ -175,6 +175,7 @@ async fn decide(
         note: String::new(),
         recheck_at_ms: now_ms + options.recheck_after.as_millis() as i64,
         confirm: None,
+        calls: Vec::new(),
     };
     if let EventMeaning::Nothing(why) = reading.meaning {
         settle.note = why;
@@ -264,7 +265,11 @@ async fn decide(
                 return settle;
             };
             let claimed = claimed_for_lookup(&order, &card_id);
-            let (resolution, _calls) = client.resolve(&claimed).await;
+            let (resolution, calls) = client.resolve(&claimed).await;
+            settle.calls = calls
+                .iter()
+                .map(|c| (order.id, c.attempt_record(order.attempts)))
+                .collect();
             match resolution {
                 Resolution::Found { refs } => {
                     let refs = merge_refs(order.provider_refs.as_ref(), refs);

@@ -157,7 +157,12 @@ impl Reconciler {
                             }
                         }
                     }
-                    (self.decide(&claim, &status, now_ms), status)
+                    let mut outcome = self.decide(&claim, &status, now_ms);
+                    outcome.calls = calls
+                        .iter()
+                        .map(|c| c.attempt_record(claim.order.attempt))
+                        .collect();
+                    (outcome, status)
                 }))
                 .buffer_unordered(CONCURRENT_LOOKUPS)
                 .collect()
@@ -198,6 +203,7 @@ impl Reconciler {
             mismatch: None,
             escalate: None,
             next_lookup_at_ms: now_ms + backoff.as_millis() as i64,
+            calls: Vec::new(),
         };
         let confirm = |state, error| OrderConfirmation {
             order_id: order.id,

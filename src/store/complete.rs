@@ -11,7 +11,7 @@
 
 use super::connect::{Db, Store};
 use super::error::{Error, Result};
-use super::model::{AttemptOutcome, AttemptRecord, Completion};
+use super::model::{AttemptKind, AttemptOutcome, AttemptRecord, Completion};
 use crate::domain::OrderState;
 use sqlx::{Sqlite, Transaction};
 use std::collections::HashSet;
@@ -35,8 +35,9 @@ const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
 
 // language=SQLite
 const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
-    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
-    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 \
+    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message, kind) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+        value ->> 7, value ->> 8 \
     FROM json_each($1)";
 
 // language=PostgreSQL
@@ -56,9 +57,9 @@ const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
 
 // language=PostgreSQL
 const PG_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
-    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message) \
+    (order_id, attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message, kind) \
     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
-        $6::text[], $7::text[], $8::text[])";
+        $6::text[], $7::text[], $8::text[], $9::text[])";
 
 impl Store {
     /// Writes every completion in one transaction, each fenced on `lease_owner = worker_id` and
@@ -121,9 +122,10 @@ impl Store {
     /// The provider calls recorded for one order, oldest first.
     pub async fn attempt_list(&self, order_id: i64) -> Result<Vec<AttemptRecord>> {
         // language=SQL
-        const SQL: &str = "SELECT attempt_no, started_at, duration_ms, http_status, provider_code, outcome, message \
-            FROM attempts WHERE order_id = $1 ORDER BY id";
+        const SQL: &str = "SELECT kind, attempt_no, started_at, duration_ms, http_status, provider_code, \
+            outcome, message FROM attempts WHERE order_id = $1 ORDER BY id";
         type Row = (
+            Option<String>,
             i64,
             i64,
             i64,
@@ -137,17 +139,27 @@ impl Store {
             Db::Postgres(pool) => sqlx::query_as(SQL).bind(order_id).fetch_all(pool).await?,
         };
         rows.into_iter()
-            .map(|(no, started, duration, status, code, outcome, message)| {
-                Ok(AttemptRecord {
-                    attempt_no: no as u32,
-                    started_at_ms: started,
-                    duration_ms: duration,
-                    http_status: status.map(|s| s as u16),
-                    provider_code: code,
-                    outcome: parse_outcome(&outcome)?,
-                    message,
-                })
-            })
+            .map(
+                |(kind, no, started, duration, status, code, outcome, message)| {
+                    let kind = kind
+                        .map(|k| {
+                            AttemptKind::parse(&k).ok_or_else(|| {
+                                super::error::corrupt("attempts", format!("unknown kind `{k}`"))
+                            })
+                        })
+                        .transpose()?;
+                    Ok(AttemptRecord {
+                        kind,
+                        attempt_no: no as u32,
+                        started_at_ms: started,
+                        duration_ms: duration,
+                        http_status: status.map(|s| s as u16),
+                        provider_code: code,
+                        outcome: parse_outcome(&outcome)?,
+                        message,
+                    })
+                },
+            )
             .collect()
     }
 }
@@ -247,7 +259,7 @@ fn attempt_rows(completions: &[Completion]) -> Vec<(i64, &AttemptRecord)> {
         .collect()
 }
 
-async fn sqlite_attempt_insert(
+pub(super) async fn sqlite_attempt_insert(
     conn: &mut sqlx::SqliteConnection,
     rows: &[(i64, &AttemptRecord)],
 ) -> Result<()> {
@@ -265,7 +277,8 @@ async fn sqlite_attempt_insert(
                 a.http_status,
                 a.provider_code,
                 a.outcome.as_str(),
-                a.message
+                a.message,
+                a.kind.map(AttemptKind::as_str)
             ])
         })
         .collect();
@@ -276,7 +289,7 @@ async fn sqlite_attempt_insert(
     Ok(())
 }
 
-async fn pg_attempt_insert(
+pub(super) async fn pg_attempt_insert(
     conn: &mut sqlx::PgConnection,
     rows: &[(i64, &AttemptRecord)],
 ) -> Result<()> {
@@ -307,6 +320,11 @@ async fn pg_attempt_insert(
         .bind(
             rows.iter()
                 .map(|(_, a)| a.message.as_deref())
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|(_, a)| a.kind.map(AttemptKind::as_str))
                 .collect::<Vec<Option<&str>>>(),
         )
         .execute(conn)

@@ -3,9 +3,11 @@
 //! outcome is written in the same transaction, and a whole group of events costs two
 //! statements, which is what lets the processor keep up with the endpoints.
 
+use super::complete::{pg_attempt_insert, sqlite_attempt_insert};
 use super::connect::{Db, Store};
 use super::error::{Error, Result};
 use super::inbox::EventOutcome;
+use super::model::AttemptRecord;
 use super::order_match::card_refs_of;
 use super::reconcile_lookup::LATE_MISMATCH;
 use crate::domain::OrderState;
@@ -62,6 +64,9 @@ pub struct EventSettlement {
     pub recheck_at_ms: i64,
     /// The order's new state, applied only if the order is still `submitted`.
     pub confirm: Option<OrderConfirmation>,
+    /// Provider calls made to check the event (Alchemy Pay's card info), for the `attempts`
+    /// table, with the order they were about.
+    pub calls: Vec<(i64, AttemptRecord)>,
 }
 
 // language=SQLite
@@ -99,6 +104,14 @@ const PG_SETTLE: &str = "UPDATE webhook_events w SET outcome = u.outcome, order_
     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[]) \
         AS u(id, outcome, order_id, note, next) \
     WHERE w.id = u.id AND w.outcome = 'pending'";
+
+/// (order id, call) for every call the settlements made.
+fn call_rows(settlements: &[EventSettlement]) -> Vec<(i64, &AttemptRecord)> {
+    settlements
+        .iter()
+        .flat_map(|s| s.calls.iter().map(|(id, c)| (*id, c)))
+        .collect()
+}
 
 impl Store {
     /// Writes every settlement in one transaction, two statements whatever their number: first
@@ -143,6 +156,7 @@ impl Store {
                 }
                 let notes = notes(settlements, &first, &moved);
                 sqlite_settle(&mut tx, settlements, &notes, now_ms).await?;
+                sqlite_attempt_insert(&mut tx, &call_rows(settlements)).await?;
                 tx.commit().await?;
                 moved
             }
@@ -159,6 +173,7 @@ impl Store {
                 }
                 let notes = notes(settlements, &first, &moved);
                 pg_settle(&mut tx, settlements, &notes, now_ms).await?;
+                pg_attempt_insert(&mut tx, &call_rows(settlements)).await?;
                 tx.commit().await?;
                 moved
             }

@@ -30,8 +30,8 @@ pub use error::{Error, Result};
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
 pub use lookup::KeyedOrder;
 pub use model::{
-    AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary, ClaimedOrder,
-    Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
+    AttemptKind, AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary,
+    ClaimedOrder, Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
 pub use order_match::{CardMatchKey, MatchedOrder, card_refs_of};
 pub use reconcile_lookup::{LookupClaim, LookupOutcome};

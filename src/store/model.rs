@@ -66,9 +66,40 @@ impl AttemptOutcome {
     }
 }
 
+/// Which call an `attempts` row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptKind {
+    /// The create-card call.
+    Create,
+    /// A read: a status lookup by the reconciler, or the worker resolving a doubt.
+    Lookup,
+    /// An access-token request.
+    Token,
+}
+
+impl AttemptKind {
+    /// The value stored in `attempts.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptKind::Create => "create",
+            AttemptKind::Lookup => "lookup",
+            AttemptKind::Token => "token",
+        }
+    }
+
+    /// The kind stored as `text`.
+    pub fn parse(text: &str) -> Option<AttemptKind> {
+        [AttemptKind::Create, AttemptKind::Lookup, AttemptKind::Token]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
 /// One provider call, as the provider layer reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttemptRecord {
+    /// Which call; `None` on rows recorded before calls had a kind.
+    pub kind: Option<AttemptKind>,
     /// The order's attempt number this call belongs to ([`ClaimedOrder::attempt`]).
     pub attempt_no: u32,
     /// When the call started (Unix ms).

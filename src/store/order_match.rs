@@ -41,13 +41,15 @@ pub struct MatchedOrder {
     pub state: OrderState,
     /// The refs recorded so far.
     pub provider_refs: Option<serde_json::Value>,
+    /// Create attempts made so far.
+    pub attempts: u32,
 }
 
 /// The columns [`RawMatch`] reads, for `concat!`.
 macro_rules! match_columns {
     () => {
         "o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.state, \
-         o.provider_refs"
+         o.provider_refs, o.attempts"
     };
 }
 
@@ -115,6 +117,7 @@ type RawMatch = (
     String,
     String,
     Option<String>,
+    i64,
 );
 
 /// The card key and order key in a provider's refs, by the precedence `order_complete_many`
@@ -207,7 +210,7 @@ impl Store {
 }
 
 fn parse_match(
-    (_, id, batch_id, profile, provider, order_ref, idempotency_key, state, refs): RawMatch,
+    (_, id, batch_id, profile, provider, order_ref, idempotency_key, state, refs, attempts): RawMatch,
 ) -> Result<MatchedOrder> {
     Ok(MatchedOrder {
         id,
@@ -222,5 +225,6 @@ fn parse_match(
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| corrupt("orders", e))?,
+        attempts: u32::try_from(attempts).map_err(|e| corrupt("orders", e))?,
     })
 }

@@ -8,10 +8,11 @@
 //! atomic.
 
 use super::claim::ClaimRow;
+use super::complete::{pg_attempt_insert, sqlite_attempt_insert};
 use super::confirm::{OrderConfirmation, pg_confirm, sqlite_confirm};
 use super::connect::{Db, Store};
 use super::error::{Error, Result};
-use super::model::ClaimedOrder;
+use super::model::{AttemptRecord, ClaimedOrder};
 use crate::domain::OrderState;
 use std::collections::HashSet;
 
@@ -77,6 +78,14 @@ fn escalations(outcomes: &[LookupOutcome]) -> impl Iterator<Item = (i64, &(Strin
         .filter_map(|o| o.escalate.as_ref().map(|e| (o.order_id, e)))
 }
 
+/// (order id, call) for every call the outcomes made.
+fn call_rows(outcomes: &[LookupOutcome]) -> Vec<(i64, &AttemptRecord)> {
+    outcomes
+        .iter()
+        .flat_map(|o| o.calls.iter().map(move |c| (o.order_id, c)))
+        .collect()
+}
+
 /// An order claimed for a status lookup.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LookupClaim {
@@ -102,6 +111,8 @@ pub struct LookupOutcome {
     pub escalate: Option<(String, String)>,
     /// When to look again if the order is still `submitted` (Unix ms).
     pub next_lookup_at_ms: i64,
+    /// The lookup's provider calls, for the `attempts` table.
+    pub calls: Vec<AttemptRecord>,
 }
 
 impl Store {
@@ -158,8 +169,8 @@ impl Store {
     /// Writes the outcomes of a round of lookups in one transaction: confirmations first (each
     /// fenced on `state = 'submitted'`, like a webhook's), then, per order, the lookup count, the
     /// next lookup time and any mismatch. A confirmation that finds its order already confirmed
-    /// otherwise records a mismatch when the two disagree; escalations last. Returns, per
-    /// outcome, whether its confirmation or escalation moved the order.
+    /// otherwise records a mismatch when the two disagree; escalations and the calls made come
+    /// last. Returns, per outcome, whether its confirmation or escalation moved the order.
     pub async fn order_lookup_settle_many(
         &self,
         outcomes: &[LookupOutcome],
@@ -212,6 +223,7 @@ impl Store {
                         moved.insert(id);
                     }
                 }
+                sqlite_attempt_insert(&mut tx, &call_rows(outcomes)).await?;
                 tx.commit().await?;
                 moved
             }
@@ -248,6 +260,7 @@ impl Store {
                         moved.insert(id);
                     }
                 }
+                pg_attempt_insert(&mut tx, &call_rows(outcomes)).await?;
                 tx.commit().await?;
                 moved
             }
