@@ -6,7 +6,7 @@ mod webhooks_support;
 
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
-use cardbatch::store::EventOutcome;
+use cardbatch::store::{Completion, EventOutcome};
 use common::{TestDb, wait_until};
 use serde_json::json;
 use std::time::Duration;
@@ -394,6 +394,58 @@ async fn a_qi_postpaid_card_is_matched_by_its_postpaid_card_key(db: TestDb) {
     assert_eq!(hooks.state(order).await, OrderState::Issued);
 }
 
+async fn an_event_for_an_order_under_review_is_kept_on_it_as_a_mismatch(db: TestDb) {
+    // Arrange: an order an operator is to look at, holding its card's refs.
+    let hooks = Hooks::start(&db).await;
+    queued_order(&hooks.store, UQPAY, ProviderKind::Uqpay).await;
+    let order = claim(&hooks.store, UQPAY).await;
+    let applied = hooks
+        .store
+        .order_complete_many(
+            "w",
+            &[Completion {
+                order_id: order,
+                state: OrderState::NeedsReview,
+                next_attempt_at: None,
+                provider_refs: Some(json!({"card_id": "c-9", "card_order_id": "o-9"})),
+                error: Some(("no_confirmation".into(), "nothing confirmed it".into())),
+                attempts: Vec::new(),
+            }],
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied, vec![true]);
+
+    // Act: the provider's word arrives after all.
+    hooks
+        .post_uqpay(&uqpay_event("card.create.succeeded", &id(), "c-9", "o-9"))
+        .await;
+    hooks.process().await;
+
+    // Assert: the order stays with the operator, who now sees what the provider said.
+    assert_eq!(hooks.state(order).await, OrderState::NeedsReview);
+    let batch = hooks
+        .store
+        .order_get(order)
+        .await
+        .unwrap()
+        .unwrap()
+        .batch_id;
+    let report = cardbatch::reconcile::report(&hooks.store, Some(batch))
+        .await
+        .unwrap();
+    let mismatches = &report.batches[0].mismatches;
+    assert_eq!(mismatches.len(), 1, "{mismatches:?}");
+    assert_eq!(mismatches[0].order_id, order);
+    assert!(
+        mismatches[0].note.contains("now says issued")
+            && mismatches[0].note.contains("needs_review"),
+        "{}",
+        mismatches[0].note
+    );
+}
+
 async fn an_oversized_webhook_is_refused_before_it_is_read(db: TestDb) {
     let hooks = Hooks::start(&db).await;
     let big = format!(r#"{{"event_id":"x","pad":"{}"}}"#, "a".repeat(70 * 1024));
@@ -418,4 +470,5 @@ on_both_engines!(
     the_processor_loop_is_woken_by_a_new_event,
     a_qi_postpaid_card_is_matched_by_its_postpaid_card_key,
     an_oversized_webhook_is_refused_before_it_is_read,
+    an_event_for_an_order_under_review_is_kept_on_it_as_a_mismatch,
 );

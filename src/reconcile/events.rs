@@ -222,14 +222,16 @@ async fn decide(
             });
             return settle;
         }
-        OrderState::Rejected
-        | OrderState::Dead
-        | OrderState::Canceled
-        | OrderState::NeedsReview => {
+        OrderState::Rejected | OrderState::Dead | OrderState::Canceled => {
             settle.outcome = EventOutcome::Matched;
             settle.note = format!("no change: the order is already {}", order.state);
             return settle;
         }
+        // An operator is to look at it (its answer was lost, or nothing confirmed it in time):
+        // what the event says is worked out as for a submitted order, and the store, whose fence
+        // on `submitted` refuses the confirmation, records it on the order as a mismatch ("the
+        // provider now says issued but the order was already needs_review") for the operator.
+        OrderState::NeedsReview => {}
     }
     settle.outcome = EventOutcome::Matched;
     let confirm = |state, by, provider_refs, error| OrderConfirmation {
