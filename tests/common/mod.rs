@@ -39,6 +39,17 @@ impl TestDb {
     pub async fn postgres() -> Option<TestDb> {
         let Ok(admin_url) = std::env::var(PG_URL_VAR) else {
             println!("skipped: {PG_URL_VAR} not set");
+            // Once per test binary, past the harness's output capture, so that a plain
+            // `cargo test` says so too.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: the Postgres variants of these tests were skipped: {PG_URL_VAR} is not \
+                     set (.ci/run sets it to the local server)"
+                );
+            });
             return None;
         };
         let name = format!("cardbatch_test_{}", Uuid::new_v4().simple());
