@@ -142,40 +142,33 @@ impl Store {
             .filter_map(|s| s.confirm.as_ref())
             .filter(|c| seen.insert(c.order_id))
             .collect();
+        // The same statements on either engine, in the open transaction `$tx`.
+        macro_rules! settle_in {
+            ($tx:ident, $confirm:ident, $settle:ident, $insert_attempts:ident) => {{
+                let moved = $confirm(&mut $tx, &first, now_ms).await?;
+                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
+                    sqlx::query(LATE_MISMATCH)
+                        .bind(c.order_id)
+                        .bind(c.state.as_str())
+                        .bind(now_ms)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                let notes = notes(settlements, &first, &moved);
+                $settle(&mut $tx, settlements, &notes, now_ms).await?;
+                $insert_attempts(&mut $tx, &call_rows(settlements)).await?;
+                $tx.commit().await?;
+                moved
+            }};
+        }
         let moved = match &self.db {
             Db::Sqlite { write, .. } => {
                 let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let moved = sqlite_confirm(&mut tx, &first, now_ms).await?;
-                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
-                    sqlx::query(LATE_MISMATCH)
-                        .bind(c.order_id)
-                        .bind(c.state.as_str())
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let notes = notes(settlements, &first, &moved);
-                sqlite_settle(&mut tx, settlements, &notes, now_ms).await?;
-                sqlite_attempt_insert(&mut tx, &call_rows(settlements)).await?;
-                tx.commit().await?;
-                moved
+                settle_in!(tx, sqlite_confirm, sqlite_settle, sqlite_attempt_insert)
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                let moved = pg_confirm(&mut tx, &first, now_ms).await?;
-                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
-                    sqlx::query(LATE_MISMATCH)
-                        .bind(c.order_id)
-                        .bind(c.state.as_str())
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let notes = notes(settlements, &first, &moved);
-                pg_settle(&mut tx, settlements, &notes, now_ms).await?;
-                pg_attempt_insert(&mut tx, &call_rows(settlements)).await?;
-                tx.commit().await?;
-                moved
+                settle_in!(tx, pg_confirm, pg_settle, pg_attempt_insert)
             }
         };
         Ok(applied(settlements, &first, &moved))

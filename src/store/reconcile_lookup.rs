@@ -189,54 +189,17 @@ impl Store {
             .filter_map(|o| o.confirm.as_ref())
             .filter(|c| seen.insert(c.order_id))
             .collect();
-        let moved = match &self.db {
-            Db::Sqlite { write, .. } => {
-                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
-                let moved = sqlite_confirm(&mut tx, &first, now_ms).await?;
-                for o in outcomes {
-                    sqlx::query(RESCHEDULE)
-                        .bind(o.order_id)
-                        .bind(o.next_lookup_at_ms)
-                        .bind(o.mismatch.clone())
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
-                    sqlx::query(LATE_MISMATCH)
-                        .bind(c.order_id)
-                        .bind(c.state.as_str())
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let mut moved = moved;
-                for (id, (code, message)) in escalations(outcomes) {
-                    let done = sqlx::query(ESCALATE)
-                        .bind(id)
-                        .bind(now_ms)
-                        .bind(code.clone())
-                        .bind(message.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                    if done.rows_affected() > 0 {
-                        moved.insert(id);
-                    }
-                }
-                sqlite_attempt_insert(&mut tx, &call_rows(outcomes)).await?;
-                tx.commit().await?;
-                moved
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let moved = pg_confirm(&mut tx, &first, now_ms).await?;
+        // The same statements on either engine, in the open transaction `$tx`.
+        macro_rules! settle_in {
+            ($tx:ident, $confirm:ident, $insert_attempts:ident) => {{
+                let mut moved = $confirm(&mut $tx, &first, now_ms).await?;
                 for o in outcomes {
                     sqlx::query(RESCHEDULE)
                         .bind(o.order_id)
                         .bind(o.next_lookup_at_ms)
                         .bind(o.mismatch.as_deref())
                         .bind(now_ms)
-                        .execute(&mut *tx)
+                        .execute(&mut *$tx)
                         .await?;
                 }
                 for c in first.iter().filter(|c| !moved.contains(&c.order_id)) {
@@ -244,25 +207,34 @@ impl Store {
                         .bind(c.order_id)
                         .bind(c.state.as_str())
                         .bind(now_ms)
-                        .execute(&mut *tx)
+                        .execute(&mut *$tx)
                         .await?;
                 }
-                let mut moved = moved;
                 for (id, (code, message)) in escalations(outcomes) {
                     let done = sqlx::query(ESCALATE)
                         .bind(id)
                         .bind(now_ms)
                         .bind(code.as_str())
                         .bind(message.as_str())
-                        .execute(&mut *tx)
+                        .execute(&mut *$tx)
                         .await?;
                     if done.rows_affected() > 0 {
                         moved.insert(id);
                     }
                 }
-                pg_attempt_insert(&mut tx, &call_rows(outcomes)).await?;
-                tx.commit().await?;
+                $insert_attempts(&mut $tx, &call_rows(outcomes)).await?;
+                $tx.commit().await?;
                 moved
+            }};
+        }
+        let moved = match &self.db {
+            Db::Sqlite { write, .. } => {
+                let mut tx = write.begin_with("BEGIN IMMEDIATE").await?;
+                settle_in!(tx, sqlite_confirm, sqlite_attempt_insert)
+            }
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                settle_in!(tx, pg_confirm, pg_attempt_insert)
             }
         };
         Ok(outcomes
