@@ -1,7 +1,6 @@
 //! The read commands: `batches`, `status BATCH`, `orders BATCH`.
 
-use super::output::outln;
-use super::output::{format_minor, print_json, print_table};
+use super::output::{format_minor, outln, print_json, print_table};
 use crate::domain::OrderState;
 use crate::store::{BatchSummary, OrderRow, Store};
 use anyhow::bail;
@@ -154,8 +153,7 @@ fn print_orders(rows: &[OrderRow]) -> std::io::Result<()> {
                 error_text(o),
             ]
         }),
-    )?;
-    Ok(())
+    )
 }
 
 /// `key=value` pairs of a refs object, for one table cell.

@@ -2,8 +2,7 @@
 //! lookup), which still wait and for how long, which the provider failed, the mismatches, the
 //! orders needing review; then the provider events no order claimed.
 
-use super::output::outln;
-use super::output::{print_json, print_table};
+use super::output::{outln, print_json, print_table};
 use super::read::{format_time, resolve_batch};
 use crate::reconcile::{AWAITING_LISTED, ReconcileReport};
 use crate::store::Store;

@@ -1,7 +1,6 @@
 //! `cardbatch submit FILE --provider PROFILE`: validate a CSV and queue it as one batch.
 
-use super::output::outln;
-use super::output::print_json;
+use super::output::{outln, print_json};
 use super::{EXIT_INPUT_REFUSED, open_store};
 use crate::cli::args::SubmitArgs;
 use crate::config::Config;
