@@ -12,7 +12,7 @@ use cardbatch::providers::{
 };
 use cardbatch::sandbox::FaultConfig;
 use cardbatch::store::{ClaimedOrder, Store};
-use qitech_support::{API_KEY, QiHarness, Setup, start};
+use qitech_support::{API_KEY, QiHarness, Setup, prepaid_error_triggers, start};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -83,11 +83,6 @@ fn seed_payload() -> Value {
     })
 }
 
-fn with(mut payload: Value, field: &str, value: &str) -> Value {
-    payload[field] = json!(value);
-    payload
-}
-
 fn accepted_card_key(report: &CallReport) -> String {
     match &report.classified {
         Classified::Accepted { refs } => refs["card_key"].as_str().unwrap().to_string(),
@@ -126,40 +121,7 @@ async fn the_documented_request_is_accepted_with_its_card_key_in_both_variants()
 #[tokio::test]
 async fn each_documented_error_code_is_classified_as_the_table_says() {
     let qi = start(Setup::default()).await;
-    let v = seed_payload;
-    let cases = [
-        (with(v(), "type", "VIRTUAL"), 400, "QIT000001"),
-        (
-            with(v(), "program_key", "00000000-0000-4000-8000-000000000000"),
-            404,
-            "CARD000005",
-        ),
-        (
-            with(v(), "account_key", "00000000-0000-4000-8000-000000000000"),
-            404,
-            "CARD000006",
-        ),
-        (
-            with(v(), "program_key", "bf74df61-557a-45cb-914f-41e127a6e18c"),
-            400,
-            "CARD000007",
-        ),
-        (
-            with(v(), "account_key", "0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"),
-            400,
-            "CARD000008",
-        ),
-        (
-            with(v(), "account_key", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
-            404,
-            "CARD000010",
-        ),
-        (
-            with(v(), "program_key", "6b6ebaac-043b-4390-8d62-e8098ec901e9"),
-            403,
-            "CARD000032",
-        ),
-    ];
+    let cases = prepaid_error_triggers(&seed_payload());
     for signing in VARIANTS {
         let client = client(&qi, signing).await;
         for (payload, status, code) in cases.clone() {

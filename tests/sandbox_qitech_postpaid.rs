@@ -600,30 +600,9 @@ async fn a_postpaid_card_can_be_blocked_and_unblocked() {
     );
     hooks.next().await;
 
-    let blocked = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "blocked"})),
-        )
-        .await;
-    let unblocked = qi
-        .call(
-            Variant::V1,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "active"})),
-        )
-        .await;
-    let embossing = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "embossing"})),
-        )
-        .await;
+    let blocked = qi.set_status(Variant::V2, &path, "blocked").await;
+    let unblocked = qi.set_status(Variant::V1, &path, "active").await;
+    let embossing = qi.set_status(Variant::V2, &path, "embossing").await;
     // Two changes, two webhooks; deliveries run concurrently, so either may come first.
     let mut changes = Vec::new();
     for _ in 0..2 {

@@ -86,40 +86,7 @@ async fn a_plastic_card_request_is_accepted() {
 #[tokio::test]
 async fn each_documented_error_code_is_produced_by_its_trigger() {
     let qi = start(Setup::default()).await;
-    let v = seed_virtual;
-    let cases = [
-        (with(v(), "type", "VIRTUAL"), 400, "QIT000001"),
-        (
-            with(v(), "program_key", "00000000-0000-4000-8000-000000000000"),
-            404,
-            "CARD000005",
-        ),
-        (
-            with(v(), "account_key", "00000000-0000-4000-8000-000000000000"),
-            404,
-            "CARD000006",
-        ),
-        (
-            with(v(), "program_key", "bf74df61-557a-45cb-914f-41e127a6e18c"),
-            400,
-            "CARD000007",
-        ),
-        (
-            with(v(), "account_key", "0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"),
-            400,
-            "CARD000008",
-        ),
-        (
-            with(v(), "account_key", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
-            404,
-            "CARD000010",
-        ),
-        (
-            with(v(), "program_key", "6b6ebaac-043b-4390-8d62-e8098ec901e9"),
-            403,
-            "CARD000032",
-        ),
-    ];
+    let cases = prepaid_error_triggers(&seed_virtual());
 
     for (body, status, code) in cases {
         let reply = qi
@@ -503,47 +470,12 @@ async fn a_status_change_is_answered_notified_and_terminated_cards_refuse_more()
     hooks.next().await;
 
     // Act
-    let blocked = qi
-        .call(
-            Variant::V1,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "blocked"})),
-        )
-        .await;
+    let blocked = qi.set_status(Variant::V1, &path, "blocked").await;
     let hook: Value = serde_json::from_slice(&hooks.next().await.body).unwrap();
-    let not_allowed = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "created"})),
-        )
-        .await;
-    let canceled = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "canceled"})),
-        )
-        .await;
-    let after_cancel = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "active"})),
-        )
-        .await;
-    let unknown_status = qi
-        .call(
-            Variant::V2,
-            "PATCH",
-            &path,
-            Some(&json!({"status": "frozen"})),
-        )
-        .await;
+    let not_allowed = qi.set_status(Variant::V2, &path, "created").await;
+    let canceled = qi.set_status(Variant::V2, &path, "canceled").await;
+    let after_cancel = qi.set_status(Variant::V2, &path, "active").await;
+    let unknown_status = qi.set_status(Variant::V2, &path, "frozen").await;
 
     // Assert
     assert_eq!(blocked.status, 200, "{}", blocked.json);

@@ -273,6 +273,12 @@ pub async fn start(setup: Setup) -> QiHarness {
 
 impl QiHarness {
     /// Signs (with the configured client key) and sends a request under `/qitech`.
+    /// `PATCH path` with `{"status": status}`: a card's status change.
+    pub async fn set_status(&self, variant: Variant, path: &str, status: &str) -> Reply {
+        self.call(variant, "PATCH", path, Some(&json!({ "status": status })))
+            .await
+    }
+
     pub async fn call(
         &self,
         variant: Variant,
@@ -412,4 +418,40 @@ pub async fn eventually(mut check: impl FnMut() -> bool) {
     })
     .await
     .expect("the condition holds within 10 s");
+}
+
+/// Each documented prepaid create error, with the change to a `valid` body that triggers it in
+/// the sandbox's fixtures: (body, HTTP status, QI's code).
+pub fn prepaid_error_triggers(valid: &Value) -> Vec<(Value, u16, &'static str)> {
+    let with = |field: &str, value: &str| {
+        let mut body = valid.clone();
+        body[field] = json!(value);
+        body
+    };
+    const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
+    vec![
+        (with("type", "VIRTUAL"), 400, "QIT000001"),
+        (with("program_key", UNKNOWN), 404, "CARD000005"),
+        (with("account_key", UNKNOWN), 404, "CARD000006"),
+        (
+            with("program_key", "bf74df61-557a-45cb-914f-41e127a6e18c"),
+            400,
+            "CARD000007",
+        ),
+        (
+            with("account_key", "0b7c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"),
+            400,
+            "CARD000008",
+        ),
+        (
+            with("account_key", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
+            404,
+            "CARD000010",
+        ),
+        (
+            with("program_key", "6b6ebaac-043b-4390-8d62-e8098ec901e9"),
+            403,
+            "CARD000032",
+        ),
+    ]
 }
