@@ -141,6 +141,24 @@ pub struct Profile {
     pub backoff_base_ms: u64,
     #[serde(default = "defaults::backoff_cap_ms")]
     pub backoff_cap_ms: u64,
+    /// Least wait before an order whose create answer was lost is looked up ([`Profile::doubt_wait`]).
+    #[serde(default)]
+    pub doubt_wait_ms: Option<u64>,
+}
+
+impl Profile {
+    /// How long an order whose create answer was lost waits, at least, before its doubt is
+    /// resolved (the backoff applies on top). Unset: 60 s for QI Tech prepaid, whose create has
+    /// no idempotency, so that a card QI is still making has time to show before the lookup by
+    /// `card_name` decides to send again; one backoff base for the others, whose keys make a
+    /// re-send safe anyway.
+    pub fn doubt_wait(&self) -> std::time::Duration {
+        let ms = self.doubt_wait_ms.unwrap_or(match self.provider {
+            ProviderKind::QitechPrepaid => 60_000,
+            _ => self.backoff_base_ms,
+        });
+        std::time::Duration::from_millis(ms.max(self.backoff_base_ms))
+    }
 }
 
 mod defaults {
@@ -377,6 +395,9 @@ impl Profile {
             max_attempts: defaults::max_attempts(),
             backoff_base_ms: defaults::backoff_base_ms(),
             backoff_cap_ms: defaults::backoff_cap_ms(),
+            // The sandbox's QI makes the card before it answers (a lost answer is lost after the
+            // card exists), so it needs no wait beyond the backoff.
+            doubt_wait_ms: Some(0),
         }
     }
 }

@@ -71,11 +71,10 @@ pub fn completion_for(
                 completion.state = OrderState::NeedsReview;
             } else {
                 // The claim takes the order back once this is due and the provider layer
-                // resolves the doubt first. At least one base delay, so that a provider that
-                // shows a new card a moment late has that moment.
+                // resolves the doubt first. At least the profile's doubt wait, so that a provider
+                // that shows a new card late has that time.
                 completion.state = OrderState::InDoubt;
-                let delay = retry_delay(profile, order.attempt, None)
-                    .max(Duration::from_millis(profile.backoff_base_ms));
+                let delay = retry_delay(profile, order.attempt, None).max(profile.doubt_wait());
                 completion.next_attempt_at = Some(now_ms + delay.as_millis() as i64);
             }
             completion.error = Some((code, message));
@@ -194,6 +193,36 @@ mod tests {
         assert_eq!(c.state, OrderState::InDoubt);
         let at = c.next_attempt_at.expect("a due time for the resolution");
         assert!((6_000..=7_000).contains(&at), "{at}");
+    }
+
+    #[test]
+    fn a_qi_prepaid_order_in_doubt_waits_a_minute_unless_its_profile_says_otherwise() {
+        let unknown = || -> HandlerResult {
+            Outcome::Unknown {
+                code: "timeout".into(),
+                message: "no answer".into(),
+            }
+            .into()
+        };
+        let mut qi = profile(1_000, 10_000, 3);
+        qi.provider = ProviderKind::QitechPrepaid;
+        qi.doubt_wait_ms = None;
+        let mut uqpay = qi.clone();
+        uqpay.provider = ProviderKind::Uqpay;
+        let mut qi_quick = qi.clone();
+        qi_quick.doubt_wait_ms = Some(0);
+
+        let due = |p: &Profile| completion_for(p, &order(1), unknown(), 5_000).next_attempt_at;
+
+        assert_eq!(
+            due(&qi),
+            Some(65_000),
+            "the floor is above the backoff's ceiling"
+        );
+        let uqpay_due = due(&uqpay).unwrap();
+        assert!((6_000..=7_000).contains(&uqpay_due), "{uqpay_due}");
+        let quick_due = due(&qi_quick).unwrap();
+        assert!((6_000..=7_000).contains(&quick_due), "{quick_due}");
     }
 
     #[test]
