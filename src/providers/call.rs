@@ -48,6 +48,38 @@ pub enum Resolution {
     Unresolvable { code: String, message: String },
 }
 
+impl Resolution {
+    /// What a failed lookup means for an order in doubt: a read is always safe to repeat, so a
+    /// transient failure or a lost answer means "look again later"; anything else needs an
+    /// operator.
+    pub fn after_failed_lookup(classified: &Classified) -> Resolution {
+        match classified.clone() {
+            Classified::Transient {
+                code,
+                message,
+                retry_after,
+                ..
+            } => Resolution::Transient {
+                code,
+                message,
+                retry_after,
+            },
+            Classified::Unknown { code, message } => Resolution::Transient {
+                code,
+                message,
+                retry_after: None,
+            },
+            Classified::Permanent { code, message } | Classified::NeedsReview { code, message } => {
+                Resolution::Unresolvable { code, message }
+            }
+            Classified::Accepted { .. } => Resolution::Unresolvable {
+                code: "unexpected".into(),
+                message: "a failed lookup was classified as accepted".into(),
+            },
+        }
+    }
+}
+
 /// Which call a report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {
@@ -99,5 +131,30 @@ impl CallReport {
             outcome,
             message,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_timeout_is_a_transient_resolution_and_a_refusal_is_unresolvable() {
+        let unknown = Classified::Unknown {
+            code: "timeout".into(),
+            message: "m".into(),
+        };
+        assert!(matches!(
+            Resolution::after_failed_lookup(&unknown),
+            Resolution::Transient { .. }
+        ));
+        let refused = Classified::Permanent {
+            code: "404005".into(),
+            message: "m".into(),
+        };
+        assert!(matches!(
+            Resolution::after_failed_lookup(&refused),
+            Resolution::Unresolvable { .. }
+        ));
     }
 }

@@ -105,6 +105,25 @@ const PG_SETTLE: &str = "UPDATE webhook_events w SET outcome = u.outcome, order_
         AS u(id, outcome, order_id, note, next) \
     WHERE w.id = u.id AND w.outcome = 'pending'";
 
+/// The confirmations to apply, in order, keeping only the first for each order (a later one for
+/// the same order cannot move it any more); an error if one would move an order anywhere but to
+/// `issued` or `failed`.
+pub(super) fn first_confirmations<'a>(
+    confirmations: impl Iterator<Item = &'a OrderConfirmation>,
+) -> Result<Vec<&'a OrderConfirmation>> {
+    let mut seen = HashSet::new();
+    let mut first = Vec::new();
+    for c in confirmations {
+        if !matches!(c.state, OrderState::Issued | OrderState::Failed) {
+            return Err(Error::InvalidCompletion(c.state));
+        }
+        if seen.insert(c.order_id) {
+            first.push(c);
+        }
+    }
+    Ok(first)
+}
+
 /// (order id, call) for every call the settlements made.
 fn call_rows(settlements: &[EventSettlement]) -> Vec<(i64, &AttemptRecord)> {
     settlements
@@ -126,22 +145,10 @@ impl Store {
         settlements: &[EventSettlement],
         now_ms: i64,
     ) -> Result<Vec<bool>> {
-        if let Some(bad) = settlements
-            .iter()
-            .filter_map(|s| s.confirm.as_ref())
-            .find(|c| !matches!(c.state, OrderState::Issued | OrderState::Failed))
-        {
-            return Err(Error::InvalidCompletion(bad.state));
-        }
+        let first = first_confirmations(settlements.iter().filter_map(|s| s.confirm.as_ref()))?;
         if settlements.is_empty() {
             return Ok(Vec::new());
         }
-        let mut seen = HashSet::new();
-        let first: Vec<&OrderConfirmation> = settlements
-            .iter()
-            .filter_map(|s| s.confirm.as_ref())
-            .filter(|c| seen.insert(c.order_id))
-            .collect();
         // The same statements on either engine, in the open transaction `$tx`.
         macro_rules! settle_in {
             ($tx:ident, $confirm:ident, $settle:ident, $insert_attempts:ident) => {{

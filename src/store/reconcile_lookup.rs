@@ -9,12 +9,10 @@
 
 use super::claim::ClaimRow;
 use super::complete::{pg_attempt_insert, sqlite_attempt_insert};
-use super::confirm::{OrderConfirmation, pg_confirm, sqlite_confirm};
+use super::confirm::{OrderConfirmation, first_confirmations, pg_confirm, sqlite_confirm};
 use super::connect::{Db, Store};
-use super::error::{Error, Result};
+use super::error::Result;
 use super::model::{AttemptRecord, ClaimedOrder};
-use crate::domain::OrderState;
-use std::collections::HashSet;
 
 // language=SQLite
 const SQLITE_CLAIM: &str = "UPDATE orders SET lookup_next_at = $4 \
@@ -176,19 +174,7 @@ impl Store {
         outcomes: &[LookupOutcome],
         now_ms: i64,
     ) -> Result<Vec<bool>> {
-        if let Some(bad) = outcomes
-            .iter()
-            .filter_map(|o| o.confirm.as_ref())
-            .find(|c| !matches!(c.state, OrderState::Issued | OrderState::Failed))
-        {
-            return Err(Error::InvalidCompletion(bad.state));
-        }
-        let mut seen = HashSet::new();
-        let first: Vec<&OrderConfirmation> = outcomes
-            .iter()
-            .filter_map(|o| o.confirm.as_ref())
-            .filter(|c| seen.insert(c.order_id))
-            .collect();
+        let first = first_confirmations(outcomes.iter().filter_map(|o| o.confirm.as_ref()))?;
         // The same statements on either engine, in the open transaction `$tx`.
         macro_rules! settle_in {
             ($tx:ident, $confirm:ident, $insert_attempts:ident) => {{

@@ -241,7 +241,7 @@ impl AlchemyPayClient {
     pub async fn card_lookup(&self, card_id: &str, order_no: &str) -> (Resolution, CallReport) {
         let exchange = self.post(INFO_PATH, &json!({ "cardId": card_id })).await;
         let (resolution, classified) = match &exchange.answer {
-            Err(c) => (lookup_failed(c), c.clone()),
+            Err(c) => (Resolution::after_failed_lookup(c), c.clone()),
             Ok(e) if e.is_success() => {
                 let card = e.model.as_ref().and_then(|m| m.card.as_ref());
                 let owner = card.and_then(|c| c.order_no.as_deref());
@@ -250,7 +250,7 @@ impl AlchemyPayClient {
                         code: "order_mismatch".into(),
                         message: format!("card {card_id} belongs to another orderNo"),
                     };
-                    (lookup_failed(&c), c)
+                    (Resolution::after_failed_lookup(&c), c)
                 } else {
                     let refs = json!({ "order_no": order_no, "card_id": card_id });
                     (
@@ -268,36 +268,10 @@ impl AlchemyPayClient {
                         message: format!("card {card_id} lookup refused: {}", e.message()),
                     },
                 };
-                (lookup_failed(&c), c)
+                (Resolution::after_failed_lookup(&c), c)
             }
         };
         (resolution, exchange.report(CallKind::Lookup, classified))
-    }
-}
-
-/// A classified failure as what a lookup makes of it: a read is always safe to repeat, so
-/// anything that may pass is transient; the rest needs an operator.
-fn lookup_failed(c: &Classified) -> Resolution {
-    match c.clone() {
-        Classified::Transient {
-            code,
-            message,
-            retry_after,
-            ..
-        } => Resolution::Transient {
-            code,
-            message,
-            retry_after,
-        },
-        Classified::Unknown { code, message } => Resolution::Transient {
-            code,
-            message,
-            retry_after: None,
-        },
-        Classified::Permanent { code, message } | Classified::NeedsReview { code, message } => {
-            Resolution::Unresolvable { code, message }
-        }
-        Classified::Accepted { refs } => Resolution::Found { refs },
     }
 }
 
@@ -358,25 +332,5 @@ mod tests {
             AlchemyPayClient::refs("cb1", &without),
             json!({"order_no": "cb1"})
         );
-    }
-
-    #[test]
-    fn a_lookup_timeout_is_a_transient_resolution_and_a_refusal_is_unresolvable() {
-        let unknown = Classified::Unknown {
-            code: "timeout".into(),
-            message: "m".into(),
-        };
-        assert!(matches!(
-            lookup_failed(&unknown),
-            Resolution::Transient { .. }
-        ));
-        let refused = Classified::Permanent {
-            code: "404005".into(),
-            message: "m".into(),
-        };
-        assert!(matches!(
-            lookup_failed(&refused),
-            Resolution::Unresolvable { .. }
-        ));
     }
 }

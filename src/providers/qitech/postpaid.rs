@@ -8,7 +8,7 @@
 //! resolved by re-sending with the same key, which answers the 201 or the 409.
 
 use super::classify::QiCall;
-use super::outcome::{failure, local_refusal, lookup_failed};
+use super::outcome::{failure, local_refusal};
 use super::transport::QiTransport;
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
@@ -89,9 +89,9 @@ impl QiPostpaid {
             ),
             Ok(answer) => {
                 let c = failure(QiCall::Lookup, answer);
-                (lookup_failed(&c), c)
+                (Resolution::after_failed_lookup(&c), c)
             }
-            Err(c) => (lookup_failed(c), c.clone()),
+            Err(c) => (Resolution::after_failed_lookup(c), c.clone()),
         };
         (
             resolution,

@@ -10,7 +10,7 @@
 //! held no match): the call itself succeeded; [`Resolution`] says what it means for the order.
 
 use super::classify::QiCall;
-use super::outcome::{failure, local_refusal, lookup_failed};
+use super::outcome::{failure, local_refusal};
 use super::transport::QiTransport;
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::store::ClaimedOrder;
@@ -91,13 +91,13 @@ impl QiPrepaid {
                     code: format!("http_{}", answer.status),
                     message: format!("QI answered the card {card_key} with another card"),
                 };
-                (lookup_failed(&c), c)
+                (Resolution::after_failed_lookup(&c), c)
             }
             Ok(answer) => {
                 let c = failure(QiCall::Lookup, answer);
-                (lookup_failed(&c), c)
+                (Resolution::after_failed_lookup(&c), c)
             }
-            Err(c) => (lookup_failed(c), c.clone()),
+            Err(c) => (Resolution::after_failed_lookup(c), c.clone()),
         };
         (
             resolution,
@@ -134,7 +134,7 @@ impl QiPrepaid {
                 Ok(listed) => listed,
                 Err(classified) => {
                     reports.push(exchange.report(CallKind::Lookup, classified.clone()));
-                    return (lookup_failed(&classified), reports);
+                    return (Resolution::after_failed_lookup(&classified), reports);
                 }
             };
             let refs = match matches.first() {
