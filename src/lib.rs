@@ -20,12 +20,15 @@
 
 pub mod cli;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod domain;
 pub mod ingest;
 pub mod providers;
 pub mod reconcile;
-pub mod sandbox;
+/// The provider sandbox (the `cardbatch-sandbox` crate), for `cardbatch sandbox`, the demo and tests.
+#[cfg(any(test, feature = "sandbox"))]
+pub use cardbatch_sandbox as sandbox;
 pub mod server;
 pub mod store;
 pub mod webhooks;

@@ -13,6 +13,7 @@ async fn main() -> ExitCode {
     // Logs go to stderr so that stdout stays clean for tables, JSON and CSV. The demo prints its
     // own story; its routine info lines (lane slow-downs, reconciler passes) would only interleave.
     let default_filter = match cli.command {
+        #[cfg(feature = "sandbox")]
         Command::Demo { .. } => "warn",
         _ => "warn,cardbatch=info",
     };

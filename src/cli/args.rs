@@ -133,6 +133,7 @@ pub enum Command {
     /// order is final, prints the batches and the reconciliation report, writes one results CSV
     /// per batch into DIR, and exits 0 only when the recorded cards match the sandbox's ledger
     /// one for one.
+    #[cfg(feature = "sandbox")]
     Demo {
         /// Working directory, emptied first.
         #[arg(long, default_value = "cardbatch-demo", value_name = "DIR")]
@@ -143,10 +144,13 @@ pub enum Command {
     },
 
     /// Serve the built-in provider sandbox (QI Tech, Alchemy Pay, UQPAY) on loopback.
+    #[cfg(feature = "sandbox")]
     Sandbox {
         /// Sandbox configuration (fixtures, faults, webhook targets) [default: built-in].
-        #[arg(long = "sandbox-config", value_name = "FILE")]
-        config: Option<PathBuf>,
+        /// `examples/sandbox.toml` is an annotated example.
+        // Its own id: the global `--config` (cardbatch's configuration) is a different file.
+        #[arg(long = "sandbox-config", id = "sandbox_config", value_name = "FILE")]
+        sandbox_config: Option<PathBuf>,
         /// Address to listen on.
         #[arg(long, default_value = crate::config::DEFAULT_SANDBOX_ADDR)]
         listen: SocketAddr,

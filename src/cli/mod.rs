@@ -2,6 +2,7 @@
 //! `anyhow::Result<ExitCode>`; `main` prints an error as one line on stderr.
 
 mod args;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod export;
 mod output;
@@ -52,11 +53,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reconcile::run(&open_store(&config).await?, batch.as_deref(), json).await
         }
         Command::Run => run::run(&config).await,
+        #[cfg(feature = "sandbox")]
         Command::Demo { dir, keep } => demo::demo(&dir, keep).await,
         Command::Worker => run::worker(&config).await,
         Command::Serve => serve::serve(&config).await,
+        #[cfg(feature = "sandbox")]
         Command::Sandbox {
-            config: sandbox_config,
+            sandbox_config,
             listen,
         } => run::sandbox(sandbox_config.as_deref(), listen).await,
     }

@@ -10,7 +10,6 @@ use crate::store::Store;
 use crate::worker::{IssueHandler, RunReport};
 use anyhow::Context;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -160,7 +159,10 @@ fn log_report(report: &RunReport) {
     }
 }
 
-pub async fn sandbox(config: Option<&Path>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+/// `cardbatch sandbox`: the four provider simulators on loopback until SIGINT/SIGTERM.
+#[cfg(feature = "sandbox")]
+pub async fn sandbox(
+    config: Option<&std::path::Path>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     eprintln!(
         "sandbox on http://{listen}: /qitech (prepaid + postpaid), /alchemypay, /uqpay/api; admin at /_sandbox"
     );

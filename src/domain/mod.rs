@@ -9,7 +9,6 @@ pub mod masking;
 pub mod money;
 mod order;
 mod order_state;
-mod provider_kind;
 pub mod text;
 mod uf;
 
@@ -18,5 +17,5 @@ pub use cnpj::Cnpj;
 pub use cpf::Cpf;
 pub use order::{NewBatch, NewOrder, Payload};
 pub use order_state::OrderState;
-pub use provider_kind::ProviderKind;
+pub use cardbatch_types::ProviderKind;
 pub use uf::Uf;

@@ -1,0 +1,152 @@
+//! `POST /v1/connect/token` and the `x-auth-token: Bearer ...` check.
+//!
+//! Tokens are HS256 JWTs (claims `client_id`, `iss: "uqpay"`, `iat`, `exp`, `jti`) as UQPAY's
+//! are, signed with a key derived from the run's seed; the sandbox also keeps every token it
+//! issued, so it can tell a revoked or expired token (401 `token has expired`, the message the
+//! official SDKs refresh on) from one it never issued (401 `invalid auth token`). Only one token
+//! per client is active: issuing a new one revokes the older ones (card-issuance FAQ).
+
+use super::Uqpay;
+use super::wire::ApiError;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+
+/// Token lifetime: 30 minutes.
+pub const TOKEN_TTL_SECS: i64 = 30 * 60;
+
+#[derive(Debug, Clone)]
+struct Issued {
+    client_id: String,
+    expires_at: i64,
+    revoked: bool,
+}
+
+/// Every token issued, and the active one per client.
+#[derive(Debug)]
+pub struct TokenStore {
+    key: Vec<u8>,
+    tokens: Mutex<HashMap<String, Issued>>,
+    active: Mutex<HashMap<String, String>>,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl TokenStore {
+    /// A store signing with a key derived from `seed`.
+    pub fn new(seed: u64) -> TokenStore {
+        TokenStore {
+            key: format!("uqpay-sandbox-jwt-{seed}").into_bytes(),
+            tokens: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Issues a token for `client_id` at `now` (Unix seconds), revoking its previous ones.
+    pub fn issue(&self, client_id: &str, now: i64) -> (String, i64) {
+        let expires_at = now + TOKEN_TTL_SECS;
+        let jti = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = json!({
+            "client_id": client_id, "iss": "uqpay", "iat": now, "exp": expires_at,
+            "jti": format!("{jti}-{}", uuid::Uuid::new_v4()), "bus_type": "ISSUING",
+        });
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(format!("{header}.{claims}").as_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        let token = format!("{header}.{claims}.{sig}");
+
+        let mut tokens = self.tokens.lock().expect("tokens lock");
+        let mut active = self.active.lock().expect("active lock");
+        if let Some(old) = active.insert(client_id.to_string(), token.clone())
+            && let Some(old) = tokens.get_mut(&old)
+        {
+            old.revoked = true;
+        }
+        tokens.insert(
+            token.clone(),
+            Issued {
+                client_id: client_id.to_string(),
+                expires_at,
+                revoked: false,
+            },
+        );
+        (token, expires_at)
+    }
+
+    /// The client a token belongs to, if it is active and unexpired at `now`.
+    pub fn verify(&self, token: &str, now: i64) -> Result<String, ApiError> {
+        let tokens = self.tokens.lock().expect("tokens lock");
+        let issued = tokens
+            .get(token)
+            .ok_or(ApiError::Unauthorized("invalid auth token"))?;
+        if issued.revoked || now >= issued.expires_at {
+            return Err(ApiError::Unauthorized("token has expired"));
+        }
+        Ok(issued.client_id.clone())
+    }
+}
+
+/// The client behind a request's `x-auth-token`.
+pub fn authenticate(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
+    let value = headers
+        .get("x-auth-token")
+        .ok_or(ApiError::Unauthorized("missing auth token"))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("invalid auth token format"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or(ApiError::Unauthorized("invalid auth token format"))?
+        .trim();
+    uqpay.tokens.verify(token, uqpay.core.clock.now_secs())
+}
+
+/// `POST /v1/connect/token` with `x-client-id` and `x-api-key`.
+pub async fn token(State(uqpay): State<Arc<Uqpay>>, headers: HeaderMap) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let client_id = header("x-client-id").unwrap_or_default();
+    let settings = uqpay.settings();
+    let known = !client_id.is_empty()
+        && (settings.credentials.contains_key(client_id)
+            || uqpay
+                .core
+                .fixtures
+                .uqpay
+                .client_ids
+                .iter()
+                .any(|c| c == client_id));
+    if !known {
+        return ApiError::Legacy {
+            status: StatusCode::BAD_REQUEST,
+            code: 400,
+            message: "Invalid client id".into(),
+        }
+        .into_response();
+    }
+    // A fixture client id without a configured key uses the development key.
+    let expected = settings
+        .credentials
+        .get(client_id)
+        .map(String::as_str)
+        .unwrap_or(crate::config::DEV_UQPAY_API_KEY);
+    if header("x-api-key") != Some(expected) {
+        return ApiError::Unauthorized("invalid api key").into_response();
+    }
+    if let Err(e) = uqpay.rate_limit(&format!("token:{client_id}")) {
+        return e.into_response();
+    }
+    let (auth_token, expired_at) = uqpay.tokens.issue(client_id, uqpay.core.clock.now_secs());
+    Json(json!({ "auth_token": auth_token, "expired_at": expired_at })).into_response()
+}

@@ -1,0 +1,104 @@
+//! The UQPAY issuing simulator, nested under `/uqpay/api` (UQPAY's base URL ends in `/api`).
+//!
+//! - `POST /v1/connect/token` (`x-client-id`, `x-api-key`): a 30-minute token; a new token
+//!   revokes the client's older ones (see `auth.rs`).
+//! - `POST /v1/issuing/cards` with `x-auth-token: Bearer ...` and `x-idempotency-key`: see
+//!   `create.rs`, `validate.rs`, `idempotency.rs`, `funds.rs` (SINGLE-mode issuing balance,
+//!   BIN card pools); the card is PENDING, then ACTIVE or FAILED
+//!   with a signed webhook (`lifecycle.rs`).
+//! - `GET /v1/issuing/cards[/{card_id}[/order]]`, `GET /v1/issuing/products` (`lookup.rs`).
+//!
+//! Sandbox choices where the spec is silent or says [inferred]:
+//! - Rate limit: `faults.rate_limit_per_minute` (UQPAY's fixed per-minute window per client;
+//!   500/min is the documented sandbox value) applies to every authenticated call of a client;
+//!   the token endpoint has its own window of the same size per client. Off by default. A 429
+//!   carries the documented body and a `Retry-After` (seconds to the next minute).
+//! - The injected transient error is HTTP 500 `{"type":"api_error","code":"api_error",...}`
+//!   and is not cached under the idempotency key.
+//! - A lost response happens after the answer was cached, so a retry with the same key replays
+//!   the original answer (the card is created once).
+//! - The create answers HTTP 200 (the spec notes the status is not stated; SDKs accept any 2xx).
+//! - `x-on-behalf-of`: no sub-accounts exist in the fixtures, so it always answers
+//!   `sub_account_not_found`.
+
+mod auth;
+mod cards;
+mod create;
+mod funds;
+mod idempotency;
+mod lifecycle;
+mod lookup;
+mod validate;
+mod wire;
+
+pub use auth::TOKEN_TTL_SECS;
+pub use lifecycle::{retry_schedule, sign as sign_webhook};
+pub use wire::{PROCESSING_MESSAGE, TOO_MANY_REQUESTS_MESSAGE};
+
+use super::config::ProviderSettings;
+use super::core::{Core, retry_after_secs};
+use cardbatch_types::ProviderKind;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use std::sync::Arc;
+use wire::ApiError;
+
+/// The provider name in stats, faults and the ledger.
+pub const PROVIDER: &str = "uqpay";
+
+/// The simulator's state.
+#[derive(Debug)]
+pub struct Uqpay {
+    core: Arc<Core>,
+    tokens: auth::TokenStore,
+    idempotency: idempotency::IdempotencyStore,
+    cards: cards::CardStore,
+    funds: funds::Funds,
+}
+
+impl Uqpay {
+    fn settings(&self) -> &ProviderSettings {
+        self.core.settings(ProviderKind::Uqpay)
+    }
+
+    fn rate_limit(&self, credential: &str) -> Result<(), ApiError> {
+        self.core
+            .rate_limit(PROVIDER, credential)
+            .map_err(|wait| ApiError::RateLimited {
+                retry_after_secs: retry_after_secs(wait),
+            })
+    }
+}
+
+/// The UQPAY routes, nested under `/uqpay/api`.
+pub fn router(core: Arc<Core>) -> Router {
+    let state = Arc::new(Uqpay {
+        tokens: auth::TokenStore::new(core.config.seed),
+        idempotency: idempotency::IdempotencyStore::default(),
+        cards: cards::CardStore::default(),
+        funds: funds::Funds::new(&core.fixtures),
+        core,
+    });
+    Router::new()
+        .route("/v1/connect/token", post(auth::token))
+        .route(
+            "/v1/issuing/cards",
+            post(create::create_card).get(lookup::list_cards),
+        )
+        .route("/v1/issuing/cards/{card_id}", get(lookup::get_card))
+        .route("/v1/issuing/cards/{card_id}/order", get(lookup::get_order))
+        .route("/v1/issuing/products", get(lookup::list_products))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_request,
+        ))
+        .with_state(state)
+}
+
+async fn count_request(State(uqpay): State<Arc<Uqpay>>, request: Request, next: Next) -> Response {
+    uqpay.core.stats.incr(PROVIDER, "requests");
+    next.run(request).await
+}
