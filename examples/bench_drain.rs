@@ -95,7 +95,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     };
     let handler = handler_fn(|_order| async {
         Outcome::Submitted {
-            refs: serde_json::json!({}),
+            refs: Default::default(),
         }
         .into()
     });

@@ -17,18 +17,17 @@
 //! the workers until every order was recorded.
 
 use anyhow::{Context, bail};
-use cardbatch::config::{Profile, WorkerConfig};
+use cardbatch::app::App;
+use cardbatch::config::{Config, Profile, ServerConfig, WorkerConfig};
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::ingest::{SubmitOptions, submit};
-use cardbatch::providers::{Credentials, ProviderEnv};
+use cardbatch::providers::Credentials;
 use cardbatch::sandbox::config::{DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID};
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, Sandbox, SandboxConfig};
 use cardbatch::store::Store;
-use cardbatch::worker::{IssueHandler, Runtime};
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Issue N UQPAY orders through cardbatch against the in-process sandbox.
@@ -124,26 +123,26 @@ async fn bench(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<
     );
 
     // 3. Issue them all.
-    let env = ProviderEnv {
-        http: cardbatch::providers::http::client(),
-        store: store.clone(),
-        public_url: "http://127.0.0.1:9".into(),
+    let config = Config {
+        server: ServerConfig {
+            public_url: Some("http://127.0.0.1:9".into()),
+            ..ServerConfig::default()
+        },
+        worker: WorkerConfig {
+            claim_batch: args.claim_batch,
+            ..WorkerConfig::default()
+        },
+        profiles: BTreeMap::from([(kind.as_str().to_string(), profile)]),
+        ..Config::without_profiles()
     };
-    let profiles = BTreeMap::from([(kind.as_str().to_string(), profile)]);
-    let handler = IssueHandler::from_profiles(&profiles, &env, |_, _| {
+    let app = App::with_store(&config, store.clone(), |_, _| {
         Ok(Credentials::from_pairs([
             ("client_id", DEV_UQPAY_CLIENT_ID),
             ("api_key", DEV_UQPAY_API_KEY),
         ]))
     })?;
-    let config = WorkerConfig {
-        claim_batch: args.claim_batch,
-        ..WorkerConfig::default()
-    };
     let started = Instant::now();
-    let run = Runtime::new(store.clone(), profiles, Arc::new(handler.clone()), config)
-        .drain_until_idle()
-        .await?;
+    let run = app.drain().await?;
     let elapsed = started.elapsed();
 
     // 4. Check and report.
@@ -159,7 +158,12 @@ async fn bench(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<
         (Some(first), Some(last)) => (*last - *first).to_std().unwrap_or_default(),
         _ => std::time::Duration::ZERO,
     };
-    let lane = handler.lane(kind.as_str()).context("the lane")?.stats();
+    let lane = app
+        .clients()
+        .get(kind.as_str())
+        .context("the profile's client")?
+        .lane()
+        .stats();
     println!(
         "issued   {submitted} orders ({} cards, {} duplicate keys) in {elapsed:.2?}: {:.0} orders/s end to end",
         ledger.total_cards,

@@ -12,17 +12,18 @@
 //! On Postgres the benchmark creates a scratch database next to the one in `--url` and drops it
 //! afterwards; on SQLite it uses a file in a temporary directory.
 
-use anyhow::bail;
-use cardbatch::domain::{NewBatch, NewOrder, OrderState, ProviderKind};
-use cardbatch::reconcile::{ProcessOptions, ProviderClients, run_event_processor};
+use anyhow::{Context, bail};
+use cardbatch::app::{App, Services};
+use cardbatch::config::{Config, Profile, ServerConfig};
+use cardbatch::domain::{NewBatch, NewOrder, OrderState, ProviderKind, ProviderRefs};
+use cardbatch::providers::Credentials;
 use cardbatch::store::{Completion, Store};
-use cardbatch::webhooks::{WebhookKeys, WebhookState, sign_uqpay};
+use cardbatch::webhooks::sign_uqpay;
 use clap::Parser;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
 
 const SECRET: &str = "bench-webhook-secret";
 const PROFILE: &str = "uqpay";
@@ -60,32 +61,29 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     let store = Store::connect(url).await?;
     submitted_orders(&store, args.events).await?;
 
-    // The real server (webhook routes, body limits) and the event processor.
-    let mut keys = WebhookKeys::new();
-    keys.add_uqpay(PROFILE, SECRET.as_bytes());
-    let wake = Arc::new(Notify::new());
-    let app = cardbatch::server::app_with_webhooks(
-        store.clone(),
-        cardbatch::providers::alchemypay::CheckKeys::new(),
-        WebhookState::new(store.clone(), keys, wake.clone()),
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/webhooks/uqpay", listener.local_addr()?);
-    let (stop, stopped) = watch::channel(false);
-    let mut server_stop = stopped.clone();
-    let server = tokio::spawn(cardbatch::server::serve(listener, app, async move {
-        let _ = server_stop.wait_for(|s| *s).await;
-    }));
-    let mut processor_stop = stopped;
-    let processor = tokio::spawn(run_event_processor(
-        store.clone(),
-        ProviderClients::new(),
-        wake,
-        ProcessOptions::default(),
-        async move {
-            let _ = processor_stop.wait_for(|s| *s).await;
+    // The real server (webhook routes, body limits) and the event processor, assembled by the
+    // application's composition root for one UQPAY profile.
+    let config = Config {
+        server: ServerConfig {
+            listen: "127.0.0.1:0".parse()?,
+            public_url: None,
         },
-    ));
+        profiles: BTreeMap::from([(
+            PROFILE.to_string(),
+            Profile::sandbox(ProviderKind::Uqpay, "127.0.0.1:9"),
+        )]),
+        ..Config::without_profiles()
+    };
+    let app = App::with_store(&config, store.clone(), |_, _| {
+        Ok(Credentials::from_pairs([
+            ("client_id", "bench"),
+            ("api_key", "bench"),
+            ("webhook_secret", SECRET),
+        ]))
+    })?;
+    let running = app.start(Services::SERVER).await?;
+    let addr = running.server_addr().context("the server's address")?;
+    let base = format!("http://{addr}/webhooks/uqpay");
 
     // The load generator: `concurrency` senders sharing one keep-alive client.
     let http = reqwest::Client::builder()
@@ -141,9 +139,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let matched = started.elapsed();
-    stop.send_replace(true);
-    server.await??;
-    processor.await?;
+    running.stop().await?;
 
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
@@ -226,10 +222,14 @@ async fn submitted_orders(store: &Store, n: usize) -> anyhow::Result<()> {
                 order_id: o.id,
                 state: OrderState::Submitted,
                 next_attempt_at: None,
-                provider_refs: Some(serde_json::json!({
-                    "card_id": format!("card-{}", o.order_ref),
-                    "card_order_id": format!("co-{}", o.order_ref),
-                })),
+                provider_refs: Some(
+                    ProviderRefs::new()
+                        .with(ProviderRefs::CARD_ID, format!("card-{}", o.order.order_ref))
+                        .with(
+                            ProviderRefs::CARD_ORDER_ID,
+                            format!("co-{}", o.order.order_ref),
+                        ),
+                ),
                 error: None,
                 attempts: Vec::new(),
             })

@@ -233,7 +233,8 @@ impl Config {
         Ok(config)
     }
 
-    fn without_profiles() -> Config {
+    /// The defaults with no profile: what a file without `[profiles]` gets before validation.
+    pub fn without_profiles() -> Config {
         Config {
             database_url: "sqlite://cardbatch.db".to_string(),
             server: ServerConfig::default(),

@@ -18,12 +18,14 @@
 //! - [`demo`]: `cardbatch demo`, the whole system against the sandbox on loopback.
 //! - [`cli`]: the `cardbatch` command line.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod domain;
 pub mod ingest;
+pub mod lanes;
 pub mod providers;
 pub mod reconcile;
 /// The provider sandbox (the `cardbatch-sandbox` crate), for `cardbatch sandbox`, the demo and tests.

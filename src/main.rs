@@ -1,7 +1,7 @@
 //! The `cardbatch` binary: parse the command line, set up logging, dispatch. Every error ends
 //! as one line on stderr and a non-zero exit code.
 
-use cardbatch::cli::{Cli, Command, dispatch};
+use cardbatch::cli::{Cli, dispatch};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -12,11 +12,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so that stdout stays clean for tables, JSON and CSV. The demo prints its
     // own story; its routine info lines (lane slow-downs, reconciler passes) would only interleave.
-    let default_filter = match cli.command {
-        #[cfg(feature = "sandbox")]
-        Command::Demo { .. } => "warn",
-        _ => "warn,cardbatch=info",
-    };
+    #[cfg(feature = "sandbox")]
+    let quiet = matches!(cli.command, cardbatch::cli::Command::Demo { .. });
+    #[cfg(not(feature = "sandbox"))]
+    let quiet = false;
+    let default_filter = if quiet { "warn" } else { "warn,cardbatch=info" };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CARDBATCH_LOG")

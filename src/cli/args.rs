@@ -2,7 +2,6 @@
 
 use crate::domain::OrderState;
 use clap::{Args, Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Issue payment cards in bulk, durably.
@@ -153,7 +152,7 @@ pub enum Command {
         sandbox_config: Option<PathBuf>,
         /// Address to listen on.
         #[arg(long, default_value = crate::config::DEFAULT_SANDBOX_ADDR)]
-        listen: SocketAddr,
+        listen: std::net::SocketAddr,
     },
 }
 

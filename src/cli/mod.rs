@@ -9,13 +9,13 @@ mod output;
 mod read;
 mod reconcile;
 mod run;
-mod serve;
 mod submit;
 
 pub use args::{Cli, Command};
 pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
+use crate::app::Services;
 use crate::config::Config;
 use crate::store::Store;
 use anyhow::Context;
@@ -52,11 +52,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile { batch, json } => {
             reconcile::run(&open_store(&config).await?, batch.as_deref(), json).await
         }
-        Command::Run => run::run(&config).await,
+        Command::Run => run::run(&config, Services::ALL).await,
         #[cfg(feature = "sandbox")]
         Command::Demo { dir, keep } => demo::demo(&dir, keep).await,
-        Command::Worker => run::worker(&config).await,
-        Command::Serve => serve::serve(&config).await,
+        Command::Worker => run::run(&config, Services::WORKERS).await,
+        Command::Serve => run::run(&config, Services::SERVER).await,
         #[cfg(feature = "sandbox")]
         Command::Sandbox {
             sandbox_config,

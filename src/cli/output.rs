@@ -13,7 +13,8 @@ macro_rules! outln {
     }};
 }
 
-/// `print!` counterpart of [`outln!`].
+/// `print!` counterpart of [`outln!`] (only the demo prints text without a line end).
+#[cfg(feature = "sandbox")]
 macro_rules! out {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -21,7 +22,9 @@ macro_rules! out {
     }};
 }
 
-pub(crate) use {out, outln};
+#[cfg(feature = "sandbox")]
+pub(crate) use out;
+pub(crate) use outln;
 
 /// True when `err` comes from writing to a pipe nobody reads any more; the command then ends
 /// quietly, as `yes | head` does.

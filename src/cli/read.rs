@@ -1,7 +1,7 @@
 //! The read commands: `batches`, `status BATCH`, `orders BATCH`.
 
 use super::output::{format_minor, outln, print_json, print_table};
-use crate::domain::OrderState;
+use crate::domain::{OrderState, ProviderRefs};
 use crate::store::{BatchSummary, OrderRow, Store};
 use anyhow::bail;
 use serde_json::json;
@@ -157,22 +157,11 @@ fn print_orders(rows: &[OrderRow]) -> std::io::Result<()> {
 }
 
 /// `key=value` pairs of a refs object, for one table cell.
-pub fn compact_refs(refs: &serde_json::Value) -> String {
-    match refs.as_object() {
-        Some(map) => map
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{k}={}",
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => refs.to_string(),
-    }
+pub fn compact_refs(refs: &ProviderRefs) -> String {
+    refs.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn error_text(o: &OrderRow) -> String {

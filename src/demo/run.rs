@@ -5,14 +5,11 @@ use super::report::{self, BatchSettlement, DemoBatch, FaultSummary};
 use super::settle::wait_until_final;
 use super::setup::Stack;
 use super::verify::{self, Verification};
-use crate::config::WorkerConfig;
 use crate::domain::ProviderKind;
 use crate::ingest::{SubmitOptions, SubmitOutcome, submit};
 use crate::reconcile::ReconcileReport;
 use crate::store::Store;
-use crate::worker::Runtime;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The example CSVs, built in so the demo runs from any directory.
@@ -129,8 +126,9 @@ pub async fn run(options: DemoOptions) -> Result<DemoOutcome, DemoError> {
         Ok(batches) => summarise(&stack, batches).await,
         Err(e) => Err(e),
     };
-    stack.shutdown().await;
+    let stopped = stack.shutdown().await;
     let (batches, settlements, reconcile, faults, verification) = outcome?;
+    stopped?;
     Ok(DemoOutcome {
         dir,
         store,
@@ -157,8 +155,8 @@ fn fresh_dir(dir: &Path) -> Result<PathBuf, DemoError> {
     std::path::absolute(dir).map_err(io)
 }
 
-/// Submits every example through the real ingest path, runs the workers until every order is
-/// final, and stops them.
+/// Submits every example through the real ingest path (the workers pick each batch up as it
+/// is queued) and waits until every order is final.
 async fn submit_and_settle(
     stack: &Stack,
     dir: &Path,
@@ -204,34 +202,8 @@ async fn submit_and_settle(
         });
     }
 
-    let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
-    let runtime = Runtime::new(
-        stack.store.clone(),
-        stack.profiles.clone(),
-        Arc::new(stack.handler.clone()),
-        worker_config(),
-    );
-    let workers = tokio::spawn(runtime.run(async move {
-        let _ = workers_stopped.await;
-    }));
-    let settled = wait_until_final(&stack.store, &stack.sandbox, &batches, timeout).await;
-    let _ = stop_workers.send(());
-    let stopped = workers
-        .await
-        .map_err(|e| DemoError::Worker(e.to_string()))?;
-    settled?;
-    stopped.map_err(|e| DemoError::Worker(e.to_string()))?;
+    wait_until_final(&stack.store, &stack.sandbox, &batches, timeout).await?;
     Ok(batches)
-}
-
-/// Quick polls and small claims: the demo's batches are small.
-fn worker_config() -> WorkerConfig {
-    WorkerConfig {
-        lease_secs: 30,
-        claim_batch: 16,
-        idle_poll_ms: 20,
-        shutdown_grace_secs: 10,
-    }
 }
 
 type Summary = (

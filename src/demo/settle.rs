@@ -10,7 +10,7 @@ use super::options::DemoError;
 use super::report::DemoBatch;
 use crate::domain::{OrderState, ProviderKind};
 use crate::sandbox::RunningSandbox;
-use crate::store::{OrderRow, Store, card_refs_of};
+use crate::store::{OrderRow, Store};
 use std::time::Duration;
 
 /// How often the order counts are read while waiting: one cheap grouped query.
@@ -34,12 +34,12 @@ pub(super) fn awaits_activation(
     {
         return false;
     }
-    let Some((Some(card), _)) = order.provider_refs.as_ref().map(card_refs_of) else {
+    let Some(card) = order.provider_refs.as_ref().and_then(|r| r.card_key()) else {
         return false;
     };
     sandbox
         .ledger()
-        .get(kind.as_str(), &card)
+        .get(kind.as_str(), card)
         .is_some_and(|entry| entry.status == EMBOSSING)
 }
 
@@ -100,9 +100,8 @@ fn describe(sandbox: &RunningSandbox, kind: ProviderKind, order: &OrderRow) -> S
     let card = order
         .provider_refs
         .as_ref()
-        .and_then(|refs| card_refs_of(refs).0);
+        .and_then(|refs| refs.card_key());
     let status = card
-        .as_deref()
         .and_then(|c| sandbox.ledger().get(kind.as_str(), c))
         .map(|entry| entry.status)
         .unwrap_or_else(|| "not in the ledger by that key".into());

@@ -1,15 +1,13 @@
-//! Starting the pieces the demo runs, all in this process and all on 127.0.0.1 with port 0:
-//! the sandbox, cardbatch's server, the webhook event processor and the reconciler. The workers
-//! are started by `run`, because they run exactly as long as the orders are moving.
+//! Starting what the demo runs, all in this process and all on 127.0.0.1 with port 0: the
+//! sandbox, then cardbatch assembled by [`App`] (server, workers, webhook event processor and
+//! reconciler), with the sandbox's development credentials passed in process.
 
 use super::options::DemoError;
-use crate::config::Profile;
+use crate::app::{App, Running, Services};
+use crate::config::{Config, Profile, ServerConfig, WorkerConfig};
 use crate::domain::ProviderKind;
-use crate::providers::alchemypay::CheckKeys;
-use crate::providers::{Credentials, ProviderEnv};
-use crate::reconcile::{
-    LookupOptions, ProcessOptions, ProviderClients, Reconciler, run_event_processor,
-};
+use crate::providers::Credentials;
+use crate::reconcile::{LookupOptions, ProcessOptions};
 use crate::sandbox::config::{
     DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY, DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID,
     DEV_UQPAY_WEBHOOK_SECRET,
@@ -17,14 +15,10 @@ use crate::sandbox::config::{
 use crate::sandbox::qitech::DEV_CLIENT_PRIVATE_KEY_PEM;
 use crate::sandbox::{FaultConfig, ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
 use crate::store::Store;
-use crate::webhooks::{QITECH_PATH, UQPAY_PATH, WebhookKeys, WebhookState};
-use crate::worker::IssueHandler;
+use crate::webhooks::{QITECH_PATH, UQPAY_PATH};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 
 /// Lifecycle delays and webhook retry schedules run at this fraction of real time, so a card
 /// becomes active within tens of milliseconds and a failed webhook is retried within a second.
@@ -35,25 +29,19 @@ pub(super) struct Stack {
     pub store: Store,
     pub sandbox: RunningSandbox,
     pub profiles: BTreeMap<String, Profile>,
-    pub handler: IssueHandler,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
-    processor: JoinHandle<()>,
-    reconciler: JoinHandle<()>,
+    running: Running,
 }
 
 impl Stack {
-    /// Starts the server (bound first, because the sandbox needs its address for webhooks and
-    /// Alchemy Pay's reverse validation), then the sandbox, then builds every client with the
-    /// sandbox's development credentials passed in process.
+    /// Binds cardbatch's server first (the sandbox needs its address for webhooks and Alchemy
+    /// Pay's reverse validation), starts the sandbox, then assembles and starts cardbatch
+    /// against it: the workers begin with the first order submitted.
     pub async fn start(store: Store, seed: u64) -> Result<Stack, DemoError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(DemoError::Listen)?;
-        let server_url = format!(
-            "http://{}",
-            listener.local_addr().map_err(DemoError::Listen)?
-        );
+        let server_addr = listener.local_addr().map_err(DemoError::Listen)?;
+        let server_url = format!("http://{server_addr}");
         let sandbox_listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(DemoError::Listen)?;
@@ -67,105 +55,64 @@ impl Stack {
             .first()
             .cloned()
             .ok_or_else(|| DemoError::QiKey("the fixtures name no QI Tech API key".into()))?;
-        let credentials = |kind: ProviderKind| dev_credentials(kind, &qi_api_key, &qi_public_key);
 
         let profiles: BTreeMap<String, Profile> = ProviderKind::ALL
             .into_iter()
             .map(|kind| (kind.as_str().to_string(), profile(kind, &sandbox)))
             .collect();
-        let env = ProviderEnv {
-            http: crate::providers::http::client(),
-            store: store.clone(),
-            public_url: server_url.clone(),
+        let config = Config {
+            server: ServerConfig {
+                listen: server_addr,
+                public_url: Some(server_url),
+            },
+            worker: worker_config(),
+            profiles: profiles.clone(),
+            ..Config::without_profiles()
         };
-        let handler =
-            IssueHandler::from_profiles(&profiles, &env, |_, p| Ok(credentials(p.provider)))
-                .map_err(|e| DemoError::Profile {
-                    profile: "(all)".into(),
-                    problem: e.to_string(),
-                })?;
-
-        let mut webhook_keys = WebhookKeys::new();
-        let mut check_keys = CheckKeys::new();
-        let mut clients = ProviderClients::new();
-        for (name, p) in &profiles {
-            let creds = credentials(p.provider);
-            let problem = |problem: String| DemoError::Profile {
-                profile: name.clone(),
-                problem,
-            };
-            webhook_keys
-                .add_profile(name, p, &creds)
-                .map_err(|e| problem(e.to_string()))?;
-            if p.provider == ProviderKind::AlchemypayVcc {
-                check_keys
-                    .add_profile(name, &creds)
-                    .map_err(|e| problem(e.to_string()))?;
-                let client = crate::providers::build(name, p, &creds, &env)
-                    .map_err(|e| problem(e.to_string()))?;
-                clients.insert(name.clone(), client);
-            }
-        }
-
-        let (stop, stopped) = watch::channel(false);
-        let wake = Arc::new(Notify::new());
-        let app = crate::server::app_with_webhooks(
-            store.clone(),
-            check_keys,
-            WebhookState::new(store.clone(), webhook_keys, wake.clone()),
-        );
-        let server = tokio::spawn(crate::server::serve(
-            listener,
-            app,
-            until_true(stopped.clone()),
-        ));
-        let options = ProcessOptions {
+        let app = App::with_store(&config, store.clone(), |_, p| {
+            Ok(dev_credentials(p.provider, &qi_api_key, &qi_public_key))
+        })
+        .map_err(|e| DemoError::Profile {
+            profile: "(all)".into(),
+            problem: e.to_string(),
+        })?
+        .with_process_options(ProcessOptions {
             // Quicker than production: lifecycles take milliseconds here.
             recheck_after: Duration::from_millis(200),
             sweep_every: Duration::from_millis(200),
             ..ProcessOptions::default()
-        };
-        let processor = tokio::spawn(run_event_processor(
-            store.clone(),
-            clients,
-            wake,
-            options,
-            until_true(stopped),
-        ));
+        })
         // The reconciler looks up the orders whose webhook did not come (the sandbox drops a
-        // few), paced by the same lanes as the workers.
-        let mut reconciler = Reconciler::new(store.clone(), handler.providers(), lookup_options());
-        for name in handler.profiles() {
-            if let Some(lane) = handler.lane(&name) {
-                reconciler = reconciler.with_lane(&name, lane);
-            }
-        }
-        let reconciler = tokio::spawn(reconciler.run(until_true(stop.subscribe())));
-
+        // few), through the same lanes as the workers.
+        .with_lookup_options(lookup_options());
+        let running = app.start_on(Some(listener), Services::ALL);
         Ok(Stack {
             store,
             sandbox,
             profiles,
-            handler,
-            stop,
-            server,
-            processor,
-            reconciler,
+            running,
         })
     }
 
-    /// Stops the processor, the reconciler and the server, then the sandbox.
-    pub async fn shutdown(self) {
-        self.stop.send_replace(true);
-        let _ = self.processor.await;
-        let _ = self.reconciler.await;
-        let _ = self.server.await;
+    /// Stops cardbatch (workers first, then the server, the processor and the reconciler),
+    /// then the sandbox.
+    pub async fn shutdown(self) -> Result<(), DemoError> {
+        let stopped = self.running.stop().await;
         self.sandbox.shutdown().await;
+        stopped
+            .map(|_| ())
+            .map_err(|e| DemoError::Worker(format!("{e:#}")))
     }
 }
 
-async fn until_true(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
+/// Quick polls and small claims: the demo's batches are small.
+fn worker_config() -> WorkerConfig {
+    WorkerConfig {
+        lease_secs: 30,
+        claim_batch: 16,
+        idle_poll_ms: 20,
+        shutdown_grace_secs: 10,
+    }
 }
 
 /// The faults of every provider: about 10% transient errors, 5% lost responses, 429s from a

@@ -5,9 +5,9 @@
 //! the card refs it recorded must name that card; an order without refs must have none.
 
 use super::report::DemoBatch;
-use crate::domain::{OrderState, ProviderKind};
+use crate::domain::{OrderState, ProviderKind, ProviderRefs};
 use crate::sandbox::core::Ledger;
-use crate::store::{Store, card_refs_of};
+use crate::store::Store;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -180,12 +180,12 @@ pub(super) async fn against_ledger(
                     card_id: card.clone(),
                 }),
                 (Some(refs), [card]) => {
-                    if let (Some(recorded), _) = card_refs_of(refs)
+                    if let Some(recorded) = refs.card_key()
                         && !names_card(refs, card)
                     {
                         out.mismatches.push(Mismatch::RefsDiffer {
                             order_ref: order.order_ref,
-                            recorded,
+                            recorded: recorded.to_string(),
                             card_id: card.clone(),
                         });
                     }
@@ -213,7 +213,6 @@ pub(super) async fn against_ledger(
 
 /// Whether any string value of the refs is the ledger's card id (providers name their card
 /// key differently: QI `card_key`, UQPAY `card_id`, Alchemy Pay `cardId`).
-fn names_card(refs: &serde_json::Value, card_id: &str) -> bool {
-    refs.as_object()
-        .is_some_and(|o| o.values().any(|v| v.as_str() == Some(card_id)))
+fn names_card(refs: &ProviderRefs, card_id: &str) -> bool {
+    refs.iter().any(|(_, v)| v == card_id)
 }

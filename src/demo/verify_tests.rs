@@ -2,7 +2,7 @@
 
 use super::report::DemoBatch;
 use super::verify::{Mismatch, against_ledger};
-use crate::domain::{NewBatch, NewOrder, OrderState, ProviderKind};
+use crate::domain::{NewBatch, NewOrder, OrderState, ProviderKind, ProviderRefs};
 use crate::sandbox::core::Ledger;
 use crate::store::{Completion, Store};
 use serde_json::json;
@@ -46,7 +46,7 @@ async fn store_with(dir: &tempfile::TempDir, refs: &[(&str, Option<&str>)]) -> (
     let completions: Vec<Completion> = claimed
         .iter()
         .map(|o| {
-            let card = card_of[o.order_ref.as_str()];
+            let card = card_of[o.order.order_ref.as_str()];
             Completion {
                 order_id: o.id,
                 state: if card.is_some() {
@@ -55,7 +55,7 @@ async fn store_with(dir: &tempfile::TempDir, refs: &[(&str, Option<&str>)]) -> (
                     OrderState::Rejected
                 },
                 next_attempt_at: None,
-                provider_refs: card.map(|c| json!({ "card_id": c })),
+                provider_refs: card.map(|c| ProviderRefs::new().with(ProviderRefs::CARD_ID, c)),
                 error: None,
                 attempts: Vec::new(),
             }

@@ -1,5 +1,6 @@
 //! Parsed, always-valid domain types shared by every stage: what a provider is, what state an
-//! order is in, the order as ingest hands it to the store, and the Brazilian and money value
+//! order is in, the order as ingest hands it to the store and as the provider layer sees it
+//! (with its provider refs), and the Brazilian and money value
 //! types ingest validates (CPF, CNPJ, UF, CEP, amounts) with the masking used in messages.
 
 mod cep;
@@ -9,13 +10,17 @@ pub mod masking;
 pub mod money;
 mod order;
 mod order_state;
+mod provider_order;
+mod provider_refs;
 pub mod text;
 mod uf;
 
+pub use cardbatch_types::ProviderKind;
 pub use cep::Cep;
 pub use cnpj::Cnpj;
 pub use cpf::Cpf;
 pub use order::{NewBatch, NewOrder, Payload};
 pub use order_state::OrderState;
-pub use cardbatch_types::ProviderKind;
+pub use provider_order::ProviderOrder;
+pub use provider_refs::ProviderRefs;
 pub use uf::Uf;

@@ -1,14 +1,15 @@
 //! What a provider call ended as, and the record of it for the `attempts` table.
 
+use crate::domain::ProviderRefs;
 use crate::store::{AttemptKind, AttemptOutcome, AttemptRecord};
 use std::time::Duration;
 
 /// A provider's answer, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Classified {
-    /// The provider accepted the order; `refs` are its keys (card_key, card_id, ...) as a JSON
-    /// object. Confirmation (webhook or lookup) may still be pending.
-    Accepted { refs: serde_json::Value },
+    /// The provider accepted the order; `refs` are its keys (card_key, card_id, ...).
+    /// Confirmation (webhook or lookup) may still be pending.
+    Accepted { refs: ProviderRefs },
     /// Worth retrying with the same idempotency key: any 5xx, 408, 429, a timeout or connection
     /// error before the request was sent, and the codes the provider marks transient.
     /// `rate_limited` is true for a 429 (or the provider's rate-limit code), so the lane slows.
@@ -32,7 +33,7 @@ pub enum Classified {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution {
     /// The card exists: these are its refs.
-    Found { refs: serde_json::Value },
+    Found { refs: ProviderRefs },
     /// The provider has no trace of the order: it is safe to send it (again).
     NotFound,
     /// Sending again with the same idempotency key is itself the safe lookup (UQPAY replays the

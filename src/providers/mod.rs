@@ -12,6 +12,7 @@ mod build;
 mod call;
 mod credentials;
 pub mod http;
+mod profile_client;
 pub mod qitech;
 mod status;
 pub mod uqpay;
@@ -19,9 +20,10 @@ pub mod uqpay;
 pub use build::{BuildError, ProviderEnv, build};
 pub use call::{CallKind, CallReport, Classified, Resolution};
 pub use credentials::{CredentialError, Credentials};
+pub use profile_client::{ProfileClient, ProfileClients};
 pub use status::CardStatus;
 
-use crate::store::ClaimedOrder;
+use crate::domain::ProviderOrder;
 use futures::future::BoxFuture;
 
 /// A card provider client for one profile.
@@ -31,7 +33,7 @@ pub trait Provider: Send + Sync + 'static {
     /// `CIN000099`, Alchemy `300001`/`600003`) are read as success here when the refs are known
     /// or follow asynchronously; when they are not and cannot be found, the answer is
     /// [`Classified::NeedsReview`].
-    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport>;
+    fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport>;
 
     /// Resolves doubt before anything is re-sent: the previous attempt may have reached the
     /// provider. Finds the order's card by the refs we hold or by the client reference (QI
@@ -39,7 +41,7 @@ pub trait Provider: Send + Sync + 'static {
     /// that this provider cannot tell (its reconciliation gap).
     fn resolve<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)>;
 
     /// Looks up the status of the card of an accepted (`submitted`) order by the refs it holds,
@@ -48,7 +50,7 @@ pub trait Provider: Send + Sync + 'static {
     /// calling anything, which leaves such orders waiting for their webhook.
     fn status<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
         let _ = order;
         Box::pin(async { (CardStatus::Pending, Vec::new()) })

@@ -17,22 +17,16 @@
 //! 5. Write every decision in one transaction, each order change fenced on `submitted`.
 
 use super::read::{EventMeaning, EventReading, read_event};
-use crate::domain::OrderState;
-use crate::providers::{Provider, Resolution};
+use crate::domain::{OrderState, ProviderRefs};
+use crate::providers::{ProfileClients, Resolution};
 use crate::store::{
-    CardMatchKey, ClaimedOrder, ConfirmedBy, EventOutcome, EventSettlement, MatchedOrder,
-    OrderConfirmation, Store, WebhookEvent,
+    CardMatchKey, ConfirmedBy, EventOutcome, EventSettlement, MatchedOrder, OrderConfirmation,
+    Store, WebhookEvent,
 };
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// The provider clients the processor may consult, by profile name (Alchemy Pay's card-info
-/// lookup). A profile without a client leaves its unsigned callbacks pending.
-pub type ProviderClients = BTreeMap<String, Arc<dyn Provider>>;
 
 /// How the processor paces itself.
 #[derive(Debug, Clone)]
@@ -82,7 +76,7 @@ pub struct ProcessReport {
 /// Runs one pass over the due pending events (see the module doc) at `now_ms`.
 pub async fn process_pending_events(
     store: &Store,
-    clients: &ProviderClients,
+    clients: &ProfileClients,
     options: &ProcessOptions,
     now_ms: i64,
 ) -> crate::store::Result<ProcessReport> {
@@ -103,7 +97,7 @@ pub async fn process_pending_events(
     let orders = store.order_match_many(&keys).await?;
     let mut settlements = Vec::with_capacity(events.len());
     for ((event, reading), order) in events.iter().zip(readings).zip(orders) {
-        settlements.push(decide(clients, options, event, reading, order, now_ms).await);
+        settlements.push(decide(store, clients, options, event, reading, order, now_ms).await);
     }
     let applied = store
         .webhook_event_settle_many(&settlements, now_ms)
@@ -127,7 +121,7 @@ pub async fn process_pending_events(
 /// passes back to back while a backlog lasts, until `shutdown` resolves.
 pub async fn run_event_processor<F>(
     store: Store,
-    clients: ProviderClients,
+    clients: ProfileClients,
     wake: Arc<Notify>,
     options: ProcessOptions,
     shutdown: F,
@@ -161,7 +155,8 @@ pub async fn run_event_processor<F>(
 }
 
 async fn decide(
-    clients: &ProviderClients,
+    store: &Store,
+    clients: &ProfileClients,
     options: &ProcessOptions,
     event: &WebhookEvent,
     reading: EventReading,
@@ -266,15 +261,30 @@ async fn decide(
                 settle.note = format!("waiting: no client for profile {}", order.profile);
                 return settle;
             };
-            let claimed = claimed_for_lookup(&order, &card_id);
-            let (resolution, calls) = client.resolve(&claimed).await;
+            // The order as the client reads it, holding the callback's card id, which the
+            // lookup must find under the order's own orderNo.
+            let mut view = match store.order_provider_view(order.id).await {
+                Ok(Some(view)) => view,
+                Ok(None) | Err(_) => {
+                    // Read again at the next look: the order row is there (it just matched).
+                    settle.outcome = EventOutcome::Pending;
+                    settle.note = "waiting: the order could not be read for its card lookup".into();
+                    return settle;
+                }
+            };
+            view.refs.merge(
+                &ProviderRefs::new()
+                    .with(ProviderRefs::ORDER_NO, order.idempotency_key.as_str())
+                    .with(ProviderRefs::CARD_ID, card_id.as_str()),
+            );
+            let (resolution, calls) = client.resolve(&view).await;
             settle.calls = calls
                 .iter()
                 .map(|c| (order.id, c.attempt_record(order.attempts)))
                 .collect();
             match resolution {
                 Resolution::Found { refs } => {
-                    let refs = merge_refs(order.provider_refs.as_ref(), refs);
+                    let refs = order.refs.clone().merged(&refs);
                     settle.note = format!("issued: card {card_id} confirmed by lookup");
                     settle.confirm = Some(confirm(
                         OrderState::Issued,
@@ -297,39 +307,4 @@ async fn decide(
         EventMeaning::Nothing(_) => unreachable!("handled above"),
     }
     settle
-}
-
-/// The order as the provider's `resolve` reads it, holding the callback's card id.
-fn claimed_for_lookup(order: &MatchedOrder, card_id: &str) -> ClaimedOrder {
-    ClaimedOrder {
-        id: order.id,
-        batch_id: order.batch_id,
-        profile: order.profile.clone(),
-        provider: order.provider,
-        order_ref: order.order_ref.clone(),
-        idempotency_key: order.idempotency_key.clone(),
-        payload: Value::Null,
-        amount_minor: None,
-        currency: None,
-        provider_refs: Some(merge_refs(
-            order.provider_refs.as_ref(),
-            json!({ "order_no": order.idempotency_key, "card_id": card_id }),
-        )),
-        attempt: 0,
-        // Only read for UQPAY's replay window; this is an Alchemy Pay card-info check.
-        created_at_ms: 0,
-        previous_outcome_unknown: false,
-    }
-}
-
-/// `known` with the keys of `new` added or replaced.
-fn merge_refs(known: Option<&Value>, new: Value) -> Value {
-    match (known.and_then(Value::as_object), new) {
-        (Some(known), Value::Object(new)) => {
-            let mut merged = known.clone();
-            merged.extend(new);
-            Value::Object(merged)
-        }
-        (_, new) => new,
-    }
 }

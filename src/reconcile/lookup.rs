@@ -5,8 +5,8 @@
 //! One pass, per profile with a client:
 //! 1. Claim up to `batch` orders submitted at least `confirm_after` ago whose next lookup is
 //!    due, fencing them from other reconcilers for `lease` (other processes, other passes).
-//! 2. Look each up, through the profile's lane when there is one (lookups share the provider's
-//!    rate limit with the create calls).
+//! 2. Look each up through the profile's paced client (lookups share the provider's rate limit
+//!    with the create calls).
 //! 3. Active: `issued`, confirmed by lookup. Failed: `failed`, with the provider's code. Still
 //!    pending or the lookup failed: look again later, the wait doubling from `interval` up to
 //!    `max_backoff` (never sooner than a `Retry-After`). Not found while the order holds refs: a
@@ -22,16 +22,12 @@
 //! (`worker::issue`), to `submitted`, `retry_wait` or `needs_review`. Once `submitted`, they come
 //! here like any other order.
 
-use super::events::ProviderClients;
 use crate::config::ReconcileConfig;
 use crate::domain::OrderState;
-use crate::providers::{CardStatus, Classified};
+use crate::providers::{CardStatus, ProfileClients};
 use crate::store::{ConfirmedBy, LookupClaim, LookupOutcome, OrderConfirmation, Store};
-use crate::worker::ProviderLane;
 use futures::StreamExt;
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Lookups in flight at once within a pass (the lanes bound the rate).
@@ -93,30 +89,23 @@ pub struct LookupReport {
     pub escalated: usize,
 }
 
-/// The reconciler of one process: the store, a client per profile, and the profiles' lanes.
+/// The reconciler of one process: the store and the paced client of every profile.
 #[derive(Clone)]
 pub struct Reconciler {
     store: Store,
-    clients: ProviderClients,
-    lanes: BTreeMap<String, Arc<ProviderLane>>,
+    clients: ProfileClients,
     options: LookupOptions,
 }
 
 impl Reconciler {
-    /// A reconciler looking up the orders of every profile in `clients`.
-    pub fn new(store: Store, clients: ProviderClients, options: LookupOptions) -> Reconciler {
+    /// A reconciler looking up the orders of every profile in `clients`, through their lanes
+    /// (shared with the profiles' workers).
+    pub fn new(store: Store, clients: ProfileClients, options: LookupOptions) -> Reconciler {
         Reconciler {
             store,
             clients,
-            lanes: BTreeMap::new(),
             options,
         }
-    }
-
-    /// Sends the lookups of `profile` through `lane` (shared with its workers).
-    pub fn with_lane(mut self, profile: &str, lane: Arc<ProviderLane>) -> Reconciler {
-        self.lanes.insert(profile.to_string(), lane);
-        self
     }
 
     /// Runs one pass (see the module doc) at `now_ms`.
@@ -124,7 +113,8 @@ impl Reconciler {
         let mut report = LookupReport::default();
         let submitted_before = now_ms - self.options.confirm_after.as_millis() as i64;
         let lease_until = now_ms + self.options.lease.as_millis() as i64;
-        for (profile, client) in &self.clients {
+        for client in self.clients.iter() {
+            let profile = client.name();
             let claimed = self
                 .store
                 .order_claim_lookups(
@@ -138,25 +128,9 @@ impl Reconciler {
             if claimed.is_empty() {
                 continue;
             }
-            let lane = self.lanes.get(profile);
             let looked: Vec<(LookupOutcome, CardStatus)> =
                 futures::stream::iter(claimed.into_iter().map(|claim| async move {
-                    if let Some(lane) = lane {
-                        lane.acquire().await;
-                    }
-                    let (status, calls) = client.status(&claim.order).await;
-                    if let Some(lane) = lane {
-                        for call in &calls {
-                            if let Classified::Transient {
-                                rate_limited,
-                                retry_after,
-                                ..
-                            } = &call.classified
-                            {
-                                lane.record(*rate_limited, *retry_after);
-                            }
-                        }
-                    }
+                    let (status, calls) = client.status(&claim.order.order).await;
                     let mut outcome = self.decide(&claim, &status, now_ms);
                     outcome.calls = calls
                         .iter()
@@ -237,11 +211,10 @@ impl Reconciler {
                 }
             }
             CardStatus::NotFound => {
-                let refs = order
-                    .provider_refs
-                    .as_ref()
-                    .map(|r| r.to_string())
-                    .unwrap_or_else(|| "none".into());
+                let refs = match &order.order.refs {
+                    refs if refs.is_empty() => "none".to_string(),
+                    refs => refs.to_string(),
+                };
                 outcome.mismatch = Some(format!(
                     "the provider does not know the card of this submitted order (refs {refs})"
                 ));

@@ -13,9 +13,7 @@ mod lookup;
 mod read;
 mod report;
 
-pub use events::{
-    ProcessOptions, ProcessReport, ProviderClients, process_pending_events, run_event_processor,
-};
+pub use events::{ProcessOptions, ProcessReport, process_pending_events, run_event_processor};
 pub use lookup::{LookupOptions, LookupReport, Reconciler, lookup_backoff};
 pub use read::{EventMeaning, EventReading, read_event};
 pub use report::{

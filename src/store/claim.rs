@@ -12,7 +12,7 @@
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::ClaimedOrder;
-use crate::domain::OrderState;
+use crate::domain::{OrderState, ProviderOrder, ProviderRefs};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -80,20 +80,21 @@ pub(super) struct ClaimRow {
 
 impl ClaimRow {
     pub(super) fn into_claimed(self) -> Result<ClaimedOrder> {
-        let json = |text: &str| serde_json::from_str(text).map_err(|e| corrupt("orders", e));
         Ok(ClaimedOrder {
             id: self.id,
             batch_id: Uuid::parse_str(&self.batch_id).map_err(|e| corrupt("orders", e))?,
-            provider: self.provider.parse().map_err(|e| corrupt("orders", e))?,
-            profile: self.profile,
-            order_ref: self.order_ref,
-            idempotency_key: self.idempotency_key,
-            payload: json(&self.payload)?,
-            amount_minor: self.amount_minor,
-            currency: self.currency,
-            provider_refs: self.provider_refs.as_deref().map(json).transpose()?,
             attempt: u32::try_from(self.attempts).map_err(|e| corrupt("orders", e))?,
-            created_at_ms: self.created_at,
+            order: ProviderOrder {
+                provider: self.provider.parse().map_err(|e| corrupt("orders", e))?,
+                profile: self.profile,
+                order_ref: self.order_ref,
+                idempotency_key: self.idempotency_key,
+                payload: serde_json::from_str(&self.payload).map_err(|e| corrupt("orders", e))?,
+                amount_minor: self.amount_minor,
+                currency: self.currency,
+                refs: stored_refs(self.provider_refs.as_deref())?,
+                queued_at_ms: self.created_at,
+            },
             // Taken over from a dead worker, or back from doubt: the last call may have reached
             // the provider either way.
             previous_outcome_unknown: matches!(
@@ -102,6 +103,14 @@ impl ClaimRow {
             ),
         })
     }
+}
+
+/// The refs column as [`ProviderRefs`] (empty when NULL).
+pub(super) fn stored_refs(text: Option<&str>) -> Result<ProviderRefs> {
+    text.map(ProviderRefs::from_json)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| corrupt("orders", e))
 }
 
 impl Store {
@@ -224,5 +233,59 @@ impl Store {
                 .rows_affected(),
         };
         Ok(done)
+    }
+}
+
+/// The order as the provider layer reads it, by id (same SQL on both engines).
+// language=SQL
+const PROVIDER_VIEW: &str = "SELECT profile, provider, order_ref, idempotency_key, payload, \
+    amount_minor, currency, provider_refs, created_at FROM orders WHERE id = $1";
+
+type ProviderViewRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+);
+
+impl Store {
+    /// The order `order_id` as a provider client reads it (the webhook event processor looks a
+    /// card up for it outside any claim); `None` when there is no such order.
+    pub async fn order_provider_view(&self, order_id: i64) -> Result<Option<ProviderOrder>> {
+        let row: Option<ProviderViewRow> = match &self.db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as(PROVIDER_VIEW)
+                    .bind(order_id)
+                    .fetch_optional(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(PROVIDER_VIEW)
+                    .bind(order_id)
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        let Some((profile, provider, order_ref, key, payload, amount, currency, refs, created)) =
+            row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(ProviderOrder {
+            profile,
+            provider: provider.parse().map_err(|e| corrupt("orders", e))?,
+            order_ref,
+            idempotency_key: key,
+            payload: serde_json::from_str(&payload).map_err(|e| corrupt("orders", e))?,
+            amount_minor: amount,
+            currency,
+            refs: stored_refs(refs.as_deref())?,
+            queued_at_ms: created,
+        }))
     }
 }

@@ -5,14 +5,15 @@
 //! caller learns the result only after the commit, so nothing is acknowledged before it is
 //! durable.
 //!
-//! Recording refs also copies the provider's card key and order key out of them into the
-//! indexed `card_ref` / `card_order_ref` columns (same precedence as
-//! [`crate::store::card_refs_of`]), which is how webhook events find their order.
+//! Recording refs also records the provider's card key and order key
+//! ([`ProviderRefs::card_key`](crate::domain::ProviderRefs::card_key), `order_key`) in the
+//! indexed `card_ref` / `card_order_ref` columns, which is how webhook events find their order.
+//! The store only writes the values it is given: which ref names the card is the domain's rule.
 
 use super::connect::{Db, Store};
 use super::error::{Error, Result};
 use super::model::{AttemptKind, AttemptOutcome, AttemptRecord, Completion};
-use crate::domain::OrderState;
+use crate::domain::{OrderState, ProviderRefs};
 use sqlx::{Sqlite, Transaction};
 use std::collections::HashSet;
 
@@ -22,14 +23,13 @@ use std::collections::HashSet;
 const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
         next_attempt_at = COALESCE(u.next_at, orders.next_attempt_at), \
         provider_refs = COALESCE(u.refs, orders.provider_refs), \
-        card_ref = COALESCE(u.refs ->> '$.card_key', u.refs ->> '$.postpaid_card_key', \
-            u.refs ->> '$.card_id', orders.card_ref), \
-        card_order_ref = COALESCE(u.refs ->> '$.card_order_id', \
-            u.refs ->> '$.payment_instrument_key', orders.card_order_ref), \
+        card_ref = COALESCE(u.card_ref, orders.card_ref), \
+        card_order_ref = COALESCE(u.card_order_ref, orders.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $2 \
     FROM (SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS next_at, value ->> 3 AS refs, \
-            value ->> 4 AS code, value ->> 5 AS msg FROM json_each($1)) AS u \
+            value ->> 4 AS code, value ->> 5 AS msg, value ->> 6 AS card_ref, \
+            value ->> 7 AS card_order_ref FROM json_each($1)) AS u \
     WHERE orders.id = u.id AND orders.lease_owner = $3 AND orders.state = 'in_flight' \
     RETURNING orders.id";
 
@@ -44,14 +44,13 @@ const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
 const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
         next_attempt_at = COALESCE(u.next_at, o.next_attempt_at), \
         provider_refs = COALESCE(u.refs, o.provider_refs), \
-        card_ref = COALESCE(u.refs::jsonb ->> 'card_key', u.refs::jsonb ->> 'postpaid_card_key', \
-            u.refs::jsonb ->> 'card_id', o.card_ref), \
-        card_order_ref = COALESCE(u.refs::jsonb ->> 'card_order_id', \
-            u.refs::jsonb ->> 'payment_instrument_key', o.card_order_ref), \
+        card_ref = COALESCE(u.card_ref, o.card_ref), \
+        card_order_ref = COALESCE(u.card_order_ref, o.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $7 \
-    FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[]) \
-        AS u(id, state, next_at, refs, code, msg) \
+    FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+            $9::text[], $10::text[]) \
+        AS u(id, state, next_at, refs, code, msg, card_ref, card_order_ref) \
     WHERE o.id = u.id AND o.lease_owner = $8 AND o.state = 'in_flight' \
     RETURNING o.id";
 
@@ -177,7 +176,15 @@ fn parse_outcome(text: &str) -> Result<AttemptOutcome> {
 }
 
 fn refs_text(c: &Completion) -> Option<String> {
-    c.provider_refs.as_ref().map(|v| v.to_string())
+    c.provider_refs.as_ref().map(ProviderRefs::to_json)
+}
+
+/// The card key and the order key the completion's refs name.
+fn key_columns(c: &Completion) -> (Option<&str>, Option<&str>) {
+    match &c.provider_refs {
+        Some(refs) => (refs.card_key(), refs.order_key()),
+        None => (None, None),
+    }
 }
 
 async fn sqlite_complete(
@@ -190,13 +197,16 @@ async fn sqlite_complete(
         .iter()
         .map(|c| {
             let (code, msg) = c.error.clone().unzip();
+            let (card_ref, card_order_ref) = key_columns(c);
             serde_json::json!([
                 c.order_id,
                 c.state.as_str(),
                 c.next_attempt_at,
                 refs_text(c),
                 code,
-                msg
+                msg,
+                card_ref,
+                card_order_ref
             ])
         })
         .collect();
@@ -233,6 +243,8 @@ async fn pg_complete(
         .iter()
         .map(|c| c.error.as_ref().map(|e| e.1.as_str()))
         .collect();
+    let (card_refs, card_order_refs): (Vec<Option<&str>>, Vec<Option<&str>>) =
+        completions.iter().map(key_columns).unzip();
     let done: HashSet<i64> = sqlx::query_scalar::<_, i64>(PG_COMPLETE)
         .bind(&ids)
         .bind(states)
@@ -242,6 +254,8 @@ async fn pg_complete(
         .bind(msgs)
         .bind(now_ms)
         .bind(worker_id)
+        .bind(card_refs)
+        .bind(card_order_refs)
         .fetch_all(&mut *conn)
         .await?
         .into_iter()

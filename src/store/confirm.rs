@@ -8,9 +8,8 @@ use super::connect::{Db, Store};
 use super::error::{Error, Result};
 use super::inbox::EventOutcome;
 use super::model::AttemptRecord;
-use super::order_match::card_refs_of;
 use super::reconcile_lookup::LATE_MISMATCH;
-use crate::domain::OrderState;
+use crate::domain::{OrderState, ProviderRefs};
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::collections::HashSet;
 
@@ -44,7 +43,7 @@ pub struct OrderConfirmation {
     /// Webhook or lookup.
     pub by: ConfirmedBy,
     /// Replaces the stored refs when given (Alchemy Pay's card id arrives this way).
-    pub provider_refs: Option<serde_json::Value>,
+    pub provider_refs: Option<ProviderRefs>,
     /// `(code, message)` of a failure.
     pub error: Option<(String, String)>,
 }
@@ -243,8 +242,12 @@ fn notes(
 }
 
 fn confirm_columns(c: &OrderConfirmation) -> (Option<String>, Option<String>) {
-    let refs = c.provider_refs.as_ref().map(|r| r.to_string());
-    let card_ref = c.provider_refs.as_ref().and_then(|r| card_refs_of(r).0);
+    let refs = c.provider_refs.as_ref().map(ProviderRefs::to_json);
+    let card_ref = c
+        .provider_refs
+        .as_ref()
+        .and_then(|r| r.card_key())
+        .map(str::to_string);
     (refs, card_ref)
 }
 

@@ -33,7 +33,7 @@ pub use model::{
     AttemptKind, AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary,
     ClaimedOrder, Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
-pub use order_match::{CardMatchKey, MatchedOrder, card_refs_of};
+pub use order_match::{CardMatchKey, MatchedOrder};
 pub use reconcile_lookup::{LookupClaim, LookupOutcome};
 pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
 pub use tokens::{StoredToken, TokenLock};

@@ -2,43 +2,26 @@
 //! server decide how to show them.
 
 use super::confirm::ConfirmedBy;
-use crate::domain::{OrderState, ProviderKind};
+use crate::domain::{OrderState, ProviderKind, ProviderOrder, ProviderRefs};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-/// An order a worker has claimed under a lease: everything the provider layer needs to make (or
-/// resume) the create call.
+/// An order a worker has claimed under a lease: the order as the provider layer sees it, plus
+/// what the queue knows about this attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedOrder {
     /// The order's row id (also the job id).
     pub id: i64,
     /// The batch the order came in.
     pub batch_id: Uuid,
-    /// The provider profile the order is issued through.
-    pub profile: String,
-    /// The profile's provider.
-    pub provider: ProviderKind,
-    /// The customer's reference, unique per profile.
-    pub order_ref: String,
-    /// The same key on every attempt (see [`crate::domain::NewOrder::idempotency_key`]).
-    pub idempotency_key: String,
-    /// The provider-specific order as ingest validated it.
-    pub payload: serde_json::Value,
-    /// Money amount in integer minor units, when the provider has one.
-    pub amount_minor: Option<i64>,
-    /// ISO 4217 currency of `amount_minor`.
-    pub currency: Option<String>,
-    /// Keys the provider returned on an earlier attempt, if any.
-    pub provider_refs: Option<serde_json::Value>,
     /// This attempt's number, starting at 1 (the claim counts it).
     pub attempt: u32,
-    /// When the order was queued (Unix ms): no call for it can be older. UQPAY replays a key's
-    /// answer for 24 hours only, so an order older than that is resolved by other means.
-    pub created_at_ms: i64,
     /// The previous attempt may have reached the provider and nobody knows its answer: the order
     /// was taken over from a worker whose lease expired. The provider layer must resolve that
     /// doubt (a lookup, or an idempotent replay) before sending anything new.
     pub previous_outcome_unknown: bool,
+    /// What the provider client sends and looks up by.
+    pub order: ProviderOrder,
 }
 
 /// What one provider call ended as, for the `attempts` table.
@@ -126,8 +109,9 @@ pub struct Completion {
     pub state: OrderState,
     /// For `retry_wait`: when the order is due again (Unix ms).
     pub next_attempt_at: Option<i64>,
-    /// Replaces the stored provider refs when given.
-    pub provider_refs: Option<serde_json::Value>,
+    /// Replaces the stored provider refs when given (the card key and order key columns follow
+    /// them).
+    pub provider_refs: Option<ProviderRefs>,
     /// `(code, message)` of the failure; `None` clears the last error.
     pub error: Option<(String, String)>,
     /// The provider calls made during this attempt; stored even when the fence refuses the state
@@ -225,7 +209,7 @@ pub struct OrderRow {
     /// ISO 4217 currency of `amount_minor`.
     pub currency: Option<String>,
     /// The provider's keys for the card or order, once it answered.
-    pub provider_refs: Option<serde_json::Value>,
+    pub provider_refs: Option<ProviderRefs>,
     /// Code of the last failure (the provider's, or cardbatch's own).
     pub last_error_code: Option<String>,
     /// Message of the last failure.

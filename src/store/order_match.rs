@@ -1,11 +1,11 @@
 //! Finding the order an event is about: by the provider's card key, its order key, or our
-//! idempotency key as the provider echoes it. The card keys are copied out of the refs into
-//! indexed columns when the create answer is recorded (`complete.rs`), and the lookup works on
+//! idempotency key as the provider echoes it. The card keys are recorded in indexed columns
+//! beside the refs when the create answer is recorded (`complete.rs`), and the lookup works on
 //! a whole group of events at once (one query per key kind, whatever the group's size).
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
-use crate::domain::{OrderState, ProviderKind};
+use crate::domain::{OrderState, ProviderKind, ProviderRefs};
 use uuid::Uuid;
 
 /// The keys an event carries, each tried in turn against the orders of `providers`.
@@ -40,7 +40,7 @@ pub struct MatchedOrder {
     /// Where it is in its life.
     pub state: OrderState,
     /// The refs recorded so far.
-    pub provider_refs: Option<serde_json::Value>,
+    pub refs: ProviderRefs,
     /// Create attempts made so far.
     pub attempts: u32,
 }
@@ -119,22 +119,6 @@ type RawMatch = (
     Option<String>,
     i64,
 );
-
-/// The card key and order key in a provider's refs, by the precedence `order_complete_many`
-/// uses in SQL: card `card_key`, `postpaid_card_key`, `card_id`; order `card_order_id`,
-/// `payment_instrument_key`.
-pub fn card_refs_of(refs: &serde_json::Value) -> (Option<String>, Option<String>) {
-    let first = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| refs.get(*n).and_then(serde_json::Value::as_str))
-            .map(str::to_string)
-    };
-    (
-        first(&["card_key", "postpaid_card_key", "card_id"]),
-        first(&["card_order_id", "payment_instrument_key"]),
-    )
-}
 
 impl Store {
     /// The order an event's keys point to: by card key, then order key, then idempotency key,
@@ -220,11 +204,7 @@ fn parse_match(
         order_ref,
         idempotency_key,
         state: state.parse().map_err(|e| corrupt("orders", e))?,
-        provider_refs: refs
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| corrupt("orders", e))?,
+        refs: super::claim::stored_refs(refs.as_deref())?,
         attempts: u32::try_from(attempts).map_err(|e| corrupt("orders", e))?,
     })
 }

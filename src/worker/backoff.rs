@@ -104,17 +104,19 @@ mod tests {
         ClaimedOrder {
             id: 7,
             batch_id: uuid::Uuid::nil(),
-            profile: "p".into(),
-            provider: ProviderKind::Uqpay,
-            order_ref: "r".into(),
-            idempotency_key: "k".into(),
-            payload: serde_json::json!({}),
-            amount_minor: None,
-            currency: None,
-            provider_refs: None,
             attempt,
-            created_at_ms: 0,
             previous_outcome_unknown: false,
+            order: crate::domain::ProviderOrder {
+                profile: "p".into(),
+                provider: ProviderKind::Uqpay,
+                order_ref: "r".into(),
+                idempotency_key: "k".into(),
+                payload: serde_json::json!({}),
+                amount_minor: None,
+                currency: None,
+                refs: Default::default(),
+                queued_at_ms: 0,
+            },
         }
     }
 
@@ -240,7 +242,7 @@ mod tests {
     #[test]
     fn each_outcome_maps_to_its_state() {
         let p = profile(1_000, 10_000, 3);
-        let refs = serde_json::json!({"card_id": "c1"});
+        let refs = crate::domain::ProviderRefs::new().with("card_id", "c1");
         let cases = [
             (
                 Outcome::Submitted { refs: refs.clone() },

@@ -1,5 +1,6 @@
 //! The pluggable part of a worker: what to do with one claimed order.
 
+use crate::domain::ProviderRefs;
 use crate::store::{AttemptRecord, ClaimedOrder};
 use futures::future::BoxFuture;
 use std::future::Future;
@@ -40,12 +41,12 @@ pub enum Outcome {
     /// -> `submitted`.
     Submitted {
         /// The provider's keys for the order or card (stored as `provider_refs`).
-        refs: serde_json::Value,
+        refs: ProviderRefs,
     },
     /// The provider accepted the order and the card is already final. -> `issued`.
     Issued {
         /// The provider's keys for the card.
-        refs: serde_json::Value,
+        refs: ProviderRefs,
     },
     /// Worth retrying: -> `retry_wait` with durable backoff (at least `retry_after` when the
     /// provider said so), or `dead` once the profile's `max_attempts` is reached.

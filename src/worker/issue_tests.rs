@@ -1,11 +1,14 @@
 //! The handler's decisions, with a scripted provider standing in for a real client.
 
 use super::*;
-use crate::domain::ProviderKind;
+use crate::domain::{ProviderKind, ProviderOrder, ProviderRefs};
+use crate::lanes::LocalLane;
 use crate::providers::CallKind;
+use crate::providers::{CallReport, Provider};
 use crate::store::AttemptOutcome;
 use serde_json::json;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -38,7 +41,7 @@ fn report(kind: CallKind, classified: Classified) -> CallReport {
 }
 
 impl Provider for Scripted {
-    fn create<'a>(&'a self, _: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+    fn create<'a>(&'a self, _: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         self.create_calls.fetch_add(1, Ordering::SeqCst);
         let next = self
             .creates
@@ -49,7 +52,7 @@ impl Provider for Scripted {
         Box::pin(async move { report(CallKind::Create, next) })
     }
 
-    fn resolve<'a>(&'a self, _: &'a ClaimedOrder) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
+    fn resolve<'a>(&'a self, _: &'a ProviderOrder) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         self.resolve_calls.fetch_add(1, Ordering::SeqCst);
         let resolution = self
             .resolution
@@ -57,7 +60,10 @@ impl Provider for Scripted {
             .unwrap()
             .clone()
             .expect("a scripted resolution");
-        let lookup = report(CallKind::Lookup, Classified::Accepted { refs: json!({}) });
+        let lookup = report(
+            CallKind::Lookup,
+            Classified::Accepted { refs: r(json!({})) },
+        );
         Box::pin(async move { (resolution, vec![lookup]) })
     }
 }
@@ -66,17 +72,19 @@ fn order(previous_outcome_unknown: bool, refs: Option<serde_json::Value>) -> Cla
     ClaimedOrder {
         id: 1,
         batch_id: uuid::Uuid::nil(),
-        profile: "uqpay".into(),
-        provider: ProviderKind::Uqpay,
-        order_ref: "r-1".into(),
-        idempotency_key: "k-1".into(),
-        payload: json!({}),
-        amount_minor: None,
-        currency: None,
-        provider_refs: refs,
         attempt: 2,
-        created_at_ms: chrono::Utc::now().timestamp_millis(),
         previous_outcome_unknown,
+        order: ProviderOrder {
+            profile: "uqpay".into(),
+            provider: ProviderKind::Uqpay,
+            order_ref: "r-1".into(),
+            idempotency_key: "k-1".into(),
+            payload: json!({}),
+            amount_minor: None,
+            currency: None,
+            refs: refs.map(r).unwrap_or_default(),
+            queued_at_ms: chrono::Utc::now().timestamp_millis(),
+        },
     }
 }
 
@@ -87,16 +95,21 @@ fn setup(
     let provider = Arc::new(Scripted::default());
     *provider.creates.lock().unwrap() = creates.into();
     *provider.resolution.lock().unwrap() = resolution;
-    let handler = IssueHandler::new().with_profile(
+    let handler = IssueHandler::new(ProfileClients::new().with(ProfileClient::new(
         "uqpay",
         provider.clone(),
-        Arc::new(ProviderLane::new(1_000.0)),
-    );
+        Arc::new(LocalLane::new(1_000.0)),
+    )));
     (provider, handler)
 }
 
 fn accepted(refs: serde_json::Value) -> Classified {
-    Classified::Accepted { refs }
+    Classified::Accepted { refs: r(refs) }
+}
+
+/// Refs written as JSON, read the way stored refs are.
+fn r(refs: serde_json::Value) -> ProviderRefs {
+    serde_json::from_value(refs).expect("a JSON object")
 }
 
 #[tokio::test]
@@ -111,7 +124,7 @@ async fn an_accepted_create_submits_the_order_with_its_refs_and_one_attempt_row(
     assert_eq!(
         result.outcome,
         Outcome::Submitted {
-            refs: json!({"card_id": "c1"})
+            refs: r(json!({"card_id": "c1"}))
         }
     );
     assert_eq!(result.attempts.len(), 1);
@@ -123,7 +136,7 @@ async fn an_accepted_create_submits_the_order_with_its_refs_and_one_attempt_row(
 #[tokio::test]
 async fn an_order_in_doubt_whose_card_is_found_is_submitted_without_a_new_create() {
     let found = Resolution::Found {
-        refs: json!({"card_key": "k9"}),
+        refs: r(json!({"card_key": "k9"})),
     };
     let (provider, handler) = setup(vec![], Some(found));
 
@@ -132,7 +145,7 @@ async fn an_order_in_doubt_whose_card_is_found_is_submitted_without_a_new_create
     assert_eq!(
         result.outcome,
         Outcome::Submitted {
-            refs: json!({"card_key": "k9"})
+            refs: r(json!({"card_key": "k9"}))
         }
     );
     assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
@@ -153,7 +166,7 @@ async fn when_a_resend_is_safe_the_create_goes_out_and_known_refs_are_kept() {
     assert_eq!(
         result.outcome,
         Outcome::Submitted {
-            refs: json!({"card_id": "c1", "order_no": "o1"})
+            refs: r(json!({"card_id": "c1", "order_no": "o1"}))
         }
     );
     assert_eq!(provider.resolve_calls.load(Ordering::SeqCst), 1);
@@ -221,7 +234,7 @@ async fn a_rate_limited_answer_retries_after_the_providers_delay_and_slows_the_l
             retry_after: Some(Duration::from_millis(1)),
         }
     );
-    let stats = handler.lane("uqpay").unwrap().stats();
+    let stats = handler.clients().get("uqpay").unwrap().lane().stats();
     assert_eq!(stats.rate_limited, 1);
     assert_eq!(stats.effective_rate, 500.0);
 }
@@ -257,18 +270,10 @@ async fn permanent_unknown_and_review_answers_keep_the_providers_code() {
 async fn an_order_of_an_unconfigured_profile_is_not_sent() {
     let (provider, handler) = setup(vec![], None);
     let mut other = order(false, None);
-    other.profile = "elsewhere".into();
+    other.order.profile = "elsewhere".into();
 
     let result = handler.handle(other).await;
 
     assert!(matches!(result.outcome, Outcome::Transient { code, .. } if code == "no_client"));
     assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
-}
-
-#[test]
-fn merging_refs_keeps_known_keys_and_takes_new_values() {
-    let known = json!({"order_no": "o1", "card_id": "old"});
-    let merged = merge_refs(Some(&known), json!({"card_id": "c2", "order_no": null}));
-    assert_eq!(merged, json!({"order_no": "o1", "card_id": "c2"}));
-    assert_eq!(merge_refs(None, json!({"a": 1})), json!({"a": 1}));
 }

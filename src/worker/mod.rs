@@ -4,9 +4,10 @@
 //! store, runs the pluggable [`OrderHandler`] on each with the profile's concurrency, and records
 //! the outcome: refs, a durable retry with backoff, a rejection, doubt. The handler that issues
 //! cards is [`IssueHandler`] (resolve doubt first, then create, one attempt row per HTTP call);
-//! each profile's calls are paced by its [`ProviderLane`] (rate limit, slowed down by 429s). apalis provides the worker
-//! lifecycle, the tower layers and graceful shutdown; the queue itself is our table (see
-//! DESIGN.md for why apalis' own SQL storages were not used).
+//! each profile's calls are paced by its lane (`crate::lanes`, through
+//! [`crate::providers::ProfileClient`]). apalis provides the worker lifecycle, the tower layers
+//! and graceful shutdown; the queue itself is our table (see DESIGN.md for why apalis' own SQL
+//! storages were not used).
 
 #![warn(missing_docs)]
 
@@ -16,14 +17,12 @@ mod handler;
 mod issue;
 mod issue_mask;
 mod lane;
-mod lanes;
 mod limit;
 mod run;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};
 pub use handler::{HandlerResult, OrderHandler, Outcome, handler_fn};
-pub use issue::{IssueBuildError, IssueHandler, merge_refs};
-pub use lanes::{LaneStats, ProviderLane};
+pub use issue::IssueHandler;
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};

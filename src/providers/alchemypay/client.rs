@@ -4,12 +4,12 @@
 use super::classify::{CodeClass, classify};
 use super::sign::{ACCESS_KEY, ACCESS_SIGN, ACCESS_TIMESTAMP, AccessKey, canonical_json};
 use super::wire::{Envelope, OrderPayload};
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::http::{classify_status, classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
-use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::time::Instant;
 
 /// `POST /open/api/card/create` relative to the base URL.
@@ -162,17 +162,16 @@ impl AlchemyPayClient {
     }
 
     /// The refs of an accepted order: `order_no`, and `card_id` when the answer carries one.
-    fn refs(order_no: &str, envelope: &Envelope) -> Value {
-        let mut refs = Map::new();
-        refs.insert("order_no".into(), json!(order_no));
-        if let Some(card_id) = envelope.card_id() {
-            refs.insert("card_id".into(), json!(card_id));
+    fn refs(order_no: &str, envelope: &Envelope) -> ProviderRefs {
+        let refs = ProviderRefs::new().with(ProviderRefs::ORDER_NO, order_no);
+        match envelope.card_id() {
+            Some(card_id) => refs.with(ProviderRefs::CARD_ID, card_id),
+            None => refs,
         }
-        Value::Object(refs)
     }
 
     /// Sends the create call for `order` (its idempotency key is the `orderNo`).
-    pub async fn create_card(&self, order: &ClaimedOrder) -> CallReport {
+    pub async fn create_card(&self, order: &ProviderOrder) -> CallReport {
         let payload = match OrderPayload::deserialize(&order.payload) {
             Ok(p) => p,
             Err(e) => {
@@ -210,7 +209,7 @@ impl AlchemyPayClient {
         };
         tracing::debug!(
             profile = %self.profile,
-            order_id = order.id,
+            order_ref = %order.order_ref,
             http_status = ?exchange.http_status,
             code = ?exchange.answer.as_ref().ok().map(|e| e.code),
             "alchemypay create answered"
@@ -220,14 +219,8 @@ impl AlchemyPayClient {
 
     /// Looks the order's card up by the `card_id` we hold; without one, re-sending the same
     /// orderNo is the lookup (`300001` means already created, never a second card).
-    pub async fn resolve_order(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
-        let card_id = order
-            .provider_refs
-            .as_ref()
-            .and_then(|r| r.get("card_id"))
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty());
-        let Some(card_id) = card_id else {
+    pub async fn resolve_order(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
+        let Some(card_id) = order.refs.get(ProviderRefs::CARD_ID) else {
             return (Resolution::ResendIsSafe, Vec::new());
         };
         let (resolution, report) = self.card_lookup(card_id, &order.idempotency_key).await;
@@ -252,7 +245,9 @@ impl AlchemyPayClient {
                     };
                     (Resolution::after_failed_lookup(&c), c)
                 } else {
-                    let refs = json!({ "order_no": order_no, "card_id": card_id });
+                    let refs = ProviderRefs::new()
+                        .with(ProviderRefs::ORDER_NO, order_no)
+                        .with(ProviderRefs::CARD_ID, card_id);
                     (
                         Resolution::Found { refs: refs.clone() },
                         Classified::Accepted { refs },
@@ -293,20 +288,20 @@ pub(super) fn from_class(class: CodeClass, e: &Envelope, why: &str) -> Classifie
 }
 
 impl Provider for AlchemyPayClient {
-    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+    fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         Box::pin(self.create_card(order))
     }
 
     fn resolve<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_order(order))
     }
 
     fn status<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
         Box::pin(self.card_status(order))
     }
@@ -326,11 +321,13 @@ mod tests {
                 .unwrap();
         assert_eq!(
             AlchemyPayClient::refs("cb1", &with),
-            json!({"order_no": "cb1", "card_id": "c_9"})
+            ProviderRefs::new()
+                .with(ProviderRefs::ORDER_NO, "cb1")
+                .with(ProviderRefs::CARD_ID, "c_9")
         );
         assert_eq!(
             AlchemyPayClient::refs("cb1", &without),
-            json!({"order_no": "cb1"})
+            ProviderRefs::new().with(ProviderRefs::ORDER_NO, "cb1")
         );
     }
 }

@@ -8,23 +8,17 @@
 
 use super::classify::{CodeClass, classify};
 use super::client::{AlchemyPayClient, INFO_PATH, from_class};
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified};
-use crate::store::ClaimedOrder;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Alchemy Pay's "Card does not exist".
 const CARD_NOT_FOUND: i64 = 404005;
 
 impl AlchemyPayClient {
     /// The status of the order's card, by the `card_id` its refs hold.
-    pub async fn card_status(&self, order: &ClaimedOrder) -> (CardStatus, Vec<CallReport>) {
-        let card_id = order
-            .provider_refs
-            .as_ref()
-            .and_then(|r| r.get("card_id"))
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty());
-        let Some(card_id) = card_id else {
+    pub async fn card_status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
+        let Some(card_id) = order.refs.get(ProviderRefs::CARD_ID) else {
             let why = format!(
                 "Alchemy Pay gives the card id only in the CREATE_CARD callback, which has not \
                  come, and has no lookup by orderNo; look for orderNo {} in the merchant portal",
@@ -48,7 +42,9 @@ impl AlchemyPayClient {
                     (CardStatus::NotFound, c)
                 } else {
                     let status = card.and_then(|c| c.status.clone()).unwrap_or_default();
-                    let refs = json!({ "card_id": card_id, "status": status });
+                    let refs = ProviderRefs::new()
+                        .with(ProviderRefs::CARD_ID, card_id)
+                        .with("status", status.as_str());
                     (read_status(&status), Classified::Accepted { refs })
                 }
             }

@@ -10,11 +10,11 @@
 use super::classify::QiCall;
 use super::outcome::{failure, local_refusal};
 use super::transport::QiTransport;
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
-use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use reqwest::Method;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The refs of an accepted instrument, by QI's own names.
 const REF_KEYS: [&str; 3] = [
@@ -34,7 +34,7 @@ impl QiPostpaid {
         QiPostpaid { transport }
     }
 
-    async fn create_instrument(&self, order: &ClaimedOrder) -> CallReport {
+    async fn create_instrument(&self, order: &ProviderOrder) -> CallReport {
         let (wallet_key, body) = match wire_body(order) {
             Ok(parts) => parts,
             Err(problem) => return local_refusal(problem),
@@ -56,19 +56,20 @@ impl QiPostpaid {
             Ok(answer) => failure(QiCall::PostpaidCreate, answer),
         };
         if !matches!(classified, Classified::Accepted { .. }) {
-            tracing::debug!(order_id = order.id, ?classified, "qitech postpaid create");
+            tracing::debug!(order_ref = %order.order_ref, ?classified, "qitech postpaid create");
         }
         exchange.report(CallKind::Create, classified)
     }
 
-    async fn resolve_instrument(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
-        let Some(refs) = order.provider_refs.as_ref().filter(|r| r.is_object()) else {
+    async fn resolve_instrument(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
+        let refs = &order.refs;
+        if refs.is_empty() {
             // QI has no lookup by request_control_key; re-sending the same key is the lookup:
             // it answers 201 (the first attempt never arrived) or 409 CIN000099.
             return (Resolution::ResendIsSafe, Vec::new());
-        };
+        }
         let wallet_key = order.payload.get("wallet_key").and_then(Value::as_str);
-        let card_key = refs.get("postpaid_card_key").and_then(Value::as_str);
+        let card_key = refs.get(ProviderRefs::POSTPAID_CARD_KEY);
         let (Some(wallet_key), Some(card_key)) = (wallet_key, card_key) else {
             return (
                 Resolution::Unresolvable {
@@ -101,28 +102,24 @@ impl QiPostpaid {
 }
 
 impl Provider for QiPostpaid {
-    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+    fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         Box::pin(self.create_instrument(order))
     }
 
     fn resolve<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_instrument(order))
     }
 
     fn status<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
         Box::pin(async move {
             let wallet_key = order.payload.get("wallet_key").and_then(Value::as_str);
-            let card_key = order
-                .provider_refs
-                .as_ref()
-                .and_then(|refs| refs.get("postpaid_card_key"))
-                .and_then(Value::as_str);
+            let card_key = order.refs.get(ProviderRefs::POSTPAID_CARD_KEY);
             let (Some(wallet_key), Some(card_key)) = (wallet_key, card_key) else {
                 return (
                     CardStatus::missing("wallet_key and postpaid_card_key"),
@@ -138,7 +135,7 @@ impl Provider for QiPostpaid {
 /// `(wallet_key, body)`: the order as ingest validated it, with `wallet_key` moved into the
 /// path, the limit converted from centavos to QI's BRL number, and `request_control_key` = the
 /// order's key.
-fn wire_body(order: &ClaimedOrder) -> Result<(String, Vec<u8>), String> {
+fn wire_body(order: &ProviderOrder) -> Result<(String, Vec<u8>), String> {
     let Value::Object(mut body) = order.payload.clone() else {
         return Err("the order payload is not a JSON object".into());
     };
@@ -172,15 +169,13 @@ fn is_path_safe(key: &str) -> bool {
 }
 
 /// The refs of a 201: the three keys, of which the first two are required.
-fn instrument_refs(json: &Value) -> Option<Value> {
-    let mut refs = Map::new();
-    for name in REF_KEYS {
-        if let Some(key) = json.get(name).and_then(Value::as_str) {
-            refs.insert(name.to_string(), Value::String(key.to_string()));
-        }
-    }
-    let complete = REF_KEYS[..2].iter().all(|k| refs.contains_key(*k));
-    complete.then_some(Value::Object(refs))
+fn instrument_refs(json: &Value) -> Option<ProviderRefs> {
+    let refs: ProviderRefs = REF_KEYS
+        .iter()
+        .filter_map(|name| Some((*name, json.get(*name)?.as_str()?)))
+        .collect();
+    let complete = REF_KEYS[..2].iter().all(|k| refs.get(k).is_some());
+    complete.then_some(refs)
 }
 
 /// 409 `CIN000099`: an earlier attempt with this key was carried out.
@@ -226,7 +221,9 @@ mod tests {
         assert_eq!(
             already_done(&with_keys, "k", "w"),
             Classified::Accepted {
-                refs: json!({"payment_instrument_key": "pi", "postpaid_card_key": "pc"})
+                refs: ProviderRefs::new()
+                    .with(ProviderRefs::PAYMENT_INSTRUMENT_KEY, "pi")
+                    .with(ProviderRefs::POSTPAID_CARD_KEY, "pc")
             }
         );
         assert!(

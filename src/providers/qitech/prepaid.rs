@@ -12,11 +12,11 @@
 use super::classify::QiCall;
 use super::outcome::{failure, local_refusal};
 use super::transport::QiTransport;
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
-use crate::store::ClaimedOrder;
 use futures::future::BoxFuture;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Cards asked for per page of the list (the sandbox's maximum; QI documents none).
 const PAGE_SIZE: u32 = 100;
@@ -34,7 +34,7 @@ impl QiPrepaid {
         QiPrepaid { transport }
     }
 
-    async fn create_card(&self, order: &ClaimedOrder) -> CallReport {
+    async fn create_card(&self, order: &ProviderOrder) -> CallReport {
         let body = match wire_body(order) {
             Ok(body) => body,
             Err(problem) => return local_refusal(problem),
@@ -47,7 +47,7 @@ impl QiPrepaid {
             Err(classified) => classified.clone(),
             Ok(answer) if answer.is_success() => match card_key(&answer.json) {
                 Some(key) => Classified::Accepted {
-                    refs: json!({ "card_key": key }),
+                    refs: card_refs(key),
                 },
                 None => Classified::Unknown {
                     code: format!("http_{}", answer.status),
@@ -57,18 +57,13 @@ impl QiPrepaid {
             Ok(answer) => failure(QiCall::PrepaidCreate, answer),
         };
         if !matches!(classified, Classified::Accepted { .. }) {
-            tracing::debug!(order_id = order.id, ?classified, "qitech prepaid create");
+            tracing::debug!(order_ref = %order.order_ref, ?classified, "qitech prepaid create");
         }
         exchange.report(CallKind::Create, classified)
     }
 
-    async fn resolve_card(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
-        let held = order
-            .provider_refs
-            .as_ref()
-            .and_then(|refs| refs.get("card_key"))
-            .and_then(Value::as_str);
-        match held {
+    async fn resolve_card(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
+        match order.refs.get(ProviderRefs::CARD_KEY) {
             Some(card_key) => self.get_by_key(card_key).await,
             None => self.find_by_name(order).await,
         }
@@ -80,7 +75,7 @@ impl QiPrepaid {
         let exchange = self.transport.call(Method::GET, &path, None).await;
         let (resolution, classified) = match &exchange.answer {
             Ok(answer) if answer.is_success() && card_key_is(&answer.json, card_key) => {
-                let refs = json!({ "card_key": card_key });
+                let refs = card_refs(card_key);
                 (
                     Resolution::Found { refs: refs.clone() },
                     Classified::Accepted { refs },
@@ -106,7 +101,7 @@ impl QiPrepaid {
     }
 
     /// Lists the account's cards page by page and matches the order's `card_name`.
-    async fn find_by_name(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
+    async fn find_by_name(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
         let name = order.idempotency_key.as_str();
         let Some(account_key) = order.payload.get("account_key").and_then(Value::as_str) else {
             let problem = "the order has no account_key to list cards of".to_string();
@@ -138,8 +133,8 @@ impl QiPrepaid {
                 }
             };
             let refs = match matches.first() {
-                Some(key) => json!({ "card_key": key }),
-                None => json!({}),
+                Some(key) => card_refs(key),
+                None => ProviderRefs::new(),
             };
             reports.push(exchange.report(CallKind::Lookup, Classified::Accepted { refs }));
             found.extend(matches);
@@ -151,7 +146,7 @@ impl QiPrepaid {
         let resolution = match found.as_slice() {
             [] => Resolution::NotFound,
             [card_key] => Resolution::Found {
-                refs: json!({ "card_key": card_key }),
+                refs: card_refs(card_key),
             },
             several => Resolution::Unresolvable {
                 code: "duplicate_card_name".into(),
@@ -167,28 +162,23 @@ impl QiPrepaid {
 }
 
 impl Provider for QiPrepaid {
-    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+    fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         Box::pin(self.create_card(order))
     }
 
     fn resolve<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_card(order))
     }
 
     fn status<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
         Box::pin(async move {
-            let held = order
-                .provider_refs
-                .as_ref()
-                .and_then(|refs| refs.get("card_key"))
-                .and_then(Value::as_str);
-            let Some(card_key) = held else {
+            let Some(card_key) = order.refs.get(ProviderRefs::CARD_KEY) else {
                 return (CardStatus::missing("card_key"), Vec::new());
             };
             let path = format!("/prepaid/card/{card_key}");
@@ -198,7 +188,7 @@ impl Provider for QiPrepaid {
 }
 
 /// The create body: the order as ingest validated it, plus `card_name` = the order's key.
-fn wire_body(order: &ClaimedOrder) -> Result<Vec<u8>, String> {
+fn wire_body(order: &ProviderOrder) -> Result<Vec<u8>, String> {
     let Value::Object(mut body) = order.payload.clone() else {
         return Err("the order payload is not a JSON object".into());
     };
@@ -227,6 +217,11 @@ fn read_page(json: &Value, name: &str) -> Result<(Vec<String>, Option<u32>), Cla
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok());
     Ok((matches, next))
+}
+
+/// The refs of a QI prepaid card: its `card_key`.
+fn card_refs(card_key: &str) -> ProviderRefs {
+    ProviderRefs::new().with(ProviderRefs::CARD_KEY, card_key)
 }
 
 fn card_key(json: &Value) -> Option<&str> {

@@ -6,9 +6,10 @@
 use super::classify::QiCall;
 use super::outcome::failure;
 use super::transport::QiTransport;
+use crate::domain::ProviderRefs;
 use crate::providers::{CallKind, CallReport, CardStatus, Classified};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// QI card states from which a card never becomes usable (prepaid spec §8, "Terminated").
 const TERMINATED: [&str; 5] = ["lost", "robbed", "fraud", "canceled", "theft"];
@@ -38,7 +39,9 @@ pub async fn card_status(
                     .get("status")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                let refs = json!({ "card_key": card_key, "status": status });
+                let refs = ProviderRefs::new()
+                    .with(ProviderRefs::CARD_KEY, card_key)
+                    .with("status", status);
                 (read_status(status), Classified::Accepted { refs })
             }
         }

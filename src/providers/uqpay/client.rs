@@ -10,13 +10,12 @@
 use super::classify::classify;
 use super::token::{Token, TokenError, TokenManager};
 use super::wire::{self, CreateCardResponse, ErrorBody};
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::http::{classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified, Provider, Resolution};
-use crate::store::ClaimedOrder;
 use axum::body::Bytes;
 use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
-use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -88,10 +87,9 @@ impl Exchange {
         if (200..300).contains(&answer.status) {
             return match serde_json::from_slice::<CreateCardResponse>(body) {
                 Ok(created) => Classified::Accepted {
-                    refs: json!({
-                        "card_id": created.card_id,
-                        "card_order_id": created.card_order_id,
-                    }),
+                    refs: ProviderRefs::new()
+                        .with(ProviderRefs::CARD_ID, created.card_id)
+                        .with(ProviderRefs::CARD_ORDER_ID, created.card_order_id),
                 },
                 Err(e) => Classified::Unknown {
                     code: "unreadable_answer".into(),
@@ -200,7 +198,7 @@ impl UqpayClient {
         Ok(self.exchange(build(&token)).await)
     }
 
-    async fn create_card(&self, order: &ClaimedOrder) -> CallReport {
+    async fn create_card(&self, order: &ProviderOrder) -> CallReport {
         let body = match wire::create_body(&order.payload) {
             Ok(body) => body.to_string(),
             Err(message) => {
@@ -228,7 +226,7 @@ impl UqpayClient {
     /// one: re-sending with the order's key replays UQPAY's original answer, so it is safe, as
     /// long as the order is younger than [`REPLAY_TRUSTED_FOR_MS`]; an older one is looked for
     /// by listing its cardholder's cards.
-    async fn resolve_order(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
+    async fn resolve_order(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
         self.resolve_order_at(order, chrono::Utc::now().timestamp_millis())
             .await
     }
@@ -236,18 +234,15 @@ impl UqpayClient {
     /// [`Self::resolve_order`] with the clock given, for tests.
     pub async fn resolve_order_at(
         &self,
-        order: &ClaimedOrder,
+        order: &ProviderOrder,
         now_ms: i64,
     ) -> (Resolution, Vec<CallReport>) {
-        let refs = order.provider_refs.as_ref();
+        let refs = &order.refs;
         let card_id = refs
-            .and_then(|r| r.get("card_id"))
-            .and_then(|v| v.as_str())
-            .filter(|id| {
-                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            });
-        let (Some(card_id), Some(refs)) = (card_id, refs) else {
-            if now_ms - order.created_at_ms >= REPLAY_TRUSTED_FOR_MS {
+            .get(ProviderRefs::CARD_ID)
+            .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        let Some(card_id) = card_id else {
+            if now_ms - order.queued_at_ms >= REPLAY_TRUSTED_FOR_MS {
                 return self.find_by_order_ref(order).await;
             }
             return (Resolution::ResendIsSafe, Vec::new());
@@ -306,20 +301,20 @@ pub(super) fn resolution_of(classified: &Classified) -> Resolution {
 }
 
 impl Provider for UqpayClient {
-    fn create<'a>(&'a self, order: &'a ClaimedOrder) -> BoxFuture<'a, CallReport> {
+    fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         Box::pin(self.create_card(order))
     }
 
     fn resolve<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)> {
         Box::pin(self.resolve_order(order))
     }
 
     fn status<'a>(
         &'a self,
-        order: &'a ClaimedOrder,
+        order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (CardStatus, Vec<CallReport>)> {
         Box::pin(self.card_status(order))
     }

@@ -9,11 +9,11 @@
 use super::classify::classify;
 use super::client::{UqpayClient, resolution_of};
 use super::wire::ErrorBody;
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::http::{classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified, Resolution};
-use crate::store::ClaimedOrder;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Cards per page (UQPAY's maximum).
 const PAGE_SIZE: u32 = 100;
@@ -33,7 +33,7 @@ impl UqpayClient {
     /// for the one whose `metadata.cardbatch_order_ref` is the order's. `Found` carries
     /// `{"card_id"}`; `NotFound` means every page was read; `Unresolvable` that the
     /// cardholder has more cards than the scan reads.
-    pub async fn find_by_order_ref(&self, order: &ClaimedOrder) -> (Resolution, Vec<CallReport>) {
+    pub async fn find_by_order_ref(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
         let payload = &order.payload;
         let order_ref = payload["metadata"]["cardbatch_order_ref"]
             .as_str()
@@ -109,9 +109,9 @@ impl UqpayClient {
                 .iter()
                 .find(|card| card["metadata"]["cardbatch_order_ref"].as_str() == Some(&order_ref))
                 .and_then(|card| card["card_id"].as_str())
-                .map(|card_id| json!({ "card_id": card_id }));
+                .map(|card_id| ProviderRefs::new().with(ProviderRefs::CARD_ID, card_id));
             // The page was read: the call succeeded, whether or not the card was on it.
-            let refs = found.clone().unwrap_or_else(|| json!({}));
+            let refs = found.clone().unwrap_or_default();
             reports.push(exchange.report(CallKind::Lookup, Classified::Accepted { refs }));
             if let Some(refs) = found {
                 return (Resolution::Found { refs }, reports);

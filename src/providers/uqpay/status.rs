@@ -6,22 +6,18 @@
 use super::classify::classify;
 use super::client::UqpayClient;
 use super::wire::ErrorBody;
+use crate::domain::{ProviderOrder, ProviderRefs};
 use crate::providers::http::{classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, CardStatus, Classified};
-use crate::store::ClaimedOrder;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 impl UqpayClient {
     /// The status of the order's card, by the `card_id` its refs hold.
-    pub async fn card_status(&self, order: &ClaimedOrder) -> (CardStatus, Vec<CallReport>) {
+    pub async fn card_status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
         let card_id = order
-            .provider_refs
-            .as_ref()
-            .and_then(|r| r.get("card_id"))
-            .and_then(Value::as_str)
-            .filter(|id| {
-                !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            });
+            .refs
+            .get(ProviderRefs::CARD_ID)
+            .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         let Some(card_id) = card_id else {
             return (CardStatus::missing("card_id"), Vec::new());
         };
@@ -50,7 +46,9 @@ impl UqpayClient {
                     .and_then(|v| v.get("card_status")?.as_str().map(str::to_string));
                 match card_status {
                     Some(s) => {
-                        let refs = json!({ "card_id": card_id, "card_status": s });
+                        let refs = ProviderRefs::new()
+                            .with(ProviderRefs::CARD_ID, card_id)
+                            .with("card_status", s.as_str());
                         (read_status(&s), Classified::Accepted { refs })
                     }
                     None => {

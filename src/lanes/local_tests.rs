@@ -5,7 +5,7 @@ use super::*;
 
 struct Virtual {
     time: Arc<VirtualTime>,
-    lane: ProviderLane,
+    lane: LocalLane,
 }
 
 fn lane(rate: f64) -> Virtual {
@@ -13,7 +13,7 @@ fn lane(rate: f64) -> Virtual {
         origin: Instant::now(),
         offset_nanos: Default::default(),
     });
-    let lane = ProviderLane::with_clock(rate, LaneClock::Virtual(time.clone()));
+    let lane = LocalLane::with_clock(rate, LaneClock::Virtual(time.clone()));
     Virtual { time, lane }
 }
 

@@ -1,10 +1,10 @@
-//! Provider lanes: the rate limit of one profile, shared by every worker of that profile in the
-//! process, slowed down when the provider says "too many requests".
+//! The in-process lane: the rate limit of one profile, shared by every caller of that profile in
+//! the process, slowed down when the provider says "too many requests".
 //!
-//! A lane is a `governor` limiter (GCRA) at the profile's `rate_limit_per_sec` with a small burst,
+//! It is a `governor` limiter (GCRA) at the profile's `rate_limit_per_sec` with a small burst,
 //! plus an AIMD controller on top:
 //!
-//! 1. every provider call waits for a permit ([`ProviderLane::acquire`]);
+//! 1. every provider call waits for a permit ([`LocalLane::acquire`]);
 //! 2. a rate-limited answer (429, or the provider's rate-limit code) pauses the whole lane until
 //!    its `Retry-After` and halves the effective rate (at most once per second, so that the
 //!    calls already in flight when the limit hit do not divide the rate by their number);
@@ -14,11 +14,13 @@
 //! The limiter reads tokio's clock. Its unit tests run it on a virtual clock that each sleep
 //! moves forward at once (what `tokio::time::pause` does, without tokio's `test-util` feature,
 //! which would rebuild every tokio-based dependency).
-//! Each process has its own lane: across processes the limit is not shared yet, so a profile
-//! run by N processes should give each one its share of the provider's limit in
-//! `rate_limit_per_sec` (DESIGN.md plans sharing it through the database); the AIMD step still
+//! Each process has its own lane: across processes the limit is not shared, so a profile run by
+//! N processes should give each one its share of the provider's limit in `rate_limit_per_sec`
+//! (a lane shared through Postgres is the planned second [`super::Lane`]); the AIMD step still
 //! backs each process off when their sum is too high.
 
+use super::{Lane, LaneStats};
+use futures::future::BoxFuture;
 use governor::clock::{Clock, Reference};
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
@@ -121,19 +123,6 @@ impl Clock for LaneClock {
 
 type Limiter = RateLimiter<NotKeyed, InMemoryState, LaneClock, NoOpMiddleware<LaneInstant>>;
 
-/// A snapshot of a lane, for logs, tests and benchmarks.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LaneStats {
-    /// The rate the lane currently lets through (calls per second).
-    pub effective_rate: f64,
-    /// The profile's configured rate.
-    pub configured_rate: f64,
-    /// Rate-limited answers seen so far.
-    pub rate_limited: u64,
-    /// Permits handed out so far.
-    pub permits: u64,
-}
-
 struct State {
     rate: f64,
     limiter: Arc<Limiter>,
@@ -148,27 +137,27 @@ struct State {
 }
 
 /// The rate limit of one profile in this process. Cheap to share: hold it in an `Arc`.
-pub struct ProviderLane {
+pub struct LocalLane {
     configured: f64,
     clock: LaneClock,
     state: Mutex<State>,
 }
 
-impl ProviderLane {
+impl LocalLane {
     /// A lane letting `rate_per_sec` calls through per second, with a burst of a tenth of a
     /// second's worth (at least one call).
-    pub fn new(rate_per_sec: f64) -> ProviderLane {
+    pub fn new(rate_per_sec: f64) -> LocalLane {
         Self::with_clock(rate_per_sec, LaneClock::Tokio)
     }
 
-    fn with_clock(rate_per_sec: f64, clock: LaneClock) -> ProviderLane {
+    fn with_clock(rate_per_sec: f64, clock: LaneClock) -> LocalLane {
         let configured = if rate_per_sec.is_finite() && rate_per_sec > 0.0 {
             rate_per_sec
         } else {
             FLOOR_PER_SEC
         };
         let now = clock.instant();
-        ProviderLane {
+        LocalLane {
             configured,
             state: Mutex::new(State {
                 rate: configured,
@@ -257,6 +246,20 @@ impl ProviderLane {
     }
 }
 
+impl Lane for LocalLane {
+    fn acquire(&self) -> BoxFuture<'_, ()> {
+        Box::pin(LocalLane::acquire(self))
+    }
+
+    fn record(&self, rate_limited: bool, retry_after: Option<Duration>) {
+        LocalLane::record(self, rate_limited, retry_after)
+    }
+
+    fn stats(&self) -> LaneStats {
+        LocalLane::stats(self)
+    }
+}
+
 impl State {
     fn set_rate(&mut self, rate: f64, now: Instant, clock: &LaneClock) {
         self.rate = rate;
@@ -275,5 +278,5 @@ fn limiter(rate: f64, clock: &LaneClock) -> Limiter {
 }
 
 #[cfg(test)]
-#[path = "lanes_tests.rs"]
+#[path = "local_tests.rs"]
 mod tests;

@@ -1,0 +1,214 @@
+//! Building the application: store, credentials, one paced client per profile, keys.
+
+use super::running::Running;
+use crate::config::{Config, Profile};
+use crate::domain::ProviderKind;
+use crate::lanes::LocalLane;
+use crate::providers::alchemypay::CheckKeys;
+use crate::providers::{
+    BuildError, CredentialError, Credentials, ProfileClient, ProfileClients, ProviderEnv,
+};
+use crate::reconcile::{LookupOptions, ProcessOptions};
+use crate::store::Store;
+use crate::webhooks::{KeyError, WebhookKeys};
+use crate::worker::{Clock, IssueHandler, RunReport, Runtime};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Why the application could not be assembled or started.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Store(#[from] crate::store::Error),
+    /// A credential a profile names is missing.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// A profile's client refused its configuration.
+    #[error("Failed to set up the provider clients: {0}")]
+    Client(#[from] BuildError),
+    /// A profile's webhook key is unreadable.
+    #[error(transparent)]
+    WebhookKey(#[from] KeyError),
+    /// The server's address could not be bound.
+    #[error("Failed to listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Which parts of the application a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Services {
+    /// The issuing workers of every profile.
+    pub workers: bool,
+    /// The HTTP server: webhooks, Alchemy Pay reverse validation, health.
+    pub server: bool,
+    /// The webhook event processor.
+    pub processor: bool,
+    /// The reconciler (lookups of orders whose confirmation has not come).
+    pub reconciler: bool,
+}
+
+impl Services {
+    /// `cardbatch run` (and the demo): everything.
+    pub const ALL: Services = Services {
+        workers: true,
+        server: true,
+        processor: true,
+        reconciler: true,
+    };
+    /// `cardbatch worker`: the workers only.
+    pub const WORKERS: Services = Services {
+        workers: true,
+        server: false,
+        processor: false,
+        reconciler: false,
+    };
+    /// `cardbatch serve`: the server and the event processor.
+    pub const SERVER: Services = Services {
+        workers: false,
+        server: true,
+        processor: true,
+        reconciler: false,
+    };
+}
+
+/// The assembled application, not yet started.
+pub struct App {
+    pub(super) config: Config,
+    pub(super) store: Store,
+    pub(super) clients: ProfileClients,
+    pub(super) webhook_keys: WebhookKeys,
+    pub(super) check_keys: CheckKeys,
+    pub(super) process: ProcessOptions,
+    pub(super) lookup: LookupOptions,
+    pub(super) clock: Clock,
+}
+
+impl App {
+    /// Opens (and migrates) the configured database and assembles the application with every
+    /// profile's credentials read from the environment variables the profile names; a missing
+    /// variable is an error naming it.
+    pub async fn build(config: &Config) -> Result<App, AppError> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        App::with_store(config, store, Credentials::from_env)
+    }
+
+    /// Assembles the application over an open `store`, reading each profile's credentials once
+    /// with `credentials` (the environment for the CLI; the demo and tests pass the sandbox's
+    /// development values in process).
+    pub fn with_store<F>(config: &Config, store: Store, mut credentials: F) -> Result<App, AppError>
+    where
+        F: FnMut(&str, &Profile) -> Result<Credentials, CredentialError>,
+    {
+        let env = ProviderEnv {
+            http: crate::providers::http::client(),
+            store: store.clone(),
+            public_url: config.public_url(),
+        };
+        let mut clients = ProfileClients::new();
+        let mut webhook_keys = WebhookKeys::new();
+        let mut check_keys = CheckKeys::new();
+        for (name, profile) in &config.profiles {
+            let creds = credentials(name, profile)?;
+            let provider = crate::providers::build(name, profile, &creds, &env)?;
+            // The lane is chosen here and only here: callers see `dyn Lane`.
+            let lane = Arc::new(LocalLane::new(profile.rate_limit_per_sec));
+            clients = clients.with(ProfileClient::new(name, provider, lane));
+            webhook_keys.add_profile(name, profile, &creds)?;
+            if profile.provider == ProviderKind::AlchemypayVcc {
+                check_keys.add_profile(name, &creds)?;
+            }
+        }
+        tracing::debug!(keys = ?webhook_keys, profiles = ?clients.names(), "application assembled");
+        Ok(App {
+            lookup: LookupOptions::from(&config.reconcile),
+            process: ProcessOptions::default(),
+            config: config.clone(),
+            store,
+            clients,
+            webhook_keys,
+            check_keys,
+            clock: Clock::System,
+        })
+    }
+
+    /// Paces the event processor with `options` instead of the defaults (the demo and tests,
+    /// whose sandbox lifecycles take milliseconds).
+    pub fn with_process_options(mut self, options: ProcessOptions) -> App {
+        self.process = options;
+        self
+    }
+
+    /// Paces the reconciler with `options` instead of `config.reconcile`'s.
+    pub fn with_lookup_options(mut self, options: LookupOptions) -> App {
+        self.lookup = options;
+        self
+    }
+
+    /// The workers read "now" from `clock` (tests).
+    pub fn with_clock(mut self, clock: Clock) -> App {
+        self.clock = clock;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The paced client of every profile.
+    pub fn clients(&self) -> &ProfileClients {
+        &self.clients
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The issuing handler over every profile's paced client.
+    pub fn issue_handler(&self) -> IssueHandler {
+        IssueHandler::new(self.clients.clone())
+    }
+
+    /// Runs the workers of every profile until nothing is due and nothing is running (tests and
+    /// benchmarks; retries due later are left for the next run).
+    pub async fn drain(&self) -> Result<RunReport, crate::worker::Error> {
+        Runtime::new(
+            self.store.clone(),
+            self.config.profiles.clone(),
+            Arc::new(self.issue_handler()),
+            self.config.worker.clone(),
+        )
+        .with_clock(self.clock.clone())
+        .drain_until_idle()
+        .await
+    }
+
+    /// Starts `services`, binding `server.listen` when the server is one of them.
+    pub async fn start(self, services: Services) -> Result<Running, AppError> {
+        let listener = if services.server {
+            let addr = self.config.server.listen;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| AppError::Listen { addr, source })?;
+            Some(listener)
+        } else {
+            None
+        };
+        Ok(self.start_on(listener, services))
+    }
+
+    /// Starts `services`, the server (if asked for) on `listener`, already bound (port 0 in
+    /// the demo and tests). Must be called inside a Tokio runtime.
+    pub fn start_on(self, listener: Option<TcpListener>, services: Services) -> Running {
+        Running::start(self, listener, services)
+    }
+}

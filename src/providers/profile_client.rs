@@ -1,0 +1,116 @@
+//! One profile's provider client behind the profile's lane. Every caller (the issuing worker,
+//! the reconciler, the webhook event processor) reaches a provider through here, so every call
+//! of a profile waits for a permit of its lane and reports back how it ended: a 429 seen by one
+//! caller slows them all.
+
+use super::{CallReport, CardStatus, Classified, Provider, Resolution};
+use crate::domain::ProviderOrder;
+use crate::lanes::Lane;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A provider client paced by its profile's lane.
+pub struct ProfileClient {
+    name: String,
+    provider: Arc<dyn Provider>,
+    lane: Arc<dyn Lane>,
+}
+
+impl ProfileClient {
+    /// The client of profile `name`, its calls paced by `lane`.
+    pub fn new(name: &str, provider: Arc<dyn Provider>, lane: Arc<dyn Lane>) -> ProfileClient {
+        ProfileClient {
+            name: name.to_string(),
+            provider,
+            lane,
+        }
+    }
+
+    /// The profile's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The profile's lane.
+    pub fn lane(&self) -> &Arc<dyn Lane> {
+        &self.lane
+    }
+
+    /// [`Provider::create`], through the lane.
+    pub async fn create(&self, order: &ProviderOrder) -> CallReport {
+        self.lane.acquire().await;
+        let report = self.provider.create(order).await;
+        self.observe(std::slice::from_ref(&report)).await;
+        report
+    }
+
+    /// [`Provider::resolve`], through the lane.
+    pub async fn resolve(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
+        self.lane.acquire().await;
+        let (resolution, reports) = self.provider.resolve(order).await;
+        self.observe(&reports).await;
+        (resolution, reports)
+    }
+
+    /// [`Provider::status`], through the lane.
+    pub async fn status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
+        self.lane.acquire().await;
+        let (status, reports) = self.provider.status(order).await;
+        self.observe(&reports).await;
+        (status, reports)
+    }
+
+    /// Tells the lane how the calls of one operation ended, and charges it for every call after
+    /// the first (a token refresh before a create, the pages of a card list): the permit taken
+    /// up front paid for one call only, and the rate limit is the provider's, per call.
+    async fn observe(&self, reports: &[CallReport]) {
+        let limited = reports.iter().find_map(|r| match &r.classified {
+            Classified::Transient {
+                rate_limited: true,
+                retry_after,
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        });
+        match limited {
+            Some(retry_after) => self.lane.record(true, retry_after),
+            None if !reports.is_empty() => self.lane.record(false, None),
+            None => {}
+        }
+        for _ in 1..reports.len() {
+            self.lane.acquire().await;
+        }
+    }
+}
+
+/// The paced client of every profile, by name. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ProfileClients(Arc<BTreeMap<String, Arc<ProfileClient>>>);
+
+impl ProfileClients {
+    /// No profile.
+    pub fn new() -> ProfileClients {
+        ProfileClients::default()
+    }
+
+    /// These clients plus `client` (replacing one of the same name).
+    pub fn with(mut self, client: ProfileClient) -> ProfileClients {
+        Arc::make_mut(&mut self.0).insert(client.name.clone(), Arc::new(client));
+        self
+    }
+
+    /// The client of profile `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<ProfileClient>> {
+        self.0.get(name)
+    }
+
+    /// Every client, in profile-name order.
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<ProfileClient>> {
+        self.0.values()
+    }
+
+    /// The profile names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+}
