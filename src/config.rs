@@ -17,6 +17,15 @@ use std::path::{Path, PathBuf};
 
 /// Where the built-in sandbox listens by default; the built-in profiles point here.
 pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:7070";
+/// The longest lease (and shutdown grace) accepted: a day.
+const MAX_LEASE_SECS: u64 = 86_400;
+/// The longest configured delay accepted (reconcile waits, backoff cap): a year.
+const MAX_DELAY_SECS: u64 = 365 * 86_400;
+/// The slowest lane accepted: one call per 100 s.
+const MIN_RATE_PER_SEC: f64 = 0.01;
+/// The fastest lane accepted.
+const MAX_RATE_PER_SEC: f64 = 1_000_000.0;
+
 /// The config file picked up from the working directory when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "cardbatch.toml";
 
@@ -289,8 +298,32 @@ impl Config {
                 "must start with sqlite: or postgres:// (e.g. sqlite://cardbatch.db)",
             );
         }
-        if self.worker.lease_secs == 0 {
-            return invalid("worker.lease_secs".into(), "must be at least 1");
+        // Bounds that keep every duration computed from the file finite: a value past them
+        // would overflow a clock or a timestamp (and panic) rather than mean anything.
+        if !(1..=MAX_LEASE_SECS).contains(&self.worker.lease_secs) {
+            return invalid(
+                "worker.lease_secs".into(),
+                &format!("must be between 1 and {MAX_LEASE_SECS} (a day)"),
+            );
+        }
+        if self.worker.shutdown_grace_secs > MAX_LEASE_SECS {
+            return invalid(
+                "worker.shutdown_grace_secs".into(),
+                &format!("must be at most {MAX_LEASE_SECS} (a day)"),
+            );
+        }
+        for (key, secs) in [
+            ("reconcile.confirm_after_secs", self.reconcile.confirm_after_secs),
+            ("reconcile.interval_secs", self.reconcile.interval_secs),
+            ("reconcile.max_backoff_secs", self.reconcile.max_backoff_secs),
+            ("reconcile.review_after_secs", self.reconcile.review_after_secs),
+        ] {
+            if secs > MAX_DELAY_SECS {
+                return invalid(
+                    key.into(),
+                    &format!("must be at most {MAX_DELAY_SECS} (a year)"),
+                );
+            }
         }
         if self.worker.claim_batch == 0 {
             return invalid("worker.claim_batch".into(), "must be at least 1");
@@ -303,6 +336,14 @@ impl Config {
             if !(p.rate_limit_per_sec.is_finite() && p.rate_limit_per_sec > 0.0) {
                 return invalid(key("rate_limit_per_sec"), "must be a number greater than 0");
             }
+            if !(MIN_RATE_PER_SEC..=MAX_RATE_PER_SEC).contains(&p.rate_limit_per_sec) {
+                return invalid(
+                    key("rate_limit_per_sec"),
+                    &format!(
+                        "must be between {MIN_RATE_PER_SEC} (one call per 100 s) and {MAX_RATE_PER_SEC}"
+                    ),
+                );
+            }
             if p.concurrency == 0 {
                 return invalid(key("concurrency"), "must be at least 1");
             }
@@ -313,6 +354,23 @@ impl Config {
                 return invalid(
                     key("backoff_base_ms"),
                     "must be at least 1 and not above backoff_cap_ms",
+                );
+            }
+            if p.backoff_cap_ms > MAX_DELAY_SECS * 1000 {
+                return invalid(
+                    key("backoff_cap_ms"),
+                    &format!("must be at most {} (a year)", MAX_DELAY_SECS * 1000),
+                );
+            }
+            // An order taken over from a dead worker is in doubt; its lookup must not come
+            // before the doubt wait, which a lease shorter than it would cut short.
+            if p.doubt_wait().as_millis() > u128::from(self.worker.lease_secs) * 1000 {
+                return invalid(
+                    key("doubt_wait_ms"),
+                    &format!(
+                        "must not be longer than worker.lease_secs ({} s)",
+                        self.worker.lease_secs
+                    ),
                 );
             }
             for (cred, var) in &p.credentials_env {
@@ -451,6 +509,25 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("profiles.p.rate_limit_per_sec"), "{err}");
+    }
+
+    #[test]
+    fn values_that_would_overflow_a_clock_are_refused_with_their_key() {
+        let base = "database_url = \"sqlite://x.db\"\n";
+        let profile = "[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\n";
+        for (text, key) in [
+            (format!("{profile}rate_limit_per_sec = 1e-300\n"), "profiles.p.rate_limit_per_sec"),
+            (format!("{profile}rate_limit_per_sec = 1e300\n"), "profiles.p.rate_limit_per_sec"),
+            (format!("[worker]\nlease_secs = 9223372036854775807\n{profile}"), "worker.lease_secs"),
+            (format!("[worker]\nlease_secs = 30\n{profile}doubt_wait_ms = 60000\n"), "profiles.p.doubt_wait_ms"),
+            (format!("{profile}backoff_cap_ms = 9223372036854775807\n"), "profiles.p.backoff_cap_ms"),
+            (format!("[reconcile]\ninterval_secs = 9223372036854775807\n"), "reconcile.interval_secs"),
+        ] {
+            let err = Config::from_toml_str(&format!("{base}{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(key), "{key}: {err}");
+        }
     }
 
     #[test]

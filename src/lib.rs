@@ -4,19 +4,29 @@
 //!
 //! The modules follow an order through its life:
 //!
-//! - [`domain`]: parsed, always-valid types (providers, order states, the order as ingested).
+//! - [`domain`]: parsed, always-valid types (providers, order states, the order as ingested and
+//!   as the provider layer sees it, with its typed provider refs).
 //! - [`config`]: `cardbatch.toml`, environment overrides, provider profiles.
+//! - [`app`]: the composition root. `App::build` makes the store, one paced client per profile,
+//!   the keys; `App::start` runs the services a command asks for and stops them in one order.
 //! - [`ingest`] (1): a CSV file becomes validated orders and a report of rejected rows.
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
+//! - [`lanes`]: each profile's rate limit behind the `Lane` trait (in-process `LocalLane`).
+//! - [`providers`] (4): the `Provider` trait, one folder per provider, and `ProfileClient`, the
+//!   client behind its profile's lane that every caller goes through.
 //! - [`webhooks`] (5): one endpoint per provider: verify, persist the raw event, answer.
 //! - [`reconcile`] (6): match inbox events to orders and confirm or fail them; look up orders
 //!   whose confirmation has not come; the reconciliation report.
 //! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
-//! - [`sandbox`]: local stand-ins for the four providers, used by tests, the demo and benchmarks.
+//! - [`sandbox`]: the `cardbatch-sandbox` crate (`crates/sandbox`), local stand-ins for the four
+//!   providers used by tests, the demo and benchmarks; it cannot see this crate's clients.
 //! - [`demo`]: `cardbatch demo`, the whole system against the sandbox on loopback.
 //! - [`cli`]: the `cardbatch` command line.
+//!
+//! `sandbox` and `demo` come with the default `sandbox` feature; a production build can leave
+//! them out (`--no-default-features`).
 
 pub mod app;
 pub mod cli;

@@ -3,6 +3,7 @@
 //! (with its provider refs), and the Brazilian and money value
 //! types ingest validates (CPF, CNPJ, UF, CEP, amounts) with the masking used in messages.
 
+pub mod card_data;
 mod cep;
 mod cnpj;
 mod cpf;

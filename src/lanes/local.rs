@@ -208,6 +208,8 @@ impl LocalLane {
         if rate_limited {
             st.rate_limited += 1;
             if let Some(wait) = retry_after {
+                // Whoever parsed it, a pause is never longer than an hour (nor overflows).
+                let wait = wait.min(super::MAX_PAUSE);
                 let until = now + wait;
                 st.paused_until = Some(st.paused_until.map_or(until, |u| u.max(until)));
             }

@@ -2,6 +2,7 @@
 //! the measured durations are the limiter's, not the machine's.
 
 use super::*;
+use crate::lanes::MAX_PAUSE;
 
 struct Virtual {
     time: Arc<VirtualTime>,
@@ -64,6 +65,21 @@ async fn a_rate_limited_answer_pauses_the_lane_until_retry_after() {
     // Assert
     assert!(took >= Duration::from_secs(3), "{took:?}");
     assert_eq!(v.lane.stats().rate_limited, 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_of_years_pauses_the_lane_for_an_hour_and_does_not_panic() {
+    // Arrange
+    let v = lane(100.0);
+    v.lane.acquire().await;
+
+    // Act: what a provider sending `Retry-After: 18446744073709551615` would ask for.
+    v.lane.record(true, Some(Duration::MAX));
+    let took = v.acquire_n(1).await;
+
+    // Assert
+    assert!(took >= MAX_PAUSE - Duration::from_millis(20), "{took:?}");
+    assert!(took <= MAX_PAUSE + Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test]

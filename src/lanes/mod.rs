@@ -15,6 +15,11 @@ pub use local::LocalLane;
 use futures::future::BoxFuture;
 use std::time::Duration;
 
+/// The longest a lane pauses on a provider's `Retry-After`: a larger (or absurd) value is a
+/// provider bug or a hostile answer, and a lane paused for years (or a clock overflowing) would
+/// stop issuing for good.
+pub const MAX_PAUSE: Duration = Duration::from_secs(3600);
+
 /// The rate limit of one provider profile.
 pub trait Lane: Send + Sync + 'static {
     /// Waits until the lane lets one more call through.

@@ -68,19 +68,29 @@ pub fn classify_status(
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
+/// The longest wait a provider's `Retry-After` is trusted for (the lanes' own cap).
+pub const MAX_RETRY_AFTER: Duration = crate::lanes::MAX_PAUSE;
+
+/// `Retry-After` as seconds or an HTTP date, capped at [`MAX_RETRY_AFTER`].
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    let wait = if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
+        // Any run of digits, however long, is a number of seconds: a value too big for u64 is
+        // simply "very long".
+        value
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .unwrap_or(Duration::MAX)
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+        let delta = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        delta.to_std().unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
@@ -101,6 +111,18 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+    }
+
+    #[test]
+    fn a_huge_or_overflowing_retry_after_is_capped_at_an_hour() {
+        for value in ["18446744073709551615", "99999999999999999999999", "86400"] {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+            assert_eq!(retry_after(&h), Some(MAX_RETRY_AFTER), "{value}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-5"));
+        assert_eq!(retry_after(&h), None);
     }
 
     #[test]

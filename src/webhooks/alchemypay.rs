@@ -7,6 +7,7 @@
 use super::inbox::{ENDPOINT_ALCHEMYPAY, event_key_hash, json_object, persist, text};
 use super::{Error, WebhookState};
 use crate::domain::ProviderKind;
+use crate::domain::card_data::scrub_card_data_text;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,7 +31,9 @@ pub(crate) async fn receive(
         })?;
     let key = match text(&event, "/eventId") {
         Some(id) => id.to_string(),
-        None => event_key_hash(&[&String::from_utf8_lossy(&body)]),
+        // The hash of a body holding a card number would be a guessable digest of it: hash the
+        // scrubbed body.
+        None => event_key_hash(&[&scrub_card_data_text(&String::from_utf8_lossy(&body))]),
     };
     persist(
         &state,

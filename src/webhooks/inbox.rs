@@ -1,6 +1,7 @@
 //! From a verified body to an inbox row: the event's de-duplication key, then the insert.
 
 use super::{Error, WebhookState};
+use crate::domain::card_data::scrub_card_data_text;
 use crate::store::NewWebhookEvent;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
@@ -23,7 +24,7 @@ pub fn event_key_hash(parts: &[&str]) -> String {
     hex::encode(hash.finalize())
 }
 
-/// Persists the event through the group-commit writer (a duplicate is recognised by its key and
+/// Persists the event, scrubbed of card data, through the group-commit writer (a duplicate is recognised by its key and
 /// not written again); only once it is committed may the endpoint answer 200.
 pub(crate) async fn persist(
     state: &WebhookState,
@@ -34,8 +35,10 @@ pub(crate) async fn persist(
     body: &[u8],
 ) -> Result<StatusCode, Error> {
     let body = std::str::from_utf8(body)
-        .map_err(|_| Error::Malformed("the body is not UTF-8".into()))?
-        .to_string();
+        .map_err(|_| Error::Malformed("the body is not UTF-8".into()))?;
+    // Card secrets (Alchemy Pay's CREATE_CARD carries the number, CVC and expiry) never reach
+    // the database: only the last four digits are kept.
+    let body = scrub_card_data_text(body);
     let event = NewWebhookEvent {
         endpoint: endpoint.to_string(),
         event_key,
