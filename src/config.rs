@@ -313,10 +313,19 @@ impl Config {
             );
         }
         for (key, secs) in [
-            ("reconcile.confirm_after_secs", self.reconcile.confirm_after_secs),
+            (
+                "reconcile.confirm_after_secs",
+                self.reconcile.confirm_after_secs,
+            ),
             ("reconcile.interval_secs", self.reconcile.interval_secs),
-            ("reconcile.max_backoff_secs", self.reconcile.max_backoff_secs),
-            ("reconcile.review_after_secs", self.reconcile.review_after_secs),
+            (
+                "reconcile.max_backoff_secs",
+                self.reconcile.max_backoff_secs,
+            ),
+            (
+                "reconcile.review_after_secs",
+                self.reconcile.review_after_secs,
+            ),
         ] {
             if secs > MAX_DELAY_SECS {
                 return invalid(
@@ -516,12 +525,30 @@ mod tests {
         let base = "database_url = \"sqlite://x.db\"\n";
         let profile = "[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\n";
         for (text, key) in [
-            (format!("{profile}rate_limit_per_sec = 1e-300\n"), "profiles.p.rate_limit_per_sec"),
-            (format!("{profile}rate_limit_per_sec = 1e300\n"), "profiles.p.rate_limit_per_sec"),
-            (format!("[worker]\nlease_secs = 9223372036854775807\n{profile}"), "worker.lease_secs"),
-            (format!("[worker]\nlease_secs = 30\n{profile}doubt_wait_ms = 60000\n"), "profiles.p.doubt_wait_ms"),
-            (format!("{profile}backoff_cap_ms = 9223372036854775807\n"), "profiles.p.backoff_cap_ms"),
-            (format!("[reconcile]\ninterval_secs = 9223372036854775807\n"), "reconcile.interval_secs"),
+            (
+                format!("{profile}rate_limit_per_sec = 1e-300\n"),
+                "profiles.p.rate_limit_per_sec",
+            ),
+            (
+                format!("{profile}rate_limit_per_sec = 1e300\n"),
+                "profiles.p.rate_limit_per_sec",
+            ),
+            (
+                format!("[worker]\nlease_secs = 9223372036854775807\n{profile}"),
+                "worker.lease_secs",
+            ),
+            (
+                format!("[worker]\nlease_secs = 30\n{profile}doubt_wait_ms = 60000\n"),
+                "profiles.p.doubt_wait_ms",
+            ),
+            (
+                format!("{profile}backoff_cap_ms = 9223372036854775807\n"),
+                "profiles.p.backoff_cap_ms",
+            ),
+            (
+                format!("[reconcile]\ninterval_secs = 9223372036854775807\n"),
+                "reconcile.interval_secs",
+            ),
         ] {
             let err = Config::from_toml_str(&format!("{base}{text}"))
                 .unwrap_err()

@@ -78,7 +78,13 @@ pub fn scrub_card_data_text(text: &str) -> String {
         }
         Err(_) => text
             .split(' ')
-            .map(|w| if looks_like_pan(w) { last_four(w) } else { w.to_string() })
+            .map(|w| {
+                if looks_like_pan(w) {
+                    last_four(w)
+                } else {
+                    w.to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" "),
     }
@@ -104,7 +110,11 @@ fn last_four(s: &str) -> String {
 /// 15 to 19 digits (spaces and dashes between them allowed) passing the Luhn check.
 fn looks_like_pan(s: &str) -> bool {
     let s = s.trim();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
+    {
         return false;
     }
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
@@ -116,7 +126,13 @@ fn luhn(digits: &[u32]) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, d)| if i % 2 == 1 { (d * 2).div_euclid(10) + (d * 2) % 10 } else { *d })
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                (d * 2).div_euclid(10) + (d * 2) % 10
+            } else {
+                *d
+            }
+        })
         .sum();
     sum % 10 == 0
 }
@@ -142,7 +158,10 @@ mod tests {
         assert_eq!(callback["data"]["cvc"], REDACTED);
         assert_eq!(callback["data"]["expiryDate"], REDACTED);
         assert_eq!(callback["data"]["cardId"], "c_9");
-        assert!(!text.contains("4242424242424242") && !text.contains("\"123\""), "{text}");
+        assert!(
+            !text.contains("4242424242424242") && !text.contains("\"123\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -44,6 +44,16 @@ pub trait Provider: Send + Sync + 'static {
         order: &'a ProviderOrder,
     ) -> BoxFuture<'a, (Resolution, Vec<CallReport>)>;
 
+    /// True when sending `order` again after an earlier attempt (even one the provider answered
+    /// with an error: a 5xx may come after the card was made) could make a second card, so the
+    /// worker resolves first, exactly as for a lost answer. UQPAY replays a key for 24 hours
+    /// only, so an order queued that long ago is looked for before any re-send. The default:
+    /// the provider's idempotency covers every re-send.
+    fn resend_needs_lookup(&self, order: &ProviderOrder, now_ms: i64) -> bool {
+        let _ = (order, now_ms);
+        false
+    }
+
     /// Looks up the status of the card of an accepted (`submitted`) order by the refs it holds,
     /// for the reconciler: orders whose webhook never came are confirmed (or failed) this way.
     /// The default, for a provider without a status lookup (test doubles), says `Pending` without

@@ -52,6 +52,11 @@ impl ProfileClient {
         (resolution, reports)
     }
 
+    /// [`Provider::resend_needs_lookup`] (no call is made).
+    pub fn resend_needs_lookup(&self, order: &ProviderOrder, now_ms: i64) -> bool {
+        self.provider.resend_needs_lookup(order, now_ms)
+    }
+
     /// [`Provider::status`], through the lane.
     pub async fn status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
         self.lane.acquire().await;

@@ -34,8 +34,8 @@ pub(crate) async fn persist(
     profile: Option<String>,
     body: &[u8],
 ) -> Result<StatusCode, Error> {
-    let body = std::str::from_utf8(body)
-        .map_err(|_| Error::Malformed("the body is not UTF-8".into()))?;
+    let body =
+        std::str::from_utf8(body).map_err(|_| Error::Malformed("the body is not UTF-8".into()))?;
     // Card secrets (Alchemy Pay's CREATE_CARD carries the number, CVC and expiry) never reach
     // the database: only the last four digits are kept.
     let body = scrub_card_data_text(body);

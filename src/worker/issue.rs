@@ -61,8 +61,12 @@ impl OrderHandler for IssueHandler {
 
 async fn issue(client: &ProfileClient, order: &ClaimedOrder) -> HandlerResult {
     let mut attempts = Vec::new();
-    // 1. Resolve doubt before anything is re-sent.
-    if order.previous_outcome_unknown {
+    // 1. Resolve doubt before anything is re-sent: a lost answer, or a re-send the provider's
+    //    idempotency no longer covers.
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if order.previous_outcome_unknown
+        || (order.attempt > 1 && client.resend_needs_lookup(&order.order, now_ms))
+    {
         let (resolution, reports) = client.resolve(&order.order).await;
         attempts.extend(reports.iter().map(|r| r.attempt_record(order.attempt)));
         let outcome = match resolution {

@@ -20,6 +20,8 @@ struct Scripted {
     resolution: Mutex<Option<Resolution>>,
     create_calls: AtomicUsize,
     resolve_calls: AtomicUsize,
+    /// What `resend_needs_lookup` answers (UQPAY: the order is older than its key's replay).
+    resend_needs_lookup: std::sync::atomic::AtomicBool,
 }
 
 fn report(kind: CallKind, classified: Classified) -> CallReport {
@@ -41,6 +43,10 @@ fn report(kind: CallKind, classified: Classified) -> CallReport {
 }
 
 impl Provider for Scripted {
+    fn resend_needs_lookup(&self, _: &ProviderOrder, _: i64) -> bool {
+        self.resend_needs_lookup.load(Ordering::SeqCst)
+    }
+
     fn create<'a>(&'a self, _: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         self.create_calls.fetch_add(1, Ordering::SeqCst);
         let next = self
@@ -264,6 +270,29 @@ async fn permanent_unknown_and_review_answers_keep_the_providers_code() {
     assert!(matches!(first, Outcome::Permanent { code, .. } if code == "CARD000002"));
     assert!(matches!(second, Outcome::Unknown { code, .. } if code == "timeout"));
     assert!(matches!(third, Outcome::NeedsReview { code, .. } if code == "CIN000099"));
+}
+
+#[tokio::test]
+async fn a_retry_the_providers_idempotency_no_longer_covers_looks_first_and_adopts_the_card() {
+    // Arrange: a second attempt (the first got a 5xx) of an order UQPAY no longer replays.
+    let found = Resolution::Found {
+        refs: r(json!({"card_id": "c7"})),
+    };
+    let (provider, handler) = setup(vec![], Some(found));
+    provider.resend_needs_lookup.store(true, Ordering::SeqCst);
+
+    // Act
+    let result = handler.handle(order(false, None)).await;
+
+    // Assert: the card made by the first attempt is adopted; nothing is sent again.
+    assert_eq!(
+        result.outcome,
+        Outcome::Submitted {
+            refs: r(json!({"card_id": "c7"}))
+        }
+    );
+    assert_eq!(provider.resolve_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
 }
 
 #[tokio::test]

@@ -138,9 +138,33 @@ impl QiPrepaid {
             };
             reports.push(exchange.report(CallKind::Lookup, Classified::Accepted { refs }));
             found.extend(matches);
+            // Only a page that says it is the last proves that the card is absent.
             match next {
-                Some(next) if next > page && next < MAX_PAGES => page = next,
-                _ => break,
+                None => break,
+                Some(next) if next <= page => {
+                    let c = Classified::Unknown {
+                        code: "unreadable_list".into(),
+                        message: format!(
+                            "QI's card list went from page {page} back to page {next}"
+                        ),
+                    };
+                    return (Resolution::after_failed_lookup(&c), reports);
+                }
+                Some(_) if found.is_empty() && page + 1 >= MAX_PAGES => {
+                    return (
+                        Resolution::Unresolvable {
+                            code: "too_many_cards".into(),
+                            message: format!(
+                                "account {account_key} has more than {} cards; card_name {name} \
+                                 was not on the first {MAX_PAGES} pages and cannot be ruled out",
+                                MAX_PAGES * PAGE_SIZE
+                            ),
+                        },
+                        reports,
+                    );
+                }
+                Some(_) if page + 1 >= MAX_PAGES => break,
+                Some(next) => page = next,
             }
         }
         let resolution = match found.as_slice() {
@@ -199,7 +223,9 @@ fn wire_body(order: &ProviderOrder) -> Result<Vec<u8>, String> {
     Ok(serde_json::to_vec(&body).expect("a JSON map serialises"))
 }
 
-/// `(card_keys named name, next page)` of one list page.
+/// `(card_keys named name, next page)` of one list page; `None` = this is the last page (QI
+/// says so with `"next_page": null`). A page whose pagination cannot be read is an error: it
+/// cannot prove that the card is absent.
 fn read_page(json: &Value, name: &str) -> Result<(Vec<String>, Option<u32>), Classified> {
     let Some(cards) = json.get("data").and_then(Value::as_array) else {
         return Err(Classified::Unknown {
@@ -212,10 +238,19 @@ fn read_page(json: &Value, name: &str) -> Result<(Vec<String>, Option<u32>), Cla
         .filter(|card| card.get("card_name").and_then(Value::as_str) == Some(name))
         .filter_map(|card| card_key(card).map(str::to_string))
         .collect();
-    let next = json
-        .pointer("/pagination/next_page")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok());
+    let unreadable = |why: &str| Classified::Unknown {
+        code: "unreadable_list".into(),
+        message: format!("QI's card list {why}: it cannot prove the card is absent"),
+    };
+    let next = match json.pointer("/pagination/next_page") {
+        None => return Err(unreadable("has no pagination.next_page")),
+        Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| unreadable("has a next_page that is not a page number"))?,
+        ),
+    };
     Ok((matches, next))
 }
 
@@ -232,4 +267,38 @@ fn card_key(json: &Value) -> Option<&str> {
 
 fn card_key_is(json: &Value, expected: &str) -> bool {
     card_key(json) == Some(expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_page_whose_next_page_is_null_is_the_last() {
+        let last = json!({"pagination": {"next_page": null}, "data": [
+            {"card_name": "cbx", "card_key": "k1"}, {"card_name": "other", "card_key": "k2"}]});
+        assert_eq!(read_page(&last, "cbx"), Ok((vec!["k1".to_string()], None)));
+        let more = json!({"pagination": {"next_page": 3}, "data": []});
+        assert_eq!(read_page(&more, "cbx"), Ok((vec![], Some(3))));
+    }
+
+    #[test]
+    fn a_page_whose_pagination_cannot_be_read_proves_nothing() {
+        for page in [
+            json!({"data": []}),
+            json!({"pagination": {}, "data": []}),
+            json!({"pagination": {"next_page": "2"}, "data": []}),
+            json!({"pagination": {"next_page": -1}, "data": []}),
+        ] {
+            let err = read_page(&page, "cbx").unwrap_err();
+            assert!(
+                matches!(
+                    Resolution::after_failed_lookup(&err),
+                    Resolution::Transient { .. }
+                ),
+                "{page}: {err:?}"
+            );
+        }
+    }
 }

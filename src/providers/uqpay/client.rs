@@ -301,6 +301,10 @@ pub(super) fn resolution_of(classified: &Classified) -> Resolution {
 }
 
 impl Provider for UqpayClient {
+    fn resend_needs_lookup(&self, order: &ProviderOrder, now_ms: i64) -> bool {
+        now_ms - order.queued_at_ms >= REPLAY_TRUSTED_FOR_MS
+    }
+
     fn create<'a>(&'a self, order: &'a ProviderOrder) -> BoxFuture<'a, CallReport> {
         Box::pin(self.create_card(order))
     }

@@ -20,11 +20,12 @@ const PAGE_SIZE: u32 = 100;
 /// Pages scanned at most, so one lookup costs at most this many calls of the lane's budget.
 pub const MAX_LIST_PAGES: u32 = 20;
 
+/// One page of `GET /v1/issuing/cards`. Both fields are required: a page that does not say how
+/// many pages there are (or holds no card list) cannot prove that a card is absent, so it is
+/// read as an unreadable answer (look again later), never as "not found".
 #[derive(Deserialize)]
 struct CardPage {
-    #[serde(default)]
     total_pages: u32,
-    #[serde(default)]
     data: Vec<Value>,
 }
 
