@@ -153,6 +153,11 @@ pub struct Profile {
     /// Least wait before an order whose create answer was lost is looked up ([`Profile::doubt_wait`]).
     #[serde(default)]
     pub doubt_wait_ms: Option<u64>,
+    /// A credential whose environment variable is not set takes the built-in sandbox's
+    /// development value (`cardbatch sandbox` accepts it). Only for a loopback `base_url`: a
+    /// development key is never sent anywhere else. The built-in profiles set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox_credentials: bool,
 }
 
 impl Profile {
@@ -382,6 +387,12 @@ impl Config {
                     ),
                 );
             }
+            if p.sandbox_credentials && !p.is_loopback() {
+                return invalid(
+                    key("sandbox_credentials"),
+                    "is only allowed for a loopback base_url (127.0.0.1, ::1, localhost): development keys are never sent elsewhere",
+                );
+            }
             for (cred, var) in &p.credentials_env {
                 if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                     return invalid(
@@ -414,6 +425,7 @@ impl Profile {
                 creds = &[
                     ("api_key", "QITECH_API_KEY"),
                     ("private_key", "QITECH_PRIVATE_KEY"),
+                    ("qitech_public_key", "QITECH_PUBLIC_KEY"),
                 ];
             }
             ProviderKind::QitechPostpaid => {
@@ -425,6 +437,7 @@ impl Profile {
                 creds = &[
                     ("api_key", "QITECH_API_KEY"),
                     ("private_key", "QITECH_PRIVATE_KEY"),
+                    ("qitech_public_key", "QITECH_PUBLIC_KEY"),
                 ];
             }
             ProviderKind::AlchemypayVcc => {
@@ -444,6 +457,7 @@ impl Profile {
                 creds = &[
                     ("client_id", "UQPAY_CLIENT_ID"),
                     ("api_key", "UQPAY_API_KEY"),
+                    ("webhook_secret", "UQPAY_WEBHOOK_SECRET"),
                 ];
             }
         }
@@ -466,7 +480,30 @@ impl Profile {
             // The sandbox's QI makes the card before it answers (a lost answer is lost after the
             // card exists), so it needs no wait beyond the backoff.
             doubt_wait_ms: Some(0),
+            sandbox_credentials: true,
         }
+    }
+
+    /// True when `base_url` points at this machine (127.0.0.0/8, `::1`, `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        let Some(rest) = self
+            .base_url
+            .strip_prefix("http://")
+            .or_else(|| self.base_url.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        // Credentials in the URL (`user@host`) are not a host.
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let host = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -554,6 +591,22 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with(key), "{key}: {err}");
+        }
+    }
+
+    #[test]
+    fn sandbox_credentials_are_refused_for_a_remote_provider() {
+        let text = |url: &str| {
+            format!(
+                "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"{url}\"\nsandbox_credentials = true\n"
+            )
+        };
+        for url in ["https://api.uqpay.com/api", "http://127.0.0.1.evil.example/x", "http://127.0.0.1@evil.example/"] {
+            let err = Config::from_toml_str(&text(url)).unwrap_err().to_string();
+            assert!(err.starts_with("profiles.p.sandbox_credentials"), "{url}: {err}");
+        }
+        for url in ["http://127.0.0.1:7070/uqpay/api", "http://localhost:7070", "http://[::1]:7070/"] {
+            Config::from_toml_str(&text(url)).unwrap();
         }
     }
 
