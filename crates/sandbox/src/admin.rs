@@ -9,12 +9,12 @@
 //! - `GET /_sandbox/health`: `ok`.
 
 use super::core::{Core, FaultConfig};
-use cardbatch_types::ProviderKind;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cardbatch_types::ProviderKind;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

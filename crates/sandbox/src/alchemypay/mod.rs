@@ -35,7 +35,6 @@ pub use lifecycle::retry_schedule;
 
 use super::config::{DEV_ALCHEMYPAY_SECRET_KEY, ProviderSettings};
 use super::core::{Core, retry_after_secs};
-use cardbatch_types::ProviderKind;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Uri};
@@ -44,6 +43,7 @@ use axum::response::Response;
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cardbatch_types::ProviderKind;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;

@@ -23,8 +23,8 @@ use super::prepaid_store::{StatusEvent, last_four};
 use super::respond::admit;
 use super::state::Qi;
 use super::webhook::send_card_webhook;
-use cardbatch_types::ProviderKind;
 use crate::core::{CreateFault, LostResponse};
+use cardbatch_types::ProviderKind;
 
 const PROVIDER: ProviderKind = ProviderKind::QitechPostpaid;
 /// Sic: QI spells it "pospaid".

@@ -19,8 +19,8 @@ use super::prepaid_store::{PrepaidCard, StatusEvent, iso, last_four};
 use super::respond::admit;
 use super::state::Qi;
 use super::webhook::send_card_webhook;
-use cardbatch_types::ProviderKind;
 use crate::core::{CreateFault, LostResponse};
+use cardbatch_types::ProviderKind;
 
 const PROVIDER: ProviderKind = ProviderKind::QitechPrepaid;
 const WEBHOOK_TYPE: &str = "baas.prepaid_card.card";

@@ -11,8 +11,8 @@ use super::auth::{AuthSettings, AuthVersion, RequestView, authenticate, detect_v
 use super::error::QiError;
 use super::sign::{sign_v1, sign_v2_headers};
 use super::state::Qi;
-use cardbatch_types::ProviderKind;
 use crate::core::{names, retry_after_secs};
+use cardbatch_types::ProviderKind;
 
 /// How to sign the answer to one request: the variant, the caller's key, and what the
 /// signature covers (the request's method and full path).

@@ -10,9 +10,9 @@ use super::jws;
 use super::postpaid_store::PostpaidStore;
 use super::prepaid_request::CardType;
 use super::prepaid_store::PrepaidStore;
-use cardbatch_types::ProviderKind;
 use crate::config::ProviderSettings;
 use crate::core::Core;
+use cardbatch_types::ProviderKind;
 
 /// Option keys QI reads from `[providers.qitech_prepaid.options]` (or `qitech_postpaid`; the
 /// prepaid section wins when both set one).

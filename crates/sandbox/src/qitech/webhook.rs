@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::sign::sign_v2_headers;
 use super::state::Qi;
-use cardbatch_types::ProviderKind;
 use crate::core::{Delivery, every};
+use cardbatch_types::ProviderKind;
 
 /// QI's redundancy: every 5 minutes, 3 times.
 pub const RETRY_EVERY: Duration = Duration::from_secs(5 * 60);

@@ -37,12 +37,12 @@ pub use wire::{PROCESSING_MESSAGE, TOO_MANY_REQUESTS_MESSAGE};
 
 use super::config::ProviderSettings;
 use super::core::{Core, retry_after_secs};
-use cardbatch_types::ProviderKind;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
+use cardbatch_types::ProviderKind;
 use std::sync::Arc;
 use wire::ApiError;
 
