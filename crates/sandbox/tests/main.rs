@@ -4,6 +4,7 @@
 
 mod admin;
 mod alchemypay;
+mod content_type;
 mod faults;
 mod qitech_auth;
 mod qitech_postpaid;

@@ -11,4 +11,4 @@ mod sandbox;
 pub mod uqpay;
 
 pub use receiver::{CheckMode, Receiver};
-pub use sandbox::{eventually, start};
+pub use sandbox::{eventually, json_by_content_type, start};

@@ -2,6 +2,7 @@
 //! signs with it (see `qitech_sign`) and checks the sandbox's signature on every answer.
 
 use super::qitech_sign::{Request, Variant, es512_verify, md5_hex, new_key, request};
+use super::sandbox::json_by_content_type;
 use axum::http::HeaderMap;
 use cardbatch_sandbox::{ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
 use cardbatch_types::ProviderKind;
@@ -128,7 +129,8 @@ impl QiHarness {
         })
     }
 
-    /// Checks the sandbox's signature on an answer and returns the JSON it carries.
+    /// Checks the sandbox's signature on an answer and returns the JSON it carries, read as a
+    /// client reads it: only from an `application/json` answer.
     pub fn verify_answer(
         &self,
         method: &str,
@@ -141,7 +143,7 @@ impl QiHarness {
             .expect("answers are signed")
             .to_str()
             .unwrap();
-        let wrapper: Value = serde_json::from_slice(body).expect("answers are JSON");
+        let wrapper = json_by_content_type(headers, body).expect("answers are JSON served as such");
         if let Some(rest) = authorization.strip_prefix("QIT ") {
             let (_, token) = rest.split_once(':').unwrap();
             let claims =

@@ -1,6 +1,9 @@
 //! Starting a sandbox, waiting for a condition, reading answers.
 
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use cardbatch_sandbox::{RunningSandbox, Sandbox, SandboxConfig};
+use serde_json::Value;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -23,4 +26,15 @@ pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Reads an answer's JSON as HTTP clients do: only when the answer says `application/json`
+/// (parameters such as `charset` aside). `None` for any other media type.
+pub fn json_by_content_type(headers: &HeaderMap, body: &[u8]) -> Option<Value> {
+    let media = headers.get(CONTENT_TYPE)?.to_str().ok()?;
+    let essence = media.split(';').next()?.trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return None;
+    }
+    serde_json::from_slice(body).ok()
 }
