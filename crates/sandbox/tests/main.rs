@@ -9,5 +9,6 @@ mod faults;
 mod qitech_auth;
 mod qitech_postpaid;
 mod qitech_prepaid;
+mod qitech_public_client;
 mod support;
 mod uqpay;

@@ -28,8 +28,12 @@
 //!   the answer is signed the same way as the request (v1: `encoded_body` + `QIT` header whose
 //!   signature covers the request's method and path; v2: plain JSON + an `AUTHORIZATION` JWT
 //!   over the answer's MD5 with the request's method and path).
-//! - A request whose time (v1 `Date`, v2 `timestamp`) is more than 5 minutes from the sandbox
-//!   clock is refused with 401 GDF000014 ([`options::MAX_SKEW_SECS`]).
+//! - A request whose signed time (v1: the date in the signed string, v2: `timestamp`) is more
+//!   than 5 minutes from the sandbox clock is refused with 401 GDF000014
+//!   ([`options::MAX_SKEW_SECS`]). A v1 request needs no `Date` header (QI documents only
+//!   `AUTHORIZATION` and `API-CLIENT-KEY`); one that is sent must equal the signed date.
+//! - The JWT registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`) that JWT
+//!   libraries add to every token are not part of a request read from `encoded_body`.
 //! - A bodiless v1 request may sign an empty content type or `application/json`; a v2 token's
 //!   `uri` may include the query string or not.
 //! - Prepaid lengths: `card_name` 1–15, `printed_name` 2–26 letters and spaces (accented Latin

@@ -20,6 +20,8 @@ pub const API_KEY: &str = "20d6a816-9d21-4e29-bbe5-2ffb3baacfe9";
 pub enum Variant {
     /// `encoded_body` + `QIT` header, with a `Date` header equal to the signed date.
     V1,
+    /// v1 as the public client libraries send it: see [`V1Style::public_client`].
+    V1Public,
     /// Plain JSON + a JWT `AUTHORIZATION` over its MD5.
     V2,
 }
@@ -113,6 +115,18 @@ impl V1Style {
             date: Utc::now(),
             date_header: true,
             library_claims: false,
+        }
+    }
+
+    /// As the public client libraries send it: no `Date` header (QI documents only
+    /// `AUTHORIZATION` and `API-CLIENT-KEY`; the date lives in the signed string), and the
+    /// registered claims a JWT library adds to every token it signs (`iat`, `exp`, `nbf`,
+    /// `jti`), the `encoded_body` token included.
+    pub fn public_client() -> V1Style {
+        V1Style {
+            date: Utc::now(),
+            date_header: false,
+            library_claims: true,
         }
     }
 
@@ -233,6 +247,7 @@ pub fn request(
 ) -> Request {
     match variant {
         Variant::V1 => v1_request(key, API_KEY, method, path, body),
+        Variant::V1Public => V1Style::public_client().sign(key, API_KEY, method, path, body),
         Variant::V2 => v2_request(key, API_KEY, method, path, body),
     }
 }
