@@ -1,7 +1,9 @@
 //! UQPAY's access token: issued for known credentials, 30 minutes, one active token per client,
-//! `Bearer` required.
+//! `Bearer` required, and the JWT claims the official SDKs read.
 
 use crate::support::uqpay::{API_KEY, CLIENT_ID, Env, key, seed_body};
+use cardbatch_sandbox::uqpay::{ACCOUNT_ID, SHORT_ACCOUNT_ID, TOKEN_SECRET};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -97,4 +99,42 @@ async fn a_token_without_the_bearer_prefix_or_no_token_is_unauthorized() {
     );
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(env.sandbox.ledger().len(), 0);
+}
+
+#[tokio::test]
+async fn the_token_is_an_hs256_jwt_with_the_account_claims_the_sdks_read() {
+    // Arrange
+    let env = Env::start(|_| {}).await;
+
+    // Act
+    let answer: Value = env
+        .token_response(CLIENT_ID, API_KEY)
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Assert: jsonwebtoken verifies the signature, `exp` and `iss`, then gives the claims.
+    let token = answer["auth_token"].as_str().unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_issuer(&["uqpay"]);
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    let decoded = jsonwebtoken::decode::<Value>(
+        token,
+        &DecodingKey::from_secret(TOKEN_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("an HS256 JWT signed with the sandbox secret");
+    let claims = decoded.claims;
+    for (name, expected) in [
+        ("entity_id", ACCOUNT_ID),
+        ("short_entity_id", SHORT_ACCOUNT_ID),
+        ("parent_entity_id", ""),
+        ("client_id", CLIENT_ID),
+        ("api_version", "V1.6.0"),
+        ("bus_type", "ISSUING"),
+    ] {
+        assert_eq!(claims[name], expected, "{name}: {claims}");
+    }
+    assert_eq!(claims["exp"], answer["expired_at"]);
 }
