@@ -27,14 +27,7 @@ async fn every_json_answer_of_every_provider_says_application_json() {
         "type": "virtual", "card_name": "ecommerce", "printed_name": "Aurora Catarina",
         "cvv_rotation_interval_hours": 72
     });
-    let qi = |req: Request| {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
-        let mut builder = http.request(method, format!("{base}{}", req.path));
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        builder.body(req.body).send()
-    };
+    let qi = |req: Request| req.send(&http, &base);
     let qi_path = "/qitech/prepaid/card";
     let unknown_path = format!("{qi_path}/{UNKNOWN_CARD}");
     let token: Value = http

@@ -12,3 +12,4 @@ mod qitech_prepaid;
 mod qitech_public_client;
 mod support;
 mod uqpay;
+mod zero_config;

@@ -214,6 +214,14 @@ async fn run(
             return;
         }
         let Some(wait) = delivery.schedule.get(attempt) else {
+            // Given up, as the provider would: the sandbox goes on (a receiver that is not
+            // running, such as cardbatch at its default address, only costs these retries).
+            tracing::warn!(
+                provider,
+                url = %delivery.url,
+                attempts = attempt + 1,
+                "webhook given up: no 2xx answer"
+            );
             shared.stats.incr(&provider, names::WEBHOOKS_FAILED);
             return;
         };

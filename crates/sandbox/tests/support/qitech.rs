@@ -111,20 +111,14 @@ impl QiHarness {
 
     /// Sends a prepared request; `Err` when no answer came (a lost response).
     pub async fn send(&self, req: Request) -> Result<Reply, reqwest::Error> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
-        let mut builder = self
-            .http
-            .request(method, format!("{}{}", self.sandbox.base_url(), req.path));
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        let response = builder.body(req.body).send().await?;
+        let (method, path) = (req.method.clone(), req.path.clone());
+        let response = req.send(&self.http, &self.sandbox.base_url()).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.bytes().await?;
         Ok(Reply {
             status,
-            json: self.verify_answer(&req.method, &req.path, &headers, &bytes),
+            json: self.verify_answer(&method, &path, &headers, &bytes),
             headers,
         })
     }

@@ -90,6 +90,20 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Sends it to the sandbox at `base` (`http://host:port`).
+    pub async fn send(
+        self,
+        http: &reqwest::Client,
+        base: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        let method = reqwest::Method::from_bytes(self.method.as_bytes()).unwrap();
+        let mut builder = http.request(method, format!("{base}{}", self.path));
+        for (k, v) in &self.headers {
+            builder = builder.header(k, v);
+        }
+        builder.body(self.body).send().await
+    }
+
     /// Sets a header, replacing any value it had.
     pub fn set_header(&mut self, name: &str, value: String) {
         self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));

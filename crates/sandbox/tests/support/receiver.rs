@@ -1,6 +1,7 @@
 //! A recording HTTP server on 127.0.0.1:0 standing in for cardbatch: it keeps every webhook or
 //! callback it gets, can answer 500 a given number of times, and plays Alchemy Pay's merchant
-//! side of reverse validation on `GET /check?orderNo=`.
+//! side of reverse validation on `GET /check?orderNo=` (or cardbatch's
+//! `/alchemypay/create-check`).
 
 use super::alchemypay::alchemy_sign;
 use super::sandbox::WAIT;
@@ -15,8 +16,12 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-/// The path reverse validation is served on.
-const CHECK_PATH: &str = "/check";
+/// The paths reverse validation is served on: the tests' own, and cardbatch's route.
+const CHECK_PATHS: [&str; 2] = ["/check", "/alchemypay/create-check"];
+
+fn is_check(path_and_query: &str) -> bool {
+    CHECK_PATHS.iter().any(|p| path_and_query.starts_with(p))
+}
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -139,7 +144,7 @@ impl Receiver {
         self.wait_until(|| {
             self.received()
                 .into_iter()
-                .filter(|r| !r.path_and_query.starts_with(CHECK_PATH))
+                .filter(|r| !is_check(&r.path_and_query))
                 .nth(taken)
         })
         .await
@@ -172,7 +177,7 @@ async fn record(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let (answered, response) = if path_and_query.starts_with(CHECK_PATH) {
+    let (answered, response) = if is_check(&path_and_query) {
         check_answer(&inner, &path_and_query)
     } else {
         let failing = inner
