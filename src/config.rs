@@ -601,11 +601,22 @@ mod tests {
                 "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"{url}\"\nsandbox_credentials = true\n"
             )
         };
-        for url in ["https://api.uqpay.com/api", "http://127.0.0.1.evil.example/x", "http://127.0.0.1@evil.example/"] {
+        for url in [
+            "https://api.uqpay.com/api",
+            "http://127.0.0.1.evil.example/x",
+            "http://127.0.0.1@evil.example/",
+        ] {
             let err = Config::from_toml_str(&text(url)).unwrap_err().to_string();
-            assert!(err.starts_with("profiles.p.sandbox_credentials"), "{url}: {err}");
+            assert!(
+                err.starts_with("profiles.p.sandbox_credentials"),
+                "{url}: {err}"
+            );
         }
-        for url in ["http://127.0.0.1:7070/uqpay/api", "http://localhost:7070", "http://[::1]:7070/"] {
+        for url in [
+            "http://127.0.0.1:7070/uqpay/api",
+            "http://localhost:7070",
+            "http://[::1]:7070/",
+        ] {
             Config::from_toml_str(&text(url)).unwrap();
         }
     }

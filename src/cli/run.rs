@@ -56,15 +56,19 @@ fn log_report(report: &RunReport) {
     }
 }
 
-/// `cardbatch sandbox`: the four provider simulators on loopback until SIGINT/SIGTERM.
+/// `cardbatch sandbox`: the four provider simulators on loopback until SIGINT/SIGTERM. Once it
+/// listens it prints what a client needs (base URLs, development credentials, admin routes).
 #[cfg(feature = "sandbox")]
 pub async fn sandbox(
     config: Option<&std::path::Path>,
     listen: std::net::SocketAddr,
 ) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "sandbox on http://{listen}: /qitech (prepaid + postpaid), /alchemypay, /uqpay/api; admin at /_sandbox"
-    );
-    crate::sandbox::run(config, listen, shutdown_signal()).await?;
+    crate::sandbox::run(
+        config,
+        listen,
+        |running| eprintln!("{}", running.guide()),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -45,9 +45,6 @@ pub enum DemoError {
     /// The sandbox did not start.
     #[error("the sandbox did not start: {0}")]
     Sandbox(#[from] crate::sandbox::SandboxError),
-    /// The sandbox's QI Tech public key could not be fetched.
-    #[error("cannot fetch the sandbox's QI Tech public key: {0}")]
-    QiKey(String),
     /// A provider client, webhook key or reverse-validation key could not be set up.
     #[error("cannot set up profile {profile}: {problem}")]
     Profile {

@@ -8,12 +8,10 @@ use crate::config::{Config, Profile, ServerConfig, WorkerConfig};
 use crate::domain::ProviderKind;
 use crate::providers::Credentials;
 use crate::reconcile::{LookupOptions, ProcessOptions};
-use crate::sandbox::config::{
-    DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY, DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID,
-    DEV_UQPAY_WEBHOOK_SECRET,
+use crate::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
+use crate::sandbox::{
+    FaultConfig, ProviderSettings, RunningSandbox, Sandbox, SandboxConfig, dev_credentials,
 };
-use crate::sandbox::qitech::DEV_CLIENT_PRIVATE_KEY_PEM;
-use crate::sandbox::{FaultConfig, ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
 use crate::store::Store;
 use crate::webhooks::{QITECH_PATH, UQPAY_PATH};
 use std::collections::BTreeMap;
@@ -46,15 +44,6 @@ impl Stack {
             .await
             .map_err(DemoError::Listen)?;
         let sandbox = Sandbox::start(sandbox_config(&server_url, seed), sandbox_listener)?;
-        let qi_public_key = fetch_qi_public_key(&sandbox).await?;
-        let qi_api_key = sandbox
-            .core()
-            .fixtures
-            .qitech
-            .api_client_keys
-            .first()
-            .cloned()
-            .ok_or_else(|| DemoError::QiKey("the fixtures name no QI Tech API key".into()))?;
 
         let profiles: BTreeMap<String, Profile> = ProviderKind::ALL
             .into_iter()
@@ -69,8 +58,10 @@ impl Stack {
             profiles: profiles.clone(),
             ..Config::without_profiles()
         };
+        // The sandbox's development credentials, given in process: they are not secrets, but
+        // the demo still never puts them in the environment or on disk.
         let app = App::with_store(&config, store.clone(), |_, p| {
-            Ok(dev_credentials(p.provider, &qi_api_key, &qi_public_key))
+            Ok(Credentials::from_pairs(dev_credentials(p.provider)))
         })
         .map_err(|e| DemoError::Profile {
             profile: "(all)".into(),
@@ -207,39 +198,4 @@ fn profile(kind: ProviderKind, sandbox: &RunningSandbox) -> Profile {
     p.backoff_base_ms = 50;
     p.backoff_cap_ms = 1_000;
     p
-}
-
-/// The credentials the sandbox accepts for `kind`, given in process: they are development
-/// values, but the demo still never puts them in the environment or on disk.
-fn dev_credentials(kind: ProviderKind, qi_api_key: &str, qi_public_key: &str) -> Credentials {
-    match kind {
-        ProviderKind::Uqpay => Credentials::from_pairs([
-            ("client_id", DEV_UQPAY_CLIENT_ID),
-            ("api_key", DEV_UQPAY_API_KEY),
-            ("webhook_secret", DEV_UQPAY_WEBHOOK_SECRET),
-        ]),
-        ProviderKind::AlchemypayVcc => Credentials::from_pairs([
-            ("access_key", DEV_ALCHEMYPAY_ACCESS_KEY),
-            ("secret_key", DEV_ALCHEMYPAY_SECRET_KEY),
-        ]),
-        ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => Credentials::from_pairs([
-            ("api_key", qi_api_key),
-            ("private_key", DEV_CLIENT_PRIVATE_KEY_PEM),
-            ("qitech_public_key", qi_public_key),
-        ]),
-    }
-}
-
-/// The sandbox generates its QI Tech key at start; its public half verifies answers and
-/// webhooks, as QI hands its public key to a client.
-async fn fetch_qi_public_key(sandbox: &RunningSandbox) -> Result<String, DemoError> {
-    let url = format!("{}/qitech/_sandbox/public_key", sandbox.base_url());
-    let response = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| DemoError::QiKey(e.to_string()))?;
-    response
-        .text()
-        .await
-        .map_err(|e| DemoError::QiKey(e.to_string()))
 }

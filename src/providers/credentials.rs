@@ -141,7 +141,10 @@ mod tests {
         assert!(creds.get("uqpay", "webhook_secret").is_err());
         assert_eq!(creds.get("uqpay", "api_key").unwrap(), "v");
         let err = Credentials::resolve("uqpay", &profile, |_| None).unwrap_err();
-        assert!(err.to_string().contains("UQPAY_CLIENT_ID"), "{err}");
+        assert!(
+            err.to_string().contains("UQPAY_API_KEY is not set"),
+            "{err}"
+        );
     }
 
     #[cfg(feature = "sandbox")]

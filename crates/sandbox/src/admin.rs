@@ -3,7 +3,8 @@
 //! - `GET /_sandbox/faults`: every provider's faults;
 //! - `PUT /_sandbox/faults`: `{provider: FaultConfig}` replaces the faults of the listed providers;
 //! - `PATCH /_sandbox/faults`: `{provider: {field: value}}` changes only the given fields;
-//! - `GET /_sandbox/ledger[?provider=uqpay]`: every card created, counts per reference, duplicates;
+//! - `GET /_sandbox/ledger[?provider=uqpay]`: every card created, counts per reference, and the
+//!   duplicates: order-identifying references with more than one card;
 //! - `GET /_sandbox/stats`: counters per provider;
 //! - `POST /_sandbox/clock/advance` `{"secs": 1800}`: moves the sandbox clock forward;
 //! - `GET /_sandbox/health`: `ok`.

@@ -4,9 +4,10 @@
 //! seed = 42                 # makes every fault roll repeatable
 //! time_scale = 0.01         # multiplies lifecycle delays and webhook retry intervals
 //! fixtures = "my-fixtures.toml"   # optional; replaces the built-in fixtures
+//! cardbatch_url = "http://127.0.0.1:8080"   # the default; "" calls nobody back
 //!
 //! [providers.uqpay]
-//! webhook_url = "http://127.0.0.1:8080/webhooks/uqpay"
+//! webhook_url = "http://127.0.0.1:8080/webhooks/uqpay"   # default: cardbatch_url + this path
 //! webhook_secret = "whsec-sandbox"
 //! credentials = { "uqpay-sandbox-client" = "uqpay-sandbox-api-key" }
 //! lifecycle_delay_ms = 2000
@@ -17,7 +18,12 @@
 //! ```
 //!
 //! Every key is optional. The defaults are development credentials (the sandbox is a fake
-//! provider, so they are not secrets), no faults, no rate limits and `time_scale = 1`.
+//! provider, so they are not secrets; see [`crate::dev_credentials`]), no faults, no rate limits,
+//! `time_scale = 1`, and callbacks to cardbatch's default address: UQPAY's webhooks to
+//! `cardbatch_url/webhooks/uqpay`, QI Tech's to `/webhooks/qitech` (signed with the development
+//! secret and key), Alchemy Pay's reverse validation to `/alchemypay/create-check`. So
+//! `cardbatch sandbox` with no file works with a `cardbatch run` of default settings. A callback
+//! nobody answers is retried on the provider's schedule and given up, never more.
 //! Rate limits are off by default so that the demo and the benchmarks measure the sandbox rather
 //! than the limiter; tests and operators switch them on per provider.
 
@@ -38,8 +44,29 @@ pub struct SandboxConfig {
     pub time_scale: f64,
     /// A fixtures file replacing the built-in `fixtures.toml`.
     pub fixtures: Option<PathBuf>,
+    /// cardbatch's address, where a provider that names no URL of its own calls back:
+    /// UQPAY's webhooks go to `/webhooks/uqpay`, QI Tech's to `/webhooks/qitech`, Alchemy Pay's
+    /// reverse validation to `/alchemypay/create-check` (its callbacks go to each request's
+    /// `callbackUrl`). A config file, or none ([`SandboxConfig::load`]), defaults it to
+    /// [`DEFAULT_CARDBATCH_URL`]; `""` turns it off. [`SandboxConfig::default`], for a sandbox
+    /// started in process (tests, the demo), has none: it calls back only what it is told to.
+    #[serde(default = "default_cardbatch_url")]
+    pub cardbatch_url: Option<String>,
     /// Per provider (`uqpay`, `alchemypay_vcc`, `qitech_prepaid`, `qitech_postpaid`).
     pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+/// cardbatch's default server address (`cardbatch serve` and `run` listen there).
+pub const DEFAULT_CARDBATCH_URL: &str = "http://127.0.0.1:8080";
+/// cardbatch's UQPAY webhook route.
+pub const UQPAY_WEBHOOK_PATH: &str = "/webhooks/uqpay";
+/// cardbatch's QI Tech webhook route.
+pub const QITECH_WEBHOOK_PATH: &str = "/webhooks/qitech";
+/// cardbatch's route for Alchemy Pay's reverse validation of a create.
+pub const ALCHEMYPAY_CHECK_PATH: &str = "/alchemypay/create-check";
+
+fn default_cardbatch_url() -> Option<String> {
+    Some(DEFAULT_CARDBATCH_URL.to_string())
 }
 
 /// How one simulated provider behaves.
@@ -70,6 +97,7 @@ impl Default for SandboxConfig {
             seed: 0x5eed_cafe,
             time_scale: 1.0,
             fixtures: None,
+            cardbatch_url: None,
             providers: BTreeMap::new(),
         }
     }
@@ -90,6 +118,10 @@ impl Default for ProviderSettings {
 }
 
 /// The development credentials each provider accepts when the config names none.
+///
+/// QI Tech's `API-CLIENT-KEY`: the first of the built-in fixtures' `api_client_keys`.
+pub const DEV_QITECH_API_KEY: &str = "20d6a816-9d21-4e29-bbe5-2ffb3baacfe9";
+/// UQPAY's `x-client-id`.
 pub const DEV_UQPAY_CLIENT_ID: &str = "uqpay-sandbox-client";
 /// The API key paired with [`DEV_UQPAY_CLIENT_ID`].
 pub const DEV_UQPAY_API_KEY: &str = "uqpay-sandbox-api-key";
@@ -118,10 +150,19 @@ pub enum ConfigError {
 }
 
 impl SandboxConfig {
-    /// Reads a config file; `None` gives the defaults.
+    /// A sandbox run on its own with no file: the defaults, calling back cardbatch at
+    /// [`DEFAULT_CARDBATCH_URL`] (what an empty config file gives too).
+    pub fn standalone() -> SandboxConfig {
+        SandboxConfig {
+            cardbatch_url: default_cardbatch_url(),
+            ..SandboxConfig::default()
+        }
+    }
+
+    /// Reads a config file; `None` gives [`SandboxConfig::standalone`].
     pub fn load(path: Option<&Path>) -> Result<SandboxConfig, ConfigError> {
         let Some(path) = path else {
-            return Ok(SandboxConfig::default());
+            return Ok(SandboxConfig::standalone());
         };
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
@@ -143,6 +184,14 @@ impl SandboxConfig {
                 self.time_scale
             )));
         }
+        if let Some(url) = self.callback_base() {
+            let parsed = reqwest::Url::parse(url);
+            if !parsed.is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError::Invalid(format!(
+                    "cardbatch_url must be an http(s) URL or \"\", got {url:?}"
+                )));
+            }
+        }
         for (name, settings) in &self.providers {
             name.parse::<ProviderKind>()
                 .map_err(|e| ConfigError::Invalid(format!("providers.{name}: {e}")))?;
@@ -159,8 +208,16 @@ impl SandboxConfig {
         Ok(())
     }
 
+    /// cardbatch's address without a trailing `/`, unless callbacks are off.
+    pub fn callback_base(&self) -> Option<&str> {
+        self.cardbatch_url
+            .as_deref()
+            .map(|url| url.trim().trim_end_matches('/'))
+            .filter(|url| !url.is_empty())
+    }
+
     /// The settings of `provider`, with the development credentials filled in when none are
-    /// configured.
+    /// configured, and the callbacks aimed at cardbatch's routes when none are named.
     pub fn provider(&self, provider: ProviderKind) -> ProviderSettings {
         let mut settings = self
             .providers
@@ -186,6 +243,22 @@ impl SandboxConfig {
         if provider == ProviderKind::Uqpay && settings.webhook_secret.is_none() {
             settings.webhook_secret = Some(DEV_UQPAY_WEBHOOK_SECRET.into());
         }
+        if let Some(base) = self.callback_base() {
+            match provider {
+                ProviderKind::Uqpay => {
+                    let url = format!("{base}{UQPAY_WEBHOOK_PATH}");
+                    settings.webhook_url.get_or_insert(url);
+                }
+                ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => {
+                    let url = format!("{base}{QITECH_WEBHOOK_PATH}");
+                    settings.webhook_url.get_or_insert(url);
+                }
+                ProviderKind::AlchemypayVcc => {
+                    let url = format!("{base}{ALCHEMYPAY_CHECK_PATH}");
+                    settings.options.entry("check_url".into()).or_insert(url);
+                }
+            }
+        }
         settings
     }
 
@@ -198,79 +271,5 @@ impl SandboxConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_config_file_with_every_key_loads_and_fills_in_dev_credentials() {
-        let text = r#"
-            seed = 42
-            time_scale = 0.01
-            fixtures = "my-fixtures.toml"
-            [providers.uqpay]
-            webhook_url = "http://127.0.0.1:8080/webhooks/uqpay"
-            webhook_secret = "whsec"
-            credentials = { "uqpay-sandbox-client" = "k" }
-            lifecycle_delay_ms = 2000
-            failure_rate = 0.1
-            [providers.uqpay.faults]
-            transient_error_rate = 0.05
-            rate_limit_per_minute = 500
-            [providers.alchemypay_vcc.options]
-            check_url = "http://127.0.0.1:8080/alchemypay/check"
-        "#;
-        let config: SandboxConfig = toml::from_str(text).unwrap();
-        config.validate().unwrap();
-        assert_eq!(
-            config
-                .provider(ProviderKind::Uqpay)
-                .faults
-                .rate_limit_per_minute,
-            Some(500)
-        );
-        let alchemy = config.provider(ProviderKind::AlchemypayVcc);
-        assert_eq!(
-            alchemy.credentials[DEV_ALCHEMYPAY_ACCESS_KEY],
-            DEV_ALCHEMYPAY_SECRET_KEY
-        );
-        assert!(alchemy.options["check_url"].ends_with("/check"));
-    }
-
-    #[test]
-    fn an_unknown_provider_or_a_bad_rate_is_refused_with_its_key() {
-        let bad: SandboxConfig = toml::from_str("[providers.visa]").unwrap();
-        assert!(
-            bad.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("providers.visa")
-        );
-        let bad: SandboxConfig =
-            toml::from_str("[providers.uqpay.faults]\nwebhook_drop_rate = 3.0").unwrap();
-        assert!(
-            bad.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("webhook_drop_rate")
-        );
-        assert!(
-            toml::from_str::<SandboxConfig>("sed = 1").is_err(),
-            "typos are refused"
-        );
-    }
-}
-
-#[cfg(test)]
-mod example_file_tests {
-    use super::*;
-
-    #[test]
-    fn the_annotated_example_sandbox_config_loads() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sandbox.toml");
-        let config = SandboxConfig::load(Some(&path)).unwrap();
-        assert_eq!(config.seed, 42);
-        let uqpay = &config.providers["uqpay"];
-        assert_eq!(uqpay.faults.rate_limit_per_minute, Some(500));
-        assert!((uqpay.faults.lost_response_rate - 0.05).abs() < 1e-9);
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

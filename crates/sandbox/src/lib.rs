@@ -13,12 +13,14 @@
 //! are rolled on a seeded RNG, so a run is repeatable.
 //!
 //! Start it with [`run`] (the `cardbatch sandbox` command) or in process with
-//! [`Sandbox::start`].
+//! [`Sandbox::start`]. With no configuration it accepts the development credentials
+//! ([`dev_credentials`]) and calls cardbatch back at its default address; [`guide`] says so.
 
 pub mod admin;
 pub mod alchemypay;
 pub mod config;
 pub mod core;
+mod dev;
 pub mod fixtures;
 pub mod qitech;
 mod server;
@@ -26,5 +28,6 @@ pub mod uqpay;
 
 pub use config::{ProviderSettings, SandboxConfig};
 pub use core::{Core, FaultConfig};
+pub use dev::{dev_credentials, guide};
 pub use fixtures::Fixtures;
 pub use server::{RunningSandbox, Sandbox, SandboxError, app, run};

@@ -108,6 +108,11 @@ impl RunningSandbox {
         &self.core.stats
     }
 
+    /// The guide to this sandbox (see [`crate::guide`]).
+    pub fn guide(&self) -> String {
+        crate::guide(&self.core.config, self.addr)
+    }
+
     /// Replaces one provider's faults (`provider` as in `ProviderKind::as_str`).
     pub fn set_faults(&self, provider: &str, faults: FaultConfig) {
         self.core.set_faults(provider, faults);
@@ -192,10 +197,12 @@ async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Re
     }
 }
 
-/// Runs the sandbox until `shutdown` resolves: the entry point of `cardbatch sandbox`.
+/// Runs the sandbox until `shutdown` resolves: the entry point of `cardbatch sandbox`, which
+/// prints the [`RunningSandbox::guide`] from `on_start` once the sandbox listens.
 pub async fn run(
     config_path: Option<&std::path::Path>,
     listen: SocketAddr,
+    on_start: impl FnOnce(&RunningSandbox),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), SandboxError> {
     let config = SandboxConfig::load(config_path)?;
@@ -207,6 +214,7 @@ pub async fn run(
         })?;
     let running = Sandbox::start(config, listener)?;
     tracing::info!(addr = %running.addr(), "sandbox listening: /qitech, /alchemypay, /uqpay/api, /_sandbox");
+    on_start(&running);
     shutdown.await;
     running.shutdown().await;
     Ok(())
@@ -255,7 +263,7 @@ mod tests {
             .unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
-            run(None, addr, async {
+            run(None, addr, |_| {}, async {
                 let _ = stop_rx.await;
             })
             .await

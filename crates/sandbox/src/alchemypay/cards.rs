@@ -1,5 +1,6 @@
 //! Cards, order numbers and the merchant balance of the Alchemy Pay simulator.
 
+use super::card_data::CardSecrets;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,7 +19,8 @@ pub struct Card {
     pub deposit_cents: i64,
     pub currency: String,
     pub vid: String,
-    pub last4: String,
+    /// The card's number and cvc, sent as the provider sends them.
+    pub secrets: CardSecrets,
     pub status: String,
     pub callback_url: String,
     pub customer_id: Option<String>,
@@ -49,24 +51,43 @@ impl Card {
         }
     }
 
-    /// The sandbox never holds a PAN: the number is masked but for the last four digits.
-    pub fn masked_number(&self) -> String {
-        format!("•••• •••• •••• {}", self.last4)
+    /// Whether the issuer has made the card: its number, cvc and expiry exist from
+    /// `INIT_ACTIVE_CARD` on \[inferred\]; before that, or after a refused creation, they are
+    /// `null`.
+    fn issued(&self) -> bool {
+        matches!(self.status.as_str(), "INIT_ACTIVE_CARD" | "ACTIVE")
     }
 
-    /// The `data` of a `CREATE_CARD` callback.
+    /// `number`, `cvc`, `last4`, `expYear`, `expMonth`, as the provider shows them.
+    fn card_data(&self) -> [(&'static str, Value); 5] {
+        if !self.issued() {
+            return ["number", "cvc", "last4", "expYear", "expMonth"].map(|k| (k, Value::Null));
+        }
+        [
+            ("number", json!(self.secrets.number)),
+            ("cvc", json!(self.secrets.cvc)),
+            ("last4", json!(self.secrets.last4())),
+            ("expYear", json!(self.exp_year)),
+            ("expMonth", json!(self.exp_month)),
+        ]
+    }
+
+    /// The `data` of a `CREATE_CARD` callback: the card as the v1 docs show it, with its full
+    /// number, cvc and expiry.
     pub fn created_event_data(&self) -> Value {
-        json!({
+        let mut data = json!({
             "userId": self.user_id, "cardHolderId": self.card_holder_id,
             "holderName": format!("{} {}", self.first_name, self.last_name),
             "cardId": self.card_id, "cardSeqNo": self.card_seq_no,
             "deposit": self.deposit_cents, "consume": 0, "balance": self.balance(),
-            "cvc": "•••", "number": self.masked_number(), "cardBin": self.vid,
-            "last4": self.last4, "status": self.status, "statusText": self.status_text(),
-            "expYear": self.exp_year, "expMonth": self.exp_month,
+            "cardBin": self.vid, "status": self.status, "statusText": self.status_text(),
             "gmtCreate": self.gmt_create_ms / 1000,
             "customerId": self.customer_id, "orderNo": self.order_no,
-        })
+        });
+        for (key, value) in self.card_data() {
+            data[key] = value;
+        }
+        data
     }
 
     /// The `data` of a `CREATE_CARD_FAIL` callback.
@@ -74,24 +95,26 @@ impl Card {
         json!({ "cardId": self.card_id, "userId": self.user_id, "orderNo": self.order_no })
     }
 
-    /// The `model` of `/open/api/card/info`.
+    /// The `model` of `/open/api/card/info` (spec §6).
     pub fn info_model(&self) -> Value {
+        let mut card = json!({
+            "userId": self.user_id, "cardHolderId": self.card_holder_id,
+            "cardId": self.card_id, "customerId": self.customer_id,
+            "cardSeqNo": self.card_seq_no, "deposit": self.deposit_cents, "consume": 0,
+            "balance": self.balance(), "cardBin": self.vid, "status": self.status,
+            "statusText": self.status_text(), "currency": self.currency,
+            "monthlyFeeCard": 0, "pendingMonthlyFee": 0, "paidMonthlyFee": 0,
+            "gmtCreate": self.gmt_create_ms / 1000, "orderNo": self.order_no,
+        });
+        for (key, value) in self.card_data() {
+            card[key] = value;
+        }
         json!({
             "cardHolder": {
                 "firstName": self.first_name, "lastName": self.last_name,
                 "street": null, "city": null, "state": null, "country": null, "zipCode": null,
             },
-            "card": {
-                "userId": self.user_id, "cardHolderId": self.card_holder_id,
-                "cardId": self.card_id, "customerId": self.customer_id,
-                "cardSeqNo": self.card_seq_no, "deposit": self.deposit_cents, "consume": 0,
-                "balance": self.balance(), "cvc": "•••", "number": self.masked_number(),
-                "cardBin": self.vid, "last4": self.last4, "status": self.status,
-                "statusText": self.status_text(), "currency": self.currency,
-                "monthlyFeeCard": 0, "pendingMonthlyFee": 0, "paidMonthlyFee": 0,
-                "expYear": self.exp_year, "expMonth": self.exp_month,
-                "gmtCreate": self.gmt_create_ms / 1000, "orderNo": self.order_no,
-            },
+            "card": card,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! `cardHolder` is optional, as in the seed. `deposit` may be a string (as documented) or an
 //! integer.
 
+use super::card_data::CardSecrets;
 use super::wire::{AchError, ok};
 use super::{AlchemyPay, PROVIDER, cards::Card, cards::Reserve, lifecycle, reverse};
 use crate::core::{CreateFault, LostResponse};
@@ -136,7 +137,6 @@ async fn check_with_merchant(
 fn issue(alchemy: &Arc<AlchemyPay>, access_key: &str, r: CreateRequest) -> Card {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let now = alchemy.core.clock.now();
-    let last4 = format!("{:04}", u128::from_str_radix(&id, 16).unwrap_or(0) % 10_000);
     let card = Card {
         card_id: format!("c_{}", &id[..20]),
         user_id: format!("u_{}", &id[20..31]),
@@ -149,7 +149,7 @@ fn issue(alchemy: &Arc<AlchemyPay>, access_key: &str, r: CreateRequest) -> Card 
         deposit_cents: r.deposit_cents,
         currency: r.currency,
         vid: r.vid,
-        last4,
+        secrets: CardSecrets::generate(&mut rand::rng()),
         status: "INIT".into(),
         callback_url: r.callback_url,
         customer_id: r.customer_id.clone(),

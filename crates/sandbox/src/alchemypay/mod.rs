@@ -22,6 +22,7 @@
 //! - The merchant balance is shared by every access key (one merchant).
 
 mod auth;
+mod card_data;
 mod cards;
 mod create;
 mod info;

@@ -1,9 +1,23 @@
 //! The ledger: every card the sandbox created, with the client's reference fields, and how many
-//! cards each reference got. A reference with more than one card is a duplicate issuance.
+//! cards each reference got. An order-identifying reference ([`ORDER_REFERENCES`]) with more
+//! than one card is a duplicate issuance; other references (a UQPAY `cardholder_id` with 300
+//! cards, an Alchemy Pay `customerId`, metadata) are shared by design and only counted.
 
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+
+/// The references that identify one order: the idempotency key (UQPAY), `card_name` (QI
+/// prepaid, which has no key), `request_control_key` (QI postpaid), `orderNo` (Alchemy Pay), and
+/// the `cardbatch_order_ref` cardbatch puts in a UQPAY card's metadata. `"duplicates": []` means
+/// no order got two cards.
+pub const ORDER_REFERENCES: [&str; 5] = [
+    "idempotency_key",
+    "card_name",
+    "request_control_key",
+    "orderNo",
+    "cardbatch_order_ref",
+];
 
 /// One card created by a simulated provider.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -37,7 +51,7 @@ pub struct LedgerSnapshot {
     pub cards: Vec<LedgerEntry>,
     /// Every reference with its card count.
     pub per_reference: Vec<ReferenceCount>,
-    /// The references with more than one card.
+    /// The order-identifying references ([`ORDER_REFERENCES`]) with more than one card.
     pub duplicates: Vec<ReferenceCount>,
 }
 
@@ -154,7 +168,7 @@ impl Ledger {
             .collect();
         let duplicates = per_reference
             .iter()
-            .filter(|r| r.cards > 1)
+            .filter(|r| r.cards > 1 && ORDER_REFERENCES.contains(&r.name.as_str()))
             .cloned()
             .collect();
         LedgerSnapshot {
@@ -188,6 +202,27 @@ mod tests {
         assert_eq!(snap.duplicates[0].value, "o1");
         assert_eq!(snap.duplicates[0].cards, 2);
         assert_eq!(ledger.count_for("alchemypay_vcc", "orderNo", "o2"), 1);
+    }
+
+    #[test]
+    fn references_shared_by_design_are_counted_but_are_not_duplicates() {
+        let ledger = Ledger::default();
+        for (card, key) in [("card-1", "k-1"), ("card-2", "k-2")] {
+            let references = BTreeMap::from([
+                ("idempotency_key".to_string(), key.to_string()),
+                ("cardholder_id".to_string(), "holder".to_string()),
+            ]);
+            ledger.record("uqpay", card, "PENDING", "t", references);
+        }
+
+        let snap = ledger.snapshot(None);
+
+        assert_eq!(snap.duplicates, []);
+        assert!(
+            snap.per_reference
+                .iter()
+                .any(|r| r.name == "cardholder_id" && r.cards == 2)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod webhooks;
 
 pub use clock::Clock;
 pub use faults::{CreateFault, FaultBoard, FaultConfig, FaultRng};
-pub use ledger::{Ledger, LedgerEntry, LedgerSnapshot, ReferenceCount};
+pub use ledger::{Ledger, LedgerEntry, LedgerSnapshot, ORDER_REFERENCES, ReferenceCount};
 pub use lost::{ConnectionKill, LostResponse};
 pub use rate_limit::{RateLimits, retry_after_secs};
 pub use stats::{Stats, StatsSnapshot, names};

@@ -1,8 +1,9 @@
 //! Verifying a request signed the QI Tech way, in either variant (spec §3):
 //!
 //! - v1, `Authorization: QIT <api_key>:<jwt>`: the body is `{"encoded_body": <jwt>}` whose claims
-//!   are the real request; the header token's `signature` claim is
-//!   `METHOD\nMD5(encoded_body)\nCONTENT_TYPE\nDATE\nPATH` and its `sub` is the API key.
+//!   are the real request (less the JWT registered claims a library adds, [`REGISTERED_CLAIMS`]);
+//!   the header token's `signature` claim is `METHOD\nMD5(encoded_body)\nCONTENT_TYPE\nDATE\nPATH`
+//!   and its `sub` is the API key. No `Date` header is needed; one that is sent must match.
 //! - v2, `Authorization: <jwt>`: the body is plain JSON; the token's claims are `payload_md5` (of
 //!   the raw body, or of `{}` when there is none), `timestamp`, `method` and `uri`.
 //!
@@ -143,9 +144,9 @@ fn verify_v1(
             .get("encoded_body")
             .and_then(Value::as_str)
             .ok_or_else(|| unauth("the body has no `encoded_body`"))?;
-        let body =
+        let claims =
             jws::verify(client_key, encoded).map_err(|e| unauth(&format!("encoded_body: {e}")))?;
-        (encoded.to_string(), body)
+        (encoded.to_string(), without_registered_claims(claims))
     };
 
     let lines: Vec<&str> = signed.split('\n').collect();
@@ -170,11 +171,16 @@ fn verify_v1(
     if !type_ok {
         return Err(unauth("signed content type differs"));
     }
-    if header(req.headers, "date") != Some(date) {
+    // QI puts the date in the signed string only: its documented headers are AUTHORIZATION and
+    // API-CLIENT-KEY, and public clients send no `Date`. The signed date's freshness is what
+    // counts; a `Date` header, when one is sent, must repeat it.
+    if let Some(sent) = header(req.headers, "date")
+        && sent != date
+    {
         return Err(unauth("signed date differs from the Date header"));
     }
-    let signed_at =
-        DateTime::parse_from_rfc2822(date).map_err(|_| unauth("the Date is not RFC 1123"))?;
+    let signed_at = DateTime::parse_from_rfc2822(date)
+        .map_err(|_| unauth("the signed date is not RFC 1123"))?;
     check_skew(signed_at.with_timezone(&Utc), settings)?;
     if path != req.path_and_query {
         return Err(unauth("signed path differs"));
@@ -224,6 +230,21 @@ fn verify_v2(
     }
     // A body that is not JSON is a schema error, not an authentication one: the signature held.
     serde_json::from_slice(req.body).map_err(|e| QiError::schema(&format!("body is not JSON: {e}")))
+}
+
+/// The JWT registered claims (RFC 7519 §4.1). JWT libraries add some to every token they sign
+/// (`iat` always; `exp`, `nbf`, `jti` on request), the `encoded_body` token included, so they
+/// are not fields of the request.
+const REGISTERED_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The request object of an `encoded_body`: its claims less the registered ones.
+fn without_registered_claims(mut claims: Value) -> Value {
+    if let Value::Object(map) = &mut claims {
+        for name in REGISTERED_CLAIMS {
+            map.remove(name);
+        }
+    }
+    claims
 }
 
 fn check_skew(at: DateTime<Utc>, settings: &AuthSettings<'_>) -> Result<(), QiError> {

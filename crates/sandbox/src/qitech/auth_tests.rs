@@ -258,3 +258,79 @@ fn the_version_is_detected_by_the_qit_prefix() {
     headers.insert("authorization", "QIT k:t".parse().unwrap());
     assert_eq!(detect_version(&headers), AuthVersion::V1);
 }
+
+/// `signed` without its `Date` header, as public clients send a v1 request.
+fn without_date(mut signed: Signed) -> Signed {
+    signed.headers.retain(|(name, _)| name != "date");
+    signed
+}
+
+#[test]
+fn a_v1_request_without_a_date_header_is_accepted_on_its_signed_date() {
+    let f = Fixture::new();
+    let signed = without_date(sign_v1(
+        &f.client,
+        API_KEY,
+        "POST",
+        PATH,
+        Some(&body()),
+        f.now,
+    ));
+
+    assert_eq!(f.check("POST", PATH, &signed).unwrap().body, body());
+}
+
+#[test]
+fn a_v1_date_header_that_differs_from_the_signed_date_is_refused() {
+    let f = Fixture::new();
+    let mut signed = sign_v1(&f.client, API_KEY, "POST", PATH, Some(&body()), f.now);
+    let other = (f.now - TimeDelta::seconds(1))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    for (name, value) in &mut signed.headers {
+        if name == "date" {
+            *value = other.parse().unwrap();
+        }
+    }
+
+    assert_eq!(code(f.check("POST", PATH, &signed)), "GDF000014");
+}
+
+#[test]
+fn a_v1_signed_date_more_than_five_minutes_away_is_refused_without_a_date_header() {
+    let f = Fixture::new();
+    let stale = without_date(sign_v1(
+        &f.client,
+        API_KEY,
+        "POST",
+        PATH,
+        Some(&body()),
+        f.now - TimeDelta::minutes(6),
+    ));
+
+    assert_eq!(code(f.check("POST", PATH, &stale)), "GDF000014");
+    assert!(
+        f.check_at("POST", PATH, &stale, f.now - TimeDelta::minutes(2))
+            .is_ok()
+    );
+}
+
+#[test]
+fn the_registered_claims_of_an_encoded_body_are_not_part_of_the_request() {
+    let f = Fixture::new();
+    let mut claims = body();
+    for (name, value) in [
+        ("iat", json!(1_700_000_000)),
+        ("exp", json!(1_700_000_300)),
+        ("nbf", json!(1_700_000_000)),
+        ("jti", json!("j-1")),
+        ("iss", json!("client")),
+        ("sub", json!(API_KEY)),
+        ("aud", json!("qi")),
+    ] {
+        claims[name] = value;
+    }
+    let signed = sign_v1(&f.client, API_KEY, "POST", PATH, Some(&claims), f.now);
+
+    assert_eq!(f.check("POST", PATH, &signed).unwrap().body, body());
+}

@@ -3,15 +3,17 @@
 //!
 //! Requests are signed ES512 by the client (its public key comes from the sandbox config,
 //! [`options::CLIENT_PUBLIC_KEY_PEM`], by default the [`DEV_CLIENT_PUBLIC_KEY_PEM`]); answers and
-//! webhooks are signed by the sandbox's own key (configured, or generated at start), whose
-//! public half is served at `GET /qitech/_sandbox/public_key`.
+//! webhooks are signed by the sandbox's own key ([`options::SANDBOX_PRIVATE_KEY_PEM`], by default
+//! the fixed [`DEV_SERVER_PRIVATE_KEY_PEM`], whose public half a client can be given up front as
+//! [`DEV_SERVER_PUBLIC_KEY_PEM`]); the public half in use is also served at
+//! `GET /qitech/_sandbox/public_key`.
 //!
 //! Configured per product in the sandbox config (`qitech_postpaid` reads the same option keys;
 //! the prepaid section wins when both set one):
 //!
 //! ```toml
 //! [providers.qitech_prepaid]
-//! webhook_url = "http://127.0.0.1:8080/webhooks/qitech"
+//! webhook_url = "http://127.0.0.1:8080/webhooks/qitech"   # default: cardbatch_url + that path
 //! lifecycle_delay_ms = 2000
 //! failure_rate = 0.0               # share of cards that end `canceled` instead of `active`
 //! [providers.qitech_prepaid.options]
@@ -28,8 +30,12 @@
 //!   the answer is signed the same way as the request (v1: `encoded_body` + `QIT` header whose
 //!   signature covers the request's method and path; v2: plain JSON + an `AUTHORIZATION` JWT
 //!   over the answer's MD5 with the request's method and path).
-//! - A request whose time (v1 `Date`, v2 `timestamp`) is more than 5 minutes from the sandbox
-//!   clock is refused with 401 GDF000014 ([`options::MAX_SKEW_SECS`]).
+//! - A request whose signed time (v1: the date in the signed string, v2: `timestamp`) is more
+//!   than 5 minutes from the sandbox clock is refused with 401 GDF000014
+//!   ([`options::MAX_SKEW_SECS`]). A v1 request needs no `Date` header (QI documents only
+//!   `AUTHORIZATION` and `API-CLIENT-KEY`); one that is sent must equal the signed date.
+//! - The JWT registered claims (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`) that JWT
+//!   libraries add to every token are not part of a request read from `encoded_body`.
 //! - A bodiless v1 request may sign an empty content type or `application/json`; a v2 token's
 //!   `uri` may include the query string or not.
 //! - Prepaid lengths: `card_name` 1–15, `printed_name` 2–26 letters and spaces (accented Latin
@@ -74,7 +80,10 @@ mod webhook;
 pub use auth::{
     AuthSettings, AuthVersion, Authenticated, RequestView, authenticate, detect_version, md5_hex,
 };
-pub use dev_keys::{DEV_CLIENT_PRIVATE_KEY_PEM, DEV_CLIENT_PUBLIC_KEY_PEM};
+pub use dev_keys::{
+    DEV_CLIENT_PRIVATE_KEY_PEM, DEV_CLIENT_PUBLIC_KEY_PEM, DEV_SERVER_PRIVATE_KEY_PEM,
+    DEV_SERVER_PUBLIC_KEY_PEM,
+};
 pub use error::QiError;
 pub use jws::{
     JwsError, SIGNATURE_LEN, generate_signing_key, public_key_pem, sign as jws_sign,

@@ -112,7 +112,7 @@ impl Replier {
             AuthVersion::V2 => {
                 let bytes = body.to_string().into_bytes();
                 let path = self.path_and_query.split('?').next().unwrap_or_default();
-                let mut headers = sign_v2_headers(
+                let headers = sign_v2_headers(
                     &qi.sandbox_key,
                     &self.api_key,
                     &self.method,
@@ -120,15 +120,21 @@ impl Replier {
                     &bytes,
                     now,
                 );
-                headers.push((
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                ));
                 (headers, bytes)
             }
         };
         let mut response = (status, bytes).into_response();
-        response.headers_mut().extend(headers);
+        let response_headers = response.headers_mut();
+        // `insert`, not `extend`: extending appends, and a byte body already carries
+        // `application/octet-stream`, which clients read first and then decode nothing.
+        for (name, value) in headers {
+            response_headers.insert(name, value);
+        }
+        // Both variants answer JSON (v1 inside `{"encoded_body": ...}`), errors included.
+        response_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         response
     }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use p521::ecdsa::{SigningKey, VerifyingKey};
 
-use super::dev_keys::DEV_CLIENT_PUBLIC_KEY_PEM;
+use super::dev_keys::{DEV_CLIENT_PUBLIC_KEY_PEM, DEV_SERVER_PRIVATE_KEY_PEM};
 use super::jws;
 use super::postpaid_store::PostpaidStore;
 use super::prepaid_request::CardType;
@@ -19,7 +19,8 @@ use cardbatch_types::ProviderKind;
 pub mod options {
     /// The client's public key (SPKI PEM) that verifies requests. Default: the dev key.
     pub const CLIENT_PUBLIC_KEY_PEM: &str = "client_public_key_pem";
-    /// The sandbox's own private key (SEC1 or PKCS#8 PEM). Default: generated at start.
+    /// The sandbox's own private key (SEC1 or PKCS#8 PEM). Default: the development server key,
+    /// [`DEV_SERVER_PRIVATE_KEY_PEM`](super::DEV_SERVER_PRIVATE_KEY_PEM).
     pub const SANDBOX_PRIVATE_KEY_PEM: &str = "sandbox_private_key_pem";
     /// `"true"`: accept `card_type: "physical"` and a CVV interval on plastic postpaid cards, as
     /// the seed's own example sends them.
@@ -74,11 +75,11 @@ impl Qi {
         };
         let flag = |key: &str| option(key).is_some_and(|v| v == "true");
 
-        let sandbox_key = match option(options::SANDBOX_PRIVATE_KEY_PEM) {
-            Some(pem) => jws::signing_key_from_pem(&pem)
-                .expect("sandbox_private_key_pem is a P-521 private key"),
-            None => jws::generate_signing_key(),
-        };
+        // A fixed default, so a client can hold QI's public key before the sandbox runs.
+        let sandbox_pem = option(options::SANDBOX_PRIVATE_KEY_PEM)
+            .unwrap_or_else(|| DEV_SERVER_PRIVATE_KEY_PEM.into());
+        let sandbox_key = jws::signing_key_from_pem(&sandbox_pem)
+            .expect("sandbox_private_key_pem is a P-521 private key");
         let client_pem = option(options::CLIENT_PUBLIC_KEY_PEM)
             .unwrap_or_else(|| DEV_CLIENT_PUBLIC_KEY_PEM.into());
         let client_key = match jws::verifying_key_from_pem(&client_pem) {

@@ -1,10 +1,17 @@
 //! `POST /v1/connect/token` and the `x-auth-token: Bearer ...` check.
 //!
-//! Tokens are HS256 JWTs (claims `client_id`, `iss: "uqpay"`, `iat`, `exp`, `jti`) as UQPAY's
-//! are, signed with a key derived from the run's seed; the sandbox also keeps every token it
-//! issued, so it can tell a revoked or expired token (401 `token has expired`, the message the
-//! official SDKs refresh on) from one it never issued (401 `invalid auth token`). Only one token
-//! per client is active: issuing a new one revokes the older ones (card-issuance FAQ).
+//! Tokens are HS256 JWTs as UQPAY's are, signed with [`TOKEN_SECRET`], whose claims the official
+//! SDKs decode into their account context (spec §2.1, `uqpay/auth.py`): `entity_id`,
+//! `short_entity_id`, `parent_entity_id`, `client_id`, `api_version`, `bus_type`, plus
+//! `account_id`, `iss: "uqpay"`, `iat`, `exp` and a `jti` that keeps two tokens of the same second
+//! apart. The sandbox also keeps every token it issued, so it can tell a revoked or expired token
+//! (401 `token has expired`, the message the official SDKs refresh on) from one it never issued
+//! (401 `invalid auth token`). Only one token per client is active: issuing a new one revokes the
+//! older ones (card-issuance FAQ).
+//!
+//! \[inferred\] claim values: the fixtures are one account, [`ACCOUNT_ID`] (short id
+//! [`SHORT_ACCOUNT_ID`]), a top-level account (empty `parent_entity_id`), `api_version`
+//! `V1.6.0` as the webhooks' `version`, `bus_type` `ISSUING`.
 
 use super::Uqpay;
 use super::wire::ApiError;
@@ -24,6 +31,16 @@ use std::sync::Mutex;
 /// Token lifetime: 30 minutes.
 pub const TOKEN_TTL_SECS: i64 = 30 * 60;
 
+/// The HS256 key of the sandbox's tokens. A development value: clients never verify it (the
+/// SDKs only decode the claims), and tests verify with it.
+pub const TOKEN_SECRET: &str = "uqpay-sandbox-token-secret";
+
+/// The account the fixtures describe: the tokens' `entity_id` and `account_id`.
+pub const ACCOUNT_ID: &str = "8b1f3c2e-6d4a-4f7b-9e0c-5a2d7f1b3c94";
+
+/// That account's short id, the tokens' `short_entity_id`.
+pub const SHORT_ACCOUNT_ID: &str = "P20260410";
+
 #[derive(Debug, Clone)]
 struct Issued {
     client_id: String,
@@ -41,10 +58,10 @@ pub struct TokenStore {
 }
 
 impl TokenStore {
-    /// A store signing with a key derived from `seed`.
-    pub fn new(seed: u64) -> TokenStore {
+    /// A store signing with [`TOKEN_SECRET`].
+    pub fn new() -> TokenStore {
         TokenStore {
-            key: format!("uqpay-sandbox-jwt-{seed}").into_bytes(),
+            key: TOKEN_SECRET.as_bytes().to_vec(),
             tokens: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
             counter: std::sync::atomic::AtomicU64::new(0),
@@ -59,8 +76,17 @@ impl TokenStore {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = json!({
-            "client_id": client_id, "iss": "uqpay", "iat": now, "exp": expires_at,
-            "jti": format!("{jti}-{}", uuid::Uuid::new_v4()), "bus_type": "ISSUING",
+            "entity_id": ACCOUNT_ID,
+            "account_id": ACCOUNT_ID,
+            "short_entity_id": SHORT_ACCOUNT_ID,
+            "parent_entity_id": "",
+            "client_id": client_id,
+            "api_version": "V1.6.0",
+            "bus_type": "ISSUING",
+            "iss": "uqpay",
+            "iat": now,
+            "exp": expires_at,
+            "jti": format!("{jti}-{}", uuid::Uuid::new_v4()),
         });
         let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");

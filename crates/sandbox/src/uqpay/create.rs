@@ -136,6 +136,11 @@ fn issue(uqpay: &Arc<Uqpay>, client: &str, key: &str, v: ValidCreate) -> CreateC
     if v.metadata.as_object().is_some_and(|m| !m.is_empty()) {
         references.insert("metadata".to_string(), v.metadata.to_string());
     }
+    // cardbatch tags every create with its order in the metadata: recorded on its own, a card
+    // made twice for one order under two idempotency keys shows as a duplicate.
+    if let Some(order_ref) = v.metadata["cardbatch_order_ref"].as_str() {
+        references.insert("cardbatch_order_ref".to_string(), order_ref.to_string());
+    }
     let card = Card {
         card_id: card_id.clone(),
         card_order_id: card_order_id.clone(),

@@ -1,7 +1,7 @@
 //! The UQPAY issuing simulator, nested under `/uqpay/api` (UQPAY's base URL ends in `/api`).
 //!
-//! - `POST /v1/connect/token` (`x-client-id`, `x-api-key`): a 30-minute token; a new token
-//!   revokes the client's older ones (see `auth.rs`).
+//! - `POST /v1/connect/token` (`x-client-id`, `x-api-key`): a 30-minute HS256 JWT carrying the
+//!   account claims the SDKs read; a new token revokes the client's older ones (see `auth.rs`).
 //! - `POST /v1/issuing/cards` with `x-auth-token: Bearer ...` and `x-idempotency-key`: see
 //!   `create.rs`, `validate.rs`, `idempotency.rs`, `funds.rs` (SINGLE-mode issuing balance,
 //!   BIN card pools); the card is PENDING, then ACTIVE or FAILED
@@ -31,7 +31,7 @@ mod lookup;
 mod validate;
 mod wire;
 
-pub use auth::TOKEN_TTL_SECS;
+pub use auth::{ACCOUNT_ID, SHORT_ACCOUNT_ID, TOKEN_SECRET, TOKEN_TTL_SECS};
 pub use lifecycle::{retry_schedule, sign as sign_webhook};
 pub use wire::{PROCESSING_MESSAGE, TOO_MANY_REQUESTS_MESSAGE};
 
@@ -76,7 +76,7 @@ impl Uqpay {
 /// The UQPAY routes, nested under `/uqpay/api`.
 pub fn router(core: Arc<Core>) -> Router {
     let state = Arc::new(Uqpay {
-        tokens: auth::TokenStore::new(core.config.seed),
+        tokens: auth::TokenStore::new(),
         idempotency: idempotency::IdempotencyStore::default(),
         cards: cards::CardStore::default(),
         funds: funds::Funds::new(&core.fixtures),

@@ -1,0 +1,3 @@
+mod auth;
+mod create;
+mod lifecycle;

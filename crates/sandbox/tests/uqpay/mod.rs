@@ -1,0 +1,5 @@
+mod create;
+mod idempotency;
+mod lookup;
+mod token;
+mod validation;
