@@ -99,9 +99,12 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        // With WAL, NORMAL loses no committed transaction on a process crash, only on power loss
-        // before the next checkpoint; it saves an fsync per commit.
-        .synchronous(SqliteSynchronous::Normal)
+        // FULL: every commit is on disk before it returns. A commit here promises something to
+        // the outside (a claim before the provider is called, a completion, a webhook before
+        // its 200), and NORMAL could roll one back on power loss; a rolled-back claim of a QI
+        // prepaid order would then be sent again without a lookup. The cost is one fsync per
+        // commit, and commits are grouped (BENCHMARKS.md).
+        .synchronous(SqliteSynchronous::Full)
         // Another process (a CLI ingest next to a running worker) may hold the write lock.
         .busy_timeout(Duration::from_secs(30))
         .foreign_keys(true)
@@ -113,6 +116,9 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         .to_string_lossy()
         .contains(":memory:")
         || url.contains("mode=memory");
+    if !in_memory {
+        create_private(options.get_filename());
+    }
     let write = SqlitePoolOptions::new()
         .max_connections(1)
         // A long batch write holds the only write connection; claims wait for it.
@@ -130,4 +136,47 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
             .await?
     };
     Ok(Db::Sqlite { read, write })
+}
+
+/// Creates the database file readable by its owner only (it holds personal data and provider
+/// tokens) when it does not exist yet; SQLite gives its `-wal` and `-shm` files the same mode.
+/// An existing file keeps its mode: the operator may have chosen it.
+/// Any failure (the file exists, its directory does not) is left for SQLite to report as it
+/// always has.
+fn create_private(path: &std::path::Path) {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let _ = open.open(path);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_sqlite_file_is_private_and_every_commit_is_synchronous() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{mode:o}");
+        }
+        let Db::Sqlite { write, .. } = &store.db else {
+            unreachable!("a SQLite store")
+        };
+        // 2 = FULL: a commit is durable (not only crash-safe) when it returns.
+        let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(write)
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 2);
+    }
 }
