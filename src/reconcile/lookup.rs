@@ -249,6 +249,11 @@ impl Reconciler {
                 }
             };
             if full {
+                // A backlog: straight on to the next pass, unless the shutdown came meanwhile (a
+                // long backlog must not hold a SIGTERM up).
+                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+                    return;
+                }
                 continue;
             }
             tokio::select! {
