@@ -111,7 +111,7 @@ impl Default for ReconcileConfig {
             confirm_after_secs: 60,
             interval_secs: 10,
             max_backoff_secs: 3600,
-            batch: 32,
+            batch: 256,
             // Alchemy Pay's spec: "escalate items with no callback after 24 h".
             review_after_secs: 24 * 3600,
         }

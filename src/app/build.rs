@@ -120,7 +120,9 @@ impl App {
             let provider = crate::providers::build(name, profile, &creds, &env)?;
             // The lane is chosen here and only here: callers see `dyn Lane`.
             let lane = Arc::new(LocalLane::new(profile.rate_limit_per_sec));
-            clients = clients.with(ProfileClient::new(name, provider, lane));
+            clients = clients.with(
+                ProfileClient::new(name, provider, lane).with_concurrency(profile.concurrency),
+            );
             webhook_keys.add_profile(name, profile, &creds)?;
             if profile.provider == ProviderKind::AlchemypayVcc {
                 check_keys.add_profile(name, &creds)?;

@@ -9,11 +9,15 @@ use crate::lanes::Lane;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Calls in flight at once when the profile does not say.
+const DEFAULT_CONCURRENCY: usize = 8;
+
 /// A provider client paced by its profile's lane.
 pub struct ProfileClient {
     name: String,
     provider: Arc<dyn Provider>,
     lane: Arc<dyn Lane>,
+    concurrency: usize,
 }
 
 impl ProfileClient {
@@ -23,7 +27,20 @@ impl ProfileClient {
             name: name.to_string(),
             provider,
             lane,
+            concurrency: DEFAULT_CONCURRENCY,
         }
+    }
+
+    /// Lets callers that make many calls at once (the reconciler) keep `concurrency` in flight
+    /// (the profile's `concurrency`).
+    pub fn with_concurrency(mut self, concurrency: u32) -> ProfileClient {
+        self.concurrency = concurrency.max(1) as usize;
+        self
+    }
+
+    /// How many calls a caller may keep in flight through this client.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The profile's name.

@@ -24,14 +24,11 @@
 
 use crate::config::ReconcileConfig;
 use crate::domain::OrderState;
-use crate::providers::{CardStatus, ProfileClients};
+use crate::providers::{CardStatus, ProfileClient, ProfileClients};
 use crate::store::{ConfirmedBy, LookupClaim, LookupOutcome, OrderConfirmation, Store};
 use futures::StreamExt;
 use std::future::Future;
 use std::time::Duration;
-
-/// Lookups in flight at once within a pass (the lanes bound the rate).
-const CONCURRENT_LOOKUPS: usize = 8;
 
 /// How the reconciler paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +86,18 @@ pub struct LookupReport {
     pub escalated: usize,
 }
 
+impl LookupReport {
+    fn add(&mut self, other: &LookupReport) {
+        self.examined += other.examined;
+        self.issued += other.issued;
+        self.failed += other.failed;
+        self.pending += other.pending;
+        self.lookup_failed += other.lookup_failed;
+        self.mismatches += other.mismatches;
+        self.escalated += other.escalated;
+    }
+}
+
 /// The reconciler of one process: the store and the paced client of every profile.
 #[derive(Clone)]
 pub struct Reconciler {
@@ -108,59 +117,73 @@ impl Reconciler {
         }
     }
 
-    /// Runs one pass (see the module doc) at `now_ms`.
+    /// Runs one pass (see the module doc) at `now_ms`: every profile at once, each looking up
+    /// to its client's concurrency in parallel (its lane bounds the rate).
     pub async fn pass(&self, now_ms: i64) -> crate::store::Result<LookupReport> {
+        let passes = self
+            .clients
+            .iter()
+            .map(|client| self.pass_profile(client, now_ms));
+        let mut report = LookupReport::default();
+        for profile in futures::future::join_all(passes).await {
+            report.add(&profile?);
+        }
+        Ok(report)
+    }
+
+    async fn pass_profile(
+        &self,
+        client: &ProfileClient,
+        now_ms: i64,
+    ) -> crate::store::Result<LookupReport> {
         let mut report = LookupReport::default();
         let submitted_before = now_ms - self.options.confirm_after.as_millis() as i64;
         let lease_until = now_ms + self.options.lease.as_millis() as i64;
-        for client in self.clients.iter() {
-            let profile = client.name();
-            let claimed = self
-                .store
-                .order_claim_lookups(
-                    profile,
-                    submitted_before,
-                    now_ms,
-                    lease_until,
-                    self.options.batch,
-                )
-                .await?;
-            if claimed.is_empty() {
-                continue;
-            }
-            let looked: Vec<(LookupOutcome, CardStatus)> =
-                futures::stream::iter(claimed.into_iter().map(|claim| async move {
-                    let (status, calls) = client.status(&claim.order.order).await;
-                    let mut outcome = self.decide(&claim, &status, now_ms);
-                    outcome.calls = calls
-                        .iter()
-                        .map(|c| c.attempt_record(claim.order.attempt))
-                        .collect();
-                    (outcome, status)
-                }))
-                .buffer_unordered(CONCURRENT_LOOKUPS)
-                .collect()
-                .await;
-            let outcomes: Vec<LookupOutcome> = looked.iter().map(|(o, _)| o.clone()).collect();
-            let moved = self
-                .store
-                .order_lookup_settle_many(&outcomes, now_ms)
-                .await?;
-            for ((outcome, status), moved) in looked.iter().zip(moved) {
-                report.examined += 1;
-                match status {
-                    CardStatus::Active if moved => report.issued += 1,
-                    CardStatus::Failed { .. } if moved => report.failed += 1,
-                    CardStatus::Active | CardStatus::Failed { .. } | CardStatus::Pending => {
-                        report.pending += 1
-                    }
-                    CardStatus::NotFound => report.mismatches += 1,
-                    CardStatus::Unknowable { .. } if moved => report.escalated += 1,
-                    CardStatus::Unknowable { .. } => report.pending += 1,
-                    CardStatus::Transient { code, message, .. } => {
-                        report.lookup_failed += 1;
-                        tracing::debug!(order_id = outcome.order_id, %code, %message, "lookup failed");
-                    }
+        let claimed = self
+            .store
+            .order_claim_lookups(
+                client.name(),
+                submitted_before,
+                now_ms,
+                lease_until,
+                self.options.batch,
+            )
+            .await?;
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let looked: Vec<(LookupOutcome, CardStatus)> =
+            futures::stream::iter(claimed.into_iter().map(|claim| async move {
+                let (status, calls) = client.status(&claim.order.order).await;
+                let mut outcome = self.decide(&claim, &status, now_ms);
+                outcome.calls = calls
+                    .iter()
+                    .map(|c| c.attempt_record(claim.order.attempt))
+                    .collect();
+                (outcome, status)
+            }))
+            .buffer_unordered(client.concurrency())
+            .collect()
+            .await;
+        let outcomes: Vec<LookupOutcome> = looked.iter().map(|(o, _)| o.clone()).collect();
+        let moved = self
+            .store
+            .order_lookup_settle_many(&outcomes, now_ms)
+            .await?;
+        for ((outcome, status), moved) in looked.iter().zip(moved) {
+            report.examined += 1;
+            match status {
+                CardStatus::Active if moved => report.issued += 1,
+                CardStatus::Failed { .. } if moved => report.failed += 1,
+                CardStatus::Active | CardStatus::Failed { .. } | CardStatus::Pending => {
+                    report.pending += 1
+                }
+                CardStatus::NotFound => report.mismatches += 1,
+                CardStatus::Unknowable { .. } if moved => report.escalated += 1,
+                CardStatus::Unknowable { .. } => report.pending += 1,
+                CardStatus::Transient { code, message, .. } => {
+                    report.lookup_failed += 1;
+                    tracing::debug!(order_id = outcome.order_id, %code, %message, "lookup failed");
                 }
             }
         }
