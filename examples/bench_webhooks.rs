@@ -232,6 +232,7 @@ async fn submitted_orders(store: &Store, n: usize) -> anyhow::Result<()> {
                 ),
                 error: None,
                 attempts: Vec::new(),
+                nothing_sent: false,
             })
             .collect();
         store

@@ -153,6 +153,11 @@ pub struct Profile {
     /// Least wait before an order whose create answer was lost is looked up ([`Profile::doubt_wait`]).
     #[serde(default)]
     pub doubt_wait_ms: Option<u64>,
+    /// How long an order may keep retrying, from when it was queued, before it is `dead`
+    /// whatever its attempt count (attempts that never reached the provider, a refused
+    /// connection, do not count toward `max_attempts`; this bounds them). Default a day.
+    #[serde(default = "defaults::give_up_after_secs")]
+    pub give_up_after_secs: u64,
     /// A credential whose environment variable is not set takes the built-in sandbox's
     /// development value (`cardbatch sandbox` accepts it). Only for a loopback `base_url`: a
     /// development key is never sent anywhere else. The built-in profiles set it.
@@ -161,6 +166,11 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// [`Profile::give_up_after_secs`] as a duration.
+    pub fn give_up_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.give_up_after_secs)
+    }
+
     /// How long an order whose create answer was lost waits, at least, before its doubt is
     /// resolved (the backoff applies on top). Unset: 60 s for QI Tech prepaid, whose create has
     /// no idempotency, so that a card QI is still making has time to show before the lookup by
@@ -187,6 +197,9 @@ mod defaults {
     }
     pub fn backoff_base_ms() -> u64 {
         1_000
+    }
+    pub fn give_up_after_secs() -> u64 {
+        24 * 3600
     }
     pub fn backoff_cap_ms() -> u64 {
         300_000
@@ -370,6 +383,12 @@ impl Config {
                     "must be at least 1 and not above backoff_cap_ms",
                 );
             }
+            if !(1..=MAX_DELAY_SECS).contains(&p.give_up_after_secs) {
+                return invalid(
+                    key("give_up_after_secs"),
+                    &format!("must be between 1 and {MAX_DELAY_SECS} (a year)"),
+                );
+            }
             if p.backoff_cap_ms > MAX_DELAY_SECS * 1000 {
                 return invalid(
                     key("backoff_cap_ms"),
@@ -480,6 +499,7 @@ impl Profile {
             // The sandbox's QI makes the card before it answers (a lost answer is lost after the
             // card exists), so it needs no wait beyond the backoff.
             doubt_wait_ms: Some(0),
+            give_up_after_secs: defaults::give_up_after_secs(),
             sandbox_credentials: true,
         }
     }

@@ -103,6 +103,25 @@ pub enum Command {
         output: Option<PathBuf>,
     },
 
+    /// Give a batch's stuck orders another go, with the same idempotency key.
+    ///
+    /// `dead` orders (transient failures until their attempts or time ran out, e.g. through a
+    /// provider outage) go back to the queue. `needs_review` orders (an answer that could not
+    /// be resolved, a card nothing confirmed) go back to doubt: the worker first asks the
+    /// provider whether it has the card (a lookup, or a replay of the same key) and sends a new
+    /// create only when it provably has not; that needs --confirm, because an operator should
+    /// look at why they needed review first (`cardbatch status BATCH`).
+    Requeue {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+        /// Which orders: dead or needs_review.
+        #[arg(long, default_value = "dead", value_parser = parse_state)]
+        state: OrderState,
+        /// Confirm requeueing needs_review orders.
+        #[arg(long)]
+        confirm: bool,
+    },
+
     /// Run the workers for every configured profile and the HTTP server (webhooks, Alchemy Pay
     /// reverse validation, health) until SIGINT or SIGTERM.
     ///

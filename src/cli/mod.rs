@@ -52,6 +52,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reconcile { batch, json } => {
             reconcile::run(&open_store(&config).await?, batch.as_deref(), json).await
         }
+        Command::Requeue {
+            batch,
+            state,
+            confirm,
+        } => read::requeue(&open_store(&config).await?, &batch, state, confirm).await,
         Command::Run => run::run(&config, Services::ALL).await,
         #[cfg(feature = "sandbox")]
         Command::Demo { dir, keep } => demo::demo(&dir, keep).await,

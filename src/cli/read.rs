@@ -209,3 +209,29 @@ pub fn format_time(ms: i64) -> String {
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
+
+/// `cardbatch requeue BATCH [--state dead|needs_review] [--confirm]`.
+pub async fn requeue(
+    store: &Store,
+    batch: &str,
+    state: OrderState,
+    confirm: bool,
+) -> anyhow::Result<ExitCode> {
+    let id = resolve_batch(store, batch).await?;
+    match state {
+        OrderState::Dead => {}
+        OrderState::NeedsReview if confirm => {}
+        OrderState::NeedsReview => bail!(
+            "requeueing needs_review orders needs --confirm: look at why they needed review first (cardbatch status {id}); each is looked up at the provider before anything is sent again"
+        ),
+        other => bail!("only dead and needs_review orders can be requeued, not {other}"),
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let moved = store.order_requeue(id, state, now).await?;
+    let to = match state {
+        OrderState::NeedsReview => "back to doubt: each is looked up before anything is re-sent",
+        _ => "back to the queue",
+    };
+    outln!("batch {id}: {moved} {state} orders requeued ({to}); `cardbatch run` picks them up")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -58,6 +58,7 @@ async fn store_with(dir: &tempfile::TempDir, refs: &[(&str, Option<&str>)]) -> (
                 provider_refs: card.map(|c| ProviderRefs::new().with(ProviderRefs::CARD_ID, c)),
                 error: None,
                 attempts: Vec::new(),
+                nothing_sent: false,
             }
         })
         .collect();

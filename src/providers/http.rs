@@ -18,11 +18,16 @@ pub fn client() -> reqwest::Client {
         .expect("a reqwest client with static settings always builds")
 }
 
+/// The code of a call that never left: the connection was refused or could not be made. Such an
+/// attempt does not count toward a profile's `max_attempts` (an outage must not kill a batch);
+/// the profile's time budget (`give_up_after_secs`) bounds it instead.
+pub const NOT_SENT: &str = "connect";
+
 /// Classifies a transport error (no HTTP answer was read).
 pub fn classify_transport(err: &reqwest::Error) -> Classified {
     if err.is_connect() {
         Classified::Transient {
-            code: "connect".into(),
+            code: NOT_SENT.into(),
             message: format!("could not connect: {}", root_cause(err)),
             retry_after: None,
             rate_limited: false,

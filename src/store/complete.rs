@@ -21,6 +21,7 @@ use std::collections::HashSet;
 /// (one hop to sqlx's SQLite thread) whatever its size.
 // language=SQLite
 const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
+        attempts = orders.attempts - u.unsent, \
         next_attempt_at = COALESCE(u.next_at, orders.next_attempt_at), \
         provider_refs = COALESCE(u.refs, orders.provider_refs), \
         card_ref = COALESCE(u.card_ref, orders.card_ref), \
@@ -29,7 +30,7 @@ const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $2 \
     FROM (SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS next_at, value ->> 3 AS refs, \
             value ->> 4 AS code, value ->> 5 AS msg, value ->> 6 AS card_ref, \
-            value ->> 7 AS card_order_ref FROM json_each($1)) AS u \
+            value ->> 7 AS card_order_ref, value ->> 8 AS unsent FROM json_each($1)) AS u \
     WHERE orders.id = u.id AND orders.lease_owner = $3 AND orders.state = 'in_flight' \
     RETURNING orders.id";
 
@@ -42,6 +43,7 @@ const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
 
 // language=PostgreSQL
 const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
+        attempts = o.attempts - u.unsent, \
         next_attempt_at = COALESCE(u.next_at, o.next_attempt_at), \
         provider_refs = COALESCE(u.refs, o.provider_refs), \
         card_ref = COALESCE(u.card_ref, o.card_ref), \
@@ -49,8 +51,8 @@ const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
         last_error_code = u.code, last_error_message = u.msg, \
         lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $7 \
     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
-            $9::text[], $10::text[]) \
-        AS u(id, state, next_at, refs, code, msg, card_ref, card_order_ref) \
+            $9::text[], $10::text[], $11::int[]) \
+        AS u(id, state, next_at, refs, code, msg, card_ref, card_order_ref, unsent) \
     WHERE o.id = u.id AND o.lease_owner = $8 AND o.state = 'in_flight' \
     RETURNING o.id";
 
@@ -206,7 +208,8 @@ async fn sqlite_complete(
                 code,
                 msg,
                 card_ref,
-                card_order_ref
+                card_order_ref,
+                i32::from(c.nothing_sent)
             ])
         })
         .collect();
@@ -256,6 +259,12 @@ async fn pg_complete(
         .bind(worker_id)
         .bind(card_refs)
         .bind(card_order_refs)
+        .bind(
+            completions
+                .iter()
+                .map(|c| i32::from(c.nothing_sent))
+                .collect::<Vec<i32>>(),
+        )
         .fetch_all(&mut *conn)
         .await?
         .into_iter()

@@ -21,6 +21,9 @@ pub enum Error {
     /// A state transition the queue refuses (e.g. completing an order into `queued`).
     #[error("an order cannot be completed into state {0}")]
     InvalidCompletion(OrderState),
+    /// Only `dead` and `needs_review` orders can be requeued.
+    #[error("only dead and needs_review orders can be requeued, not {0}")]
+    InvalidRequeue(OrderState),
     #[error("database error: {0}")]
     /// The database refused or failed a statement, or could not be reached.
     Sqlx(#[from] sqlx::Error),

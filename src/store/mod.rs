@@ -20,6 +20,7 @@ mod order_match;
 mod reconcile_lookup;
 mod reconcile_read;
 mod report;
+mod requeue;
 mod tokens;
 mod wake;
 

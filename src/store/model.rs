@@ -117,6 +117,9 @@ pub struct Completion {
     /// The provider calls made during this attempt; stored even when the fence refuses the state
     /// change, because the calls happened.
     pub attempts: Vec<AttemptRecord>,
+    /// No call of this attempt reached the provider (the connection was refused): the attempt
+    /// the claim counted is given back, so an outage does not use up `max_attempts`.
+    pub nothing_sent: bool,
 }
 
 /// Which earlier order a duplicate row collided with.

@@ -39,7 +39,11 @@ pub fn completion_for(
         provider_refs: None,
         error: None,
         attempts: result.attempts,
+        nothing_sent: false,
     };
+    // Past its time budget an order stops retrying, whatever its attempt count.
+    let out_of_time =
+        now_ms - order.order.queued_at_ms >= profile.give_up_after().as_millis() as i64;
     match result.outcome {
         Outcome::Submitted { refs } => completion.provider_refs = Some(refs),
         Outcome::Issued { refs } => {
@@ -51,7 +55,10 @@ pub fn completion_for(
             message,
             retry_after,
         } => {
-            if order.attempt >= profile.max_attempts {
+            // A call that never left is not an attempt: only the time budget ends those.
+            completion.nothing_sent = code == crate::providers::http::NOT_SENT;
+            let attempts_used = !completion.nothing_sent && order.attempt >= profile.max_attempts;
+            if attempts_used || out_of_time {
                 completion.state = OrderState::Dead;
             } else {
                 let delay = retry_delay(profile, order.attempt, retry_after);
@@ -182,6 +189,40 @@ mod tests {
         let c = completion_for(&p, &order(3), transient(None), 5_000);
         assert_eq!(c.state, OrderState::Dead);
         assert_eq!(c.next_attempt_at, None);
+    }
+
+    #[test]
+    fn a_refused_connection_on_the_last_attempt_retries_and_gives_the_attempt_back() {
+        let p = profile(1_000, 60_000, 3);
+        let refused: HandlerResult = Outcome::Transient {
+            code: crate::providers::http::NOT_SENT.into(),
+            message: "could not connect".into(),
+            retry_after: None,
+        }
+        .into();
+        let c = completion_for(&p, &order(3), refused, 5_000);
+        assert_eq!(c.state, OrderState::RetryWait);
+        assert!(c.nothing_sent);
+    }
+
+    #[test]
+    fn an_order_past_its_time_budget_is_dead_whatever_its_attempts() {
+        let p = profile(1_000, 60_000, 8);
+        let day = p.give_up_after().as_millis() as i64;
+        let refused: HandlerResult = Outcome::Transient {
+            code: crate::providers::http::NOT_SENT.into(),
+            message: "could not connect".into(),
+            retry_after: None,
+        }
+        .into();
+        assert_eq!(
+            completion_for(&p, &order(1), refused, day).state,
+            OrderState::Dead
+        );
+        assert_eq!(
+            completion_for(&p, &order(1), transient(None), day).state,
+            OrderState::Dead
+        );
     }
 
     #[test]
