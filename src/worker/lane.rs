@@ -36,6 +36,10 @@ use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
 /// Completions written per transaction at most.
 const MAX_GROUP: usize = 1_024;
+/// The first wait before a failed completion write is tried again; it doubles up to the cap.
+const COMPLETION_RETRY_FIRST: Duration = Duration::from_millis(50);
+/// The longest wait between two tries of a completion write.
+const COMPLETION_RETRY_CAP: Duration = Duration::from_secs(5);
 /// The first pause after an empty claim; it doubles up to the lane's poll cap.
 const FIRST_IDLE_PAUSE: Duration = Duration::from_millis(2);
 
@@ -280,7 +284,7 @@ async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
 }
 
 /// Writes completions in groups: it takes whatever is waiting (up to [`MAX_GROUP`]), writes it
-/// in one transaction and answers every sender. Under load, groups grow by themselves while the
+/// in one transaction (again and again until it succeeds) and answers every sender. Under load, groups grow by themselves while the
 /// previous one commits.
 async fn complete_in_groups(
     lane: std::sync::Weak<Lane>,
@@ -288,24 +292,39 @@ async fn complete_in_groups(
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let Some(lane) = lane.upgrade() else { return };
         let (completions, replies): (Vec<Completion>, Vec<_>) = group.drain(..).unzip();
-        let written = lane
-            .store
-            .order_complete_many(&lane.worker_id, &completions, lane.clock.now_ms())
-            .await;
-        match written {
-            Ok(applied) => {
-                for (reply, ok) in replies.into_iter().zip(applied) {
-                    let _ = reply.send(Ok(ok));
+        // An answer in hand is never dropped: the group is written again until the database
+        // takes it (a lock held by another process, a restarting server). The write is fenced
+        // on the lease and atomic with its attempt rows, so a retry applies it exactly once.
+        let mut failures = 0u32;
+        let applied = loop {
+            let Some(lane) = lane.upgrade() else { return };
+            let written = lane
+                .store
+                .order_complete_many(&lane.worker_id, &completions, lane.clock.now_ms())
+                .await;
+            match written {
+                Ok(applied) => break applied,
+                Err(e) => {
+                    failures += 1;
+                    let wait = COMPLETION_RETRY_FIRST
+                        .saturating_mul(1 << failures.min(10))
+                        .min(COMPLETION_RETRY_CAP);
+                    tracing::error!(
+                        error = %e,
+                        profile = %lane.profile_name,
+                        orders = completions.len(),
+                        failures,
+                        retry_in = ?wait,
+                        "writing completions failed; writing them again (the orders keep their lease)"
+                    );
+                    drop(lane);
+                    tokio::time::sleep(wait).await;
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "writing completions failed; the orders keep their lease");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
+        };
+        for (reply, ok) in replies.into_iter().zip(applied) {
+            let _ = reply.send(Ok(ok));
         }
     }
 }
