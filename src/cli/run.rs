@@ -159,13 +159,15 @@ fn log_report(report: &RunReport) {
     }
 }
 
-/// `cardbatch sandbox`: the four provider simulators on loopback until SIGINT/SIGTERM.
+/// `cardbatch sandbox`: the four provider simulators on loopback until SIGINT/SIGTERM. Once it
+/// listens, the guide (base URLs, development credentials, callback targets, admin routes) goes
+/// to stderr.
 #[cfg(feature = "sandbox")]
 pub async fn sandbox(
-    config: Option<&std::path::Path>, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "sandbox on http://{listen}: /qitech (prepaid + postpaid), /alchemypay, /uqpay/api; admin at /_sandbox"
-    );
-    crate::sandbox::run(config, listen, shutdown_signal()).await?;
+    config: Option<&std::path::Path>,
+    listen: SocketAddr,
+) -> anyhow::Result<ExitCode> {
+    let print_guide = |running: &crate::sandbox::RunningSandbox| eprint!("{}", running.guide());
+    crate::sandbox::run(config, listen, print_guide, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -10,11 +10,7 @@ use crate::providers::{Credentials, ProviderEnv};
 use crate::reconcile::{
     LookupOptions, ProcessOptions, ProviderClients, Reconciler, run_event_processor,
 };
-use crate::sandbox::config::{
-    DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY, DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID,
-    DEV_UQPAY_WEBHOOK_SECRET,
-};
-use crate::sandbox::qitech::DEV_CLIENT_PRIVATE_KEY_PEM;
+use crate::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
 use crate::sandbox::{FaultConfig, ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
 use crate::store::Store;
 use crate::webhooks::{QITECH_PATH, UQPAY_PATH, WebhookKeys, WebhookState};
@@ -58,16 +54,6 @@ impl Stack {
             .await
             .map_err(DemoError::Listen)?;
         let sandbox = Sandbox::start(sandbox_config(&server_url, seed), sandbox_listener)?;
-        let qi_public_key = fetch_qi_public_key(&sandbox).await?;
-        let qi_api_key = sandbox
-            .core()
-            .fixtures
-            .qitech
-            .api_client_keys
-            .first()
-            .cloned()
-            .ok_or_else(|| DemoError::QiKey("the fixtures name no QI Tech API key".into()))?;
-        let credentials = |kind: ProviderKind| dev_credentials(kind, &qi_api_key, &qi_public_key);
 
         let profiles: BTreeMap<String, Profile> = ProviderKind::ALL
             .into_iter()
@@ -79,7 +65,7 @@ impl Stack {
             public_url: server_url.clone(),
         };
         let handler =
-            IssueHandler::from_profiles(&profiles, &env, |_, p| Ok(credentials(p.provider)))
+            IssueHandler::from_profiles(&profiles, &env, |_, p| Ok(dev_credentials(p.provider)))
                 .map_err(|e| DemoError::Profile {
                     profile: "(all)".into(),
                     problem: e.to_string(),
@@ -89,7 +75,7 @@ impl Stack {
         let mut check_keys = CheckKeys::new();
         let mut clients = ProviderClients::new();
         for (name, p) in &profiles {
-            let creds = credentials(p.provider);
+            let creds = dev_credentials(p.provider);
             let problem = |problem: String| DemoError::Profile {
                 profile: name.clone(),
                 problem,
@@ -262,37 +248,9 @@ fn profile(kind: ProviderKind, sandbox: &RunningSandbox) -> Profile {
     p
 }
 
-/// The credentials the sandbox accepts for `kind`, given in process: they are development
-/// values, but the demo still never puts them in the environment or on disk.
-fn dev_credentials(kind: ProviderKind, qi_api_key: &str, qi_public_key: &str) -> Credentials {
-    match kind {
-        ProviderKind::Uqpay => Credentials::from_pairs([
-            ("client_id", DEV_UQPAY_CLIENT_ID),
-            ("api_key", DEV_UQPAY_API_KEY),
-            ("webhook_secret", DEV_UQPAY_WEBHOOK_SECRET),
-        ]),
-        ProviderKind::AlchemypayVcc => Credentials::from_pairs([
-            ("access_key", DEV_ALCHEMYPAY_ACCESS_KEY),
-            ("secret_key", DEV_ALCHEMYPAY_SECRET_KEY),
-        ]),
-        ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => Credentials::from_pairs([
-            ("api_key", qi_api_key),
-            ("private_key", DEV_CLIENT_PRIVATE_KEY_PEM),
-            ("qitech_public_key", qi_public_key),
-        ]),
-    }
-}
-
-/// The sandbox generates its QI Tech key at start; its public half verifies answers and
-/// webhooks, as QI hands its public key to a client.
-async fn fetch_qi_public_key(sandbox: &RunningSandbox) -> Result<String, DemoError> {
-    let url = format!("{}/qitech/_sandbox/public_key", sandbox.base_url());
-    let response = reqwest::get(&url)
-        .await
-        .and_then(|r| r.error_for_status())
-        .map_err(|e| DemoError::QiKey(e.to_string()))?;
-    response
-        .text()
-        .await
-        .map_err(|e| DemoError::QiKey(e.to_string()))
+/// The credentials the sandbox accepts for `kind` (its development ones, QI Tech's fixed
+/// public key included), given in process: they are development values, but the demo still
+/// never puts them in the environment or on disk.
+fn dev_credentials(kind: ProviderKind) -> Credentials {
+    Credentials::from_pairs(crate::sandbox::dev_credentials(kind))
 }
