@@ -51,13 +51,25 @@ pub fn guide(config: &SandboxConfig, addr: SocketAddr) -> String {
             ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => "/qitech",
         };
         let _ = writeln!(out, "\n  {kind}\n    base_url = {base}{path}");
+        // Configured credentials come on top of the fixtures' development client, unless they
+        // give that client another secret.
         let configured = config
             .providers
             .get(kind.as_str())
-            .is_some_and(|s| !s.credentials.is_empty());
+            .map(|s| &s.credentials)
+            .filter(|c| !c.is_empty());
+        let dev_secret_replaced = configured.is_some_and(|c| {
+            c.contains_key(DEV_UQPAY_CLIENT_ID) || c.contains_key(DEV_ALCHEMYPAY_ACCESS_KEY)
+        });
         for (name, value) in dev_credentials(kind) {
-            let shown = credential_line(config, kind, name, value, configured, &base);
+            let shown = credential_line(config, kind, name, value, dev_secret_replaced, &base);
             let _ = writeln!(out, "    {name} = {shown}");
+        }
+        if configured.is_some() {
+            let _ = writeln!(
+                out,
+                "    also accepted: the credentials in providers.{kind}.credentials"
+            );
         }
         let callbacks = match kind {
             ProviderKind::AlchemypayVcc => {
@@ -88,7 +100,7 @@ fn credential_line(
     kind: ProviderKind,
     name: &str,
     value: &str,
-    configured: bool,
+    dev_secret_replaced: bool,
     base: &str,
 ) -> String {
     let qi_option = |key: &str| {
@@ -97,9 +109,8 @@ fn credential_line(
             .any(|k| config.provider(*k).options.contains_key(key))
     };
     match (kind, name) {
-        (ProviderKind::Uqpay, "client_id" | "api_key")
-        | (ProviderKind::AlchemypayVcc, "access_key" | "secret_key")
-            if configured =>
+        (ProviderKind::Uqpay, "api_key") | (ProviderKind::AlchemypayVcc, "secret_key")
+            if dev_secret_replaced =>
         {
             format!("as configured (providers.{kind}.credentials)")
         }
@@ -166,17 +177,25 @@ mod tests {
     fn configured_credentials_and_keys_are_not_shown_as_the_development_ones() {
         let mut uqpay = ProviderSettings::default();
         uqpay.credentials.insert("mine".into(), "secret".into());
+        let mut alchemy = ProviderSettings::default();
+        alchemy
+            .credentials
+            .insert(DEV_ALCHEMYPAY_ACCESS_KEY.into(), "another secret".into());
         let mut qi = ProviderSettings::default();
         qi.options
             .insert(SANDBOX_PRIVATE_KEY_PEM.into(), "(a pem)".into());
         let config = SandboxConfig::default()
             .with_provider(ProviderKind::Uqpay, uqpay)
+            .with_provider(ProviderKind::AlchemypayVcc, alchemy)
             .with_provider(ProviderKind::QitechPrepaid, qi);
 
         let text = guide(&config, addr());
 
-        assert!(text.contains("client_id = as configured (providers.uqpay.credentials)"));
-        assert!(!text.contains("uqpay-sandbox-api-key"));
+        // The fixtures' UQPAY client keeps its development key beside the configured one.
+        assert!(text.contains("api_key = uqpay-sandbox-api-key"));
+        assert!(text.contains("also accepted: the credentials in providers.uqpay.credentials"));
+        assert!(text.contains("secret_key = as configured (providers.alchemypay_vcc.credentials)"));
+        assert!(!text.contains("ach-sandbox-secret-key"));
         assert!(text.contains("(from the configured key)"));
         assert!(text.contains("callbacks -> none (no webhook is sent)"));
         assert!(text.contains("reverse validation -> none (skipped)"));
