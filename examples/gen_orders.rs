@@ -5,7 +5,7 @@
 //! ```
 //!
 //! Every row is valid for the built-in sandbox profile (fixture keys from
-//! `src/sandbox/fixtures.toml`), and `order_ref`s are `<prefix>-<n>`, unique within a run; pass a
+//! `crates/sandbox/src/fixtures.toml`), and `order_ref`s are `<prefix>-<n>`, unique within a run; pass a
 //! new `--prefix` to ingest the same volume again into one database. Output is seeded, so the same
 //! arguments give the same file.
 

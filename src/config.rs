@@ -427,7 +427,7 @@ impl Config {
 
 impl Profile {
     /// A profile for `kind` aimed at a sandbox on `addr`, with defaults matching the sandbox's
-    /// default fixtures (`src/sandbox/fixtures.toml`).
+    /// default fixtures (`crates/sandbox/src/fixtures.toml`).
     pub fn sandbox(kind: ProviderKind, addr: &str) -> Profile {
         let pairs: &[(&str, &str)];
         let creds: &[(&str, &str)];
