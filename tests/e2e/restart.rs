@@ -28,6 +28,8 @@ struct Queued {
 }
 
 impl Queued {
+    /// Queues the batch (refs `{prefix}-0..200`) through the real ingest path and writes the
+    /// config, with `lease_secs` leases so that a killed process's claims come back quickly.
     async fn start(
         kind: ProviderKind,
         db: TestDb,
@@ -75,10 +77,12 @@ impl Queued {
         RunProcess::spawn(&self.config, self.kind, log)
     }
 
+    /// The batch's orders in line order.
     async fn orders(&self) -> Vec<OrderRow> {
         self.store.order_list(self.batch, None).await.unwrap()
     }
 
+    /// See [`assert_one_card_per_order`].
     async fn assert_one_card_per_order(&self, expected: &[i64]) -> usize {
         assert_one_card_per_order(&self.sandbox, &self.store, self.kind, expected).await
     }
