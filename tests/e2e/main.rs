@@ -1,0 +1,10 @@
+//! cardbatch as its users run it: the `cardbatch` binary as a child process (`run` killed and
+//! restarted mid-batch, two `run`s sharing a database, the read commands' output) and the demo.
+//! Scenarios run on SQLite and, with `CARDBATCH_TEST_PG_URL` set, on PostgreSQL.
+
+#[macro_use]
+mod support;
+
+mod cli_output;
+mod demo;
+mod restart;

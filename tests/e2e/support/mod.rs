@@ -1,0 +1,25 @@
+//! The e2e binary's helpers: a database per test, orders written straight to the store, whole
+//! batches against the sandbox, and the real `cardbatch` binary as a child process.
+
+#[macro_use]
+#[path = "../../support/db.rs"]
+mod db;
+#[path = "../../support/batches.rs"]
+mod batches;
+#[path = "../../support/orders.rs"]
+mod orders;
+#[path = "../../support/sandbox.rs"]
+mod sandbox;
+#[path = "../../support/wait.rs"]
+mod wait;
+
+mod process;
+
+pub use batches::{
+    MOVING, SETTLE, assert_one_card_per_order, csv, profile, submit_csv, wait_settled,
+};
+pub use db::{PG_URL_VAR, TestDb};
+pub use orders::{orders, submit};
+pub use process::{RunProcess, completed_in_log, write_config};
+pub use sandbox::{dev_credentials, start_sandbox};
+pub use wait::wait_until;

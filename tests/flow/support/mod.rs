@@ -1,0 +1,28 @@
+//! The flow binary's helpers: a database per test, orders written straight to the store, the
+//! running application ([`spawn_app`]), whole batches against the sandbox, and webhooks the
+//! tests sign themselves.
+
+#[macro_use]
+#[path = "../../support/db.rs"]
+mod db;
+#[path = "../../support/batches.rs"]
+mod batches;
+#[path = "../../support/orders.rs"]
+mod orders;
+#[path = "../../support/sandbox.rs"]
+mod sandbox;
+#[path = "../../support/server.rs"]
+mod server;
+#[path = "../../support/wait.rs"]
+mod wait;
+
+mod app;
+pub mod hooks;
+
+pub use app::{AppSetup, TestApp, Webhooks, process_events, spawn_app};
+pub use batches::{assert_one_card_per_order, csv, profile, submit_csv, wait_settled};
+pub use db::{PG_URL_VAR, TestDb};
+pub use orders::{orders, submit};
+pub use sandbox::{dev_credentials, start_sandbox};
+pub use server::serve;
+pub use wait::wait_until;

@@ -1,0 +1,278 @@
+//! The worker runtime draining the queue: exactly once, takeovers, shutdown, wake-ups.
+
+use crate::support::{TestDb, orders, profile, submit};
+use cardbatch::config::{Profile, WorkerConfig};
+use cardbatch::domain::OrderState;
+use cardbatch::domain::ProviderKind;
+use cardbatch::store::ClaimedOrder;
+use cardbatch::worker::{Clock, HandlerResult, Outcome, Runtime, handler_fn, system_now_ms};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, watch};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+on_both_engines!(
+    ten_thousand_orders_through_four_concurrent_claimers_are_each_handled_exactly_once,
+    a_killed_workers_lease_expires_and_another_worker_handles_the_order_once,
+    shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders,
+    an_idle_worker_picks_up_a_newly_queued_order,
+    provider_calls_never_exceed_the_profile_concurrency,
+);
+
+fn config() -> WorkerConfig {
+    WorkerConfig {
+        lease_secs: 60,
+        claim_batch: 64,
+        idle_poll_ms: 20,
+        shutdown_grace_secs: 30,
+    }
+}
+
+/// The UQPAY profile with `concurrency` calls at once. The handlers here are stand-ins that
+/// call no provider and never fail, so the address and the retry knobs do not matter.
+fn profiles(concurrency: u32) -> BTreeMap<String, Profile> {
+    let p = Profile {
+        concurrency,
+        ..profile(ProviderKind::Uqpay, "127.0.0.1:9")
+    };
+    BTreeMap::from([("uqpay".to_string(), p)])
+}
+
+fn submitted(order: &ClaimedOrder) -> HandlerResult {
+    Outcome::Submitted {
+        refs: serde_json::json!({ "card_order_id": format!("co-{}", order.id) }),
+    }
+    .into()
+}
+
+async fn ten_thousand_orders_through_four_concurrent_claimers_are_each_handled_exactly_once(
+    db: TestDb,
+) {
+    // Arrange
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("x", 10_000)).await;
+    let seen: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+    let handler = {
+        let seen = seen.clone();
+        handler_fn(move |order| {
+            *seen.lock().unwrap().entry(order.id).or_default() += 1;
+            let result = submitted(&order);
+            async move { result }
+        })
+    };
+
+    // Act: four runtimes, each with its own connections, drain the same queue.
+    let mut claimers = Vec::new();
+    for _ in 0..4 {
+        let store = db.store().await;
+        let runtime = Runtime::new(store, profiles(16), handler.clone(), config());
+        claimers.push(tokio::spawn(runtime.drain_until_idle()));
+    }
+    let mut completed = 0;
+    for c in claimers {
+        completed += c.await.unwrap().unwrap().completed();
+    }
+
+    // Assert
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 10_000);
+    assert!(
+        seen.values().all(|&n| n == 1),
+        "some order was handled twice"
+    );
+    assert_eq!(completed, 10_000);
+    let counts = store.order_count_by_state().await.unwrap();
+    assert_eq!(counts, BTreeMap::from([(OrderState::Submitted, 10_000)]));
+}
+
+async fn a_killed_workers_lease_expires_and_another_worker_handles_the_order_once(db: TestDb) {
+    // Arrange: a worker claims with a 5 s lease and dies without finishing.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("k", 1)).await;
+    let clock = Clock::manual(system_now_ms());
+    let lease = Duration::from_secs(5);
+    let orphan = store
+        .order_claim_due("uqpay", "dead-worker", 1, lease, clock.now_ms())
+        .await
+        .unwrap()
+        .remove(0);
+    let calls: Arc<Mutex<Vec<ClaimedOrder>>> = Arc::default();
+    let handler = {
+        let calls = calls.clone();
+        handler_fn(move |order| {
+            calls.lock().unwrap().push(order.clone());
+            let result = submitted(&order);
+            async move { result }
+        })
+    };
+    let runtime = |store| Runtime::new(store, profiles(4), handler.clone(), config());
+
+    // Act: before the lease ends nobody touches it; after, another worker does.
+    let early = runtime(store.clone())
+        .with_clock(clock.clone())
+        .drain_until_idle()
+        .await
+        .unwrap();
+    clock.advance(lease);
+    let late = runtime(store.clone())
+        .with_clock(clock.clone())
+        .drain_until_idle()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(early.completed(), 0);
+    assert_eq!(late.completed(), 1);
+    let calls = calls.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].id, orphan.id);
+    assert_eq!(calls[0].attempt, 2);
+    assert!(
+        calls[0].previous_outcome_unknown,
+        "the handler must resolve the doubt first"
+    );
+    let row = store.order_get(orphan.id).await.unwrap().unwrap();
+    assert_eq!(row.state, OrderState::Submitted);
+}
+
+async fn shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders(db: TestDb) {
+    // Arrange: concurrency 3, and one claim takes all 10 orders. The first call returns at once;
+    // every later one blocks until the shutdown begins. So the lane runs 3 blocked calls and
+    // holds 6 claimed orders that wait for a call slot.
+    let store = db.store().await;
+    let batch = submit(&store, "uqpay", orders("s", 10)).await;
+    let (gate_tx, gate_rx) = watch::channel(false);
+    let entered = Arc::new(AtomicUsize::new(0));
+    let entered_changed = Arc::new(Notify::new());
+    let handler = {
+        let (entered, entered_changed) = (entered.clone(), entered_changed.clone());
+        handler_fn(move |order| {
+            let n = entered.fetch_add(1, Ordering::SeqCst);
+            entered_changed.notify_one();
+            let mut gate = gate_rx.clone();
+            async move {
+                if n > 0 {
+                    let _ = gate.wait_for(|open| *open).await;
+                }
+                submitted(&order)
+            }
+        })
+    };
+    let trigger = Arc::new(Notify::new());
+    // The gate opens inside the shutdown future, so the runtime is already stopping when the
+    // blocked calls return: nothing new can start in between.
+    let shutdown = {
+        let trigger = trigger.clone();
+        async move {
+            trigger.notified().await;
+            gate_tx.send_replace(true);
+        }
+    };
+    let runtime = Runtime::new(store.clone(), profiles(3), handler, config());
+    let running = tokio::spawn(runtime.run(shutdown));
+
+    // Act
+    tokio::time::timeout(WAIT, async {
+        while entered.load(Ordering::SeqCst) < 4 {
+            entered_changed.notified().await;
+        }
+    })
+    .await
+    .expect("four calls started");
+    trigger.notify_one();
+    let report = tokio::time::timeout(WAIT, running)
+        .await
+        .expect("shutdown in time")
+        .unwrap()
+        .unwrap();
+
+    // Assert
+    assert_eq!(entered.load(Ordering::SeqCst), 4);
+    assert_eq!(report.lanes[0].completed, 4);
+    assert_eq!(report.lanes[0].released, 6);
+    assert_eq!(report.lanes[0].abandoned, 0);
+    let rows = store.order_list(batch.batch_id, None).await.unwrap();
+    let by_state = |s: OrderState| rows.iter().filter(|r| r.state == s).collect::<Vec<_>>();
+    assert_eq!(by_state(OrderState::Submitted).len(), 4);
+    let queued = by_state(OrderState::Queued);
+    assert_eq!(queued.len(), 6);
+    assert!(
+        queued.iter().all(|r| r.attempts == 0),
+        "released orders get their attempt back"
+    );
+    assert!(by_state(OrderState::InFlight).is_empty());
+}
+
+async fn an_idle_worker_picks_up_a_newly_queued_order(db: TestDb) {
+    // Arrange: a running worker that reports each order it handles.
+    let store = db.store().await;
+    let (handled_tx, mut handled_rx) = mpsc::unbounded_channel::<String>();
+    let handler = handler_fn(move |order| {
+        let _ = handled_tx.send(order.order_ref.clone());
+        let result = submitted(&order);
+        async move { result }
+    });
+    let stop = Arc::new(Notify::new());
+    let runtime = Runtime::new(store.clone(), profiles(4), handler, config());
+    let running = tokio::spawn(runtime.run({
+        let stop = stop.clone();
+        async move { stop.notified().await }
+    }));
+    submit(&store, "uqpay", orders("first", 1)).await;
+    let first = tokio::time::timeout(WAIT, handled_rx.recv())
+        .await
+        .expect("first order handled");
+
+    // Act: the worker is idle now; another process (another store) queues an order.
+    let other_process = db.store().await;
+    submit(&other_process, "uqpay", orders("second", 1)).await;
+    let second = tokio::time::timeout(WAIT, handled_rx.recv())
+        .await
+        .expect("second order handled");
+    stop.notify_one();
+    let report = running.await.unwrap().unwrap();
+
+    // Assert
+    assert_eq!(first.as_deref(), Some("first-0"));
+    assert_eq!(second.as_deref(), Some("second-0"));
+    assert_eq!(report.completed(), 2);
+    let counts = store.order_count_by_state().await.unwrap();
+    assert_eq!(counts, BTreeMap::from([(OrderState::Submitted, 2)]));
+}
+
+async fn provider_calls_never_exceed_the_profile_concurrency(db: TestDb) {
+    // Arrange: a handler that stays in flight across a few polls and records the overlap.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("c", 200)).await;
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let handler = {
+        let (running, peak) = (running.clone(), peak.clone());
+        handler_fn(move |order| {
+            let (running, peak) = (running.clone(), peak.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                for _ in 0..3 {
+                    tokio::task::yield_now().await;
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                submitted(&order)
+            }
+        })
+    };
+
+    // Act
+    let report = Runtime::new(store.clone(), profiles(3), handler, config())
+        .drain_until_idle()
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(report.completed(), 200);
+    let peak = peak.load(Ordering::SeqCst);
+    assert!((1..=3).contains(&peak), "peak {peak}");
+}

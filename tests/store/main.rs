@@ -1,0 +1,12 @@
+//! Ingest and the store, on a database and nothing else: CSV files read into orders, submitted
+//! as one batch transaction, and the orders table working as the queue (claim, lease, complete,
+//! release). Scenarios run on SQLite and, with `CARDBATCH_TEST_PG_URL` set, on PostgreSQL.
+
+#[macro_use]
+mod support;
+
+mod batch;
+mod claim;
+mod ingest_header;
+mod ingest_rows;
+mod submit;

@@ -1,0 +1,14 @@
+//! The store binary's helpers: a database per test, orders written straight to the store, and
+//! CSV files for ingest.
+
+#[macro_use]
+#[path = "../../support/db.rs"]
+mod db;
+#[path = "../../support/orders.rs"]
+mod orders;
+
+mod csv;
+
+pub use csv::{UQPAY_IDS, data_rows, example, header_error, no_defaults, read_all, read_str};
+pub use db::TestDb;
+pub use orders::{new_batch, order, orders, submit};
