@@ -153,9 +153,9 @@ pub struct Profile {
     /// Least wait before an order whose create answer was lost is looked up ([`Profile::doubt_wait`]).
     #[serde(default)]
     pub doubt_wait_ms: Option<u64>,
-    /// How long an order may keep retrying, from when it was queued, before it is `dead`
-    /// whatever its attempt count (attempts that never reached the provider, a refused
-    /// connection, do not count toward `max_attempts`; this bounds them). Default a day.
+    /// How long, from when it was queued, an order whose calls never reach the provider (a
+    /// refused connection: not counted toward `max_attempts`) keeps retrying before it is
+    /// `dead`. Default a day.
     #[serde(default = "defaults::give_up_after_secs")]
     pub give_up_after_secs: u64,
     /// A credential whose environment variable is not set takes the built-in sandbox's

@@ -154,6 +154,13 @@ impl App {
         self
     }
 
+    /// Checks webhooks with `keys` instead of the ones the profiles' credentials give (tests that
+    /// sign webhooks with keys of their own).
+    pub fn with_webhook_keys(mut self, keys: WebhookKeys) -> App {
+        self.webhook_keys = keys;
+        self
+    }
+
     /// The workers read "now" from `clock` (tests).
     pub fn with_clock(mut self, clock: Clock) -> App {
         self.clock = clock;

@@ -102,6 +102,18 @@ impl Credentials {
         )
     }
 
+    /// These credentials plus `pairs` (a name given again is replaced).
+    pub fn with<I, K, V>(mut self, pairs: I) -> Credentials
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.0
+            .extend(pairs.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
     /// The value of credential `name`, or an error naming what is missing.
     pub fn get(&self, profile_name: &str, name: &str) -> Result<&str, CredentialError> {
         self.0

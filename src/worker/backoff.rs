@@ -41,7 +41,7 @@ pub fn completion_for(
         attempts: result.attempts,
         nothing_sent: false,
     };
-    // Past its time budget an order stops retrying, whatever its attempt count.
+    // Past its time budget an order whose calls never reach the provider stops retrying.
     let out_of_time =
         now_ms - order.order.queued_at_ms >= profile.give_up_after().as_millis() as i64;
     match result.outcome {
@@ -57,8 +57,11 @@ pub fn completion_for(
         } => {
             // A call that never left is not an attempt: only the time budget ends those.
             completion.nothing_sent = code == crate::providers::http::NOT_SENT;
-            let attempts_used = !completion.nothing_sent && order.attempt >= profile.max_attempts;
-            if attempts_used || out_of_time {
+            let given_up = match completion.nothing_sent {
+                true => out_of_time,
+                false => order.attempt >= profile.max_attempts,
+            };
+            if given_up {
                 completion.state = OrderState::Dead;
             } else {
                 let delay = retry_delay(profile, order.attempt, retry_after);
@@ -206,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn an_order_past_its_time_budget_is_dead_whatever_its_attempts() {
+    fn an_order_whose_calls_never_leave_is_dead_once_past_its_time_budget() {
         let p = profile(1_000, 60_000, 8);
         let day = p.give_up_after().as_millis() as i64;
         let refused: HandlerResult = Outcome::Transient {
@@ -219,9 +222,10 @@ mod tests {
             completion_for(&p, &order(1), refused, day).state,
             OrderState::Dead
         );
+        // An answered failure is bounded by max_attempts alone.
         assert_eq!(
             completion_for(&p, &order(1), transient(None), day).state,
-            OrderState::Dead
+            OrderState::RetryWait
         );
     }
 

@@ -1,5 +1,6 @@
 //! cardbatch as its users run it: the `cardbatch` binary as a child process (`run` killed and
-//! restarted mid-batch, two `run`s sharing a database, the read commands' output) and the demo.
+//! restarted mid-batch, two `run`s sharing a database, the read commands' output, `sandbox` with a
+//! config file, the README's zero-configuration commands) and the demo.
 //! Scenarios run on SQLite and, with `CARDBATCH_TEST_PG_URL` set, on PostgreSQL.
 
 #[macro_use]
@@ -8,3 +9,5 @@ mod support;
 mod cli_output;
 mod demo;
 mod restart;
+mod sandbox_cli;
+mod zero_config;

@@ -139,7 +139,11 @@ async fn a_run_whose_profile_credentials_are_missing_fails_at_start_naming_the_v
     // Arrange: a config naming E2E_UQPAY_* variables, and a child environment without them.
     let db = TestDb::sqlite().await;
     let dir = tempfile::tempdir().unwrap();
-    let profile = cardbatch::config::Profile::sandbox(ProviderKind::Uqpay, "127.0.0.1:9");
+    // An operator's own profile: no development fallback (`sandbox_credentials`).
+    let profile = cardbatch::config::Profile {
+        sandbox_credentials: false,
+        ..cardbatch::config::Profile::sandbox(ProviderKind::Uqpay, "127.0.0.1:9")
+    };
     let config = write_config(dir.path(), &db.url, &profile, 30);
 
     // Act

@@ -62,7 +62,7 @@ async fn a_faulty_batch_ends_with_exactly_one_card_per_order(
     assert!(e.stat("faults_transient") > 0, "no transient fault fired");
     assert!(e.stat("faults_lost_response") > 0, "no response was lost");
     assert!(e.stat("rate_limited") > 0, "no 429 was answered");
-    let lane = e.handler.lane(e.name()).unwrap().stats();
+    let lane = e.lane();
     println!(
         "{kind}: {} requests, {} transient, {} lost, {} rate limited; lane {lane:?}",
         e.stat("requests"),

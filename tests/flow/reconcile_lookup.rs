@@ -3,7 +3,7 @@
 //! batch through the real UQPAY client, and the reconciler's lookups must finish the job.
 
 use crate::support::{AppSetup, TestApp, TestDb, Webhooks, csv, spawn_app, wait_until};
-use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::domain::{OrderState, ProviderKind, ProviderRefs};
 use cardbatch::reconcile::{LookupOptions, ProcessOptions};
 use cardbatch::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, SandboxConfig};
@@ -231,8 +231,10 @@ async fn an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_o
         assert_eq!(o.last_error_code.as_deref(), Some("no_confirmation"));
         let message = o.last_error_message.unwrap_or_default();
         assert!(message.contains("1 h"), "{message}");
-        let order_no = o.provider_refs.as_ref().unwrap()["order_no"]
-            .as_str()
+        let order_no = o
+            .provider_refs
+            .as_ref()
+            .and_then(|r| r.get(ProviderRefs::ORDER_NO))
             .unwrap()
             .to_string();
         assert!(

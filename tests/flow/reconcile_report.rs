@@ -4,10 +4,9 @@
 
 use crate::support::hooks::{Hooks, UQPAY, now_ms, uqpay_event};
 use crate::support::{PG_URL_VAR, TestDb, orders, process_events, submit};
-use cardbatch::domain::OrderState;
+use cardbatch::domain::{OrderState, ProviderRefs};
 use cardbatch::reconcile::{ProcessOptions, report_at};
 use cardbatch::store::{Completion, ConfirmedBy, LookupOutcome, OrderConfirmation, Store};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use uuid::Uuid;
@@ -40,7 +39,7 @@ async fn mixed_batch(db: &TestDb) -> (Uuid, BTreeMap<String, i64>, Hooks) {
     let completions: Vec<Completion> = claimed
         .iter()
         .map(|o| {
-            let needs_review = o.order_ref == "mix-5";
+            let needs_review = o.order.order_ref == "mix-5";
             Completion {
                 order_id: o.id,
                 state: if needs_review {
@@ -50,11 +49,16 @@ async fn mixed_batch(db: &TestDb) -> (Uuid, BTreeMap<String, i64>, Hooks) {
                 },
                 next_attempt_at: None,
                 provider_refs: (!needs_review).then(|| {
-                    json!({ "card_id": format!("card-{}", o.order_ref),
-                            "card_order_id": format!("co-{}", o.order_ref) })
+                    ProviderRefs::new()
+                        .with(ProviderRefs::CARD_ID, format!("card-{}", o.order.order_ref))
+                        .with(
+                            ProviderRefs::CARD_ORDER_ID,
+                            format!("co-{}", o.order.order_ref),
+                        )
                 }),
                 error: needs_review.then(|| ("CIN000099".into(), "key already used".into())),
                 attempts: Vec::new(),
+                nothing_sent: false,
             }
         })
         .collect();

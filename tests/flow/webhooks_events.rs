@@ -7,7 +7,7 @@ use crate::support::hooks::{
     submitted_order, uqpay_event,
 };
 use crate::support::{TestDb, wait_until};
-use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::domain::{OrderState, ProviderKind, ProviderRefs};
 use cardbatch::reconcile::ProcessOptions;
 use cardbatch::store::{Completion, EventOutcome};
 use serde_json::json;
@@ -249,9 +249,14 @@ async fn an_event_for_an_order_under_review_is_kept_on_it_as_a_mismatch(db: Test
                 order_id: order,
                 state: OrderState::NeedsReview,
                 next_attempt_at: None,
-                provider_refs: Some(json!({"card_id": "c-9", "card_order_id": "o-9"})),
+                provider_refs: Some(
+                    ProviderRefs::new()
+                        .with(ProviderRefs::CARD_ID, "c-9")
+                        .with(ProviderRefs::CARD_ORDER_ID, "o-9"),
+                ),
                 error: Some(("no_confirmation".into(), "nothing confirmed it".into())),
                 attempts: Vec::new(),
+                nothing_sent: false,
             }],
             now_ms(),
         )

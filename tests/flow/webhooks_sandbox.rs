@@ -95,10 +95,7 @@ async fn alchemy_callbacks_are_trusted_only_after_the_card_info_lookup(db: TestD
         // The card id arrived by callback and is now part of the order's refs.
         let order = store.order_get(order_id).await.unwrap().unwrap();
         let refs = order.provider_refs.unwrap();
-        assert!(
-            refs["card_id"].as_str().is_some_and(|c| !c.is_empty()),
-            "{refs}"
-        );
+        assert!(refs.get("card_id").is_some_and(|c| !c.is_empty()), "{refs}");
         // The card-info call that checked the callback is in the attempts table.
         let calls = store.attempt_list(order_id).await.unwrap();
         assert!(
@@ -107,6 +104,87 @@ async fn alchemy_callbacks_are_trusted_only_after_the_card_info_lookup(db: TestD
                 .any(|c| c.kind == Some(AttemptKind::Lookup) && c.http_status == Some(200)),
             "{calls:?}"
         );
+    }
+}
+
+async fn every_call_of_the_profile_takes_a_permit_of_its_lane_callback_lookups_included(
+    db: TestDb,
+) {
+    // Arrange + act: Alchemy Pay orders issued by the workers, their callbacks confirmed by the
+    // event processor's card-info lookups.
+    let app = issue_and_confirm(ProviderKind::AlchemypayVcc, &db).await;
+
+    // Assert: the lane handed out one permit per provider call, whoever made it: the workers'
+    // creates and the processor's lookups (one client per profile, behind one lane).
+    let mut calls = 0;
+    let mut lookups = 0;
+    for event in app
+        .store
+        .webhook_event_list(EventOutcome::Matched)
+        .await
+        .unwrap()
+    {
+        let attempts = app
+            .store
+            .attempt_list(event.order_id.unwrap())
+            .await
+            .unwrap();
+        calls += attempts.len() as u64;
+        lookups += attempts
+            .iter()
+            .filter(|a| a.kind == Some(AttemptKind::Lookup))
+            .count();
+    }
+    assert!(
+        lookups >= ORDERS,
+        "every callback was checked: {lookups} lookups"
+    );
+    assert_eq!(app.lane().permits, calls, "{:?}", app.lane());
+}
+
+async fn card_data_in_alchemy_pay_callbacks_never_reaches_the_database(db: TestDb) {
+    // Arrange + act: the sandbox's CREATE_CARD callbacks carry the card number, cvc and expiry,
+    // as Alchemy Pay's do.
+    let app = issue_and_confirm(ProviderKind::AlchemypayVcc, &db).await;
+
+    // Assert: the inbox keeps the callbacks without them, the last four digits excepted.
+    let events = app
+        .store
+        .webhook_event_list(EventOutcome::Matched)
+        .await
+        .unwrap();
+    let created: Vec<_> = events
+        .iter()
+        .filter(|e| e.event_type == "CREATE_CARD")
+        .collect();
+    assert_eq!(created.len(), ORDERS);
+    for event in created {
+        let body: serde_json::Value = serde_json::from_str(&event.body).unwrap();
+        let data = &body["data"];
+        let number = data["number"].as_str().unwrap_or_default();
+        assert!(
+            number.len() == 16 && number.starts_with("************"),
+            "the number keeps only its last four: {}",
+            event.body
+        );
+        assert_eq!(
+            &number[12..],
+            data["last4"].as_str().unwrap(),
+            "{}",
+            event.body
+        );
+        for secret in ["cvc", "expYear", "expMonth"] {
+            assert_eq!(data[secret], "[redacted]", "{secret}: {}", event.body);
+        }
+        // No run of digits as long as a card number anywhere in what was stored (timestamps
+        // in milliseconds have 13).
+        let longest_digits = event
+            .body
+            .split(|c: char| !c.is_ascii_digit())
+            .map(str::len)
+            .max()
+            .unwrap_or(0);
+        assert!(longest_digits < 15, "{}", event.body);
     }
 }
 
@@ -135,4 +213,6 @@ on_both_engines!(
     uqpay_cards_are_confirmed_by_the_sandboxs_hmac_signed_webhooks,
     qi_prepaid_cards_are_confirmed_by_the_sandboxs_signed_webhooks,
     alchemy_callbacks_are_trusted_only_after_the_card_info_lookup,
+    every_call_of_the_profile_takes_a_permit_of_its_lane_callback_lookups_included,
+    card_data_in_alchemy_pay_callbacks_never_reaches_the_database,
 );

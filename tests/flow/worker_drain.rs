@@ -43,7 +43,8 @@ fn profiles(concurrency: u32) -> BTreeMap<String, Profile> {
 
 fn submitted(order: &ClaimedOrder) -> HandlerResult {
     Outcome::Submitted {
-        refs: serde_json::json!({ "card_order_id": format!("co-{}", order.id) }),
+        refs: cardbatch::domain::ProviderRefs::new()
+            .with("card_order_id", format!("co-{}", order.id)),
     }
     .into()
 }
@@ -211,7 +212,7 @@ async fn an_idle_worker_picks_up_a_newly_queued_order(db: TestDb) {
     let store = db.store().await;
     let (handled_tx, mut handled_rx) = mpsc::unbounded_channel::<String>();
     let handler = handler_fn(move |order| {
-        let _ = handled_tx.send(order.order_ref.clone());
+        let _ = handled_tx.send(order.order.order_ref.clone());
         let result = submitted(&order);
         async move { result }
     });

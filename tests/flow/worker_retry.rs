@@ -1,9 +1,11 @@
 //! Durable retries: backoff that grows, survives restarts, and ends in `dead`.
 
-use crate::support::{TestDb, orders, profile, submit};
-use cardbatch::config::{Profile, WorkerConfig};
+use crate::support::{TestDb, csv, dev_credentials, orders, profile, submit, submit_csv};
+use cardbatch::app::App;
+use cardbatch::config::{Config, Profile, WorkerConfig};
 use cardbatch::domain::OrderState;
 use cardbatch::domain::ProviderKind;
+use cardbatch::providers::Credentials;
 use cardbatch::store::{AttemptKind, AttemptOutcome, AttemptRecord, OrderRow};
 use cardbatch::worker::{
     Clock, HandlerResult, OrderHandler, Outcome, Runtime, handler_fn, system_now_ms,
@@ -16,6 +18,7 @@ on_both_engines!(
     a_transient_failure_reschedules_with_growing_delays_that_survive_a_restart,
     attempts_exhausted_end_in_dead_with_every_call_recorded,
     a_retry_after_from_the_provider_is_honoured,
+    a_provider_that_refuses_connections_uses_up_no_attempt,
 );
 
 const BASE_MS: u64 = 1_000;
@@ -207,4 +210,48 @@ async fn a_retry_after_from_the_provider_is_honoured(db: TestDb) {
         rows.iter()
             .all(|r| r.state == OrderState::RetryWait && r.next_attempt_at_ms == start + 120_000)
     );
+}
+
+async fn a_provider_that_refuses_connections_uses_up_no_attempt(db: TestDb) {
+    // Arrange: a profile allowed a single attempt, aimed at a port nothing listens on (a
+    // provider outage), its orders submitted through the real ingest path.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let kind = ProviderKind::QitechPrepaid;
+    let p = Profile {
+        max_attempts: 1,
+        backoff_base_ms: 60_000,
+        backoff_cap_ms: 60_000,
+        ..profile(kind, &closed.to_string())
+    };
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let batch = submit_csv(&store, &p, dir.path(), &csv(kind, "down", 5, &[])).await;
+    let config = Config {
+        profiles: BTreeMap::from([(kind.as_str().to_string(), p)]),
+        worker: config(),
+        ..Config::without_profiles()
+    };
+    let app = App::with_store(&config, store.clone(), |_, p| {
+        Ok(Credentials::from_pairs(dev_credentials(p.provider)))
+    })
+    .unwrap();
+
+    // Act: the workers run until nothing is due (the retries are a minute away).
+    app.drain().await.unwrap();
+
+    // Assert: no order is dead; each waits to retry with its attempt given back, and the
+    // refused call is still on record.
+    let rows = store.order_list(batch, None).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    for row in &rows {
+        assert_eq!(row.state, OrderState::RetryWait, "{row:?}");
+        assert_eq!(row.attempts, 0, "{row:?}");
+        assert_eq!(row.last_error_code.as_deref(), Some("connect"), "{row:?}");
+        let calls = store.attempt_list(row.id).await.unwrap();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].http_status, None);
+    }
 }

@@ -16,10 +16,10 @@ async fn reverse_validation_refuses_an_order_number_cardbatch_never_sent() {
     // Arrange: an order the store does not hold (forged, or from another system).
     let env = Env::start().await;
     let mut forged = env.one_claimed().await;
-    forged.idempotency_key = "cbnotoneofours".into();
+    forged.order.idempotency_key = "cbnotoneofours".into();
 
     // Act
-    let report = env.client.create(&forged).await;
+    let report = env.client.create(&forged.order).await;
 
     // Assert
     assert!(
@@ -83,7 +83,7 @@ async fn an_in_flight_order_gets_a_success_signed_as_the_sandbox_verifies_it() {
     let path = format!(
         "{}?orderNo={}",
         alchemypay::CREATE_CHECK_PATH,
-        order.idempotency_key
+        order.order.idempotency_key
     );
 
     // Act

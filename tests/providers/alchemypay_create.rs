@@ -4,6 +4,7 @@
 //! answers are in `alchemypay_check.rs`.)
 
 use crate::support::alchemypay::{Env, PROVIDER, assert_code, client, credentials, seed_payload};
+use crate::support::as_refs;
 use cardbatch::config::Profile;
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::providers::alchemypay;
@@ -22,13 +23,13 @@ async fn the_seed_example_is_accepted_after_reverse_validation_with_the_order_nu
     let order = env.one_claimed().await;
 
     // Act
-    let report = env.client.create(&order).await;
+    let report = env.client.create(&order.order).await;
 
     // Assert
     assert_eq!(
         report.classified,
         Classified::Accepted {
-            refs: json!({ "order_no": order.idempotency_key })
+            refs: as_refs(json!({ "order_no": order.order.idempotency_key }))
         }
     );
     assert_eq!(report.kind, CallKind::Create);
@@ -66,8 +67,8 @@ async fn a_wrong_secret_is_a_permanent_200006_and_an_unknown_key_a_permanent_300
     );
 
     // Act
-    let signed_wrong = wrong_secret.create(&orders[0]).await;
-    let unknown = unknown_key.create(&orders[1]).await;
+    let signed_wrong = wrong_secret.create(&orders[0].order).await;
+    let unknown = unknown_key.create(&orders[1].order).await;
 
     // Assert
     assert!(matches!(
@@ -88,7 +89,7 @@ async fn a_clock_off_by_more_than_a_minute_is_a_transient_200005() {
     env.sandbox.core().clock.advance(Duration::from_secs(120));
 
     // Act
-    let report = env.client.create(&order).await;
+    let report = env.client.create(&order.order).await;
 
     // Assert
     assert!(matches!(report.classified, Classified::Transient { .. }));
@@ -111,7 +112,7 @@ async fn invalid_orders_are_permanent_with_the_providers_code() {
     // Act
     let mut codes = Vec::new();
     for order in &orders {
-        let report = env.client.create(order).await;
+        let report = env.client.create(&order.order).await;
         assert!(
             matches!(report.classified, Classified::Permanent { .. }),
             "{report:?}"
@@ -137,7 +138,7 @@ async fn the_providers_transient_errors_are_transient_and_consume_no_order_numbe
     // Act
     let mut codes = Vec::new();
     for _ in 0..6 {
-        let report = env.client.create(&order).await;
+        let report = env.client.create(&order.order).await;
         assert!(
             matches!(
                 report.classified,
@@ -151,7 +152,7 @@ async fn the_providers_transient_errors_are_transient_and_consume_no_order_numbe
         codes.push(report.provider_code.unwrap());
     }
     env.set_faults(FaultConfig::default());
-    let retried = env.client.create(&order).await;
+    let retried = env.client.create(&order.order).await;
 
     // Assert
     assert!(
@@ -179,7 +180,7 @@ async fn an_empty_merchant_balance_is_transient_with_a_long_retry() {
     let order = env.one_claimed().await;
 
     // Act
-    let report = env.client.create(&order).await;
+    let report = env.client.create(&order.order).await;
 
     // Assert
     assert_eq!(
@@ -209,10 +210,10 @@ async fn a_lost_response_is_unknown_and_resending_the_same_order_number_is_alrea
     });
 
     // Act: the card is created, the answer is lost.
-    let lost = env.client.create(&order).await;
+    let lost = env.client.create(&order.order).await;
     env.set_faults(FaultConfig::default());
-    let (resolution, lookups) = env.client.resolve(&order).await;
-    let resent = env.client.create(&order).await;
+    let (resolution, lookups) = env.client.resolve(&order.order).await;
+    let resent = env.client.create(&order.order).await;
 
     // Assert
     assert!(
@@ -225,7 +226,7 @@ async fn a_lost_response_is_unknown_and_resending_the_same_order_number_is_alrea
     assert_eq!(
         resent.classified,
         Classified::Accepted {
-            refs: json!({ "order_no": order.idempotency_key })
+            refs: as_refs(json!({ "order_no": order.order.idempotency_key }))
         }
     );
     assert_eq!(resent.provider_code.as_deref(), Some("300001"));
@@ -244,8 +245,8 @@ async fn a_429_is_transient_rate_limited_with_the_providers_retry_after() {
     let orders = env.claimed(vec![seed_payload(), seed_payload()]).await;
 
     // Act
-    let first = env.client.create(&orders[0]).await;
-    let second = env.client.create(&orders[1]).await;
+    let first = env.client.create(&orders[0].order).await;
+    let second = env.client.create(&orders[1].order).await;
 
     // Assert
     assert!(matches!(first.classified, Classified::Accepted { .. }));
@@ -270,22 +271,23 @@ async fn resolve_finds_the_card_by_its_id_once_known_and_an_unknown_id_needs_rev
     // Arrange: the card exists; its id is known (as after the callback).
     let env = Env::start().await;
     let mut order = env.one_claimed().await;
-    env.client.create(&order).await;
+    env.client.create(&order.order).await;
     let card_id = env.sandbox.ledger().entries()[0].card_id.clone();
-    order.provider_refs = Some(json!({ "order_no": order.idempotency_key, "card_id": card_id }));
+    order.order.refs =
+        as_refs(json!({ "order_no": order.order.idempotency_key, "card_id": card_id }));
     let mut stranger = order.clone();
-    stranger.provider_refs =
-        Some(json!({ "order_no": order.idempotency_key, "card_id": "c_nope" }));
+    stranger.order.refs =
+        as_refs(json!({ "order_no": order.order.idempotency_key, "card_id": "c_nope" }));
 
     // Act
-    let (found, reports) = env.client.resolve(&order).await;
-    let (unknown, _) = env.client.resolve(&stranger).await;
+    let (found, reports) = env.client.resolve(&order.order).await;
+    let (unknown, _) = env.client.resolve(&stranger.order).await;
 
     // Assert
     assert_eq!(
         found,
         Resolution::Found {
-            refs: json!({ "order_no": order.idempotency_key, "card_id": card_id })
+            refs: as_refs(json!({ "order_no": order.order.idempotency_key, "card_id": card_id }))
         }
     );
     assert_eq!(reports.len(), 1);
@@ -307,11 +309,12 @@ async fn a_lookup_that_cannot_connect_is_a_transient_resolution() {
     let profile = Profile::sandbox(ProviderKind::AlchemypayVcc, &addr);
     let offline = client(&profile, &credentials(), &env.store, &env.server);
     let mut order = env.one_claimed().await;
-    order.provider_refs = Some(json!({ "order_no": order.idempotency_key, "card_id": "c_1" }));
+    order.order.refs =
+        as_refs(json!({ "order_no": order.order.idempotency_key, "card_id": "c_1" }));
 
     // Act
-    let created = offline.create(&order).await;
-    let (resolution, _) = offline.resolve(&order).await;
+    let created = offline.create(&order.order).await;
+    let (resolution, _) = offline.resolve(&order.order).await;
 
     // Assert
     assert!(matches!(created.classified, Classified::Transient { .. }));

@@ -4,11 +4,12 @@
 //! request_control_key (409 CIN000099: needs review, or accepted when QI reveals the keys), and
 //! a 429 slowing the lane.
 
+use crate::support::as_refs;
 use crate::support::qitech::{QiHarness, Setup, VARIANTS, assert_each_error_is_permanent, start};
 use cardbatch::domain::ProviderKind;
+use cardbatch::domain::ProviderOrder;
 use cardbatch::providers::{CallKind, CallReport, Classified, Resolution};
 use cardbatch::sandbox::FaultConfig;
-use cardbatch::store::ClaimedOrder;
 use serde_json::{Value, json};
 
 const KIND: ProviderKind = ProviderKind::QitechPostpaid;
@@ -55,10 +56,8 @@ fn person_payload() -> Value {
     p
 }
 
-fn order(payload: Value) -> ClaimedOrder {
-    ClaimedOrder {
-        id: 1,
-        batch_id: uuid::Uuid::new_v4(),
+fn order(payload: Value) -> ProviderOrder {
+    ProviderOrder {
         profile: PROVIDER.into(),
         provider: ProviderKind::QitechPostpaid,
         order_ref: "r-1".into(),
@@ -66,10 +65,8 @@ fn order(payload: Value) -> ClaimedOrder {
         payload,
         amount_minor: Some(200_000),
         currency: Some("BRL".into()),
-        provider_refs: None,
-        attempt: 1,
-        created_at_ms: chrono::Utc::now().timestamp_millis(),
-        previous_outcome_unknown: false,
+        refs: Default::default(),
+        queued_at_ms: chrono::Utc::now().timestamp_millis(),
     }
 }
 
@@ -80,7 +77,7 @@ fn with(mut payload: Value, pointer: &str, value: Value) -> Value {
 
 fn accepted_refs(report: &CallReport) -> Value {
     match &report.classified {
-        Classified::Accepted { refs } => refs.clone(),
+        Classified::Accepted { refs } => serde_json::to_value(refs).unwrap(),
         other => panic!("expected Accepted, got {other:?}"),
     }
 }
@@ -344,18 +341,23 @@ async fn resolve_with_held_refs_looks_the_card_up_in_its_wallet() {
     let client = qi.client(KIND, "v1").await;
     let mut order = order(seed_payload());
     let refs = accepted_refs(&client.create(&order).await);
-    order.provider_refs = Some(refs.clone());
+    order.refs = as_refs(refs.clone());
 
     let (resolution, reports) = client.resolve(&order).await;
     let mut gone = order.clone();
-    gone.provider_refs = Some(with(
+    gone.refs = as_refs(with(
         refs.clone(),
         "/postpaid_card_key",
         json!("00000000-0000-4000-8000-000000000000"),
     ));
     let (missing, _) = client.resolve(&gone).await;
 
-    assert_eq!(resolution, Resolution::Found { refs });
+    assert_eq!(
+        resolution,
+        Resolution::Found {
+            refs: as_refs(refs)
+        }
+    );
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].kind, CallKind::Lookup);
     assert_eq!(reports[0].http_status, Some(200));

@@ -3,14 +3,15 @@
 //! table says, a lost answer resolved by listing the account's cards (never a second card), and
 //! a 429 slowing the lane.
 
+use crate::support::as_refs;
 use crate::support::qitech::{
     QiHarness, Setup, VARIANTS, assert_each_error_is_permanent, new_key, prepaid_error_triggers,
     start,
 };
 use cardbatch::domain::ProviderKind;
+use cardbatch::domain::ProviderOrder;
 use cardbatch::providers::{CallKind, CallReport, Classified, Resolution};
 use cardbatch::sandbox::FaultConfig;
-use cardbatch::store::ClaimedOrder;
 use serde_json::{Value, json};
 
 const KIND: ProviderKind = ProviderKind::QitechPrepaid;
@@ -24,10 +25,8 @@ fn new_card_name() -> String {
 }
 
 /// An order as ingest stores it: the seed's documented request without `card_name`.
-fn order(payload: Value) -> ClaimedOrder {
-    ClaimedOrder {
-        id: 1,
-        batch_id: uuid::Uuid::new_v4(),
+fn order(payload: Value) -> ProviderOrder {
+    ProviderOrder {
         profile: PROVIDER.into(),
         provider: ProviderKind::QitechPrepaid,
         order_ref: "r-1".into(),
@@ -35,10 +34,8 @@ fn order(payload: Value) -> ClaimedOrder {
         payload,
         amount_minor: None,
         currency: None,
-        provider_refs: None,
-        attempt: 1,
-        created_at_ms: chrono::Utc::now().timestamp_millis(),
-        previous_outcome_unknown: false,
+        refs: Default::default(),
+        queued_at_ms: chrono::Utc::now().timestamp_millis(),
     }
 }
 
@@ -54,7 +51,7 @@ fn seed_payload() -> Value {
 
 fn accepted_card_key(report: &CallReport) -> String {
     match &report.classified {
-        Classified::Accepted { refs } => refs["card_key"].as_str().unwrap().to_string(),
+        Classified::Accepted { refs } => refs.get("card_key").unwrap().to_string(),
         other => panic!("expected Accepted, got {other:?}"),
     }
 }
@@ -166,7 +163,7 @@ async fn a_lost_answer_is_unknown_and_resolve_finds_the_same_card_without_a_seco
         assert_eq!(
             resolution,
             Resolution::Found {
-                refs: json!({ "card_key": entries[0].card_id })
+                refs: as_refs(json!({ "card_key": entries[0].card_id }))
             }
         );
         assert!(!reports.is_empty());
@@ -205,7 +202,7 @@ async fn resolve_pages_through_the_accounts_cards_to_find_the_card_name() {
     assert_eq!(
         resolution,
         Resolution::Found {
-            refs: json!({ "card_key": card_key })
+            refs: as_refs(json!({ "card_key": card_key }))
         }
     );
     assert_eq!(reports.len(), 2, "two pages of 100 were read");
@@ -217,17 +214,17 @@ async fn resolve_with_a_held_card_key_looks_the_card_up_by_key() {
     let client = qi.client(KIND, "v1").await;
     let mut order = order(seed_payload());
     let card_key = accepted_card_key(&client.create(&order).await);
-    order.provider_refs = Some(json!({ "card_key": card_key }));
+    order.refs = as_refs(json!({ "card_key": card_key }));
 
     let (resolution, reports) = client.resolve(&order).await;
     let mut unknown = order.clone();
-    unknown.provider_refs = Some(json!({ "card_key": "00000000-0000-4000-8000-000000000000" }));
+    unknown.refs = as_refs(json!({ "card_key": "00000000-0000-4000-8000-000000000000" }));
     let (missing, _) = client.resolve(&unknown).await;
 
     assert_eq!(
         resolution,
         Resolution::Found {
-            refs: json!({ "card_key": card_key })
+            refs: as_refs(json!({ "card_key": card_key }))
         }
     );
     assert_eq!(reports.len(), 1);

@@ -3,20 +3,21 @@
 //! cardholder's cards for the order's reference.
 
 use crate::support::TestDb;
+use crate::support::as_refs;
 use crate::support::uqpay::{
     PROVIDER, accepted_card_id, cards_for, client, order, sandbox, seed_payload,
 };
+use cardbatch::domain::ProviderOrder;
 use cardbatch::providers::uqpay::{REPLAY_TRUSTED_FOR_MS, UqpayClient};
 use cardbatch::providers::{CallKind, Classified, Provider, Resolution};
 use cardbatch::sandbox::{FaultConfig, RunningSandbox};
-use cardbatch::store::ClaimedOrder;
 use serde_json::json;
 
 /// Creates `order`'s card with the answer lost on the way back; returns the card's id.
 async fn create_losing_the_answer(
     sandbox: &RunningSandbox,
     client: &UqpayClient,
-    order: &ClaimedOrder,
+    order: &ProviderOrder,
 ) -> String {
     sandbox.set_faults(
         PROVIDER,
@@ -34,10 +35,10 @@ async fn create_losing_the_answer(
     sandbox.ledger().entries().last().unwrap().card_id.clone()
 }
 
-fn order_with_ref(order_ref: &str) -> ClaimedOrder {
+fn order_with_ref(order_ref: &str) -> ProviderOrder {
     let mut payload = seed_payload();
     payload["metadata"]["cardbatch_order_ref"] = json!(order_ref);
-    ClaimedOrder {
+    ProviderOrder {
         order_ref: order_ref.into(),
         ..order(payload)
     }
@@ -71,8 +72,7 @@ async fn a_lost_response_is_unknown_and_resolving_it_finds_the_same_card_without
     assert_eq!(created.len(), 1, "the provider did create the card");
 
     // Act 2: resolve, then re-send with the same key as resolve says is safe.
-    let mut in_doubt = order.clone();
-    in_doubt.previous_outcome_unknown = true;
+    let in_doubt = order.clone();
     let (resolution, reports) = client.resolve(&in_doubt).await;
     let replay = client.create(&in_doubt).await;
 
@@ -93,7 +93,7 @@ async fn resolving_with_refs_looks_the_card_up() {
     let Classified::Accepted { refs } = accepted.classified else {
         panic!("{accepted:?}")
     };
-    order.provider_refs = Some(refs.clone());
+    order.refs = refs.clone();
 
     let (resolution, reports) = client.resolve(&order).await;
 
@@ -103,8 +103,8 @@ async fn resolving_with_refs_looks_the_card_up() {
     assert_eq!(reports[0].http_status, Some(200));
 
     // A card we hold refs for but UQPAY does not know: re-sending (the replay) is the lookup.
-    order.provider_refs =
-        Some(json!({"card_id": "00000000-0000-4000-8000-00000000dead", "card_order_id": "x"}));
+    order.refs =
+        as_refs(json!({"card_id": "00000000-0000-4000-8000-00000000dead", "card_order_id": "x"}));
     let (resolution, reports) = client.resolve(&order).await;
     assert_eq!(resolution, Resolution::ResendIsSafe);
     assert_eq!(reports[0].http_status, Some(404));
@@ -118,7 +118,7 @@ async fn a_rate_limited_lookup_resolves_as_transient_with_retry_after() {
     let Classified::Accepted { refs } = client.create(&order).await.classified else {
         panic!("the seed order is accepted")
     };
-    order.provider_refs = Some(refs);
+    order.refs = refs;
     sandbox.set_faults(
         PROVIDER,
         FaultConfig {
@@ -158,7 +158,7 @@ async fn past_the_replay_window_a_card_is_found_by_listing_its_cardholder_s_card
     assert_eq!(
         found,
         Resolution::Found {
-            refs: json!({ "card_id": lost_card })
+            refs: as_refs(json!({ "card_id": lost_card }))
         }
     );
     assert_eq!(found_reports.len(), 2, "the card is on the second page");
@@ -177,14 +177,13 @@ async fn an_order_in_doubt_past_the_replay_window_is_looked_for_by_listing_not_r
     // Arrange: a create whose answer was lost.
     let (sandbox, db) = (sandbox().await, TestDb::sqlite().await);
     let client = client(&sandbox, &db.store().await);
-    let lost = ClaimedOrder {
-        previous_outcome_unknown: true,
+    let lost = ProviderOrder {
         ..order_with_ref("r-old")
     };
     let lost_card = create_losing_the_answer(&sandbox, &client, &lost).await;
     let now = chrono::Utc::now().timestamp_millis();
-    let queued_ago = |ms: i64| ClaimedOrder {
-        created_at_ms: now - ms,
+    let queued_ago = |ms: i64| ProviderOrder {
+        queued_at_ms: now - ms,
         ..lost.clone()
     };
 
@@ -200,7 +199,7 @@ async fn an_order_in_doubt_past_the_replay_window_is_looked_for_by_listing_not_r
     assert_eq!(
         old,
         Resolution::Found {
-            refs: json!({ "card_id": lost_card })
+            refs: as_refs(json!({ "card_id": lost_card }))
         }
     );
     assert!(!old_calls.is_empty());

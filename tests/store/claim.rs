@@ -1,7 +1,7 @@
 //! The queue operations of the store: claim, lease, complete (fenced), release.
 
 use crate::support::{TestDb, orders, submit};
-use cardbatch::domain::OrderState;
+use cardbatch::domain::{OrderState, ProviderRefs};
 use cardbatch::store::{AttemptKind, AttemptOutcome, AttemptRecord, Completion, Engine, Store};
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ on_both_engines!(
     an_extended_lease_keeps_the_order_from_a_takeover,
     a_waiting_worker_is_woken_when_orders_are_queued,
     calls_made_outside_a_completion_are_recorded_too,
+    requeued_dead_orders_are_due_again_and_needs_review_ones_are_resolved_first,
 );
 
 fn done(order_id: i64, state: OrderState) -> Completion {
@@ -32,6 +33,7 @@ fn done(order_id: i64, state: OrderState) -> Completion {
         provider_refs: None,
         error: None,
         attempts: Vec::new(),
+        nothing_sent: false,
     }
 }
 
@@ -64,14 +66,14 @@ async fn a_claim_takes_due_orders_of_its_profile_only_and_counts_the_attempt(db:
         first
             .iter()
             .chain(&second)
-            .all(|o| o.profile == "uqpay" && o.attempt == 1)
+            .all(|o| o.order.profile == "uqpay" && o.attempt == 1)
     );
     assert!(first.iter().all(|o| !o.previous_outcome_unknown));
-    assert_eq!(first[0].order_ref, "a-0");
-    assert_eq!(first[0].idempotency_key, "idem-a-0");
-    assert_eq!(first[0].payload["line"], 2);
+    assert_eq!(first[0].order.order_ref, "a-0");
+    assert_eq!(first[0].order.idempotency_key, "idem-a-0");
+    assert_eq!(first[0].order.payload["line"], 2);
     assert!(
-        first.iter().all(|o| o.created_at_ms == 1_000),
+        first.iter().all(|o| o.order.queued_at_ms == 1_000),
         "the batch's queueing time"
     );
     let counts = store.order_count_by_state().await.unwrap();
@@ -212,7 +214,11 @@ async fn releasing_restores_the_previous_state_and_attempt_count(db: TestDb) {
     let later = NOW + LEASE.as_millis() as i64 + 10;
     let claimed = claim(&store, "w1", 10, later).await;
     assert_eq!(claimed.len(), 3);
-    let started = claimed.iter().find(|o| o.order_ref == "a-2").unwrap().id;
+    let started = claimed
+        .iter()
+        .find(|o| o.order.order_ref == "a-2")
+        .unwrap()
+        .id;
 
     // Act: w1 started a-2 only.
     let released = store
@@ -266,7 +272,7 @@ async fn completions_record_attempt_rows_and_failing_orders_show_in_the_status(d
     rejected.error = Some(("card.invalid".into(), "bad holder".into()));
     rejected.attempts = vec![call.clone()];
     let mut submitted = done(claimed[1].id, OrderState::Submitted);
-    submitted.provider_refs = Some(serde_json::json!({"card_order_id": "co-1"}));
+    submitted.provider_refs = Some(ProviderRefs::new().with("card_order_id", "co-1"));
     let dead = done(claimed[2].id, OrderState::Dead);
 
     // Act
@@ -294,7 +300,7 @@ async fn completions_record_attempt_rows_and_failing_orders_show_in_the_status(d
     let sub = store.order_get(claimed[1].id).await.unwrap().unwrap();
     assert_eq!(
         sub.provider_refs,
-        Some(serde_json::json!({"card_order_id": "co-1"}))
+        Some(ProviderRefs::new().with("card_order_id", "co-1"))
     );
     let only_dead = store
         .order_list(batch.batch_id, Some(OrderState::Dead))
@@ -394,4 +400,57 @@ async fn calls_made_outside_a_completion_are_recorded_too(db: TestDb) {
 
     // Assert
     assert_eq!(store.attempt_list(o.id).await.unwrap(), calls);
+}
+
+async fn requeued_dead_orders_are_due_again_and_needs_review_ones_are_resolved_first(db: TestDb) {
+    // Arrange: one order dead, one needing review.
+    let store = db.store().await;
+    let batch = submit(&store, "uqpay", orders("rq", 2)).await;
+    let claimed = claim(&store, "w1", 2, NOW).await;
+    let id_of = |r: &str| claimed.iter().find(|o| o.order.order_ref == r).unwrap().id;
+    let (dead, review) = (id_of("rq-0"), id_of("rq-1"));
+    store
+        .order_complete_many(
+            "w1",
+            &[
+                done(dead, OrderState::Dead),
+                done(review, OrderState::NeedsReview),
+            ],
+            NOW,
+        )
+        .await
+        .unwrap();
+
+    // Act
+    let requeued_dead = store
+        .order_requeue(batch.batch_id, OrderState::Dead, NOW + 1)
+        .await
+        .unwrap();
+    let requeued_review = store
+        .order_requeue(batch.batch_id, OrderState::NeedsReview, NOW + 1)
+        .await
+        .unwrap();
+    let refused = store
+        .order_requeue(batch.batch_id, OrderState::Issued, NOW + 1)
+        .await;
+
+    // Assert: dead -> queued, needs_review -> in doubt, both with their attempts counted afresh;
+    // claimed again, the one that needed review is flagged for resolution before any re-send.
+    assert_eq!((requeued_dead, requeued_review), (1, 1));
+    assert!(refused.is_err());
+    let rows = store.order_list(batch.batch_id, None).await.unwrap();
+    let state_of = |id: i64| rows.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(state_of(dead).state, OrderState::Queued);
+    assert_eq!(state_of(review).state, OrderState::InDoubt);
+    assert!(rows.iter().all(|r| r.attempts == 0));
+    let again = claim(&store, "w2", 2, NOW + 1).await;
+    assert_eq!(again.len(), 2);
+    for order in &again {
+        assert_eq!(order.attempt, 1);
+        assert_eq!(
+            order.previous_outcome_unknown,
+            order.id == review,
+            "{order:?}"
+        );
+    }
 }

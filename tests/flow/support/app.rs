@@ -1,33 +1,30 @@
 //! The running application for a test (zero2prod's `spawn_app`), and the one place the tests
 //! assemble cardbatch: [`spawn_app`] starts the sandbox with one provider, a store on the test's
 //! database, cardbatch's server (Alchemy Pay's reverse validation, the webhook endpoints), the
-//! issuing handler ([`issue_handler`]: one client and one lane per profile) and, when asked, the
+//! issuing handler (one client and one lane per profile) and, when asked, the
 //! event processor. A test then runs the workers ([`TestApp::run_until_settled`]), reconciler
-//! passes ([`TestApp::reconciler`]) and processor passes ([`process_events`]) as it needs. When
-//! cardbatch gets a composition root, these functions are what change.
+//! passes ([`TestApp::reconciler`]) and processor passes ([`process_events`]) as it needs. The
+//! application is assembled by cardbatch's composition root, `App`, as the commands do it.
 
 use crate::support::{
-    TestDb, assert_one_card_per_order, dev_credentials, profile, serve, start_sandbox, submit_csv,
+    TestDb, assert_one_card_per_order, dev_credentials, profile, start_sandbox, submit_csv,
     wait_settled,
 };
-use cardbatch::config::{Profile, WorkerConfig};
+use cardbatch::app::{App, Running, Services};
+use cardbatch::config::{Config, Profile, ServerConfig, WorkerConfig};
 use cardbatch::domain::ProviderKind;
-use cardbatch::providers::alchemypay::CheckKeys;
-use cardbatch::providers::qitech::public_key_from_pem;
-use cardbatch::providers::{Credentials, ProviderEnv};
+use cardbatch::lanes::LaneStats;
+use cardbatch::providers::{Credentials, ProfileClients};
 use cardbatch::reconcile::{
-    LookupOptions, ProcessOptions, ProcessReport, ProviderClients, Reconciler,
-    process_pending_events, run_event_processor,
+    LookupOptions, ProcessOptions, ProcessReport, Reconciler, process_pending_events,
 };
 use cardbatch::sandbox::{ProviderSettings, RunningSandbox, SandboxConfig};
 use cardbatch::store::{OrderRow, Store};
-use cardbatch::webhooks::{WebhookKeys, WebhookState};
+use cardbatch::webhooks::WebhookKeys;
 use cardbatch::worker::{IssueHandler, RunReport, Runtime};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// What [`spawn_app`] starts.
@@ -71,7 +68,7 @@ pub enum Webhooks {
     /// None: the sandbox's webhooks, if it sends any, are refused.
     Off,
     /// The sandbox sends its webhooks to cardbatch, which checks them with the sandbox's keys
-    /// (UQPAY: the provider's `webhook_secret`; QI Tech: the key the sandbox publishes).
+    /// (the development `webhook_secret` and QI public key in the profile's credentials).
     FromSandbox,
     /// Endpoints checking keys the test holds, for tests that sign webhooks themselves.
     Keys(WebhookKeys),
@@ -88,13 +85,15 @@ pub struct TestApp {
     pub profile: Profile,
     /// The issuing handler the workers run (one client and one lane per profile).
     pub handler: IssueHandler,
+    /// Every profile's client behind its lane, as the workers, the reconciler and the event
+    /// processor share them.
+    pub clients: ProfileClients,
     /// Where submitted CSV files are written.
     dir: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    running: Option<Running>,
 }
 
-/// Starts cardbatch on `db` as `setup` says.
+/// Starts cardbatch on `db` as `setup` says, assembled by `App` as `cardbatch serve` is.
 pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
     let AppSetup {
         kind,
@@ -111,7 +110,8 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
     // cardbatch's address first: the sandbox calls it back (Alchemy Pay before it creates a
     // card, webhooks after).
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
     if kind == ProviderKind::AlchemypayVcc {
         provider
             .options
@@ -127,45 +127,30 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
         ..profile(kind, &sandbox.addr().to_string())
     };
     let profiles = BTreeMap::from([(kind.as_str().to_string(), profile.clone())]);
-    let handler = issue_handler(&profiles, &store, &url);
-
-    let mut check_keys = CheckKeys::new();
-    if kind == ProviderKind::AlchemypayVcc {
-        check_keys
-            .add_profile(kind.as_str(), &credentials(kind))
-            .unwrap();
+    let config = config(profiles, addr);
+    // Without webhooks, the profile holds no webhook key: the endpoints refuse every event.
+    // With the sandbox's, it holds the keys this sandbox signs with.
+    let mut creds = credentials(kind);
+    if matches!(webhooks, Webhooks::FromSandbox) {
+        creds = creds.with(sandbox_keys(kind, &sandbox, &provider).await);
     }
-    let keys = match webhooks {
-        Webhooks::Off => None,
-        Webhooks::FromSandbox => Some(sandbox_keys(kind, &sandbox, &provider).await),
-        Webhooks::Keys(keys) => Some(keys),
+    let mut app = App::with_store(&config, store.clone(), |_, _| Ok(creds.clone()))
+        .expect("the application assembles");
+    if let Webhooks::Keys(keys) = webhooks {
+        app = app.with_webhook_keys(keys);
+    }
+    let services = Services {
+        workers: false,
+        server: true,
+        processor: processor.is_some(),
+        reconciler: false,
     };
-    let wake = Arc::new(Notify::new());
-    let state = keys.map(|keys| WebhookState::new(store.clone(), keys, wake.clone()));
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = vec![serve(
-        listener,
-        &store,
-        check_keys,
-        state,
-        stop_signal(stopped.clone()),
-    )];
     if let Some(options) = processor {
-        // As in `cardbatch run`, the processor confirms Alchemy Pay callbacks with the
-        // profile's client.
-        let clients: ProviderClients = handler
-            .providers()
-            .into_iter()
-            .filter(|(name, _)| profiles[name].provider == ProviderKind::AlchemypayVcc)
-            .collect();
-        tasks.push(tokio::spawn(run_event_processor(
-            store.clone(),
-            clients,
-            wake,
-            options,
-            stop_signal(stopped),
-        )));
+        app = app.with_process_options(options);
     }
+    let handler = app.issue_handler();
+    let clients = app.clients().clone();
+    let running = app.start_on(Some(listener), services);
     TestApp {
         kind,
         store,
@@ -173,34 +158,29 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
         sandbox,
         profile,
         handler,
+        clients,
         dir: tempfile::tempdir().unwrap(),
-        stop,
-        tasks,
+        running: Some(running),
     }
 }
 
-/// The issuing handler of `profiles` with the sandbox's credentials, its clients giving
-/// `public_url` as cardbatch's address: built as `cardbatch run` builds it.
-pub fn issue_handler(
-    profiles: &BTreeMap<String, Profile>,
-    store: &Store,
-    public_url: &str,
-) -> IssueHandler {
-    let env = ProviderEnv {
-        http: cardbatch::providers::http::client(),
-        store: store.clone(),
-        public_url: public_url.to_string(),
-    };
-    IssueHandler::from_profiles(profiles, &env, |_, profile| {
-        Ok(credentials(profile.provider))
-    })
-    .expect("the clients build")
+/// The configuration of a test app: `profiles`, the server on `addr`.
+fn config(profiles: BTreeMap<String, Profile>, addr: std::net::SocketAddr) -> Config {
+    Config {
+        server: ServerConfig {
+            listen: addr,
+            public_url: Some(format!("http://{addr}")),
+        },
+        worker: worker_config(),
+        profiles,
+        ..Config::without_profiles()
+    }
 }
 
 /// One event processor pass over `store` at `now_ms` (no provider clients: no Alchemy Pay
 /// callback can be confirmed).
 pub async fn process_events(store: &Store, options: &ProcessOptions, now_ms: i64) -> ProcessReport {
-    process_pending_events(store, &ProviderClients::new(), options, now_ms)
+    process_pending_events(store, &ProfileClients::new(), options, now_ms)
         .await
         .unwrap()
 }
@@ -230,9 +210,18 @@ impl TestApp {
         .expect("the runtime stops cleanly")
     }
 
-    /// A reconciler over the handler's clients, for passes the test drives.
+    /// A reconciler over the app's clients, for passes the test drives.
     pub fn reconciler(&self, options: LookupOptions) -> Reconciler {
-        Reconciler::new(self.store.clone(), self.handler.providers(), options)
+        Reconciler::new(self.store.clone(), self.clients.clone(), options)
+    }
+
+    /// The numbers of the profile's lane (every provider call of the profile takes a permit).
+    pub fn lane(&self) -> LaneStats {
+        self.clients
+            .get(self.name())
+            .expect("the profile's client")
+            .lane()
+            .stats()
     }
 
     /// Orders of `batch` in line order.
@@ -251,18 +240,55 @@ impl TestApp {
     }
 
     /// Stops the server and the processor (requests in progress finish) and closes the store.
-    pub async fn shutdown(self) {
-        self.stop.send_replace(true);
-        for task in self.tasks {
-            task.await.unwrap();
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("the app stops cleanly");
         }
         self.store.close().await;
     }
 }
 
-/// The sandbox's credentials for `kind`.
+/// The sandbox's credentials for `kind` without its webhook keys.
 fn credentials(kind: ProviderKind) -> Credentials {
-    Credentials::from_pairs(dev_credentials(kind))
+    Credentials::from_pairs(
+        dev_credentials(kind)
+            .into_iter()
+            .filter(|(name, _)| !WEBHOOK_KEYS.contains(name)),
+    )
+}
+
+/// The credentials that check webhooks.
+const WEBHOOK_KEYS: [&str; 2] = ["webhook_secret", "qitech_public_key"];
+
+/// The webhook credentials of this sandbox: UQPAY's `webhook_secret` as the test configured it
+/// (or the development one), QI's public key as the sandbox publishes it.
+async fn sandbox_keys(
+    kind: ProviderKind,
+    sandbox: &RunningSandbox,
+    provider: &ProviderSettings,
+) -> Vec<(&'static str, String)> {
+    match kind {
+        ProviderKind::Uqpay => {
+            let secret = provider.webhook_secret.clone().unwrap_or_else(|| {
+                dev_credentials(kind)
+                    .into_iter()
+                    .find(|(name, _)| *name == "webhook_secret")
+                    .map(|(_, v)| v.to_string())
+                    .expect("a development webhook secret")
+            });
+            vec![("webhook_secret", secret)]
+        }
+        ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => {
+            let pem = reqwest::get(format!("{}/qitech/_sandbox/public_key", sandbox.base_url()))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            vec![("qitech_public_key", pem)]
+        }
+        ProviderKind::AlchemypayVcc => Vec::new(),
+    }
 }
 
 /// Worker settings for tests: small claims, quick polls.
@@ -282,39 +308,4 @@ fn webhook_endpoint(kind: ProviderKind) -> &'static str {
         ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => "qitech",
         ProviderKind::AlchemypayVcc => "alchemypay",
     }
-}
-
-/// The keys cardbatch checks the sandbox's webhooks with: UQPAY's `webhook_secret`, QI's public
-/// key as the sandbox publishes it (Alchemy Pay's callbacks are confirmed by a lookup instead).
-async fn sandbox_keys(
-    kind: ProviderKind,
-    sandbox: &RunningSandbox,
-    provider: &ProviderSettings,
-) -> WebhookKeys {
-    let mut keys = WebhookKeys::new();
-    match kind {
-        ProviderKind::Uqpay => {
-            let secret = provider
-                .webhook_secret
-                .as_deref()
-                .expect("a webhook secret");
-            keys.add_uqpay(kind.as_str(), secret.as_bytes());
-        }
-        ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => {
-            let pem = reqwest::get(format!("{}/qitech/_sandbox/public_key", sandbox.base_url()))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            keys.add_qitech(kind.as_str(), public_key_from_pem(&pem).unwrap());
-        }
-        ProviderKind::AlchemypayVcc => {}
-    }
-    keys
-}
-
-/// Resolves once `stop` holds `true` (or its sender is gone: the [`TestApp`] was dropped).
-async fn stop_signal(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|s| *s).await;
 }

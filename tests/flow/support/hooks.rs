@@ -232,9 +232,10 @@ pub async fn record_refs(store: &Store, order_id: i64, refs: Value) {
                 order_id,
                 state: OrderState::Submitted,
                 next_attempt_at: None,
-                provider_refs: Some(refs),
+                provider_refs: Some(serde_json::from_value(refs).expect("refs are an object")),
                 error: None,
                 attempts: Vec::new(),
+                nothing_sent: false,
             }],
             now_ms(),
         )

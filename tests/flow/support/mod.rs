@@ -11,8 +11,6 @@ mod batches;
 mod orders;
 #[path = "../../support/sandbox.rs"]
 mod sandbox;
-#[path = "../../support/server.rs"]
-mod server;
 #[path = "../../support/wait.rs"]
 mod wait;
 
@@ -24,5 +22,4 @@ pub use batches::{assert_one_card_per_order, csv, profile, submit_csv, wait_sett
 pub use db::{PG_URL_VAR, TestDb};
 pub use orders::{orders, submit};
 pub use sandbox::{dev_credentials, start_sandbox};
-pub use server::serve;
 pub use wait::wait_until;

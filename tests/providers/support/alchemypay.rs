@@ -106,7 +106,7 @@ impl Env {
     pub fn cards_for(&self, order: &ClaimedOrder) -> u64 {
         self.sandbox
             .ledger()
-            .count_for(PROVIDER, "orderNo", &order.idempotency_key)
+            .count_for(PROVIDER, "orderNo", &order.order.idempotency_key)
     }
 
     pub fn set_faults(&self, faults: FaultConfig) {

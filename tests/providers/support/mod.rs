@@ -22,3 +22,8 @@ pub use db::TestDb;
 pub use sandbox::{QI_API_KEY, dev_credentials, start_sandbox};
 pub use server::serve;
 pub use wait::wait_until;
+
+/// Refs written as JSON, read as stored refs are read.
+pub fn as_refs(json: serde_json::Value) -> cardbatch::domain::ProviderRefs {
+    serde_json::from_value(json).expect("refs are a JSON object")
+}

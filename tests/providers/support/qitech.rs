@@ -6,9 +6,10 @@
 use super::{QI_API_KEY, provider_env, start_sandbox};
 use cardbatch::config::Profile;
 use cardbatch::domain::ProviderKind;
+use cardbatch::domain::ProviderOrder;
 use cardbatch::providers::{self, Classified, Credentials, Provider};
 use cardbatch::sandbox::{ProviderSettings, RunningSandbox, SandboxConfig};
-use cardbatch::store::{ClaimedOrder, Store};
+use cardbatch::store::Store;
 use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use openssl::pkey::{Private, Public};
@@ -157,7 +158,7 @@ pub async fn assert_each_error_is_permanent(
     qi: &QiHarness,
     kind: ProviderKind,
     cases: &[(Value, u16, &'static str)],
-    order: impl Fn(Value) -> ClaimedOrder,
+    order: impl Fn(Value) -> ProviderOrder,
 ) {
     for signing in VARIANTS {
         let client = qi.client(kind, signing).await;

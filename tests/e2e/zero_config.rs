@@ -12,7 +12,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const KINDS: [&str; 4] = ["uqpay", "qitech_prepaid", "qitech_postpaid", "alchemypay_vcc"];
+const KINDS: [&str; 4] = [
+    "uqpay",
+    "qitech_prepaid",
+    "qitech_postpaid",
+    "alchemypay_vcc",
+];
 
 /// `cardbatch ARGS` in `dir` with nothing in its environment.
 fn cardbatch(dir: &Path) -> Command {
