@@ -603,7 +603,7 @@ mod tests {
                 "profiles.p.backoff_cap_ms",
             ),
             (
-                format!("[reconcile]\ninterval_secs = 9223372036854775807\n"),
+                "[reconcile]\ninterval_secs = 9223372036854775807\n".to_string(),
                 "reconcile.interval_secs",
             ),
         ] {
