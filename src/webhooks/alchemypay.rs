@@ -1,19 +1,28 @@
-//! `POST /webhooks/alchemypay` (spec §5.1): creation callbacks (`CREATE_CARD`,
+//! `POST /webhooks/alchemypay/<tag>` (spec §5.1): creation callbacks (`CREATE_CARD`,
 //! `CREATE_CARD_FAIL`) are unsigned, so one is accepted only when its `data.orderNo` is the
 //! idempotency key of one of our Alchemy Pay orders (anything else answers 404 and is not
-//! stored), and the processor confirms it with a card-info lookup before trusting it. The
-//! event key is `eventId`.
+//! stored) and it came to the URL tagged for that order (`providers::alchemypay::callback_mac`;
+//! anything else, the bare endpoint included, answers 401), and the processor confirms a
+//! `CREATE_CARD` with a card-info lookup (the card must carry the same orderNo) before trusting
+//! it. The event key is `eventId`.
 
 use super::inbox::{ENDPOINT_ALCHEMYPAY, event_key_hash, json_object, persist, text};
 use super::{Error, WebhookState};
 use crate::domain::ProviderKind;
 use crate::domain::card_data::scrub_card_data_text;
+use crate::providers::alchemypay::callback_tag_matches;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
+
+/// A callback on the bare endpoint: no order's tag, so never one of ours.
+pub(crate) async fn refuse_untagged() -> Error {
+    Error::Unauthorized("an Alchemy Pay callback without its order's tag in the URL".into())
+}
 
 pub(crate) async fn receive(
     State(state): State<WebhookState>,
+    Path(tag): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, Error> {
     let event = json_object(&body)?;
@@ -29,6 +38,19 @@ pub(crate) async fn receive(
         .ok_or_else(|| {
             Error::UnknownOrder(format!("no Alchemy Pay order has orderNo {order_no}"))
         })?;
+    // The URL must be the one made for this orderNo under the order's profile's key (checked
+    // after the order lookup, which answers the same 404 for any unknown orderNo).
+    let tagged = state
+        .keys
+        .alchemypay
+        .iter()
+        .filter(|(profile, _)| *profile == order.profile)
+        .any(|(_, secret)| callback_tag_matches(secret, order_no, &tag));
+    if !tagged {
+        return Err(Error::Unauthorized(format!(
+            "the callback URL does not carry the tag of orderNo {order_no}"
+        )));
+    }
     let key = match text(&event, "/eventId") {
         Some(id) => id.to_string(),
         // The hash of a body holding a card number would be a guessable digest of it: hash the

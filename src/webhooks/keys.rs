@@ -24,6 +24,8 @@ pub const QITECH_PUBLIC_KEY: &str = "qitech_public_key";
 pub struct WebhookKeys {
     pub(crate) uqpay: Vec<(String, Vec<u8>)>,
     pub(crate) qitech: Vec<(String, VerifyingKey)>,
+    /// Alchemy Pay's secret key per profile: it tags each order's callback URL.
+    pub(crate) alchemypay: Vec<(String, String)>,
     pub(crate) tolerance: Duration,
 }
 
@@ -49,6 +51,7 @@ impl WebhookKeys {
         WebhookKeys {
             uqpay: Vec::new(),
             qitech: Vec::new(),
+            alchemypay: Vec::new(),
             tolerance: DEFAULT_TOLERANCE,
         }
     }
@@ -61,6 +64,12 @@ impl WebhookKeys {
     /// Accepts QI Tech webhooks signed by the private half of `key` as `profile`'s.
     pub fn add_qitech(&mut self, profile: &str, key: VerifyingKey) {
         self.qitech.push((profile.to_string(), key));
+    }
+
+    /// Accepts Alchemy Pay callbacks on the URLs tagged with `secret` as `profile`'s.
+    pub fn add_alchemypay(&mut self, profile: &str, secret: &str) {
+        self.alchemypay
+            .push((profile.to_string(), secret.to_string()));
     }
 
     /// Changes how far a signed timestamp may drift from our clock.
@@ -106,8 +115,13 @@ impl WebhookKeys {
                     self.add_qitech(name, key);
                 }
             }
-            // Alchemy Pay's creation callbacks are unsigned (spec §5.1).
-            ProviderKind::AlchemypayVcc => {}
+            // Alchemy Pay's creation callbacks are unsigned (spec §5.1): the secret key tags
+            // each order's callback URL instead.
+            ProviderKind::AlchemypayVcc => {
+                if let Ok(secret) = credentials.get(name, "secret_key") {
+                    self.alchemypay.push((name.to_string(), secret.to_string()));
+                }
+            }
         }
         Ok(())
     }
@@ -124,6 +138,10 @@ impl fmt::Debug for WebhookKeys {
             .field(
                 "qitech",
                 &self.qitech.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field(
+                "alchemypay",
+                &self.alchemypay.iter().map(|(p, _)| p).collect::<Vec<_>>(),
             )
             .field("tolerance", &self.tolerance)
             .finish()

@@ -35,8 +35,10 @@ pub const MAX_WEBHOOK_BODY_BYTES: usize = 64 * 1024;
 pub const UQPAY_PATH: &str = "/webhooks/uqpay";
 /// The QI Tech endpoint (both products).
 pub const QITECH_PATH: &str = "/webhooks/qitech";
-/// The Alchemy Pay endpoint (the `callbackUrl` of every create).
+/// The Alchemy Pay endpoint; the `callbackUrl` of every create is this plus the order's tag.
 pub const ALCHEMYPAY_PATH: &str = "/webhooks/alchemypay";
+/// The route of tagged Alchemy Pay callbacks (`/webhooks/alchemypay/<tag>`).
+const ALCHEMYPAY_TAGGED_PATH: &str = "/webhooks/alchemypay/{tag}";
 
 /// What the endpoints share. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -64,7 +66,8 @@ pub fn routes(state: WebhookState) -> Router {
     Router::new()
         .route(UQPAY_PATH, post(uqpay::receive))
         .route(QITECH_PATH, post(qitech::receive))
-        .route(ALCHEMYPAY_PATH, post(alchemypay::receive))
+        .route(ALCHEMYPAY_PATH, post(alchemypay::refuse_untagged))
+        .route(ALCHEMYPAY_TAGGED_PATH, post(alchemypay::receive))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY_BYTES))
         .with_state(state)
 }

@@ -2,11 +2,12 @@
 //! into the inbox and answered, then applied by the event processor, even after a crash.
 
 use crate::support::hooks::{
-    ALCHEMY, Hooks, QI_PREPAID, QiKey, UQPAY, UQPAY_SECRET, id, now_ms, qi_event, queued_order,
-    submitted_order, uqpay_event,
+    ALCHEMY, ALCHEMY_SECRET, Hooks, QI_PREPAID, QiKey, UQPAY, UQPAY_SECRET, id, now_ms, qi_event,
+    queued_order, submitted_order, uqpay_event,
 };
 use crate::support::{TestDb, process_events};
 use cardbatch::domain::{OrderState, ProviderKind};
+use cardbatch::providers::alchemypay::callback_tag;
 use cardbatch::reconcile::ProcessOptions;
 use cardbatch::store::EventOutcome;
 use serde_json::json;
@@ -164,10 +165,46 @@ async fn an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_sto
             .to_string()
     };
 
-    let foreign = hooks.post_alchemypay(&body("not-ours")).await;
+    let tag = callback_tag(ALCHEMY_SECRET, "not-ours");
+    let foreign = hooks.post_alchemypay(&body("not-ours"), Some(&tag)).await;
 
     assert_eq!(foreign, 404);
     assert_eq!(event_count(&hooks).await, 0);
+}
+
+async fn an_alchemy_callback_is_accepted_only_on_the_url_tagged_for_its_order(db: TestDb) {
+    // Arrange: one of our Alchemy Pay orders; its orderNo is no secret.
+    let hooks = Hooks::start(&db).await;
+    let order_id = queued_order(&hooks.app.store, ALCHEMY, ProviderKind::AlchemypayVcc).await;
+    let order_no = hooks
+        .app
+        .store
+        .order_provider_view(order_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .idempotency_key;
+    let forged = json!({"eventType": "CREATE_CARD_FAIL", "eventId": id(),
+        "data": {"orderNo": order_no, "reason": "forged"}})
+    .to_string();
+
+    // Act: a forger knowing the orderNo, without the tag, with another order's tag, with a tag
+    // made under another key; then Alchemy Pay on the URL cardbatch gave it.
+    let untagged = hooks.post_alchemypay(&forged, None).await;
+    let other_order = callback_tag(ALCHEMY_SECRET, "another-order");
+    let wrong_order = hooks.post_alchemypay(&forged, Some(&other_order)).await;
+    let wrong_key = callback_tag("guessed-secret", &order_no);
+    let wrong_secret = hooks.post_alchemypay(&forged, Some(&wrong_key)).await;
+    let stored_before = event_count(&hooks).await;
+    let genuine = hooks
+        .post_alchemypay(&forged, Some(&callback_tag(ALCHEMY_SECRET, &order_no)))
+        .await;
+
+    // Assert
+    assert_eq!((untagged, wrong_order, wrong_secret), (401, 401, 401));
+    assert_eq!(stored_before, 0);
+    assert_eq!(genuine, 200);
+    assert_eq!(event_count(&hooks).await, 1);
 }
 
 async fn an_oversized_webhook_is_refused_before_it_is_read(db: TestDb) {
@@ -186,5 +223,6 @@ on_both_engines!(
     a_duplicate_webhook_is_stored_once_and_moves_the_order_once,
     a_crash_between_persisting_and_processing_is_processed_after_restart,
     an_alchemy_callback_for_an_order_we_never_issued_is_refused_and_not_stored,
+    an_alchemy_callback_is_accepted_only_on_the_url_tagged_for_its_order,
     an_oversized_webhook_is_refused_before_it_is_read,
 );

@@ -72,7 +72,8 @@ impl AlchemyPayClient {
         })
     }
 
-    /// Where Alchemy Pay sends this client's creation callbacks.
+    /// Where Alchemy Pay sends this client's creation callbacks; each create adds its order's
+    /// tag ([`super::callback_tag`]) as the last path segment.
     pub fn callback_url(&self) -> &str {
         &self.callback_url
     }
@@ -189,7 +190,13 @@ impl AlchemyPayClient {
                 };
             }
         };
-        let body = payload.create_body(&order.idempotency_key, &self.callback_url);
+        // The callback URL names this order: see `callback_mac`.
+        let callback_url = format!(
+            "{}/{}",
+            self.callback_url,
+            super::callback_tag(&self.key.secret, &order.idempotency_key)
+        );
+        let body = payload.create_body(&order.idempotency_key, &callback_url);
         let exchange = self.post(CREATE_PATH, &body).await;
         let classified = match &exchange.answer {
             Err(c) => c.clone(),

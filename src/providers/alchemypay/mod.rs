@@ -10,6 +10,7 @@
 //! The card id arrives by callback (`{public_url}/webhooks/alchemypay`); until then the refs
 //! are `{"order_no"}`. Resolving doubt without a card id is a re-send of the same orderNo.
 
+mod callback_mac;
 mod classify;
 mod client;
 mod reverse;
@@ -17,6 +18,7 @@ mod sign;
 mod status;
 mod wire;
 
+pub use callback_mac::{callback_tag, callback_tag_matches};
 pub use classify::{BALANCE_RETRY, CodeClass, TABLE as ERROR_TABLE, classify};
 pub use client::{AlchemyPayClient, CREATE_PATH, INFO_PATH};
 pub use reverse::{CREATE_CHECK_PATH, CheckKeys, SUCCESS_BODY, routes};

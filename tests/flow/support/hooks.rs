@@ -27,6 +27,8 @@ pub const UQPAY_SECRET: &str = "whsec-test-secret";
 pub const UQPAY: &str = "uqpay";
 pub const QI_PREPAID: &str = "qitech_prepaid";
 pub const ALCHEMY: &str = "alchemypay";
+/// The Alchemy Pay profile's secret key, which tags its callback URLs.
+pub const ALCHEMY_SECRET: &str = "ach-test-secret";
 
 /// A P-521 key pair made by openssl, standing in for QI's.
 pub struct QiKey(EcKey<Private>);
@@ -77,6 +79,7 @@ impl Hooks {
         let mut keys = WebhookKeys::new();
         keys.add_uqpay(UQPAY, UQPAY_SECRET.as_bytes());
         keys.add_qitech(QI_PREPAID, public_key_from_pem(&qi.public_pem()).unwrap());
+        keys.add_alchemypay(ALCHEMY, ALCHEMY_SECRET);
         let setup = AppSetup {
             webhooks: Webhooks::Keys(keys),
             processor,
@@ -146,10 +149,15 @@ impl Hooks {
             .await
     }
 
-    /// POSTs an (unsigned) Alchemy Pay callback.
-    pub async fn post_alchemypay(&self, body: &str) -> u16 {
+    /// POSTs an (unsigned) Alchemy Pay callback to the callback URL ending in `tag` (none: the
+    /// bare endpoint).
+    pub async fn post_alchemypay(&self, body: &str, tag: Option<&str>) -> u16 {
+        let path = match tag {
+            Some(tag) => format!("/webhooks/alchemypay/{tag}"),
+            None => "/webhooks/alchemypay".to_string(),
+        };
         self.http
-            .post(format!("{}/webhooks/alchemypay", self.app.url))
+            .post(format!("{}{path}", self.app.url))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
