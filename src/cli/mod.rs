@@ -89,16 +89,43 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Hides a password in a database URL before it is printed.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_string(),
+                Some((user, _)) => {
+                    format!("{}{}:***{}", &base[..scheme_end + 3], user, &base[at..])
+                }
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    // libpq and sqlx also take secrets as parameters (`?password=`, `sslpassword=`, ...).
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_secret_param(name) => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
+}
+
+/// Query parameters of a database URL that hold a secret.
+fn is_secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "pass", "secret", "token", "key"]
+        .iter()
+        .any(|s| name.contains(s))
 }
 
 #[cfg(test)]
@@ -112,5 +139,9 @@ mod tests {
             "postgres://card:***@db.internal/cards"
         );
         assert_eq!(redact_url("sqlite://cardbatch.db"), "sqlite://cardbatch.db");
+        assert_eq!(
+            redact_url("postgres://card@db/cards?password=s3cret&sslmode=require&sslpassword=x"),
+            "postgres://card@db/cards?password=***&sslmode=require&sslpassword=***"
+        );
     }
 }

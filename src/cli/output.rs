@@ -1,8 +1,9 @@
-//! Tables and JSON for the read commands, and the spreadsheet-safety rule for exported cells.
+//! Tables and JSON for the read commands.
+
+pub use crate::domain::text::neutralise_cell;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
-use std::borrow::Cow;
 
 /// `println!` on stdout that returns the write error instead of panicking: when stdout is a pipe
 /// whose reader has gone (`cardbatch orders B | head`), the command stops quietly ([`is_closed_pipe`]).
@@ -71,29 +72,9 @@ pub fn format_minor(minor: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
-/// Makes a cell safe to open in a spreadsheet: a value a spreadsheet would evaluate as a
-/// formula (leading `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, which
-/// spreadsheets show as text.
-pub fn neutralise_cell(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formula_cells_are_neutralised_and_others_left_alone() {
-        assert_eq!(neutralise_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(neutralise_cell("+5511999"), "'+5511999");
-        assert_eq!(neutralise_cell("-2+3"), "'-2+3");
-        assert_eq!(neutralise_cell("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise_cell("ord-0001"), "ord-0001");
-        assert_eq!(neutralise_cell(""), "");
-    }
 
     #[test]
     fn minor_units_print_with_two_decimals() {

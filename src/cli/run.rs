@@ -3,6 +3,7 @@
 
 use crate::app::{App, Services};
 use crate::config::Config;
+use crate::providers::Credentials;
 use crate::worker::RunReport;
 use std::process::ExitCode;
 
@@ -37,7 +38,9 @@ pub async fn shutdown_signal() {
 ///    misconfiguration fails before any order moves.
 /// 2. Run until SIGINT/SIGTERM, then stop in the order [`crate::app::Running::run_until`] gives.
 pub async fn run(config: &Config, services: Services) -> anyhow::Result<ExitCode> {
-    let app = App::build(config).await?;
+    // The store is opened as every command opens it (errors name the database, redacted).
+    let store = super::open_store(config).await?;
+    let app = App::with_store(config, store, Credentials::from_env)?;
     let running = app.start(services).await?;
     let report = running.run_until(shutdown_signal()).await?;
     log_report(&report);

@@ -1,4 +1,5 @@
-//! Small character checks shared by the value types, written by hand so that validating a
+//! Small character checks shared by the value types (and the safety rules for text that leaves
+//! cardbatch: spreadsheet cells, log lines), written by hand so that validating a
 //! million rows compiles no regular expression and allocates only for the value it returns.
 
 /// The ASCII digits of `s` when every other character is one of `ignore`; `None` when some
@@ -41,5 +42,62 @@ pub fn first_control_char(s: &str) -> Option<char> {
         s.chars().find(|c| c.is_control())
     } else {
         None
+    }
+}
+
+/// Makes a cell safe to open in a spreadsheet: a value a spreadsheet would evaluate as a
+/// formula (leading `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, which
+/// spreadsheets show as text.
+pub fn neutralise_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => {
+            std::borrow::Cow::Owned(format!("'{cell}"))
+        }
+        _ => std::borrow::Cow::Borrowed(cell),
+    }
+}
+
+/// `s` fit for one log line: control characters (a `%0A` in a request that would forge a second
+/// line, ANSI escapes) are shown escaped (`\n`, `\u{1b}`), everything else as it is.
+pub fn log_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if first_control_char(s).is_none() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod safety_tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised_and_others_left_alone() {
+        assert_eq!(neutralise_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise_cell("+5511999"), "'+5511999");
+        assert_eq!(neutralise_cell("-2+3"), "'-2+3");
+        assert_eq!(neutralise_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise_cell("ord-0001"), "ord-0001");
+        assert_eq!(neutralise_cell(""), "");
+    }
+
+    #[test]
+    fn a_forged_log_line_stays_on_its_own_line() {
+        let shown = log_safe("cb1\n2026-11-30T00:00:00Z INFO forged\u{1b}[31m");
+        assert!(
+            !shown.contains('\n') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\n2026"), "{shown}");
+        assert_eq!(log_safe("plain"), "plain");
     }
 }

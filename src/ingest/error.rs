@@ -50,6 +50,9 @@ pub enum FileError {
     /// No header line at all.
     #[error("the file is empty: expected a header line naming the columns")]
     Empty,
+    /// A header and no order: most likely the wrong file, or an export that lost its rows.
+    #[error("the file has a header but no orders: nothing to queue")]
+    NoOrders,
     /// Reading the input failed.
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),

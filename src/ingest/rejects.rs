@@ -2,6 +2,7 @@
 //! finance team can fix them in their spreadsheet and upload just those rows again.
 
 use super::error::RowError;
+use crate::domain::text::neutralise_cell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -54,6 +55,8 @@ impl<W: Write> RejectsWriter<W> {
     }
 
     /// Appends one rejected row. Short rows are padded so `reason` stays in its column.
+    /// Every cell is made spreadsheet-safe ([`neutralise_cell`]): the file is meant to be opened
+    /// in a spreadsheet, and a cell starting with `=` or `+` must show as text, not run.
     pub fn write(&mut self, error: &RowError) -> Result<(), csv::Error> {
         let mut cells: Vec<&str> = error.record.iter().collect();
         while cells.len() < self.width {
@@ -61,7 +64,8 @@ impl<W: Write> RejectsWriter<W> {
         }
         let reason = error.to_string();
         cells.push(&reason);
-        self.writer.write_record(&cells)?;
+        self.writer
+            .write_record(cells.iter().map(|c| neutralise_cell(c).into_owned()))?;
         self.written += 1;
         Ok(())
     }
@@ -106,6 +110,24 @@ mod tests {
             text,
             "order_ref;printed_name;reason\nA-1;J0ao;line 7, printed_name: must contain only letters\n"
         );
+    }
+
+    #[test]
+    fn a_rejected_cell_a_spreadsheet_would_run_is_written_as_text() {
+        let headers = csv::StringRecord::from(vec!["order_ref", "printed_name"]);
+        let error = RowError::new(
+            3,
+            vec![Problem {
+                column: Some("printed_name".into()),
+                reason: "must contain only letters".into(),
+            }],
+            csv::StringRecord::from(vec!["A-2", "=HYPERLINK(\"http://x\")"]),
+            false,
+        );
+        let mut rejects = RejectsWriter::new(Vec::new(), &headers, b',').unwrap();
+        rejects.write(&error).unwrap();
+        let text = String::from_utf8(rejects.finish().unwrap()).unwrap();
+        assert!(text.contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{text}");
     }
 
     #[test]

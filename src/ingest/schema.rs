@@ -76,12 +76,20 @@ impl Schema {
             return Err(FileError::DuplicateColumns { columns: duplicate });
         }
         if !unknown.is_empty() {
-            let hint = self
+            let mut hint = self
                 .refused
                 .iter()
                 .filter(|(name, _)| unknown.iter().any(|u| u == name))
                 .map(|(name, why)| format!("{name}: {why}"))
                 .collect::<Vec<_>>();
+            // One "column" holding tabs: a tab-separated export, read with the wrong delimiter.
+            if unknown.iter().any(|u| u.contains('\t')) {
+                hint.push(
+                    "the header is separated by tabs; cardbatch reads files separated by , or ; \
+                     (save as \"CSV UTF-8\" from the spreadsheet)"
+                        .to_string(),
+                );
+            }
             return Err(FileError::UnknownColumns {
                 provider: self.provider,
                 columns: unknown,

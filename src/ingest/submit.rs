@@ -162,6 +162,15 @@ pub async fn submit<R: Read + Send + 'static>(
         writer.rollback().await?;
         std::panic::resume_unwind(e.into_panic());
     }
+    // A header and no row is refused like any unusable file (not "nothing new", exit 0).
+    if rows == 0 {
+        writer.rollback().await?;
+        if let Some((p, w)) = rejects {
+            drop(w);
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(file_error(FileError::NoOrders));
+    }
     let rejects_file = match rejects {
         Some((p, w)) => {
             w.finish().map_err(|source| SubmitError::Rejects {

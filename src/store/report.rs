@@ -5,7 +5,7 @@ use super::connect::{Db, Store};
 use super::error::{Error, Result, corrupt};
 use super::model::{BatchStatus, BatchSummary, FAILING_STATES, OrderRow};
 use super::reconcile_read::parse_confirmed_by;
-use crate::domain::OrderState;
+use crate::domain::{OrderState, mask_message};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -58,7 +58,9 @@ impl RawOrder {
                 .transpose()
                 .map_err(|e| corrupt("orders", e))?,
             last_error_code: self.last_error_code,
-            last_error_message: self.last_error_message,
+            // A provider's message can echo what was sent (a CPF, an e-mail, card digits):
+            // every reader of an order gets it masked.
+            last_error_message: self.last_error_message.as_deref().map(mask_message),
             updated_at_ms: self.updated_at,
             card_ref: self.card_ref,
             confirmed_by: parse_confirmed_by(self.confirmed_by.as_deref())?,

@@ -32,7 +32,14 @@ impl IntoResponse for Error {
             Error::Store(_) | Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         // The reason is logged, not told: a forger learns nothing from the answer.
-        tracing::warn!(status = status.as_u16(), error = %self, "webhook refused");
+        // The reason may quote the request (an orderNo): control characters are shown escaped,
+        // so a request cannot forge a log line.
+        let reason = self.to_string();
+        tracing::warn!(
+            status = status.as_u16(),
+            error = %crate::domain::text::log_safe(&reason),
+            "webhook refused"
+        );
         let body = match &self {
             Error::Store(_) | Error::Unavailable(_) => "try again later",
             _ => "refused",

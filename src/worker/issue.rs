@@ -130,7 +130,7 @@ fn log_outcome(order: &ClaimedOrder, outcome: &Outcome) {
         attempt = order.attempt,
         outcome = what,
         code,
-        message = %super::issue_mask::mask_message(message),
+        message = %crate::domain::mask_message(message),
         "issue attempt"
     );
 }

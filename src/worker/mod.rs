@@ -15,7 +15,6 @@ mod backoff;
 mod clock;
 mod handler;
 mod issue;
-mod issue_mask;
 mod lane;
 mod limit;
 mod run;

@@ -23,6 +23,7 @@ on_both_engines!(
     a_waiting_worker_is_woken_when_orders_are_queued,
     calls_made_outside_a_completion_are_recorded_too,
     requeued_dead_orders_are_due_again_and_needs_review_ones_are_resolved_first,
+    a_providers_message_is_shown_with_personal_data_masked,
 );
 
 fn done(order_id: i64, state: OrderState) -> Completion {
@@ -453,4 +454,34 @@ async fn requeued_dead_orders_are_due_again_and_needs_review_ones_are_resolved_f
             "{order:?}"
         );
     }
+}
+
+async fn a_providers_message_is_shown_with_personal_data_masked(db: TestDb) {
+    // Arrange: a refusal whose message echoes what was sent.
+    let store = db.store().await;
+    let batch = submit(&store, "uqpay", orders("m", 1)).await;
+    let claimed = claim(&store, "w1", 1, NOW).await;
+    let mut refused = done(claimed[0].id, OrderState::Rejected);
+    refused.error = Some((
+        "QIT000001".into(),
+        "document 529.982.247-25 of joao.silva@example.com is invalid".into(),
+    ));
+    store
+        .order_complete_many("w1", &[refused], NOW)
+        .await
+        .unwrap();
+
+    // Act
+    let status = store.batch_status(batch.batch_id).await.unwrap();
+
+    // Assert: `status`, `orders`, `export` and the report read it masked.
+    let shown = status.failing[0].last_error_message.clone().unwrap();
+    assert_eq!(
+        shown,
+        "document ***.***.***-25 of j***@example.com is invalid"
+    );
+    assert_eq!(
+        status.failing[0].last_error_code.as_deref(),
+        Some("QIT000001")
+    );
 }

@@ -146,6 +146,19 @@ fn a_default_order_ref_is_refused() {
 }
 
 #[test]
+fn a_tab_separated_header_is_refused_with_a_hint_about_the_delimiter() {
+    let error = header_error(
+        ProviderKind::Uqpay,
+        b"order_ref\tcardholder_id\tcard_limit\nr-1\tch-1\t10.00\n",
+    );
+    assert!(
+        matches!(error, FileError::UnknownColumns { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("separated by tabs"), "{error}");
+}
+
+#[test]
 fn an_empty_file_is_refused() {
     assert!(matches!(
         header_error(ProviderKind::Uqpay, b""),

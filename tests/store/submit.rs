@@ -19,6 +19,7 @@ on_both_engines!(
     resubmitting_a_file_creates_no_batch_and_names_the_first_one,
     overlapping_files_queue_only_the_new_refs,
     an_unreadable_file_is_refused_naming_the_problem_before_anything_is_written,
+    a_header_without_orders_is_refused_not_reported_as_nothing_new,
 );
 
 async fn submit_file(
@@ -301,4 +302,26 @@ async fn an_unreadable_file_is_refused_naming_the_problem_before_anything_is_wri
         assert_eq!(batches(&store).await, 0, "{name}");
         assert_eq!(queued(&store).await, 0, "{name}");
     }
+}
+
+async fn a_header_without_orders_is_refused_not_reported_as_nothing_new(db: TestDb) {
+    // Arrange: a header, blank lines, no order (the wrong export, or a cut file).
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(&dir, "empty.csv", b"order_ref,cardholder_id\n\n\n");
+
+    // Act
+    let skipping = SubmitOptions {
+        skip_invalid: true,
+        ..SubmitOptions::default()
+    };
+    let result = submit_file(&store, ProviderKind::Uqpay, &path, skipping).await;
+
+    // Assert: refused as a file error (the CLI's exit 3), nothing written, no rejects file left.
+    let Err(SubmitError::File { source, .. }) = result else {
+        panic!("{result:?}")
+    };
+    assert!(matches!(source, FileError::NoOrders), "{source:?}");
+    assert_eq!(batches(&store).await, 0);
+    assert!(!dir.path().join("empty.rejected.csv").exists());
 }

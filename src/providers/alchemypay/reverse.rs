@@ -126,7 +126,10 @@ async fn create_check(
         }
     };
     let Some(order) = order else {
-        tracing::warn!(order_no = %order_no, "alchemypay create check for an unknown orderNo");
+        tracing::warn!(
+            order_no = %crate::domain::text::log_safe(&order_no),
+            "alchemypay create check for an unknown orderNo"
+        );
         return refuse(StatusCode::NOT_FOUND, "unknown orderNo");
     };
     if order.state != OrderState::InFlight {

@@ -1,7 +1,8 @@
-//! Masking free text before it is logged: a provider's error message may echo what was sent
+//! Masking free text before it is logged or shown (status tables, exports, the reconciliation
+//! report): a provider's error message may echo what was sent
 //! (an e-mail, a CPF, a phone number).
 
-use crate::domain::masking::mask_email;
+use super::masking::mask_email;
 
 /// `message` with every e-mail address masked and every number of six or more digits (CPF,
 /// CNPJ, phone, card numbers, formatted or not) reduced to its last two digits. Words mixing
