@@ -9,10 +9,11 @@
 //!    not a dry run, and at least one order is new. Otherwise roll back, still reporting which
 //!    rows were duplicates.
 
+use super::error::Problem;
 use super::{CsvOrders, FileError, RejectsWriter, RowError};
 use crate::config::Profile;
 use crate::domain::{NewBatch, NewOrder, ProviderKind};
-use crate::store::{BatchInsertReport, Store};
+use crate::store::{BatchInsertReport, DuplicateOf, DuplicateSample, Store};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
@@ -171,6 +172,28 @@ pub async fn submit<R: Read + Send + 'static>(
         }
         return Err(file_error(FileError::NoOrders));
     }
+    // Conflicting duplicates (a reference reused for different content) are invalid rows: the
+    // second order would otherwise silently never get a card.
+    let (conflicts, conflicting) = {
+        let report = writer.flush_report().await?;
+        (report.conflicts.clone(), report.conflicting)
+    };
+    if conflicting > 0 {
+        invalid += conflicting;
+        for conflict in conflicts {
+            let error = conflict_error(&conflict);
+            if let Some((p, w)) = rejects.as_mut() {
+                w.write(&error).map_err(|source| SubmitError::Rejects {
+                    path: p.clone(),
+                    source,
+                })?;
+            }
+            if errors.len() < SubmitReport::ERROR_LIMIT {
+                errors.push(error);
+            }
+        }
+        errors.sort_by_key(|e| e.line);
+    }
     let rejects_file = match rejects {
         Some((p, w)) => {
             w.finish().map_err(|source| SubmitError::Rejects {
@@ -205,6 +228,26 @@ pub async fn submit<R: Read + Send + 'static>(
         insert,
         rejects_file,
     })
+}
+
+/// The line error of a reused `order_ref` whose content differs from the order holding it.
+fn conflict_error(conflict: &DuplicateSample) -> RowError {
+    let holder = match conflict.duplicate_of {
+        DuplicateOf::EarlierLine(line) => format!("line {line} of this file"),
+        DuplicateOf::Batch(batch) => format!("an order of batch {batch}"),
+    };
+    RowError::new(
+        conflict.line,
+        vec![Problem {
+            column: Some("order_ref".into()),
+            reason: format!(
+                "`{}` already names {holder} with different content; each order needs its own reference (an identical repeat would be skipped)",
+                conflict.order_ref
+            ),
+        }],
+        csv::StringRecord::new(),
+        false,
+    )
 }
 
 /// Parses and validates on a blocking thread, handing rows over in chunks.

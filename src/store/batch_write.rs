@@ -143,6 +143,14 @@ impl BatchWriter {
         Ok(report)
     }
 
+    /// Writes what is buffered and returns the report so far; the transaction stays open, so
+    /// the caller can still decide to commit or roll back (conflicting duplicates are known
+    /// only once written).
+    pub async fn flush_report(&mut self) -> Result<&BatchInsertReport> {
+        self.flush().await?;
+        Ok(&self.report)
+    }
+
     /// Commits when at least one order is new (`Ok`); when every row was a duplicate, rolls
     /// back instead, so no empty batch is left behind (`Err`, with the report).
     pub async fn commit_unless_empty(
@@ -188,7 +196,7 @@ impl BatchWriter {
             WriterTx::Postgres(tx) => pg_owners(tx, &self.batch.profile, &refs).await?,
         };
         for order in dups {
-            let (batch_id, line) = owners.get(&order.order_ref).ok_or_else(|| {
+            let (batch_id, line, payload) = owners.get(&order.order_ref).ok_or_else(|| {
                 corrupt(
                     "orders",
                     format!("duplicate `{}` has no owner", order.order_ref),
@@ -203,12 +211,24 @@ impl BatchWriter {
                 DuplicateOf::Batch(batch_id)
             };
             self.report.duplicates += 1;
+            let sample = DuplicateSample {
+                line: order.line,
+                order_ref: order.order_ref.clone(),
+                duplicate_of,
+            };
+            // The same content again is a harmless re-upload; other content under the same
+            // reference is another order that would silently get no card.
+            if payload != order.payload.json()
+                && serde_json::from_str::<serde_json::Value>(payload).ok()
+                    != Some(order.payload.value())
+            {
+                self.report.conflicting += 1;
+                if self.report.conflicts.len() < BatchInsertReport::CONFLICT_LIMIT {
+                    self.report.conflicts.push(sample.clone());
+                }
+            }
             if self.report.samples.len() < BatchInsertReport::SAMPLE_LIMIT {
-                self.report.samples.push(DuplicateSample {
-                    line: order.line,
-                    order_ref: order.order_ref.clone(),
-                    duplicate_of,
-                });
+                self.report.samples.push(sample);
             }
         }
         Ok(())
@@ -283,7 +303,7 @@ async fn sqlite_insert(
         let refs: Vec<String> = part.iter().map(|o| o.order_ref.clone()).collect();
         let owners = sqlite_owners(tx, &batch.profile, &refs).await?;
         inserted.extend(part.iter().filter_map(|o| {
-            let (owner_batch, owner_line) = owners.get(&o.order_ref)?;
+            let (owner_batch, owner_line, _) = owners.get(&o.order_ref)?;
             (owner_batch == batch_id && *owner_line == o.line as i64).then_some(o.line as i64)
         }));
     }
@@ -327,15 +347,18 @@ async fn pg_insert(
 }
 
 /// order_ref -> (batch id, line) of the orders that already hold these refs.
+/// The order holding each reference: (batch id, line, payload as stored).
+type Owners = HashMap<String, (String, i64, String)>;
+
 async fn sqlite_owners(
     tx: &mut Transaction<'static, Sqlite>,
     profile: &str,
     refs: &[String],
-) -> Result<HashMap<String, (String, i64)>> {
+) -> Result<Owners> {
     let mut owners = HashMap::with_capacity(refs.len());
     for order_ref in refs {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT batch_id, line FROM orders WHERE profile = $1 AND order_ref = $2",
+        let row: Option<(String, i64, String)> = sqlx::query_as(
+            "SELECT batch_id, line, payload FROM orders WHERE profile = $1 AND order_ref = $2",
         )
         .bind(profile.to_owned())
         .bind(order_ref.clone())
@@ -352,13 +375,17 @@ async fn pg_owners(
     tx: &mut Transaction<'static, Postgres>,
     profile: &str,
     refs: &[String],
-) -> Result<HashMap<String, (String, i64)>> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT order_ref, batch_id, line FROM orders WHERE profile = $1 AND order_ref = ANY($2)",
+) -> Result<Owners> {
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT order_ref, batch_id, line, payload FROM orders \
+         WHERE profile = $1 AND order_ref = ANY($2)",
     )
     .bind(profile)
     .bind(refs)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows.into_iter().map(|(r, b, l)| (r, (b, l))).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(r, b, l, p)| (r, (b, l, p)))
+        .collect())
 }

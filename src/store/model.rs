@@ -157,11 +157,19 @@ pub struct BatchInsertReport {
     pub duplicates_within_file: u64,
     /// The first [`BatchInsertReport::SAMPLE_LIMIT`] duplicates, in file order.
     pub samples: Vec<DuplicateSample>,
+    /// Duplicates whose content differs from the order that holds the reference (another
+    /// person's card under a reused reference): counted in `duplicates`, and an error for the
+    /// caller to report on their line. At most [`BatchInsertReport::CONFLICT_LIMIT`] are kept.
+    pub conflicts: Vec<DuplicateSample>,
+    /// How many duplicates conflicted, kept or not.
+    pub conflicting: u64,
 }
 
 impl BatchInsertReport {
     /// How many duplicate rows the report lists individually.
     pub const SAMPLE_LIMIT: usize = 100;
+    /// How many conflicting duplicates the report lists individually.
+    pub const CONFLICT_LIMIT: usize = 10_000;
 }
 
 /// A batch with its order counts, for `cardbatch batches`.

@@ -20,6 +20,7 @@ on_both_engines!(
     overlapping_files_queue_only_the_new_refs,
     an_unreadable_file_is_refused_naming_the_problem_before_anything_is_written,
     a_header_without_orders_is_refused_not_reported_as_nothing_new,
+    a_reference_reused_for_different_content_is_an_error_on_its_line,
 );
 
 async fn submit_file(
@@ -324,4 +325,70 @@ async fn a_header_without_orders_is_refused_not_reported_as_nothing_new(db: Test
     assert!(matches!(source, FileError::NoOrders), "{source:?}");
     assert_eq!(batches(&store).await, 0);
     assert!(!dir.path().join("empty.rejected.csv").exists());
+}
+
+async fn a_reference_reused_for_different_content_is_an_error_on_its_line(db: TestDb) {
+    // Arrange: B-1 queued earlier; the new file repeats it for another person, and repeats its
+    // own line 2 with another amount.
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let head = "order_ref,first_name,last_name,deposit\n";
+    let one = write_temp(
+        &dir,
+        "one.csv",
+        format!("{head}B-1,Ana,Souza,10\n").as_bytes(),
+    );
+    let two = write_temp(
+        &dir,
+        "two.csv",
+        format!("{head}B-2,Bia,Lima,20\nB-1,Carla,Dias,10\nB-2,Bia,Lima,25\nB-3,Caio,Reis,30\n")
+            .as_bytes(),
+    );
+    submit_file(
+        &store,
+        ProviderKind::AlchemypayVcc,
+        &one,
+        SubmitOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    // Act
+    let refused = submit_file(
+        &store,
+        ProviderKind::AlchemypayVcc,
+        &two,
+        SubmitOptions::default(),
+    )
+    .await
+    .unwrap();
+    let skipping = SubmitOptions {
+        skip_invalid: true,
+        ..SubmitOptions::default()
+    };
+    let skipped = submit_file(&store, ProviderKind::AlchemypayVcc, &two, skipping)
+        .await
+        .unwrap();
+
+    // Assert: refused whole, naming both lines; with --skip-invalid the two other rows go in
+    // and the conflicting ones to the rejects file.
+    assert_eq!(refused.outcome, SubmitOutcome::Refused);
+    assert_eq!(refused.invalid, 2);
+    let lines: Vec<u64> = refused.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![3, 4]);
+    assert!(
+        refused.errors[0].reason.contains("B-1"),
+        "{}",
+        refused.errors[0]
+    );
+    assert!(
+        refused.errors[1].reason.contains("line 2 of this file"),
+        "{}",
+        refused.errors[1]
+    );
+    assert_eq!(skipped.outcome, SubmitOutcome::Queued);
+    assert_eq!(skipped.insert.inserted, 2);
+    assert_eq!(queued(&store).await, 3);
+    let rejects = std::fs::read_to_string(skipped.rejects_file.unwrap()).unwrap();
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
 }
