@@ -176,9 +176,9 @@ impl Lane {
         if *stopping.borrow() {
             return Ok(());
         }
-        // The profile's rate limit (`ProviderLane`, shared per profile) is waited for inside the
-        // handler (`IssueHandler`), once per HTTP call, holding this slot, so that
-        // `rate_limit_per_sec` paces the calls themselves.
+        // The profile's rate limit (its `crate::lanes::Lane`, shared by every caller of the
+        // profile) is waited for inside the handler, once per provider call, by the profile's
+        // `ProfileClient`, holding this slot, so that `rate_limit_per_sec` paces the calls.
         // 2. Call the provider.
         self.started.lock().expect("started lock").insert(id);
         let result = self.handler.handle(order.clone()).await;

@@ -151,9 +151,9 @@ impl Runtime {
         for lane in &lanes {
             let lane = lane.clone();
             monitor = monitor.register(move |_restarts| {
-                // Tower layers for every order of the lane go here. The provider rate limit
-                // (`ProviderLane`) is applied per HTTP call by `IssueHandler` instead, so that it
-                // paces calls, not intake.
+                // Tower layers for every order of the lane go here. The provider rate limit (the
+                // profile's `crate::lanes::Lane`) is applied per provider call by its
+                // `ProfileClient` instead, so that it paces calls, not intake.
                 WorkerBuilder::new(lane.worker_id.clone())
                     .backend(lane.backend())
                     .layer(lane.concurrency_layer())
