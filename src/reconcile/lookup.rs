@@ -17,6 +17,10 @@
 //! 4. Write every outcome in one transaction, each confirmation fenced on `submitted` (a
 //!    webhook that won the race keeps its confirmation; a disagreement is a mismatch).
 //!
+//! A profile whose every lookup of a pass could not even connect (its provider is down) is left
+//! alone for a while, the wait doubling from `interval` up to `max_backoff`, instead of walking
+//! its whole backlog with lookups that cannot leave (a circuit breaker per profile).
+//!
 //! Orders `in_doubt` are not looked up here: the worker's claim takes them back when their
 //! `next_attempt_at` is due and the provider's `resolve` settles them before anything is re-sent
 //! (`worker::issue`), to `submitted`, `retry_wait` or `needs_review`. Once `submitted`, they come
@@ -24,10 +28,13 @@
 
 use crate::config::ReconcileConfig;
 use crate::domain::OrderState;
+use crate::providers::http::NOT_SENT;
 use crate::providers::{CardStatus, ProfileClient, ProfileClients};
 use crate::store::{ConfirmedBy, LookupClaim, LookupOutcome, OrderConfirmation, Store};
 use futures::StreamExt;
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the reconciler paces itself.
@@ -104,6 +111,9 @@ pub struct Reconciler {
     store: Store,
     clients: ProfileClients,
     options: LookupOptions,
+    /// Profiles whose provider could not be reached: passes in a row that reached nothing, and
+    /// the time (Unix ms) before which the profile is not looked at again (a circuit breaker).
+    unreachable: Arc<Mutex<BTreeMap<String, (u32, i64)>>>,
 }
 
 impl Reconciler {
@@ -114,6 +124,7 @@ impl Reconciler {
             store,
             clients,
             options,
+            unreachable: Arc::default(),
         }
     }
 
@@ -137,6 +148,18 @@ impl Reconciler {
         now_ms: i64,
     ) -> crate::store::Result<LookupReport> {
         let mut report = LookupReport::default();
+        // A provider that refused every connection of the last pass is left alone for a while
+        // (doubling up to `max_backoff`), instead of walking the whole backlog with lookups
+        // that cannot leave.
+        let resting = self
+            .unreachable
+            .lock()
+            .expect("reconciler lock")
+            .get(client.name())
+            .is_some_and(|(_, until)| now_ms < *until);
+        if resting {
+            return Ok(report);
+        }
         let submitted_before = now_ms - self.options.confirm_after.as_millis() as i64;
         let lease_until = now_ms + self.options.lease.as_millis() as i64;
         let claimed = self
@@ -170,6 +193,10 @@ impl Reconciler {
             .store
             .order_lookup_settle_many(&outcomes, now_ms)
             .await?;
+        let unreachable = looked.iter().all(
+            |(_, status)| matches!(status, CardStatus::Transient { code, .. } if code == NOT_SENT),
+        );
+        self.note_reachability(client.name(), unreachable, now_ms);
         for ((outcome, status), moved) in looked.iter().zip(moved) {
             report.examined += 1;
             match status {
@@ -188,6 +215,28 @@ impl Reconciler {
             }
         }
         Ok(report)
+    }
+
+    /// Opens (or keeps open, for twice as long) the breaker of `profile` after a pass whose
+    /// every lookup could not connect; closes it after any other pass.
+    fn note_reachability(&self, profile: &str, unreachable: bool, now_ms: i64) {
+        let mut breakers = self.unreachable.lock().expect("reconciler lock");
+        if !unreachable {
+            breakers.remove(profile);
+            return;
+        }
+        let passes = breakers.get(profile).map_or(0, |(n, _)| *n) + 1;
+        let rest = lookup_backoff(&self.options, passes - 1);
+        tracing::warn!(
+            profile,
+            passes,
+            rest_secs = rest.as_secs(),
+            "the provider refused every lookup's connection; looking again later"
+        );
+        breakers.insert(
+            profile.to_string(),
+            (passes, now_ms + rest.as_millis() as i64),
+        );
     }
 
     /// What a lookup's answer means for the claimed order.

@@ -2,12 +2,19 @@
 //! the sandbox, the sandbox drops every webhook (`webhook_drop_rate` 1.0), the workers issue a
 //! batch through the real UQPAY client, and the reconciler's lookups must finish the job.
 
-use crate::support::{AppSetup, TestApp, TestDb, Webhooks, csv, spawn_app, wait_until};
+use crate::support::{
+    AppSetup, TestApp, TestDb, Webhooks, csv, dev_credentials, profile, spawn_app, wait_until,
+};
+use cardbatch::app::App;
+use cardbatch::config::Config;
 use cardbatch::domain::{OrderState, ProviderKind, ProviderRefs};
+use cardbatch::providers::Credentials;
+use cardbatch::reconcile::Reconciler;
 use cardbatch::reconcile::{LookupOptions, ProcessOptions};
 use cardbatch::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, SandboxConfig};
 use cardbatch::store::{AttemptKind, ConfirmedBy};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const KIND: ProviderKind = ProviderKind::Uqpay;
@@ -20,6 +27,7 @@ on_both_engines!(
     a_qi_prepaid_card_without_its_webhook_is_issued_by_lookup,
     a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup,
     an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_over,
+    an_unreachable_provider_is_left_alone_after_a_pass_that_reached_nothing,
 );
 
 /// UQPAY on the sandbox (every webhook dropped, cards finishing after 20 ms, `failure_rate` of
@@ -247,4 +255,49 @@ async fn an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_o
         .await
         .unwrap();
     assert_eq!(report.batches[0].awaiting_confirmation, 0);
+}
+
+async fn an_unreachable_provider_is_left_alone_after_a_pass_that_reached_nothing(db: TestDb) {
+    // Arrange: cards issued through the sandbox, their webhooks dropped; then the provider is
+    // unreachable: the reconciler's profile points at a port nothing listens on.
+    let kind = ProviderKind::QitechPrepaid;
+    let e2e = start_dropping_webhooks(&db, kind).await;
+    e2e.submit_csv(&csv(kind, "down", ORDERS, &[])).await;
+    e2e.run_until_settled().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = Config {
+        profiles: BTreeMap::from([(
+            kind.as_str().to_string(),
+            profile(kind, &closed.to_string()),
+        )]),
+        ..Config::without_profiles()
+    };
+    let app = App::with_store(&config, e2e.store.clone(), |_, p| {
+        Ok(Credentials::from_pairs(dev_credentials(p.provider)))
+    })
+    .unwrap();
+    let options = LookupOptions {
+        confirm_after: Duration::ZERO,
+        interval: Duration::from_secs(10),
+        max_backoff: Duration::from_secs(60),
+        batch: 2,
+        lease: Duration::from_secs(30),
+        review_after: LookupOptions::default().review_after,
+    };
+    let reconciler = Reconciler::new(e2e.store.clone(), app.clients().clone(), options);
+    let now = chrono::Utc::now().timestamp_millis();
+
+    // Act: a pass, another right after it (more orders are due), and one after the rest.
+    let first = reconciler.pass(now).await.unwrap();
+    let second = reconciler.pass(now + 1).await.unwrap();
+    let later = reconciler.pass(now + 10_001).await.unwrap();
+
+    // Assert: every lookup of the first pass failed to connect; the profile is then left alone
+    // instead of walking the backlog, and tried again once the rest is over.
+    assert_eq!((first.examined, first.lookup_failed), (2, 2), "{first:?}");
+    assert_eq!(second.examined, 0, "{second:?}");
+    assert_eq!(later.examined, 2, "{later:?}");
 }
