@@ -7,8 +7,9 @@
 //! - [`domain`]: parsed, always-valid types (providers, order states, the order as ingested and
 //!   as the provider layer sees it, with its typed provider refs).
 //! - [`config`]: `cardbatch.toml`, environment overrides, provider profiles.
-//! - [`app`]: the composition root. `App::build` makes the store, one paced client per profile,
-//!   the keys; `App::start` runs the services a command asks for and stops them in one order.
+//! - [`app`]: the composition root. `App::with_store` takes the store and builds one paced
+//!   client per profile and the keys; `App::start` runs the services a command asks for and
+//!   stops them in one order.
 //! - [`ingest`] (1): a CSV file becomes validated orders and a report of rejected rows.
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.

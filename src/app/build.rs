@@ -19,9 +19,6 @@ use tokio::net::TcpListener;
 /// Why the application could not be assembled or started.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// The database could not be opened or migrated.
-    #[error("database: {0}")]
-    Store(#[from] crate::store::Error),
     /// A credential a profile names is missing.
     #[error(transparent)]
     Credentials(#[from] CredentialError),
@@ -91,18 +88,10 @@ pub struct App {
 }
 
 impl App {
-    /// Opens (and migrates) the configured database and assembles the application with every
-    /// profile's credentials read from the environment variables the profile names; a missing
-    /// variable is an error naming it.
-    pub async fn build(config: &Config) -> Result<App, AppError> {
-        let store = Store::connect(&config.database_url).await?;
-        store.migrate().await?;
-        App::with_store(config, store, Credentials::from_env)
-    }
-
-    /// Assembles the application over an open `store`, reading each profile's credentials once
-    /// with `credentials` (the environment for the CLI; the demo and tests pass the sandbox's
-    /// development values in process).
+    /// Assembles the application over an open (migrated) `store`, reading each profile's
+    /// credentials once with `credentials`: `Credentials::from_env` for the CLI (a missing
+    /// variable is an error naming it); the demo and tests pass the sandbox's development values
+    /// in process.
     pub fn with_store<F>(config: &Config, store: Store, mut credentials: F) -> Result<App, AppError>
     where
         F: FnMut(&str, &Profile) -> Result<Credentials, CredentialError>,

@@ -1,6 +1,6 @@
 //! The composition root: the one place that assembles cardbatch from its configuration.
 //!
-//! [`App::build`] makes the store, reads every profile's credentials once, and builds one
+//! [`App::with_store`] takes the open store, reads every profile's credentials once, and builds one
 //! provider client and one lane per profile ([`ProfileClients`](crate::providers::ProfileClients)),
 //! plus the webhook verification keys and Alchemy Pay's reverse-validation keys. The same clients
 //! serve the workers, the reconciler and the webhook event processor, so every call a profile

@@ -1,5 +1,5 @@
 //! The long-running commands: `run`, `worker`, `serve` and `sandbox`. The first three assemble
-//! the application with [`App::build`] and differ only in the [`Services`] they start.
+//! the application with [`App::with_store`] and differ only in the [`Services`] they start.
 
 use crate::app::{App, Services};
 use crate::config::Config;

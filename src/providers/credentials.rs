@@ -16,9 +16,6 @@ use std::fmt;
 #[derive(Clone, Default)]
 pub struct Credentials(BTreeMap<String, String>);
 
-/// Credentials a profile may go without: they only verify webhooks.
-const OPTIONAL: [&str; 2] = ["webhook_secret", "qitech_public_key"];
-
 /// The built-in sandbox's development value of credential `name`, for a profile allowed to use
 /// it (`sandbox_credentials` and a loopback `base_url`).
 #[cfg(feature = "sandbox")]
@@ -51,6 +48,10 @@ pub enum CredentialError {
 }
 
 impl Credentials {
+    /// The credentials a profile may go without: they only verify webhooks (UQPAY's
+    /// `webhook_secret`, QI Tech's `qitech_public_key`).
+    pub const WEBHOOK_KEYS: [&'static str; 2] = ["webhook_secret", "qitech_public_key"];
+
     /// Reads every credential of `profile` from the environment (see the module doc for the
     /// optional ones and the development fallback).
     pub fn from_env(profile_name: &str, profile: &Profile) -> Result<Credentials, CredentialError> {
@@ -69,7 +70,7 @@ impl Credentials {
                 values.insert(name.clone(), value);
             } else if let Some(value) = development_value(profile, name) {
                 values.insert(name.clone(), value.to_string());
-            } else if OPTIONAL.contains(&name.as_str()) {
+            } else if Credentials::WEBHOOK_KEYS.contains(&name.as_str()) {
                 tracing::warn!(
                     profile = profile_name,
                     credential = %name,

@@ -6,10 +6,9 @@
 //! `CREATE_CARD` with a card-info lookup (the card must carry the same orderNo) before trusting
 //! it. The event key is `eventId`.
 
-use super::inbox::{ENDPOINT_ALCHEMYPAY, event_key_hash, json_object, persist, text};
+use super::inbox::{ENDPOINT_ALCHEMYPAY, event_key_hash, json_object, persist, stored_body, text};
 use super::{Error, WebhookState};
 use crate::domain::ProviderKind;
-use crate::domain::card_data::scrub_card_data_text;
 use crate::providers::alchemypay::callback_tag_matches;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -51,11 +50,13 @@ pub(crate) async fn receive(
             "the callback URL does not carry the tag of orderNo {order_no}"
         )));
     }
-    let key = match text(&event, "/eventId") {
-        Some(id) => id.to_string(),
+    let event_id = text(&event, "/eventId").map(str::to_string);
+    let stored = stored_body(event);
+    let key = match event_id {
+        Some(id) => id,
         // The hash of a body holding a card number would be a guessable digest of it: hash the
         // scrubbed body.
-        None => event_key_hash(&[&scrub_card_data_text(&String::from_utf8_lossy(&body))]),
+        None => event_key_hash(&[&stored]),
     };
     persist(
         &state,
@@ -63,7 +64,7 @@ pub(crate) async fn receive(
         key,
         event_type,
         Some(order.profile),
-        &body,
+        stored,
     )
     .await
 }

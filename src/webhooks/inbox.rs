@@ -1,7 +1,7 @@
 //! From a verified body to an inbox row: the event's de-duplication key, then the insert.
 
 use super::{Error, WebhookState};
-use crate::domain::card_data::scrub_card_data_text;
+use crate::domain::card_data::scrub_card_data;
 use crate::store::NewWebhookEvent;
 use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
@@ -24,21 +24,25 @@ pub fn event_key_hash(parts: &[&str]) -> String {
     hex::encode(hash.finalize())
 }
 
-/// Persists the event, scrubbed of card data, through the group-commit writer (a duplicate is recognised by its key and
-/// not written again); only once it is committed may the endpoint answer 200.
+/// The text stored for an event: the parsed body scrubbed of card data. Card secrets (Alchemy
+/// Pay's CREATE_CARD carries the number, CVC and expiry) never reach the database: only the
+/// last four digits are kept.
+pub(crate) fn stored_body(mut event: serde_json::Value) -> String {
+    scrub_card_data(&mut event);
+    event.to_string()
+}
+
+/// Persists the event (its [`stored_body`]) through the group-commit writer (a duplicate is
+/// recognised by its key and not written again); only once it is committed may the endpoint
+/// answer 200.
 pub(crate) async fn persist(
     state: &WebhookState,
     endpoint: &str,
     event_key: String,
     event_type: String,
     profile: Option<String>,
-    body: &[u8],
+    body: String,
 ) -> Result<StatusCode, Error> {
-    let body =
-        std::str::from_utf8(body).map_err(|_| Error::Malformed("the body is not UTF-8".into()))?;
-    // Card secrets (Alchemy Pay's CREATE_CARD carries the number, CVC and expiry) never reach
-    // the database: only the last four digits are kept.
-    let body = scrub_card_data_text(body);
     let event = NewWebhookEvent {
         endpoint: endpoint.to_string(),
         event_key,

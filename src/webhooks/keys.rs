@@ -15,9 +15,9 @@ use std::time::Duration;
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// The UQPAY credential holding the webhook signing secret.
-pub const UQPAY_WEBHOOK_SECRET: &str = "webhook_secret";
+pub const UQPAY_WEBHOOK_SECRET: &str = Credentials::WEBHOOK_KEYS[0];
 /// The QI Tech credential holding QI's public key (PEM).
-pub const QITECH_PUBLIC_KEY: &str = "qitech_public_key";
+pub const QITECH_PUBLIC_KEY: &str = Credentials::WEBHOOK_KEYS[1];
 
 /// Verification keys of every profile, and the timestamp tolerance.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 //! The card webhook has no event id, so its key is the documented composite
 //! `(webhook_type, data.card_key, data.status, event_datetime)`, hashed.
 
-use super::inbox::{ENDPOINT_QITECH, event_key_hash, json_object, persist, text};
+use super::inbox::{ENDPOINT_QITECH, event_key_hash, json_object, persist, stored_body, text};
 use super::{Error, WebhookKeys, WebhookState, now_ms};
 use crate::providers::qitech::verify_jws;
 use axum::body::Bytes;
@@ -101,7 +101,7 @@ pub(crate) async fn receive(
         key,
         webhook_type,
         Some(profile),
-        &body,
+        stored_body(event),
     )
     .await
 }

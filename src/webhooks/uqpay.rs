@@ -3,7 +3,7 @@
 //! (≥ 10^12 means ms, as the SDKs read it) and within the tolerance of our clock. The event
 //! key is the envelope's `event_id`.
 
-use super::inbox::{ENDPOINT_UQPAY, event_key_hash, json_object, persist, text};
+use super::inbox::{ENDPOINT_UQPAY, event_key_hash, json_object, persist, stored_body, text};
 use super::{Error, WebhookKeys, WebhookState, now_ms};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -89,7 +89,7 @@ pub(crate) async fn receive(
         key,
         event_type,
         Some(profile),
-        &body,
+        stored_body(event),
     )
     .await
 }

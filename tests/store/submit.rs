@@ -49,6 +49,12 @@ fn write_temp(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// An Alchemy Pay file `name` in `dir` with these `rows` under the minimal header.
+fn alchemy_file(dir: &tempfile::TempDir, name: &str, rows: &str) -> PathBuf {
+    let head = "order_ref,first_name,last_name,deposit\n";
+    write_temp(dir, name, format!("{head}{rows}").as_bytes())
+}
+
 async fn each_providers_example_csv_becomes_one_batch_of_queued_orders(db: TestDb) {
     let store = db.store().await;
     for provider in ProviderKind::ALL {
@@ -203,17 +209,8 @@ async fn resubmitting_a_file_creates_no_batch_and_names_the_first_one(db: TestDb
 async fn overlapping_files_queue_only_the_new_refs(db: TestDb) {
     let store = db.store().await;
     let dir = tempfile::tempdir().unwrap();
-    let head = "order_ref,first_name,last_name,deposit\n";
-    let one = write_temp(
-        &dir,
-        "one.csv",
-        format!("{head}B-1,Ana,Souza,10\nB-2,Bia,Lima,20\n").as_bytes(),
-    );
-    let two = write_temp(
-        &dir,
-        "two.csv",
-        format!("{head}B-2,Bia,Lima,20\nB-3,Caio,Reis,30\n").as_bytes(),
-    );
+    let one = alchemy_file(&dir, "one.csv", "B-1,Ana,Souza,10\nB-2,Bia,Lima,20\n");
+    let two = alchemy_file(&dir, "two.csv", "B-2,Bia,Lima,20\nB-3,Caio,Reis,30\n");
     let first = submit_file(
         &store,
         ProviderKind::AlchemypayVcc,
@@ -332,17 +329,11 @@ async fn a_reference_reused_for_different_content_is_an_error_on_its_line(db: Te
     // own line 2 with another amount.
     let store = db.store().await;
     let dir = tempfile::tempdir().unwrap();
-    let head = "order_ref,first_name,last_name,deposit\n";
-    let one = write_temp(
-        &dir,
-        "one.csv",
-        format!("{head}B-1,Ana,Souza,10\n").as_bytes(),
-    );
-    let two = write_temp(
+    let one = alchemy_file(&dir, "one.csv", "B-1,Ana,Souza,10\n");
+    let two = alchemy_file(
         &dir,
         "two.csv",
-        format!("{head}B-2,Bia,Lima,20\nB-1,Carla,Dias,10\nB-2,Bia,Lima,25\nB-3,Caio,Reis,30\n")
-            .as_bytes(),
+        "B-2,Bia,Lima,20\nB-1,Carla,Dias,10\nB-2,Bia,Lima,25\nB-3,Caio,Reis,30\n",
     );
     submit_file(
         &store,

@@ -7,13 +7,21 @@
 
 use hmac::{Hmac, Mac};
 
-/// The tag that ends the callback URL of `order_no`: 128 bits of HMAC-SHA256, hex.
-pub fn callback_tag(secret: &str, order_no: &str) -> String {
+/// Bytes of the HMAC a tag keeps.
+const TAG_BYTES: usize = 16;
+
+/// The HMAC behind the tag of `order_no`.
+fn mac(secret: &str, order_no: &str) -> Hmac<sha2::Sha256> {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
         .expect("HMAC takes a key of any length");
     mac.update(b"cardbatch callback\n");
     mac.update(order_no.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..16])
+    mac
+}
+
+/// The tag that ends the callback URL of `order_no`: 128 bits of HMAC-SHA256, hex.
+pub fn callback_tag(secret: &str, order_no: &str) -> String {
+    hex::encode(&mac(secret, order_no).finalize().into_bytes()[..TAG_BYTES])
 }
 
 /// True when `tag` is the callback tag of `order_no` under `secret` (compared in constant time).
@@ -21,11 +29,7 @@ pub fn callback_tag_matches(secret: &str, order_no: &str, tag: &str) -> bool {
     let Ok(given) = hex::decode(tag) else {
         return false;
     };
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes a key of any length");
-    mac.update(b"cardbatch callback\n");
-    mac.update(order_no.as_bytes());
-    given.len() == 16 && mac.verify_truncated_left(&given).is_ok()
+    given.len() == TAG_BYTES && mac(secret, order_no).verify_truncated_left(&given).is_ok()
 }
 
 #[cfg(test)]

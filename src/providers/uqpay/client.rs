@@ -242,7 +242,7 @@ impl UqpayClient {
             .get(ProviderRefs::CARD_ID)
             .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
         let Some(card_id) = card_id else {
-            if now_ms - order.queued_at_ms >= REPLAY_TRUSTED_FOR_MS {
+            if self.resend_needs_lookup(order, now_ms) {
                 return self.find_by_order_ref(order).await;
             }
             return (Resolution::ResendIsSafe, Vec::new());
@@ -301,6 +301,7 @@ pub(super) fn resolution_of(classified: &Classified) -> Resolution {
 }
 
 impl Provider for UqpayClient {
+    /// The key's replay may have lapsed: no call for the order can be older than the order.
     fn resend_needs_lookup(&self, order: &ProviderOrder, now_ms: i64) -> bool {
         now_ms - order.queued_at_ms >= REPLAY_TRUSTED_FOR_MS
     }

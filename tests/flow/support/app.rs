@@ -18,6 +18,7 @@ use cardbatch::providers::{Credentials, ProfileClients};
 use cardbatch::reconcile::{
     LookupOptions, ProcessOptions, ProcessReport, Reconciler, process_pending_events,
 };
+use cardbatch::sandbox::config::DEV_UQPAY_WEBHOOK_SECRET;
 use cardbatch::sandbox::{ProviderSettings, RunningSandbox, SandboxConfig};
 use cardbatch::store::{OrderRow, Store};
 use cardbatch::webhooks::WebhookKeys;
@@ -253,12 +254,9 @@ fn credentials(kind: ProviderKind) -> Credentials {
     Credentials::from_pairs(
         dev_credentials(kind)
             .into_iter()
-            .filter(|(name, _)| !WEBHOOK_KEYS.contains(name)),
+            .filter(|(name, _)| !Credentials::WEBHOOK_KEYS.contains(name)),
     )
 }
-
-/// The credentials that check webhooks.
-const WEBHOOK_KEYS: [&str; 2] = ["webhook_secret", "qitech_public_key"];
 
 /// The webhook credentials of this sandbox: UQPAY's `webhook_secret` as the test configured it
 /// (or the development one), QI's public key as the sandbox publishes it.
@@ -269,13 +267,10 @@ async fn sandbox_keys(
 ) -> Vec<(&'static str, String)> {
     match kind {
         ProviderKind::Uqpay => {
-            let secret = provider.webhook_secret.clone().unwrap_or_else(|| {
-                dev_credentials(kind)
-                    .into_iter()
-                    .find(|(name, _)| *name == "webhook_secret")
-                    .map(|(_, v)| v.to_string())
-                    .expect("a development webhook secret")
-            });
+            let secret = provider
+                .webhook_secret
+                .clone()
+                .unwrap_or_else(|| DEV_UQPAY_WEBHOOK_SECRET.to_string());
             vec![("webhook_secret", secret)]
         }
         ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => {
