@@ -86,7 +86,7 @@ impl Schema {
             if unknown.iter().any(|u| u.contains('\t')) {
                 hint.push(
                     "the header is separated by tabs; cardbatch reads files separated by , or ; \
-                     (save as \"CSV UTF-8\" from the spreadsheet)"
+                     as a spreadsheet's \"CSV UTF-8\" export writes them"
                         .to_string(),
                 );
             }
