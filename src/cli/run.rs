@@ -69,7 +69,11 @@ pub async fn sandbox(
     crate::sandbox::run(
         config,
         listen,
-        |running| eprintln!("{}", running.guide()),
+        // Not `eprintln!`: a reader that closed our stderr must not bring the sandbox down.
+        |running| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{}", running.guide());
+        },
         shutdown_signal(),
     )
     .await?;

@@ -44,21 +44,29 @@ async fn the_sandbox_command_runs_with_the_faults_credentials_and_webhook_target
         .spawn()
         .expect("the binary starts");
     // The guide is printed once the sandbox listens; its last line names the admin routes.
+    // The reader keeps draining stderr afterwards: the pipe stays open while the child runs.
     let stderr = child.stderr.take().unwrap();
-    let guide = tokio::task::spawn_blocking(move || {
+    let (guide_tx, guide_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
         let mut guide = String::new();
+        let mut guide_tx = Some(guide_tx);
         for line in BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            guide.push_str(&line);
-            guide.push('\n');
+            let Ok(line) = line else { break };
+            if guide_tx.is_some() {
+                guide.push_str(&line);
+                guide.push('\n');
+            }
             if line.contains("admin:") {
-                break;
+                if let Some(tx) = guide_tx.take() {
+                    let _ = tx.send(std::mem::take(&mut guide));
+                }
             }
         }
-        guide
-    })
-    .await
-    .unwrap();
+        if let Some(tx) = guide_tx.take() {
+            let _ = tx.send(guide);
+        }
+    });
+    let guide = guide_rx.await.unwrap();
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
     let token = |client_id: &'static str, api_key: &'static str| {
