@@ -66,7 +66,10 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
-    /// How long a claim is owned before another worker may take the order over.
+    /// How long a claim is owned without a heartbeat: the worker renews it every third of this
+    /// while it holds the order, so another process takes a dead worker's orders over about
+    /// this long after it died (orders it had sent: the profile's doubt wait later, with a
+    /// lookup first).
     pub lease_secs: u64,
     /// Orders claimed per round trip to the database.
     pub claim_batch: u32,
@@ -79,7 +82,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            lease_secs: 120,
+            lease_secs: 5,
             claim_batch: 64,
             idle_poll_ms: 50,
             shutdown_grace_secs: 30,
@@ -395,15 +398,12 @@ impl Config {
                     &format!("must be at most {} (a year)", MAX_DELAY_SECS * 1000),
                 );
             }
-            // An order taken over from a dead worker is in doubt; its lookup must not come
-            // before the doubt wait, which a lease shorter than it would cut short.
-            if p.doubt_wait().as_millis() > u128::from(self.worker.lease_secs) * 1000 {
+            // A sent order whose worker died is looked up only this long after its (short,
+            // heartbeat-kept) lease ran out, so any length works; only absurd ones are refused.
+            if p.doubt_wait_ms.is_some_and(|ms| ms > MAX_DELAY_SECS * 1000) {
                 return invalid(
                     key("doubt_wait_ms"),
-                    &format!(
-                        "must not be longer than worker.lease_secs ({} s)",
-                        self.worker.lease_secs
-                    ),
+                    &format!("must be at most {} (a year)", MAX_DELAY_SECS * 1000),
                 );
             }
             if p.sandbox_credentials && !p.is_loopback() {
@@ -595,7 +595,7 @@ mod tests {
                 "worker.lease_secs",
             ),
             (
-                format!("[worker]\nlease_secs = 30\n{profile}doubt_wait_ms = 60000\n"),
+                format!("{profile}doubt_wait_ms = 9223372036854775807\n"),
                 "profiles.p.doubt_wait_ms",
             ),
             (

@@ -61,6 +61,22 @@ impl ProfileClient {
         report
     }
 
+    /// [`Provider::create`], through the lane, sent only if `gate` (awaited once the lane's
+    /// permit is in hand, right before the call leaves) says so; its refusal is returned as is.
+    /// The worker's lease fence goes here, so that the wait at the limiter counts inside the
+    /// lease.
+    pub async fn create_if<E>(
+        &self,
+        order: &ProviderOrder,
+        gate: impl std::future::Future<Output = Result<(), E>>,
+    ) -> Result<CallReport, E> {
+        self.lane.acquire().await;
+        gate.await?;
+        let report = self.provider.create(order).await;
+        self.observe(std::slice::from_ref(&report)).await;
+        Ok(report)
+    }
+
     /// [`Provider::resolve`], through the lane.
     pub async fn resolve(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
         self.lane.acquire().await;

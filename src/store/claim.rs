@@ -1,13 +1,19 @@
 //! Claiming due orders under a lease, extending leases, and giving unstarted orders back.
 //!
-//! A claim takes, for one profile, orders whose lease expired (their worker died: the previous
-//! call's outcome is unknown), orders in doubt whose resolution is due (`in_doubt` whose
+//! A claim takes, for one profile, orders whose lease expired (their worker died or froze),
+//! orders in doubt whose resolution is due (`in_doubt` whose
 //! `next_attempt_at` has passed: the last call's answer was lost), and orders that are due
 //! (`queued`, or `retry_wait` whose `next_attempt_at` has passed). Orders of the first two kinds
 //! are handed out with `previous_outcome_unknown`, so the provider layer resolves the doubt before
 //! sending anything. It stamps them `in_flight` with the worker's id and a lease
 //! deadline, counts the attempt, and remembers the state they came from in `claimed_from` so a
 //! release can restore it exactly.
+//!
+//! An expired lease is taken over in one of two ways, told apart by `sent_at` (written by
+//! [`Store::order_fence_send`] right before a create leaves): never sent -> a plain claim from
+//! the state the dead worker took it from, its attempt not counted again, no lookup; sent ->
+//! only once the profile's doubt wait has passed since the lease ran out, flagged
+//! `previous_outcome_unknown`. A worker never takes over its own orders (it still runs them).
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
@@ -20,11 +26,16 @@ use uuid::Uuid;
 /// takes SQLite's write lock before it reads, so the select and the update are atomic.
 // language=SQLite
 const SQLITE_CLAIM: &str = "UPDATE orders \
-    SET claimed_from = state, state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
-        attempts = attempts + 1, updated_at = $4 \
+    SET claimed_from = CASE WHEN state = 'in_flight' AND sent_at IS NULL \
+            THEN COALESCE(claimed_from, 'queued') ELSE state END, \
+        state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
+        attempts = attempts + CASE WHEN state = 'in_flight' AND sent_at IS NULL THEN 0 ELSE 1 END, \
+        updated_at = $4 \
     WHERE id IN ( \
         SELECT id FROM (SELECT id FROM orders \
-            WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 ORDER BY lease_expires_at LIMIT $5) \
+            WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
+              AND lease_owner IS NOT $2 AND (sent_at IS NULL OR lease_expires_at <= $4 - $6) \
+            ORDER BY lease_expires_at LIMIT $5) \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state = 'in_doubt' AND next_attempt_at <= $4 ORDER BY next_attempt_at LIMIT $5) \
@@ -42,6 +53,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
 const PG_CLAIM: &str = "WITH expired AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
+          AND lease_owner IS DISTINCT FROM $2 AND (sent_at IS NULL OR lease_expires_at <= $4 - $6) \
         ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), doubt AS ( \
         SELECT id FROM orders \
@@ -55,8 +67,11 @@ const PG_CLAIM: &str = "WITH expired AS ( \
         SELECT id FROM expired UNION ALL SELECT id FROM doubt UNION ALL SELECT id FROM due LIMIT $5 \
     ) \
     UPDATE orders o \
-    SET claimed_from = o.state, state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
-        attempts = o.attempts + 1, updated_at = $4 \
+    SET claimed_from = CASE WHEN o.state = 'in_flight' AND o.sent_at IS NULL \
+            THEN COALESCE(o.claimed_from, 'queued') ELSE o.state END, \
+        state = 'in_flight', lease_owner = $2, lease_expires_at = $3, \
+        attempts = o.attempts + CASE WHEN o.state = 'in_flight' AND o.sent_at IS NULL THEN 0 ELSE 1 END, \
+        updated_at = $4 \
     FROM picked WHERE o.id = picked.id \
     RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
         o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.created_at";
@@ -116,7 +131,8 @@ pub(super) fn stored_refs(text: Option<&str>) -> Result<ProviderRefs> {
 impl Store {
     /// Atomically claims up to `limit` orders of `profile` that are due at `now_ms` (or whose
     /// lease expired) for `worker_id`, leased for `lease`. Oldest due first; expired leases
-    /// first, then orders in doubt whose resolution is due, then due orders.
+    /// first, then orders in doubt whose resolution is due, then due orders. An expired lease
+    /// whose create may have been sent is taken only `doubt_wait` after it ran out.
     pub async fn order_claim_due(
         &self,
         profile: &str,
@@ -125,6 +141,21 @@ impl Store {
         lease: Duration,
         now_ms: i64,
     ) -> Result<Vec<ClaimedOrder>> {
+        self.order_claim(profile, worker_id, limit, lease, Duration::ZERO, now_ms)
+            .await
+    }
+
+    /// [`Store::order_claim_due`] with the profile's doubt wait.
+    pub async fn order_claim(
+        &self,
+        profile: &str,
+        worker_id: &str,
+        limit: u32,
+        lease: Duration,
+        doubt_wait: Duration,
+        now_ms: i64,
+    ) -> Result<Vec<ClaimedOrder>> {
+        let doubt_wait_ms = i64::try_from(doubt_wait.as_millis()).unwrap_or(i64::MAX / 4);
         let expires = now_ms + lease.as_millis() as i64;
         let rows: Vec<ClaimRow> = match &self.db {
             Db::Sqlite { write, .. } => {
@@ -134,6 +165,7 @@ impl Store {
                     .bind(expires)
                     .bind(now_ms)
                     .bind(i64::from(limit))
+                    .bind(doubt_wait_ms)
                     .fetch_all(write)
                     .await?
             }
@@ -144,6 +176,7 @@ impl Store {
                     .bind(expires)
                     .bind(now_ms)
                     .bind(i64::from(limit))
+                    .bind(doubt_wait_ms)
                     .fetch_all(pool)
                     .await?
             }

@@ -27,12 +27,36 @@ const SQLITE_COMPLETE: &str = "UPDATE orders SET state = u.state, \
         card_ref = COALESCE(u.card_ref, orders.card_ref), \
         card_order_ref = COALESCE(u.card_order_ref, orders.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
-        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $2 \
+        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, sent_at = NULL, \
+        mismatch = CASE WHEN orders.card_ref <> u.card_ref THEN 'duplicate card: ' || orders.card_ref || ' and ' || \
+            u.card_ref || ' were both issued for this order; cancel one at the provider' ELSE orders.mismatch END, \
+        mismatch_at = CASE WHEN orders.card_ref <> u.card_ref THEN $2 ELSE orders.mismatch_at END, \
+        updated_at = $2 \
     FROM (SELECT value ->> 0 AS id, value ->> 1 AS state, value ->> 2 AS next_at, value ->> 3 AS refs, \
             value ->> 4 AS code, value ->> 5 AS msg, value ->> 6 AS card_ref, \
             value ->> 7 AS card_order_ref, value ->> 8 AS unsent FROM json_each($1)) AS u \
     WHERE orders.id = u.id AND orders.lease_owner = $3 AND orders.state = 'in_flight' \
     RETURNING orders.id";
+
+/// A card made by a worker that had lost the order's lease (its completion was fenced out). The
+/// order takes the card when it has none yet, so that its owner adopts it instead of making
+/// another ([`Store::order_fence_send`] sees the key); when it has another card already, both
+/// were issued, and the report shows it. Same SQL on both engines.
+// language=SQL
+const STALE_CARD: &str = "UPDATE orders SET \
+        provider_refs = CASE WHEN card_ref IS NULL THEN $2 ELSE provider_refs END, \
+        card_order_ref = CASE WHEN card_ref IS NULL THEN COALESCE($4, card_order_ref) ELSE card_order_ref END, \
+        mismatch = CASE \
+            WHEN card_ref <> $3 THEN 'duplicate card: ' || card_ref || ' and ' || $3 || \
+                ' were both issued for this order; cancel one at the provider' \
+            WHEN card_ref IS NULL AND state IN ('rejected', 'dead', 'needs_review', 'failed') THEN \
+                'card ' || $3 || ' was issued by a worker that had lost its lease, after the order became ' || state \
+            ELSE mismatch END, \
+        mismatch_at = CASE WHEN card_ref <> $3 \
+            OR (card_ref IS NULL AND state IN ('rejected', 'dead', 'needs_review', 'failed')) \
+            THEN $5 ELSE mismatch_at END, \
+        card_ref = COALESCE(card_ref, $3) \
+    WHERE id = $1";
 
 // language=SQLite
 const SQLITE_ATTEMPT_INSERT: &str = "INSERT INTO attempts \
@@ -49,7 +73,11 @@ const PG_COMPLETE: &str = "UPDATE orders o SET state = u.state, \
         card_ref = COALESCE(u.card_ref, o.card_ref), \
         card_order_ref = COALESCE(u.card_order_ref, o.card_order_ref), \
         last_error_code = u.code, last_error_message = u.msg, \
-        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, updated_at = $7 \
+        lease_owner = NULL, lease_expires_at = NULL, claimed_from = NULL, sent_at = NULL, \
+        mismatch = CASE WHEN o.card_ref <> u.card_ref THEN 'duplicate card: ' || o.card_ref || ' and ' || \
+            u.card_ref || ' were both issued for this order; cancel one at the provider' ELSE o.mismatch END, \
+        mismatch_at = CASE WHEN o.card_ref <> u.card_ref THEN $7 ELSE o.mismatch_at END, \
+        updated_at = $7 \
     FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
             $9::text[], $10::text[], $11::int[]) \
         AS u(id, state, next_at, refs, code, msg, card_ref, card_order_ref, unsent) \
@@ -91,7 +119,8 @@ impl Store {
             }
             Db::Postgres(pool) => {
                 // One statement is atomic by itself; a transaction (two more round trips) is
-                // needed only when attempt rows go with it.
+                // needed only when attempt rows go with it (a card fenced out comes with its create's
+                // attempt row, so it is written in the transaction too).
                 if completions.iter().all(|c| c.attempts.is_empty()) {
                     let mut conn = pool.acquire().await?;
                     return pg_complete(&mut conn, worker_id, completions, now_ms).await;
@@ -221,6 +250,16 @@ async fn sqlite_complete(
         .await?
         .into_iter()
         .collect();
+    for (c, refs, card, order_key) in stale_cards(completions, &done) {
+        sqlx::query(STALE_CARD)
+            .bind(c.order_id)
+            .bind(refs)
+            .bind(card)
+            .bind(order_key)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlite_attempt_insert(tx, &attempt_rows(completions)).await?;
     Ok(completions
         .iter()
@@ -269,9 +308,34 @@ async fn pg_complete(
         .await?
         .into_iter()
         .collect();
-
+    for (c, refs, card, order_key) in stale_cards(completions, &done) {
+        sqlx::query(STALE_CARD)
+            .bind(c.order_id)
+            .bind(refs)
+            .bind(card)
+            .bind(order_key)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
     pg_attempt_insert(conn, &attempt_rows(completions)).await?;
     Ok(ids.iter().map(|id| done.contains(id)).collect())
+}
+
+/// The completions the fence refused that carry a card key: (completion, refs, card key, order
+/// key).
+fn stale_cards<'a>(
+    completions: &'a [Completion],
+    applied: &HashSet<i64>,
+) -> Vec<(&'a Completion, String, &'a str, Option<&'a str>)> {
+    completions
+        .iter()
+        .filter(|c| !applied.contains(&c.order_id))
+        .filter_map(|c| {
+            let refs = c.provider_refs.as_ref()?;
+            Some((c, refs.to_json(), refs.card_key()?, refs.order_key()))
+        })
+        .collect()
 }
 
 /// (order id, call) for every call reported with the completions.

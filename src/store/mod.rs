@@ -13,6 +13,7 @@ mod complete;
 mod confirm;
 mod connect;
 mod error;
+mod fence;
 mod inbox;
 mod lookup;
 mod model;
@@ -28,6 +29,7 @@ pub use batch_write::BatchWriter;
 pub use confirm::{ConfirmedBy, EventSettlement, OrderConfirmation};
 pub use connect::{Engine, Store};
 pub use error::{Error, Result};
+pub use fence::SendFence;
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
 pub use lookup::KeyedOrder;
 pub use model::{

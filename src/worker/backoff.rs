@@ -56,7 +56,8 @@ pub fn completion_for(
             retry_after,
         } => {
             // A call that never left is not an attempt: only the time budget ends those.
-            completion.nothing_sent = code == crate::providers::http::NOT_SENT;
+            completion.nothing_sent =
+                code == crate::providers::http::NOT_SENT || code == super::issue::LEASE_LOST;
             let given_up = match completion.nothing_sent {
                 true => out_of_time,
                 false => order.attempt >= profile.max_attempts,

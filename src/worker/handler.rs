@@ -1,7 +1,7 @@
 //! The pluggable part of a worker: what to do with one claimed order.
 
 use crate::domain::ProviderRefs;
-use crate::store::{AttemptRecord, ClaimedOrder};
+use crate::store::{AttemptRecord, ClaimedOrder, SendFence};
 use futures::future::BoxFuture;
 use std::future::Future;
 use std::sync::Arc;
@@ -12,8 +12,51 @@ use std::time::Duration;
 /// A handler never touches the store: it reports an [`Outcome`] and the runtime records it,
 /// fenced on the order's lease, together with the provider calls it made.
 pub trait OrderHandler: Send + Sync + 'static {
-    /// Makes (or resumes) the create call for `order` and says how it ended.
-    fn handle(&self, order: ClaimedOrder) -> BoxFuture<'static, HandlerResult>;
+    /// Makes (or resumes) the create call for `order` and says how it ended. A create is sent
+    /// only once `gate` lets it (right before it leaves, after the rate limiter's wait).
+    fn handle(&self, order: ClaimedOrder, gate: SendGate) -> BoxFuture<'static, HandlerResult>;
+}
+
+/// Asked right before a create call leaves: may it be sent? The worker runtime answers from
+/// the store's lease fence ([`crate::store::Store::order_fence_send`]); [`SendGate::open`]
+/// always lets it (tests and tools that hold no lease).
+#[derive(Clone)]
+pub struct SendGate(Option<Arc<dyn Fn() -> BoxFuture<'static, SendFence> + Send + Sync>>);
+
+impl SendGate {
+    /// A gate that always lets the call go.
+    pub fn open() -> SendGate {
+        SendGate(None)
+    }
+
+    /// A gate that asks `check` each time.
+    pub fn new<F>(check: F) -> SendGate
+    where
+        F: Fn() -> BoxFuture<'static, SendFence> + Send + Sync + 'static,
+    {
+        SendGate(Some(Arc::new(check)))
+    }
+
+    /// `Ok` to send; otherwise why not ([`SendFence::Lost`] or [`SendFence::Adopt`]).
+    pub async fn check(&self) -> Result<(), SendFence> {
+        match &self.0 {
+            None => Ok(()),
+            Some(check) => match check().await {
+                SendFence::Send => Ok(()),
+                refused => Err(refused),
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for SendGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SendGate(fenced)"
+        } else {
+            "SendGate(open)"
+        })
+    }
 }
 
 /// What a handler reports for one attempt.
@@ -98,7 +141,7 @@ where
     F: Fn(ClaimedOrder) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = HandlerResult> + Send + 'static,
 {
-    fn handle(&self, order: ClaimedOrder) -> BoxFuture<'static, HandlerResult> {
+    fn handle(&self, order: ClaimedOrder, _gate: SendGate) -> BoxFuture<'static, HandlerResult> {
         Box::pin((self.0)(order))
     }
 }

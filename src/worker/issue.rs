@@ -13,10 +13,14 @@
 //! profile's lane and tells the lane how it ended, so a 429 slows every caller of the profile. Every HTTP call becomes an attempt row.
 //! Nothing from the payload is logged: only the order's id, reference and the provider's code.
 
-use super::handler::{HandlerResult, OrderHandler, Outcome};
+use super::handler::{HandlerResult, OrderHandler, Outcome, SendGate};
 use crate::providers::{Classified, ProfileClient, ProfileClients, Resolution};
-use crate::store::ClaimedOrder;
+use crate::store::{ClaimedOrder, SendFence};
 use futures::future::BoxFuture;
+
+/// The code of an attempt whose create was not sent because the worker no longer held the
+/// order's lease: nothing reached the provider, so it is not counted as an attempt.
+pub const LEASE_LOST: &str = "lease_lost";
 
 /// The [`OrderHandler`] that issues cards through each profile's paced client.
 #[derive(Clone, Default)]
@@ -37,7 +41,7 @@ impl IssueHandler {
 }
 
 impl OrderHandler for IssueHandler {
-    fn handle(&self, order: ClaimedOrder) -> BoxFuture<'static, HandlerResult> {
+    fn handle(&self, order: ClaimedOrder, gate: SendGate) -> BoxFuture<'static, HandlerResult> {
         let clients = self.clients.clone();
         Box::pin(async move {
             let Some(client) = clients.get(&order.order.profile) else {
@@ -52,14 +56,14 @@ impl OrderHandler for IssueHandler {
                 }
                 .into();
             };
-            let result = issue(client, &order).await;
+            let result = issue(client, &order, &gate).await;
             log_outcome(&order, &result.outcome);
             result
         })
     }
 }
 
-async fn issue(client: &ProfileClient, order: &ClaimedOrder) -> HandlerResult {
+async fn issue(client: &ProfileClient, order: &ClaimedOrder, gate: &SendGate) -> HandlerResult {
     let mut attempts = Vec::new();
     // 1. Resolve doubt before anything is re-sent: a lost answer, or a re-send the provider's
     //    idempotency no longer covers.
@@ -88,8 +92,28 @@ async fn issue(client: &ProfileClient, order: &ClaimedOrder) -> HandlerResult {
             return HandlerResult { outcome, attempts };
         }
     }
-    // 2. The create call, with the order's idempotency key.
-    let report = client.create(&order.order).await;
+    // 2. The create call, with the order's idempotency key, sent only if the lease still holds
+    //    once the rate limiter lets it go.
+    let report = match client.create_if(&order.order, gate.check()).await {
+        Ok(report) => report,
+        // A worker that had lost this order's lease recorded the card its create made.
+        Err(SendFence::Adopt(refs)) => {
+            let outcome = Outcome::Submitted {
+                refs: order.order.refs.clone().merged(&refs),
+            };
+            return HandlerResult { outcome, attempts };
+        }
+        Err(_) => {
+            let outcome = Outcome::Transient {
+                code: LEASE_LOST.into(),
+                message: "the lease on this order ran out before its create could be sent \
+                    (a stalled worker or database); nothing was sent"
+                    .into(),
+                retry_after: None,
+            };
+            return HandlerResult { outcome, attempts };
+        }
+    };
     attempts.push(report.attempt_record(order.attempt));
     let outcome = match report.classified {
         Classified::Accepted { refs } => Outcome::Submitted {

@@ -124,7 +124,7 @@ async fn an_accepted_create_submits_the_order_with_its_refs_and_one_attempt_row(
     let (provider, handler) = setup(vec![accepted(json!({"card_id": "c1"}))], None);
 
     // Act
-    let result = handler.handle(order(false, None)).await;
+    let result = handler.handle(order(false, None), SendGate::open()).await;
 
     // Assert
     assert_eq!(
@@ -146,7 +146,7 @@ async fn an_order_in_doubt_whose_card_is_found_is_submitted_without_a_new_create
     };
     let (provider, handler) = setup(vec![], Some(found));
 
-    let result = handler.handle(order(true, None)).await;
+    let result = handler.handle(order(true, None), SendGate::open()).await;
 
     assert_eq!(
         result.outcome,
@@ -166,7 +166,10 @@ async fn when_a_resend_is_safe_the_create_goes_out_and_known_refs_are_kept() {
     );
 
     let result = handler
-        .handle(order(true, Some(json!({"order_no": "o1"}))))
+        .handle(
+            order(true, Some(json!({"order_no": "o1"}))),
+            SendGate::open(),
+        )
         .await;
 
     assert_eq!(
@@ -188,7 +191,7 @@ async fn an_order_the_provider_cannot_find_again_needs_review_and_is_never_resen
     };
     let (provider, handler) = setup(vec![], Some(gap));
 
-    let result = handler.handle(order(true, None)).await;
+    let result = handler.handle(order(true, None), SendGate::open()).await;
 
     assert!(
         matches!(&result.outcome, Outcome::NeedsReview { code, .. } if code == "no_lookup"),
@@ -207,7 +210,7 @@ async fn a_lookup_that_fails_for_now_keeps_the_order_in_doubt() {
     };
     let (provider, handler) = setup(vec![], Some(later));
 
-    let result = handler.handle(order(true, None)).await;
+    let result = handler.handle(order(true, None), SendGate::open()).await;
 
     assert!(
         matches!(&result.outcome, Outcome::Unknown { code, .. } if code == "http_503"),
@@ -229,7 +232,7 @@ async fn a_rate_limited_answer_retries_after_the_providers_delay_and_slows_the_l
     let (_, handler) = setup(vec![limited], None);
 
     // Act
-    let result = handler.handle(order(false, None)).await;
+    let result = handler.handle(order(false, None), SendGate::open()).await;
 
     // Assert
     assert_eq!(
@@ -263,9 +266,18 @@ async fn permanent_unknown_and_review_answers_keep_the_providers_code() {
     ];
     let (_, handler) = setup(answers, None);
 
-    let first = handler.handle(order(false, None)).await.outcome;
-    let second = handler.handle(order(false, None)).await.outcome;
-    let third = handler.handle(order(false, None)).await.outcome;
+    let first = handler
+        .handle(order(false, None), SendGate::open())
+        .await
+        .outcome;
+    let second = handler
+        .handle(order(false, None), SendGate::open())
+        .await
+        .outcome;
+    let third = handler
+        .handle(order(false, None), SendGate::open())
+        .await
+        .outcome;
 
     assert!(matches!(first, Outcome::Permanent { code, .. } if code == "CARD000002"));
     assert!(matches!(second, Outcome::Unknown { code, .. } if code == "timeout"));
@@ -282,7 +294,7 @@ async fn a_retry_the_providers_idempotency_no_longer_covers_looks_first_and_adop
     provider.resend_needs_lookup.store(true, Ordering::SeqCst);
 
     // Act
-    let result = handler.handle(order(false, None)).await;
+    let result = handler.handle(order(false, None), SendGate::open()).await;
 
     // Assert: the card made by the first attempt is adopted; nothing is sent again.
     assert_eq!(
@@ -301,8 +313,50 @@ async fn an_order_of_an_unconfigured_profile_is_not_sent() {
     let mut other = order(false, None);
     other.order.profile = "elsewhere".into();
 
-    let result = handler.handle(other).await;
+    let result = handler.handle(other, SendGate::open()).await;
 
     assert!(matches!(result.outcome, Outcome::Transient { code, .. } if code == "no_client"));
     assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_create_whose_lease_was_lost_is_not_sent_and_counts_as_nothing_sent() {
+    // Arrange
+    let (provider, handler) = setup(vec![accepted(json!({"card_id": "c1"}))], None);
+    let gate = SendGate::new(|| Box::pin(async { SendFence::Lost }));
+
+    // Act
+    let result = handler.handle(order(false, None), gate).await;
+
+    // Assert
+    assert!(
+        matches!(&result.outcome, Outcome::Transient { code, .. } if code == LEASE_LOST),
+        "{:?}",
+        result.outcome
+    );
+    assert!(result.attempts.is_empty(), "no call was made");
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_create_whose_order_already_has_a_card_adopts_it_instead_of_sending() {
+    // Arrange
+    let (provider, handler) = setup(vec![accepted(json!({"card_id": "c2"}))], None);
+    let gate = SendGate::new(|| Box::pin(async { SendFence::Adopt(r(json!({"card_id": "c1"}))) }));
+
+    // Act
+    let result = handler.handle(order(false, None), gate).await;
+
+    // Assert
+    assert_eq!(
+        result.outcome,
+        Outcome::Submitted {
+            refs: r(json!({"card_id": "c1"}))
+        }
+    );
+    assert_eq!(
+        provider.create_calls.load(Ordering::SeqCst),
+        0,
+        "no create was sent"
+    );
 }

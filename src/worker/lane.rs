@@ -15,10 +15,10 @@
 
 use super::backoff::completion_for;
 use super::clock::Clock;
-use super::handler::OrderHandler;
+use super::handler::{OrderHandler, SendGate};
 use super::limit::ConcurrencyLayer;
 use crate::config::{Profile, WorkerConfig};
-use crate::store::{ClaimedOrder, Completion, Engine, Store, WorkSignal};
+use crate::store::{ClaimedOrder, Completion, Engine, SendFence, Store, WorkSignal};
 use apalis_core::backend::custom::{BackendBuilder, CustomBackend};
 use apalis_core::error::BoxDynError;
 use apalis_core::task::Task;
@@ -70,6 +70,8 @@ pub(crate) struct Lane {
     /// claim committing late cannot leave orders behind.
     pub(crate) claim_gate: Arc<tokio::sync::Mutex<()>>,
     completer: mpsc::Sender<(Completion, oneshot::Sender<Result<bool, String>>)>,
+    /// Asks the store's lease fence, in groups, right before each create leaves.
+    fencer: mpsc::Sender<(i64, oneshot::Sender<SendFence>)>,
     pub(crate) completed: AtomicU64,
     pub(crate) fenced: AtomicU64,
 }
@@ -89,6 +91,7 @@ impl Lane {
             &uuid::Uuid::new_v4().simple().to_string()[..12]
         );
         let (tx, rx) = mpsc::channel(MAX_GROUP * 2);
+        let (fence_tx, fence_rx) = mpsc::channel(MAX_GROUP * 2);
         let lane = Arc::new(Lane {
             profile_name: profile_name.to_string(),
             profile: profile.clone(),
@@ -105,11 +108,38 @@ impl Lane {
             idle: watch::Sender::new(false),
             claim_gate: Arc::default(),
             completer: tx,
+            fencer: fence_tx,
             completed: AtomicU64::new(0),
             fenced: AtomicU64::new(0),
         });
         tokio::spawn(complete_in_groups(Arc::downgrade(&lane), rx));
+        tokio::spawn(fence_in_groups(Arc::downgrade(&lane), fence_rx));
         lane
+    }
+
+    /// The gate of one order's create: the store's lease fence, asked through the lane's
+    /// grouped fencer.
+    fn send_gate(&self, order_id: i64) -> SendGate {
+        let fencer = self.fencer.clone();
+        SendGate::new(move || {
+            let fencer = fencer.clone();
+            Box::pin(async move {
+                let (tx, rx) = oneshot::channel();
+                if fencer.send((order_id, tx)).await.is_err() {
+                    return SendFence::Lost;
+                }
+                rx.await.unwrap_or(SendFence::Lost)
+            })
+        })
+    }
+
+    /// How many orders one claim takes: no more than can start within about half a lease at
+    /// the profile's rate (and at least two rounds of call slots), so that claimed orders do
+    /// not sit waiting for the limiter while a dead process's leases would hold them.
+    fn claim_limit(&self) -> u32 {
+        let startable = self.profile.rate_limit_per_sec * self.config.lease_secs as f64 / 2.0;
+        let startable = (startable.ceil() as u32).max(self.profile.concurrency.saturating_mul(2));
+        self.config.claim_batch.clamp(1, startable.max(1))
     }
 
     pub(crate) fn lease(&self) -> Duration {
@@ -181,7 +211,7 @@ impl Lane {
         // `ProfileClient`, holding this slot, so that `rate_limit_per_sec` paces the calls.
         // 2. Call the provider.
         self.started.lock().expect("started lock").insert(id);
-        let result = self.handler.handle(order.clone()).await;
+        let result = self.handler.handle(order.clone(), self.send_gate(id)).await;
         drop(slot);
         // 3. Record the outcome; answer only once it is durable. On failure the order keeps its
         //    lease and stays "started", so the shutdown does not release it.
@@ -264,15 +294,16 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
 /// connection (on SQLite, the only write connection) until the grace period ends.
 async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
     let gate = lane.claim_gate.clone().lock_owned().await;
-    let limit = lane.config.claim_batch.max(1);
+    let limit = lane.claim_limit();
     let task = tokio::spawn(async move {
         let _gate = gate;
         lane.store
-            .order_claim_due(
+            .order_claim(
                 &lane.profile_name,
                 &lane.worker_id,
                 limit,
                 lane.lease(),
+                lane.profile.doubt_wait(),
                 lane.clock.now_ms(),
             )
             .await
@@ -325,6 +356,38 @@ async fn complete_in_groups(
         };
         for (reply, ok) in replies.into_iter().zip(applied) {
             let _ = reply.send(Ok(ok));
+        }
+    }
+}
+
+/// Answers the lease fence for creates about to leave, in groups: one statement for whatever is
+/// waiting. A create passes only while its order's lease runs at least half a lease beyond now
+/// (the heartbeat renews every third of one). When the store cannot be asked, nothing is sent.
+async fn fence_in_groups(
+    lane: std::sync::Weak<Lane>,
+    mut rx: mpsc::Receiver<(i64, oneshot::Sender<SendFence>)>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
+        let (ids, replies): (Vec<i64>, Vec<_>) = group.drain(..).unzip();
+        let Some(lane) = lane.upgrade() else { return };
+        let now = lane.clock.now_ms();
+        let needed_until = now + lane.lease().as_millis() as i64 / 2;
+        let verdicts = match lane
+            .store
+            .order_fence_send(&lane.worker_id, &ids, now, needed_until)
+            .await
+        {
+            Ok(verdicts) => verdicts,
+            Err(e) => {
+                tracing::warn!(error = %e, profile = %lane.profile_name, orders = ids.len(),
+                    "the lease fence could not be checked; those creates are not sent now");
+                vec![SendFence::Lost; ids.len()]
+            }
+        };
+        drop(lane);
+        for (reply, verdict) in replies.into_iter().zip(verdicts) {
+            let _ = reply.send(verdict);
         }
     }
 }

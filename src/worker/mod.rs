@@ -21,7 +21,7 @@ mod run;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};
-pub use handler::{HandlerResult, OrderHandler, Outcome, handler_fn};
-pub use issue::IssueHandler;
+pub use handler::{HandlerResult, OrderHandler, Outcome, SendGate, handler_fn};
+pub use issue::{IssueHandler, LEASE_LOST};
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};

@@ -208,8 +208,9 @@ impl Runtime {
     }
 }
 
-/// Keeps the lane's leases alive while its calls run: every third of a lease, every order the
-/// lane holds gets a full lease again.
+/// The heartbeat: keeps the lane's (short) leases alive while it holds orders. Every third of a
+/// lease, every order the lane still holds gets a full lease again; an order another worker took
+/// over is not the lane's any more and is left alone (its create is fenced out).
 async fn extend_leases(lane: Arc<Lane>) {
     let lease = lane.lease();
     let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));

@@ -90,16 +90,22 @@ async fn ten_thousand_orders_through_four_concurrent_claimers_are_each_handled_e
 }
 
 async fn a_killed_workers_lease_expires_and_another_worker_handles_the_order_once(db: TestDb) {
-    // Arrange: a worker claims with a 5 s lease and dies without finishing.
+    // Arrange: a worker claims two orders with a 5 s lease, sends the create of one (its fence
+    // passed) and dies without finishing either.
     let store = db.store().await;
-    submit(&store, "uqpay", orders("k", 1)).await;
+    submit(&store, "uqpay", orders("k", 2)).await;
     let clock = Clock::manual(system_now_ms());
     let lease = Duration::from_secs(5);
-    let orphan = store
-        .order_claim_due("uqpay", "dead-worker", 1, lease, clock.now_ms())
+    let doubt_wait = profiles(4)["uqpay"].doubt_wait();
+    let orphans = store
+        .order_claim_due("uqpay", "dead-worker", 2, lease, clock.now_ms())
         .await
-        .unwrap()
-        .remove(0);
+        .unwrap();
+    let (sent, unsent) = (orphans[0].id, orphans[1].id);
+    store
+        .order_fence_send("dead-worker", &[sent], clock.now_ms(), clock.now_ms())
+        .await
+        .unwrap();
     let calls: Arc<Mutex<Vec<ClaimedOrder>>> = Arc::default();
     let handler = {
         let calls = calls.clone();
@@ -110,33 +116,48 @@ async fn a_killed_workers_lease_expires_and_another_worker_handles_the_order_onc
         })
     };
     let runtime = |store| Runtime::new(store, profiles(4), handler.clone(), config());
+    let drain = || {
+        runtime(store.clone())
+            .with_clock(clock.clone())
+            .drain_until_idle()
+    };
 
-    // Act: before the lease ends nobody touches it; after, another worker does.
-    let early = runtime(store.clone())
-        .with_clock(clock.clone())
-        .drain_until_idle()
-        .await
-        .unwrap();
+    // Act: before the lease ends nobody touches them; as it ends, the unsent one is taken; the
+    // sent one only after the profile's doubt wait.
+    let early = drain().await.unwrap();
     clock.advance(lease);
-    let late = runtime(store.clone())
-        .with_clock(clock.clone())
-        .drain_until_idle()
-        .await
-        .unwrap();
+    let at_expiry = drain().await.unwrap();
+    clock.advance(doubt_wait);
+    let after_wait = drain().await.unwrap();
 
     // Assert
     assert_eq!(early.completed(), 0);
-    assert_eq!(late.completed(), 1);
+    assert_eq!(at_expiry.completed(), 1);
+    assert_eq!(after_wait.completed(), 1);
     let calls = calls.lock().unwrap().clone();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].id, orphan.id);
-    assert_eq!(calls[0].attempt, 2);
-    assert!(
-        calls[0].previous_outcome_unknown,
-        "the handler must resolve the doubt first"
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        (
+            calls[0].id,
+            calls[0].attempt,
+            calls[0].previous_outcome_unknown
+        ),
+        (unsent, 1, false),
+        "never sent: a plain first attempt, no lookup"
     );
-    let row = store.order_get(orphan.id).await.unwrap().unwrap();
-    assert_eq!(row.state, OrderState::Submitted);
+    assert_eq!(
+        (
+            calls[1].id,
+            calls[1].attempt,
+            calls[1].previous_outcome_unknown
+        ),
+        (sent, 2, true),
+        "sent: the handler must resolve the doubt first"
+    );
+    for id in [sent, unsent] {
+        let row = store.order_get(id).await.unwrap().unwrap();
+        assert_eq!(row.state, OrderState::Submitted);
+    }
 }
 
 async fn shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders(db: TestDb) {

@@ -94,10 +94,15 @@ async fn an_order_is_not_claimed_twice_while_its_lease_runs(db: TestDb) {
 }
 
 async fn an_expired_lease_is_taken_over_and_flagged_unknown(db: TestDb) {
-    // Arrange: w1 claims and dies.
+    // Arrange: w1 claims, passes the fence (its create leaves) and dies.
     let store = db.store().await;
     submit(&store, "uqpay", orders("a", 1)).await;
     let dead = claim(&store, "w1", 1, NOW).await;
+    let fence = store
+        .order_fence_send("w1", &[dead[0].id], NOW, NOW + 1)
+        .await
+        .unwrap();
+    assert_eq!(fence, vec![cardbatch::store::SendFence::Send]);
 
     // Act
     let taken = claim(&store, "w2", 1, NOW + LEASE.as_millis() as i64).await;
@@ -201,7 +206,8 @@ async fn a_retry_is_not_due_before_its_time(db: TestDb) {
 }
 
 async fn releasing_restores_the_previous_state_and_attempt_count(db: TestDb) {
-    // Arrange: one order waits for a retry, one is queued, one belongs to a dead worker.
+    // Arrange: one order waits for a retry, one is queued, one belongs to a dead worker that
+    // had sent its create.
     let store = db.store().await;
     submit(&store, "uqpay", orders("a", 3)).await;
     let first = claim(&store, "w0", 1, NOW).await.remove(0);
@@ -212,6 +218,10 @@ async fn releasing_restores_the_previous_state_and_attempt_count(db: TestDb) {
         .await
         .unwrap();
     let orphan = claim(&store, "dead", 1, NOW).await.remove(0);
+    store
+        .order_fence_send("dead", &[orphan.id], NOW, NOW + 1)
+        .await
+        .unwrap();
     let later = NOW + LEASE.as_millis() as i64 + 10;
     let claimed = claim(&store, "w1", 10, later).await;
     assert_eq!(claimed.len(), 3);
