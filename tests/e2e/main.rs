@@ -1,5 +1,6 @@
 //! cardbatch as its users run it: the `cardbatch` binary as a child process (`run` killed and
-//! restarted mid-batch, two `run`s sharing a database, the read commands' output, `sandbox` with a
+//! restarted mid-batch, one frozen with SIGSTOP while another takes over, two `run`s sharing a
+//! database, the read commands' output, `sandbox` with a
 //! config file, the README's zero-configuration commands) and the demo.
 //! Scenarios run on SQLite and, with `CARDBATCH_TEST_PG_URL` set, on PostgreSQL.
 
@@ -8,6 +9,7 @@ mod support;
 
 mod cli_output;
 mod demo;
+mod frozen;
 mod restart;
 mod sandbox_cli;
 mod zero_config;
