@@ -66,12 +66,13 @@ impl Services {
         processor: false,
         reconciler: false,
     };
-    /// `cardbatch serve`: the server and the event processor.
+    /// `cardbatch serve`: the server, the event processor and the reconciler: everything but
+    /// the workers, so that `worker` processes plus one `serve` make a whole `run`.
     pub const SERVER: Services = Services {
         workers: false,
         server: true,
         processor: true,
-        reconciler: false,
+        reconciler: true,
     };
 }
 

@@ -137,8 +137,10 @@ pub enum Command {
     /// period (worker.shutdown_grace_secs) and release the orders they had not started.
     Worker,
 
-    /// Run the HTTP server (provider webhooks, Alchemy Pay reverse validation, health) and the
-    /// webhook event processor, without workers, until SIGINT or SIGTERM.
+    /// Run the HTTP server (provider webhooks, Alchemy Pay reverse validation, health), the
+    /// webhook event processor and the reconciler (lookups of submitted orders whose webhook
+    /// did not come), without workers, until SIGINT or SIGTERM. With `worker` processes on the
+    /// same database, this is the rest of `run`.
     ///
     /// Webhook secrets come from the environment variables each profile names: UQPAY
     /// `webhook_secret`, QI Tech `qitech_public_key` (or option qitech_public_key_file).

@@ -70,22 +70,31 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Connects to the configured database and applies pending migrations.
+/// Connects to the configured database and applies pending migrations. A database that is
+/// restarting or not reachable yet (a process started with it, or during a failover) is tried
+/// again for up to [`STARTUP_PATIENCE`]; a wrong URL or a refused login fails at once.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "Failed to open the database {}",
-                redact_url(&config.database_url)
-            )
-        })?;
-    store
-        .migrate()
-        .await
-        .context("Failed to apply database migrations")?;
-    Ok(store)
+    let url = redact_url(&config.database_url);
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match Store::connect(&config.database_url).await {
+            Ok(store) => return Ok(store),
+            Err(e) if e.is_transient() && started.elapsed() + wait < STARTUP_PATIENCE => {
+                tracing::warn!(database = %url, error = %e, retry_in = ?wait,
+                    "the database cannot be reached yet; trying again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("Failed to open the database {url}"));
+            }
+        }
+    }
 }
+
+/// How long a starting process waits for a database that cannot be reached yet.
+pub const STARTUP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Hides a password in a database URL before it is printed.
 pub fn redact_url(url: &str) -> String {

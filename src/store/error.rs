@@ -32,6 +32,32 @@ pub enum Error {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl Error {
+    /// Whether the database could not be reached or was going away (a restart, a failover, no
+    /// free connection), so that trying again later may succeed. A wrong URL, a refused login
+    /// or a bad statement is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Sqlx(e) | Error::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
+                sqlx_transient(e)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn sqlx_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        // SQLSTATE classes 08 (connection exception), 53 (insufficient resources: too many
+        // connections) and 57 (operator intervention: shutting down, starting up).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("53") || c.starts_with("57")),
+        _ => false,
+    }
+}
+
 /// Store results.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

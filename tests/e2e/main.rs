@@ -7,6 +7,7 @@
 #[macro_use]
 mod support;
 
+mod chaos;
 mod cli_output;
 mod demo;
 mod frozen;

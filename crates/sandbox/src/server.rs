@@ -8,6 +8,7 @@ use super::fixtures::Fixtures;
 use super::{alchemypay, qitech, uqpay};
 use axum::Router;
 use axum::extract::Request;
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
@@ -166,9 +167,15 @@ async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Re
             let kill = kill.clone();
             async move {
                 let request: Request = request.map(axum::body::Body::new);
-                let response = match router.oneshot(request).await {
-                    Ok(r) => r,
-                    Err(never) => match never {},
+                // In a task of its own: a provider goes on with a request whose client hung up
+                // (a card is still made, its callback still sent); hyper would drop it.
+                let response = match tokio::spawn(router.oneshot(request)).await {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(never)) => match never {},
+                    Err(e) => {
+                        tracing::error!(error = %e, "sandbox handler failed");
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    }
                 };
                 if response.extensions().get::<LostResponse>().is_some() {
                     kill.kill();

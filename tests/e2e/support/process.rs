@@ -25,11 +25,7 @@ pub fn write_config(dir: &Path, database_url: &str, profile: &Profile, lease_sec
     config.worker.claim_batch = 16;
     config.worker.idle_poll_ms = 10;
     config.worker.shutdown_grace_secs = 10;
-    let mut profile = profile.clone();
-    profile.credentials_env = dev_credentials(profile.provider)
-        .into_iter()
-        .map(|(name, _)| (name.to_string(), env_var(profile.provider, name)))
-        .collect();
+    let profile = with_env_credentials(profile.clone());
     config
         .profiles
         .insert(profile.provider.as_str().to_string(), profile);
@@ -42,7 +38,16 @@ pub fn write_config(dir: &Path, database_url: &str, profile: &Profile, lease_sec
     path
 }
 
-/// A `cardbatch run` child whose stderr goes to a file.
+/// `profile` reading its credentials from the variables [`RunProcess::command`] sets.
+fn with_env_credentials(mut profile: Profile) -> Profile {
+    profile.credentials_env = dev_credentials(profile.provider)
+        .into_iter()
+        .map(|(name, _)| (name.to_string(), env_var(profile.provider, name)))
+        .collect();
+    profile
+}
+
+/// A `cardbatch` child (`run`, `worker`, `serve`) whose stderr goes to a file.
 pub struct RunProcess {
     pub child: Child,
     pub log: PathBuf,
@@ -51,9 +56,20 @@ pub struct RunProcess {
 impl RunProcess {
     /// Starts `cardbatch run --config <config>` with `kind`'s dev credentials in its environment.
     pub fn spawn(config: &Path, kind: ProviderKind, log: PathBuf) -> RunProcess {
+        RunProcess::command(config, "run", &[kind], log)
+    }
+
+    /// Starts `cardbatch --config <config> <command>` (`run`, `worker`, `serve`) with the dev
+    /// credentials of `kinds` in its environment.
+    pub fn command(
+        config: &Path,
+        command: &str,
+        kinds: &[ProviderKind],
+        log: PathBuf,
+    ) -> RunProcess {
         let stderr = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cardbatch"));
-        cmd.arg("--config").arg(config).arg("run");
+        cmd.arg("--config").arg(config).arg(command);
         // The child reads CARDBATCH_* as configuration; the test's own variables must not leak.
         for (key, _) in std::env::vars() {
             if key.starts_with("CARDBATCH_") {
@@ -61,8 +77,10 @@ impl RunProcess {
             }
         }
         cmd.env("CARDBATCH_LOG", "warn,cardbatch=info");
-        for (name, value) in dev_credentials(kind) {
-            cmd.env(env_var(kind, name), value);
+        for kind in kinds {
+            for (name, value) in dev_credentials(*kind) {
+                cmd.env(env_var(*kind, name), value);
+            }
         }
         let child = cmd
             .stdin(Stdio::null())

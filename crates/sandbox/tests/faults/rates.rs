@@ -199,3 +199,44 @@ async fn alchemy_transient_faults_answer_each_documented_code_at_the_configured_
     );
     assert_eq!(sandbox.ledger().len(), N - failed);
 }
+
+#[tokio::test]
+async fn a_create_whose_client_hangs_up_mid_call_still_makes_its_card() {
+    // Arrange: every call takes 300 ms; the client gives up after 50 ms (a worker killed
+    // mid-call). A provider carries on with a request it has received.
+    let faults = FaultConfig {
+        latency_ms: 300,
+        ..FaultConfig::default()
+    };
+    let sandbox = start(config_with_faults(5, faults)).await;
+    let token = token_for(&reqwest::Client::new(), &sandbox).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(50))
+        .build()
+        .unwrap();
+
+    // Act
+    let sent = impatient
+        .post(format!("{}/uqpay/api/v1/issuing/cards", sandbox.base_url()))
+        .header("x-auth-token", format!("Bearer {token}"))
+        .header("x-idempotency-key", "hung-up")
+        .header("content-type", "application/json")
+        .body(BODY)
+        .send()
+        .await;
+
+    // Assert: no answer, and the card is made anyway.
+    assert!(sent.is_err_and(|e| e.is_timeout()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sandbox
+        .ledger()
+        .count_for("uqpay", "idempotency_key", "hung-up")
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the card of a request whose client hung up was never made"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
