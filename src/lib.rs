@@ -36,6 +36,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod ingest;
+pub mod jobs;
 pub mod lanes;
 pub mod providers;
 pub mod reconcile;
