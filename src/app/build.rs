@@ -3,6 +3,7 @@
 use super::running::Running;
 use crate::config::{Config, Profile};
 use crate::domain::ProviderKind;
+use crate::jobs::Schedule;
 use crate::lanes::LocalLane;
 use crate::providers::alchemypay::CheckKeys;
 use crate::providers::{
@@ -49,6 +50,8 @@ pub struct Services {
     pub processor: bool,
     /// The reconciler (lookups of orders whose confirmation has not come).
     pub reconciler: bool,
+    /// The scheduler: fires the due slots of the schedules given by [`App::with_schedules`].
+    pub scheduler: bool,
 }
 
 impl Services {
@@ -58,6 +61,7 @@ impl Services {
         server: true,
         processor: true,
         reconciler: true,
+        scheduler: true,
     };
     /// `cardbatch worker`: the workers only.
     pub const WORKERS: Services = Services {
@@ -65,6 +69,7 @@ impl Services {
         server: false,
         processor: false,
         reconciler: false,
+        scheduler: false,
     };
     /// `cardbatch serve`: the server and the event processor.
     pub const SERVER: Services = Services {
@@ -72,6 +77,7 @@ impl Services {
         server: true,
         processor: true,
         reconciler: false,
+        scheduler: false,
     };
 }
 
@@ -85,6 +91,7 @@ pub struct App {
     pub(super) process: ProcessOptions,
     pub(super) lookup: LookupOptions,
     pub(super) clock: Clock,
+    pub(super) schedules: Vec<Schedule>,
 }
 
 impl App {
@@ -127,6 +134,7 @@ impl App {
             webhook_keys,
             check_keys,
             clock: Clock::System,
+            schedules: Vec::new(),
         })
     }
 
@@ -147,6 +155,13 @@ impl App {
     /// sign webhooks with keys of their own).
     pub fn with_webhook_keys(mut self, keys: WebhookKeys) -> App {
         self.webhook_keys = keys;
+        self
+    }
+
+    /// The scheduler service fires these schedules (`cardbatch run` loads them from `jobs_dir`;
+    /// without them it does not start).
+    pub fn with_schedules(mut self, schedules: Vec<Schedule>) -> App {
+        self.schedules = schedules;
         self
     }
 

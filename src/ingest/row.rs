@@ -28,7 +28,7 @@ impl Cells for csv::StringRecord {
     }
 }
 
-impl Cells for [Option<String>] {
+impl Cells for Vec<Option<String>> {
     fn cell_at(&self, pos: usize) -> Option<&str> {
         self.get(pos)?.as_deref()
     }
