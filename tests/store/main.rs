@@ -9,4 +9,5 @@ mod batch;
 mod claim;
 mod ingest_header;
 mod ingest_rows;
+mod schedules;
 mod submit;
