@@ -10,4 +10,5 @@ mod cli_output;
 mod demo;
 mod restart;
 mod sandbox_cli;
+mod schedules_cli;
 mod zero_config;
