@@ -349,3 +349,7 @@ fn check_db_url(url: &str) -> Result<(), String> {
         ))
     }
 }
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod tests;
