@@ -43,7 +43,7 @@ pub async fn run(config: &Config, services: Services) -> anyhow::Result<ExitCode
     // The store is opened as every command opens it (errors name the database, redacted).
     let store = super::open_store(config).await?;
     let schedules = match services.scheduler {
-        true => crate::jobs::load_all(config)?,
+        true => load_schedules(config)?,
         false => Vec::new(),
     };
     let app = App::with_store(config, store, Credentials::from_env)?.with_schedules(schedules);
@@ -66,7 +66,7 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 /// 4. Stop, and exit 0 when nothing that ended during the run ended badly, 4 otherwise.
 pub async fn until_idle(config: &Config) -> anyhow::Result<ExitCode> {
     // 1.
-    let schedules = crate::jobs::load_all(config)?;
+    let schedules = load_schedules(config)?;
     let store = super::open_store(config).await?;
     let started_ms = chrono::Utc::now().timestamp_millis();
     let app = App::with_store(config, store.clone(), Credentials::from_env)?;
@@ -126,6 +126,16 @@ pub async fn until_idle(config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The usable schedules of `jobs_dir`; a file that cannot be used is logged as an error and
+/// left out, so that one bad file does not stop the other schedules, nor the workers.
+fn load_schedules(config: &Config) -> anyhow::Result<Vec<crate::jobs::Schedule>> {
+    let (schedules, errors) = crate::jobs::load_usable(config)?;
+    for error in errors {
+        tracing::error!(%error, "schedule file left out; fix it and restart");
+    }
+    Ok(schedules)
 }
 
 fn log_report(report: &RunReport) {

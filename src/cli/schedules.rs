@@ -4,15 +4,25 @@ use super::output::{outln, print_json, print_table};
 use super::read::format_time;
 use super::{EXIT_INPUT_REFUSED, open_store};
 use crate::config::Config;
-use crate::jobs::{RunOutcome, RunReport, Schedule, Source, load_all, load_one, run_slot};
+use crate::jobs::{RunOutcome, RunReport, Schedule, Source, load_one, load_usable, run_slot};
 use crate::store::{RunRetake, ScheduleRun};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 
 /// `cardbatch schedules`: every schedule with its last run and next slot.
+///
+/// A schedule file that cannot be used is reported on stderr (the others are listed) and the
+/// exit status is then 1.
 pub async fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
-    let schedules = load_all(config)?;
+    let (schedules, errors) = load_usable(config)?;
+    let status = match errors.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    };
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
     let store = open_store(config).await?;
     let now = Utc::now();
     let mut rows = Vec::new();
@@ -27,14 +37,14 @@ pub async fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
                 .map(|(s, last, next)| schedule_json(s, last.as_ref(), *next))
                 .collect::<Vec<_>>(),
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     if rows.is_empty() {
         outln!(
             "no schedules in {}; add one TOML file per schedule (README, \"Scheduled issuance\")",
             config.jobs_dir.display()
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     print_table(
         &[
@@ -78,7 +88,7 @@ pub async fn list(config: &Config, as_json: bool) -> anyhow::Result<ExitCode> {
             ]
         }),
     )?;
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }
 
 /// `cardbatch schedules run NAME`: runs the schedule for its current slot (the newest one not

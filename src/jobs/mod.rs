@@ -14,7 +14,7 @@ pub use db_source::{DbError, DbRun};
 pub use run::{RUN_LEASE, RunOutcome, RunReport, run_slot, skip_slot};
 pub use schedule::{
     DEFAULT_STATEMENT_TIMEOUT, DbSource, Schedule, ScheduleError, Source, UrlFrom, load_all,
-    load_file, load_one,
+    load_file, load_one, load_usable,
 };
 pub use scheduler::{MAX_SLEEP, Scheduler};
 pub use slots::{CATCH_UP_LIMIT, Cadence, CatchUp, Fire, GRACE, plan};

@@ -181,10 +181,21 @@ fn yes() -> bool {
 /// Every schedule in `config.jobs_dir` (`*.toml`, by name). A directory that does not exist
 /// holds none; any file that cannot be used is an error naming it.
 pub fn load_all(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
+    let (schedules, mut errors) = load_usable(config)?;
+    match errors.is_empty() {
+        true => Ok(schedules),
+        false => Err(errors.remove(0)),
+    }
+}
+
+/// Every usable schedule in `config.jobs_dir`, and the errors of the files that are not (a
+/// running scheduler goes on with the others: one bad file must not stop every schedule). Only
+/// an unreadable directory is an error.
+pub fn load_usable(config: &Config) -> Result<(Vec<Schedule>, Vec<ScheduleError>), ScheduleError> {
     let dir = &config.jobs_dir;
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => {
             return Err(ScheduleError {
                 file: dir.clone(),
@@ -197,7 +208,14 @@ pub fn load_all(config: &Config) -> Result<Vec<Schedule>, ScheduleError> {
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
         .collect();
     files.sort();
-    files.iter().map(|f| load_file(f, config)).collect()
+    let (mut schedules, mut errors) = (Vec::new(), Vec::new());
+    for file in &files {
+        match load_file(file, config) {
+            Ok(s) => schedules.push(s),
+            Err(e) => errors.push(e),
+        }
+    }
+    Ok((schedules, errors))
 }
 
 /// The schedule called `name`.
@@ -247,9 +265,13 @@ pub fn load_file(file: &Path, config: &Config) -> Result<Schedule, ScheduleError
     let raw: ScheduleFile = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
     let cadence = Cadence::parse(&raw.cron, &raw.timezone)
         .map_err(|e| fail(format!("cron/timezone: {e}")))?;
-    config
-        .profile(&raw.profile)
-        .map_err(|e| fail(format!("profile: {e}")))?;
+    // A disabled schedule may name a profile this configuration lacks (the repository's
+    // examples are switched off); running it by hand then says so.
+    if raw.enabled {
+        config
+            .profile(&raw.profile)
+            .map_err(|e| fail(format!("profile: {e}")))?;
+    }
     let s = raw.source;
     let source = match (&s.csv, &s.database_url, &s.database_url_env) {
         (Some(glob), None, None) => {

@@ -16,7 +16,12 @@ fn the_example_schedules_are_valid_against_the_example_config_and_the_builtin_on
     let text = std::fs::read_to_string(repo("examples/cardbatch.toml")).unwrap();
     let example = Config::from_toml_str(&text).unwrap();
     for config in [example, Config::builtin()] {
-        let schedules = load_all(&config_with_jobs(config, &repo("jobs"))).unwrap();
+        let config = config_with_jobs(config, &repo("jobs"));
+        let schedules = load_all(&config).unwrap();
+        for s in &schedules {
+            // Switched off, so not checked at load: check their profiles here.
+            assert!(config.profile(&s.profile).is_ok(), "{}", s.name);
+        }
         let names: Vec<&str> = schedules.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["erp_card_requests", "nightly_csv_drop"]);
         let csv = &schedules[1];

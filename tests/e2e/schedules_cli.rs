@@ -99,8 +99,15 @@ async fn until_idle_fires_the_schedule_issues_every_order_and_exits_0_or_4(db: T
     assert!(String::from_utf8_lossy(&table.stdout).contains("nightly"));
     assert!(dir.path().join("jobs/done/monday.csv").exists());
 
-    // Act 2: the same slot run again by hand; then a file with a provider-rejected order.
+    // Act 2: the same slot run again by hand; then a file with a provider-rejected order, and a
+    // broken schedule file beside the good one.
     let again = cardbatch(&path, &["schedules", "run", "nightly", "--json"]).await;
+    std::fs::write(
+        config.jobs_dir.join("broken.toml"),
+        "cron = \"every night\"\n",
+    )
+    .unwrap();
+    let with_broken = cardbatch(&path, &["schedules", "--json"]).await;
     std::fs::write(drop.join("tuesday.csv"), csv(KIND, "BAD", 3, &[1])).unwrap();
     let by_hand = cardbatch(&path, &["schedules", "run", "nightly"]).await;
     let failing = cardbatch(&path, &["run", "--until-idle"]).await;
@@ -121,5 +128,10 @@ async fn until_idle_fires_the_schedule_issues_every_order_and_exits_0_or_4(db: T
     assert_eq!(counts.get(&OrderState::Issued), Some(&7), "{counts:?}");
     assert_eq!(counts.get(&OrderState::Rejected), Some(&1), "{counts:?}");
     assert_eq!(unknown.status.code(), Some(1));
+    // A broken file is reported and does not stop the others (nor `run`, above).
+    assert_eq!(with_broken.status.code(), Some(1), "{}", text(&with_broken));
+    assert!(String::from_utf8_lossy(&with_broken.stderr).contains("broken.toml"));
+    let listed: serde_json::Value = serde_json::from_slice(&with_broken.stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such schedule"));
 }
