@@ -224,7 +224,9 @@ pub async fn run(
         let stats = stats.clone();
         let url = url.clone();
         let timeout = source.statement_timeout;
-        let cursor_pos = cursor.as_ref().map(|(_, p)| p.pos);
+        let cursor_pos = cursor
+            .as_ref()
+            .map(|(_, p)| (p.pos, p.pg_type.as_deref().map(pg_kind)));
         tokio::spawn(async move {
             produce(
                 conn, sql, after, cursor_pos, checker, width, max_orders, timeout, tx, stats, url,
@@ -344,7 +346,7 @@ async fn produce(
     mut conn: Conn,
     sql: String,
     after: Option<(String, String)>,
-    cursor_pos: Option<usize>,
+    cursor_pos: Option<(usize, Option<String>)>,
     mut checker: RowChecker,
     width: usize,
     max_orders: Option<u64>,
@@ -366,10 +368,10 @@ async fn produce(
                         let cells = (0..width)
                             .map(|i| row.try_get::<Option<String>, _>(i))
                             .collect::<Result<Vec<_>, _>>()?;
-                        let cursor = match cursor_pos {
-                            Some(pos) => Some((
-                                row.try_get::<Option<String>, _>(pos)?,
-                                pg_kind(row.column(pos).type_info().name()),
+                        let cursor = match &cursor_pos {
+                            Some((pos, kind)) => Some((
+                                row.try_get::<Option<String>, _>(*pos)?,
+                                kind.clone().unwrap_or_else(|| "text".to_string()),
                             )),
                             None => None,
                         };
@@ -399,10 +401,10 @@ async fn produce(
                         let cells = (0..width)
                             .map(|i| row.try_get::<Option<String>, _>(i))
                             .collect::<Result<Vec<_>, _>>()?;
-                        let cursor = match cursor_pos {
-                            Some(pos) => Some((
-                                row.try_get::<Option<String>, _>(pos)?,
-                                row.try_get::<String, _>(pos + 1)?,
+                        let cursor = match &cursor_pos {
+                            Some((pos, _)) => Some((
+                                row.try_get::<Option<String>, _>(*pos)?,
+                                row.try_get::<String, _>(*pos + 1)?,
                             )),
                             None => None,
                         };
