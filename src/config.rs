@@ -40,6 +40,10 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    /// Where the schedule files (`*.toml`, one per schedule) are; relative to the working
+    /// directory. A directory that does not exist holds no schedule.
+    #[serde(default = "defaults::jobs_dir")]
+    pub jobs_dir: PathBuf,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
 }
@@ -189,6 +193,9 @@ impl Profile {
 }
 
 mod defaults {
+    pub fn jobs_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from("./jobs")
+    }
     pub fn rate_limit_per_sec() -> f64 {
         10.0
     }
@@ -242,7 +249,15 @@ impl Config {
             .filter(|key| {
                 let key = key.as_str().to_ascii_lowercase();
                 let top = key.split("__").next().unwrap_or_default();
-                ["database_url", "server", "worker", "reconcile", "profiles"].contains(&top)
+                [
+                    "database_url",
+                    "server",
+                    "worker",
+                    "reconcile",
+                    "jobs_dir",
+                    "profiles",
+                ]
+                .contains(&top)
             })
             .split("__");
         Self::from_figment(figment.merge(env))
@@ -270,6 +285,7 @@ impl Config {
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
             reconcile: ReconcileConfig::default(),
+            jobs_dir: defaults::jobs_dir(),
             profiles: BTreeMap::new(),
         }
     }

@@ -11,6 +11,11 @@
 //!   client per profile and the keys; `App::start` runs the services a command asks for and
 //!   stops them in one order.
 //! - [`ingest`] (1): a CSV file becomes validated orders and a report of rejected rows.
+//! - [`jobs`]: scheduled issuance: schedule files (`jobs/*.toml`), cron slots in a time zone,
+//!   one claim per (schedule, slot) across processes, and the CSV-drop and database-query
+//!   sources, both through ingest's validators and batch transaction. The scheduler is one of
+//!   the services `cardbatch run` starts. (The database source's SQL runs on the upstream
+//!   database, not on ours; `store` keeps every statement on ours.)
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
@@ -36,6 +41,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod ingest;
+pub mod jobs;
 pub mod lanes;
 pub mod providers;
 pub mod reconcile;

@@ -3,6 +3,7 @@
 use super::running::Running;
 use crate::config::{Config, Profile};
 use crate::domain::ProviderKind;
+use crate::jobs::Schedule;
 use crate::lanes::LocalLane;
 use crate::providers::alchemypay::CheckKeys;
 use crate::providers::{
@@ -49,6 +50,8 @@ pub struct Services {
     pub processor: bool,
     /// The reconciler (lookups of orders whose confirmation has not come).
     pub reconciler: bool,
+    /// The scheduler: fires the due slots of the schedules given by [`App::with_schedules`].
+    pub scheduler: bool,
 }
 
 impl Services {
@@ -58,6 +61,7 @@ impl Services {
         server: true,
         processor: true,
         reconciler: true,
+        scheduler: true,
     };
     /// `cardbatch worker`: the workers only.
     pub const WORKERS: Services = Services {
@@ -65,14 +69,17 @@ impl Services {
         server: false,
         processor: false,
         reconciler: false,
+        scheduler: false,
     };
-    /// `cardbatch serve`: the server, the event processor and the reconciler: everything but
-    /// the workers, so that `worker` processes plus one `serve` make a whole `run`.
+    /// `cardbatch serve`: the server, the event processor, the reconciler and the scheduler:
+    /// everything but the workers, so that `worker` processes plus one `serve` make a whole
+    /// `run`.
     pub const SERVER: Services = Services {
         workers: false,
         server: true,
         processor: true,
         reconciler: true,
+        scheduler: true,
     };
 }
 
@@ -86,6 +93,7 @@ pub struct App {
     pub(super) process: ProcessOptions,
     pub(super) lookup: LookupOptions,
     pub(super) clock: Clock,
+    pub(super) schedules: Vec<Schedule>,
 }
 
 impl App {
@@ -128,6 +136,7 @@ impl App {
             webhook_keys,
             check_keys,
             clock: Clock::System,
+            schedules: Vec::new(),
         })
     }
 
@@ -148,6 +157,13 @@ impl App {
     /// sign webhooks with keys of their own).
     pub fn with_webhook_keys(mut self, keys: WebhookKeys) -> App {
         self.webhook_keys = keys;
+        self
+    }
+
+    /// The scheduler service fires these schedules (`cardbatch run` loads them from `jobs_dir`;
+    /// without them it does not start).
+    pub fn with_schedules(mut self, schedules: Vec<Schedule>) -> App {
+        self.schedules = schedules;
         self
     }
 

@@ -1,6 +1,7 @@
 //! A started application, and the one order in which it stops.
 
 use super::build::{App, Services};
+use crate::jobs::Scheduler;
 use crate::providers::ProfileClients;
 use crate::reconcile::{Reconciler, run_event_processor};
 use crate::store::Store;
@@ -26,6 +27,7 @@ pub struct Running {
     server: Option<JoinHandle<std::io::Result<()>>>,
     processor: Option<JoinHandle<()>>,
     reconciler: Option<JoinHandle<()>>,
+    scheduler: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -63,6 +65,12 @@ impl Running {
                 Reconciler::new(app.store.clone(), app.clients.clone(), app.lookup.clone());
             tokio::spawn(reconciler.run(until_stopped()))
         });
+        // The scheduler: one more service, stopped with the server (see `stop_services`).
+        let scheduler = (services.scheduler && !app.schedules.is_empty()).then(|| {
+            let scheduler =
+                Scheduler::new(app.store.clone(), app.config.clone(), app.schedules.clone());
+            tokio::spawn(scheduler.run(until_stopped()))
+        });
         let (stop_workers, workers) = if services.workers {
             let (tx, rx) = oneshot::channel::<()>();
             let runtime = Runtime::new(
@@ -95,6 +103,7 @@ impl Running {
             server,
             processor,
             reconciler,
+            scheduler,
         }
     }
 
@@ -118,7 +127,8 @@ impl Running {
     /// 1. the workers stop claiming and finish the calls they started within
     ///    `worker.shutdown_grace_secs`; the server stays up meanwhile, because Alchemy Pay
     ///    validates an in-flight create by calling it back;
-    /// 2. the server (letting requests in progress finish), the event processor and the
+    /// 2. the server (letting requests in progress finish), the event processor, the scheduler
+    ///    (a run in progress is abandoned: its batch rolls back, another process retries it) and the
     ///    reconciler.
     ///
     /// Returns what the workers did (empty when they did not run).
@@ -173,6 +183,9 @@ impl Running {
         }
         if let Some(reconciler) = self.reconciler.take() {
             reconciler.await.context("the reconciler failed")?;
+        }
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.await.context("the scheduler failed")?;
         }
         Ok(())
     }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 /// provider aimed at the built-in sandbox (`cardbatch sandbox`).
 ///
 /// Exit codes: 0 success; 1 failure (the reason is printed on stderr); 2 bad command line;
-/// 3 input refused (e.g. invalid CSV rows; nothing was written).
+/// 3 input refused (e.g. invalid CSV rows; nothing was written); 4 `run --until-idle`: some
+/// orders ended failed, rejected, dead or needs_review.
 #[derive(Debug, Parser)]
 #[command(name = "cardbatch", version, propagate_version = true)]
 pub struct Cli {
@@ -123,13 +124,34 @@ pub enum Command {
     },
 
     /// Run the workers for every configured profile and the HTTP server (webhooks, Alchemy Pay
-    /// reverse validation, health) until SIGINT or SIGTERM.
+    /// reverse validation, health) and the scheduler (the schedules in jobs_dir) until SIGINT or
+    /// SIGTERM.
     ///
     /// Provider credentials are read from the environment variables each profile names
     /// (profiles.<name>.credentials_env). On a signal, workers stop claiming, let in-flight
     /// provider calls finish within the grace period (worker.shutdown_grace_secs), release the
     /// orders they had not started, and then the server stops.
-    Run,
+    ///
+    /// With --until-idle (for cron, systemd timers, Kubernetes CronJobs): fire the schedules'
+    /// due slots, then exit once no order is waiting or in progress; exit status 0 when every
+    /// order that ended during the run was issued, 4 when some ended failed, rejected, dead or
+    /// needs_review (or a schedule run failed).
+    Run {
+        /// Exit once every order is final (or only awaits a provider confirmation its lookups
+        /// have settled).
+        #[arg(long)]
+        until_idle: bool,
+    },
+
+    /// List the schedules (jobs_dir/*.toml): cron, time zone, profile, source, last run (slot,
+    /// outcome, batch, rows) and next slot. `schedules run NAME` runs one now.
+    Schedules {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<SchedulesAction>,
+    },
 
     /// Run the workers for every configured profile until SIGINT or SIGTERM.
     ///
@@ -138,8 +160,8 @@ pub enum Command {
     Worker,
 
     /// Run the HTTP server (provider webhooks, Alchemy Pay reverse validation, health), the
-    /// webhook event processor and the reconciler (lookups of submitted orders whose webhook
-    /// did not come), without workers, until SIGINT or SIGTERM. With `worker` processes on the
+    /// webhook event processor, the reconciler (lookups of submitted orders whose webhook did
+    /// not come) and the schedules of jobs_dir, without workers, until SIGINT or SIGTERM. With `worker` processes on the
     /// same database, this is the rest of `run`.
     ///
     /// Webhook secrets come from the environment variables each profile names: UQPAY
@@ -174,6 +196,22 @@ pub enum Command {
         /// Address to listen on.
         #[arg(long, default_value = crate::config::DEFAULT_SANDBOX_ADDR)]
         listen: std::net::SocketAddr,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulesAction {
+    /// Run a schedule now, for its current slot (the newest one not after now). Running the same
+    /// slot again reads the source again and ingests nothing twice.
+    ///
+    /// Exit status: 0 queued or nothing new; 3 the run failed (invalid rows, more than
+    /// max_orders, an unreadable source) and nothing was ingested.
+    Run {
+        /// The schedule's name: its file's stem in jobs_dir.
+        name: String,
+        /// Print the run's report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 

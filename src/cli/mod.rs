@@ -9,9 +9,10 @@ mod output;
 mod read;
 mod reconcile;
 mod run;
+mod schedules;
 mod submit;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, SchedulesAction};
 pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
@@ -24,6 +25,9 @@ use std::process::ExitCode;
 
 /// Exit code when the input (a CSV file, a batch id) was refused; nothing was written.
 pub const EXIT_INPUT_REFUSED: u8 = 3;
+/// Exit code of `run --until-idle` when some orders ended failed, rejected, dead or
+/// needs_review (or a schedule run failed).
+pub const EXIT_ORDERS_FAILED: u8 = 4;
 
 /// Runs one parsed command line.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -57,7 +61,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             state,
             confirm,
         } => read::requeue(&open_store(&config).await?, &batch, state, confirm).await,
-        Command::Run => run::run(&config, Services::ALL).await,
+        Command::Run { until_idle: false } => run::run(&config, Services::ALL).await,
+        Command::Run { until_idle: true } => run::until_idle(&config).await,
+        Command::Schedules { json, action } => match action {
+            None => schedules::list(&config, json).await,
+            Some(SchedulesAction::Run {
+                name,
+                json: run_json,
+            }) => schedules::run(&config, &name, json || run_json).await,
+        },
         #[cfg(feature = "sandbox")]
         Command::Demo { dir, keep } => demo::demo(&dir, keep).await,
         Command::Worker => run::run(&config, Services::WORKERS).await,

@@ -8,6 +8,7 @@
 //! provider holds its columns, rules and payload type. Writing the orders is the store's job.
 
 mod alchemypay_vcc;
+mod check;
 mod dialect;
 mod error;
 mod fields;
@@ -25,6 +26,7 @@ mod test_support;
 mod uqpay;
 
 pub use alchemypay_vcc::{AlchemyCardHolder, AlchemypayVccOrder};
+pub(crate) use check::RowChecker;
 pub use error::{FileError, Problem, RowError};
 pub use qitech_postpaid::{
     PostpaidAddress, PostpaidCardData, PostpaidOwner, PostpaidPhone, QitechPostpaidOrder,
@@ -32,5 +34,6 @@ pub use qitech_postpaid::{
 pub use qitech_prepaid::{PrepaidDeliveryAddress, QitechPrepaidOrder};
 pub use reader::{CsvOrders, columns};
 pub use rejects::RejectsWriter;
+pub(crate) use submit::{HANDOFF_ROWS, HandoffSender, Handoffs, ingest_rows};
 pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
 pub use uqpay::{UqpayOrder, UqpayRiskControls, UqpaySpendingControl};

@@ -6,12 +6,11 @@
 //! `StringRecord` (rather than a `ByteRecord`) makes the csv crate check each cell's UTF-8 while
 //! it parses, and report the record's position and cell when the check fails.
 
+use super::check::RowChecker;
 use super::dialect;
 use super::error::{FileError, Problem, RowError};
-use super::fields;
-use super::idempotency::KeyMaker;
-use super::row::{Clock, Row};
-use super::schema::{ColumnMap, Schema};
+use super::row::Row;
+use super::schema::Schema;
 use super::{alchemypay_vcc, qitech_postpaid, qitech_prepaid, uqpay};
 use crate::domain::{NewOrder, Payload, ProviderKind};
 use csv::StringRecord;
@@ -43,12 +42,7 @@ pub struct CsvOrders<R: Read> {
     record: StringRecord,
     delimiter: u8,
     crlf: bool,
-    provider: ProviderKind,
-    schema: &'static Schema,
-    validate: Validator,
-    map: ColumnMap,
-    keys: KeyMaker,
-    clock: Clock,
+    checker: RowChecker,
     done: bool,
 }
 
@@ -89,24 +83,14 @@ impl<R: Read> CsvOrders<R> {
                 });
             }
         }
-        let (schema, validate) = parts(provider);
-        let map = schema.resolve(&headers, defaults)?;
-        let now = chrono::Utc::now();
+        let checker = RowChecker::new(provider, &headers, defaults)?;
         Ok(CsvOrders {
             reader,
             headers,
             record: StringRecord::new(),
             delimiter,
             crlf: dialect.crlf,
-            provider,
-            schema,
-            validate,
-            map,
-            keys: KeyMaker::new(),
-            clock: Clock {
-                today: now.date_naive(),
-                now,
-            },
+            checker,
             done: false,
         })
     }
@@ -123,7 +107,7 @@ impl<R: Read> CsvOrders<R> {
 
     /// The provider the rows are validated for.
     pub fn provider(&self) -> ProviderKind {
-        self.provider
+        self.checker.provider()
     }
 
     /// The physical line where the record just read starts (the header is line 1).
@@ -141,49 +125,9 @@ impl<R: Read> CsvOrders<R> {
     }
 
     fn check_record(&mut self, line: u64) -> Result<NewOrder, RowError> {
-        let mut row = Row::new(&self.record, &self.map, self.schema.columns, self.clock);
-        let mut result = None;
-        if self.record.len() != self.map.width {
-            row.fail_row(format!(
-                "the row has {} cells but the header has {} (a missing or extra delimiter?)",
-                self.record.len(),
-                self.map.width
-            ));
-        } else {
-            for &pos in &self.map.unnamed {
-                if self.record.get(pos).is_some_and(|c| !c.trim().is_empty()) {
-                    row.fail_row(format!(
-                        "cell {} has a value but its column has no name in the header",
-                        pos + 1
-                    ));
-                }
-            }
-            // Column 0 of every schema is `order_ref`.
-            let order_ref = row.req(0, fields::order_ref);
-            let validated = (self.validate)(&mut row, order_ref.unwrap_or(""));
-            result = order_ref.zip(validated);
-        }
-        match result {
-            Some((order_ref, v)) if !row.has_problems() => Ok(NewOrder {
-                line,
-                order_ref: order_ref.to_string(),
-                idempotency_key: self.keys.make(self.provider),
-                payload: v.payload,
-                amount_minor: v.amount_minor,
-                currency: v.currency.map(str::to_string),
-            }),
-            _ => {
-                let problems = row
-                    .problems
-                    .into_iter()
-                    .map(|(column, reason)| Problem {
-                        column: column.map(str::to_string),
-                        reason,
-                    })
-                    .collect();
-                Err(RowError::new(line, problems, self.record.clone(), false))
-            }
-        }
+        self.checker
+            .check(&self.record, self.record.len(), line)
+            .map_err(|problems| RowError::new(line, problems, self.record.clone(), false))
     }
 
     /// Turns a read error after the header into the final, fatal row error. The record's cells
@@ -243,7 +187,7 @@ fn bytecount_newlines(bytes: &[u8]) -> u64 {
 }
 
 /// The schema and validator of each provider.
-fn parts(provider: ProviderKind) -> (&'static Schema, Validator) {
+pub(crate) fn parts(provider: ProviderKind) -> (&'static Schema, Validator) {
     match provider {
         ProviderKind::QitechPrepaid => (&qitech_prepaid::SCHEMA, qitech_prepaid::validate),
         ProviderKind::QitechPostpaid => (&qitech_postpaid::SCHEMA, qitech_postpaid::validate),

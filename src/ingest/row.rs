@@ -1,6 +1,9 @@
 //! One record seen through its provider's schema: cells by column index with profile defaults
 //! applied, and the problems found so far. Validators read cells through [`Row`] and never stop
 //! at the first problem, so a row reports everything that is wrong with it at once.
+//!
+//! A record is anything with [`Cells`]: a CSV `StringRecord`, or a row read from a database
+//! query (`jobs::db_source`), so every source is validated by the same code.
 
 use super::schema::ColumnMap;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -12,9 +15,28 @@ pub(crate) struct Clock {
     pub now: DateTime<Utc>,
 }
 
+/// The cells of one record, by position: what a validator reads, whatever the source.
+pub(crate) trait Cells {
+    /// The cell at `pos` as written (untrimmed); `None` when the record has no such cell or
+    /// the source holds no value there (SQL `NULL`).
+    fn cell_at(&self, pos: usize) -> Option<&str>;
+}
+
+impl Cells for csv::StringRecord {
+    fn cell_at(&self, pos: usize) -> Option<&str> {
+        self.get(pos)
+    }
+}
+
+impl Cells for Vec<Option<String>> {
+    fn cell_at(&self, pos: usize) -> Option<&str> {
+        self.get(pos)?.as_deref()
+    }
+}
+
 /// A record under validation.
 pub(crate) struct Row<'r> {
-    record: &'r csv::StringRecord,
+    record: &'r dyn Cells,
     map: &'r ColumnMap,
     names: &'static [&'static str],
     pub clock: Clock,
@@ -24,7 +46,7 @@ pub(crate) struct Row<'r> {
 
 impl<'r> Row<'r> {
     pub fn new(
-        record: &'r csv::StringRecord,
+        record: &'r dyn Cells,
         map: &'r ColumnMap,
         names: &'static [&'static str],
         clock: Clock,
@@ -41,7 +63,7 @@ impl<'r> Row<'r> {
     /// The cell as written in this row, trimmed; `None` when the column is absent or empty.
     pub fn cell(&self, col: usize) -> Option<&'r str> {
         let pos = self.map.index[col]?;
-        let value = trim_cell(self.record.get(pos)?);
+        let value = trim_cell(self.record.cell_at(pos)?);
         (!value.is_empty()).then_some(value)
     }
 

@@ -14,14 +14,15 @@ use super::{CsvOrders, FileError, RejectsWriter, RowError};
 use crate::config::Profile;
 use crate::domain::{NewBatch, NewOrder, ProviderKind};
 use crate::store::{BatchInsertReport, DuplicateOf, DuplicateSample, Store};
-use std::io::Read;
+use std::fs::File;
+use std::io::{BufWriter, Read};
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 /// Rows the reader thread hands over at a time.
-const HANDOFF_ROWS: usize = 1_000;
+pub(crate) const HANDOFF_ROWS: usize = 1_000;
 /// Hand-overs waiting for the writer: the reader runs at most this many chunks ahead, so memory
 /// stays bounded whatever the file's size.
 const HANDOFF_DEPTH: usize = 4;
@@ -101,7 +102,7 @@ pub async fn submit<R: Read + Send + 'static>(
         source,
     };
     let orders = CsvOrders::new(input, profile.provider, &profile.defaults).map_err(file_error)?;
-    let mut rejects = match options.skip_invalid && !options.dry_run {
+    let rejects = match options.skip_invalid && !options.dry_run {
         true => {
             let rejects_path = RejectsWriter::path_for(path);
             let writer = RejectsWriter::create_next_to(path, orders.headers(), orders.delimiter())
@@ -114,7 +115,7 @@ pub async fn submit<R: Read + Send + 'static>(
         false => None,
     };
 
-    // 2. The rows.
+    // 2. and 3.
     let batch = NewBatch {
         id: Uuid::new_v4(),
         profile: profile_name.to_string(),
@@ -122,8 +123,28 @@ pub async fn submit<R: Read + Send + 'static>(
         source: path.display().to_string(),
         created_at_ms: chrono::Utc::now().timestamp_millis(),
     };
+    let (handoffs, reader) = spawn_reader(orders);
+    ingest_rows(store, batch, path, handoffs, reader, options, rejects).await
+}
+
+/// Steps 2 and 3 for rows from any source: `handoffs` carries the validated rows of `producer`
+/// (a CSV reader thread, a database query) in source order; they are written as `batch` in one
+/// transaction, committed only when every row was valid (or invalid rows are skipped). `path`
+/// names the source in errors; `rejects` receives the invalid rows with `skip_invalid`.
+pub(crate) async fn ingest_rows(
+    store: &Store,
+    batch: NewBatch,
+    path: &Path,
+    mut handoffs: Handoffs,
+    reader: JoinHandle<()>,
+    options: SubmitOptions,
+    mut rejects: Option<(PathBuf, RejectsWriter<BufWriter<File>>)>,
+) -> Result<SubmitReport, SubmitError> {
+    let file_error = |source| SubmitError::File {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut writer = store.batch_writer(&batch).await?;
-    let (mut handoffs, reader) = spawn_reader(orders);
     let (mut rows, mut invalid, mut errors) = (0u64, 0u64, Vec::new());
     while let Some(item) = handoffs.next().await {
         rows += 1;
@@ -221,7 +242,7 @@ pub async fn submit<R: Read + Send + 'static>(
     Ok(SubmitReport {
         outcome,
         batch_id: batch.id,
-        provider: profile.provider,
+        provider: batch.provider,
         rows,
         invalid,
         errors,
@@ -278,13 +299,28 @@ fn spawn_reader<R: Read + Send + 'static>(orders: CsvOrders<R>) -> (Handoffs, Jo
     )
 }
 
-/// The writer's end of the reader thread's chunks.
-struct Handoffs {
+/// The writer's end of a producer's chunks.
+pub(crate) struct Handoffs {
     rx: mpsc::Receiver<Vec<Result<NewOrder, RowError>>>,
     current: std::vec::IntoIter<Result<NewOrder, RowError>>,
 }
 
+/// The producer's end: chunks of rows in source order (at most [`HANDOFF_ROWS`] each).
+pub(crate) type HandoffSender = mpsc::Sender<Vec<Result<NewOrder, RowError>>>;
+
 impl Handoffs {
+    /// A channel for a producer of its own (a database query), as deep as the reader thread's.
+    pub(crate) fn channel() -> (HandoffSender, Handoffs) {
+        let (tx, rx) = mpsc::channel(HANDOFF_DEPTH);
+        (
+            tx,
+            Handoffs {
+                rx,
+                current: Vec::new().into_iter(),
+            },
+        )
+    }
+
     /// The next row in file order; `None` once the reader is done.
     async fn next(&mut self) -> Option<Result<NewOrder, RowError>> {
         loop {

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+mod activity;
 mod batch_write;
 mod claim;
 mod complete;
@@ -22,9 +23,11 @@ mod reconcile_lookup;
 mod reconcile_read;
 mod report;
 mod requeue;
+mod schedule_runs;
 mod tokens;
 mod wake;
 
+pub use activity::Activity;
 pub use batch_write::BatchWriter;
 pub use confirm::{ConfirmedBy, EventSettlement, OrderConfirmation};
 pub use connect::{Engine, Store};
@@ -39,5 +42,6 @@ pub use model::{
 pub use order_match::{CardMatchKey, MatchedOrder};
 pub use reconcile_lookup::{LookupClaim, LookupOutcome};
 pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
+pub use schedule_runs::{RunClaim, RunRecord, RunRetake, ScheduleRun};
 pub use tokens::{StoredToken, TokenLock};
 pub use wake::{NOTIFY_CHANNEL, WorkSignal};

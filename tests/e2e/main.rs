@@ -13,4 +13,5 @@ mod demo;
 mod frozen;
 mod restart;
 mod sandbox_cli;
+mod schedules_cli;
 mod zero_config;

@@ -10,4 +10,5 @@ mod claim;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
+mod schedules;
 mod submit;

@@ -145,6 +145,7 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
         server: true,
         processor: processor.is_some(),
         reconciler: false,
+        scheduler: false,
     };
     if let Some(options) = processor {
         app = app.with_process_options(options);
