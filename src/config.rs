@@ -86,7 +86,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
-            lease_secs: 5,
+            lease_secs: 4,
             claim_batch: 64,
             idle_poll_ms: 50,
             shutdown_grace_secs: 30,

@@ -176,11 +176,11 @@ impl Lane {
     }
 
     /// The cap on orders apalis holds at once for this lane: the calls in flight plus one claim's
-    /// worth waiting for a slot or for their completion to be written. The provider-call limit
+    /// worth ([`Lane::claim_limit`]: what can start within half a lease) waiting for a slot or for their completion to be written. The provider-call limit
     /// itself (`concurrency`) is applied around the handler only, so that a slow commit never
     /// holds a provider slot and the next calls start while the previous outcomes are written.
     pub(crate) fn concurrency_layer(&self) -> ConcurrencyLayer {
-        ConcurrencyLayer::new((self.profile.concurrency + self.config.claim_batch) as usize)
+        ConcurrencyLayer::new((self.profile.concurrency + self.claim_limit()) as usize)
     }
 
     /// Handles one order end to end; resolves once its completion is durable (or at once when
