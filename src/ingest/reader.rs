@@ -120,8 +120,43 @@ impl<R: Read> CsvOrders<R> {
     fn record_start_line(&self) -> u64 {
         let after = self.reader.position().line();
         let embedded = bytecount_newlines(self.record.as_byte_record().as_slice());
-        let terminator = u64::from(!self.crlf);
+        // A cell still open at the end of the file took the final line break in: it is
+        // counted among the embedded ones already.
+        let terminator = u64::from(!self.crlf && !self.ran_to_end_in_a_quote());
         after.saturating_sub(embedded + terminator)
+    }
+
+    /// The record just read ended inside a quoted cell: its last cell ends with the line break
+    /// appended after the file's last byte, so a quote was never closed. (No order field
+    /// legitimately ends with a line break.)
+    fn ran_to_end_in_a_quote(&self) -> bool {
+        self.record.as_byte_record().as_slice().ends_with(b"\n")
+    }
+
+    /// A cell opened with `"` and never closed swallows every line after it into one record:
+    /// the rows it ate cannot be skipped one by one, so the whole file is refused (even with
+    /// `--skip-invalid`), naming the line of the quote.
+    fn unterminated_quote(&self, line: u64) -> Option<RowError> {
+        if !self.ran_to_end_in_a_quote() {
+            return None;
+        }
+        // The last line with text in it: the line breaks at the very end are the file's own.
+        let bytes = self.record.as_byte_record().as_slice();
+        let text_end = bytes.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
+        let last = line + bytecount_newlines(&bytes[..text_end]);
+        let reason = format!(
+            "a quote (\") opens a cell here that is never closed: it runs to the end of the file \
+             (line {last}) and takes in every row after it; close or remove the quote"
+        );
+        Some(RowError::new(
+            line,
+            vec![Problem {
+                column: None,
+                reason,
+            }],
+            StringRecord::new(),
+            true,
+        ))
     }
 
     fn check_record(&mut self, line: u64) -> Result<NewOrder, RowError> {
@@ -169,6 +204,10 @@ impl<R: Read> Iterator for CsvOrders<R> {
                 Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
                 Ok(true) => {
                     let line = self.record_start_line();
+                    if let Some(fatal) = self.unterminated_quote(line) {
+                        self.done = true;
+                        return Some(Err(fatal));
+                    }
                     return Some(self.check_record(line));
                 }
                 Ok(false) => self.done = true,

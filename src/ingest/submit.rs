@@ -221,7 +221,13 @@ pub(crate) async fn ingest_rows(
                 path: p.clone(),
                 source,
             })?;
-            Some(p)
+            // No row was rejected: no file to point at.
+            if invalid == 0 {
+                let _ = std::fs::remove_file(&p);
+                None
+            } else {
+                Some(p)
+            }
         }
         None => None,
     };

@@ -21,6 +21,8 @@ on_both_engines!(
     an_unreadable_file_is_refused_naming_the_problem_before_anything_is_written,
     a_header_without_orders_is_refused_not_reported_as_nothing_new,
     a_reference_reused_for_different_content_is_an_error_on_its_line,
+    a_quote_never_closed_refuses_the_file_naming_its_line_even_when_skipping_invalid_rows,
+    a_clean_file_leaves_no_rejects_file_behind,
 );
 
 async fn submit_file(
@@ -382,4 +384,57 @@ async fn a_reference_reused_for_different_content_is_an_error_on_its_line(db: Te
     assert_eq!(queued(&store).await, 3);
     let rejects = std::fs::read_to_string(skipped.rejects_file.unwrap()).unwrap();
     assert_eq!(rejects.lines().count(), 3, "{rejects}");
+}
+
+async fn a_quote_never_closed_refuses_the_file_naming_its_line_even_when_skipping_invalid_rows(
+    db: TestDb,
+) {
+    // Arrange: 1,000 rows; the third opens a quote it never closes, which takes in every row
+    // after it.
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("order_ref,first_name,last_name,deposit\n");
+    for i in 0..1_000 {
+        let opening = if i == 2 { "\"" } else { "" };
+        text.push_str(&format!("{opening}Q-{i},Ana,Souza,10.00\n"));
+    }
+    let path = write_temp(&dir, "stray.csv", text.as_bytes());
+    let options = SubmitOptions {
+        skip_invalid: true,
+        ..Default::default()
+    };
+
+    // Act
+    let outcome = submit_file(&store, ProviderKind::AlchemypayVcc, &path, options).await;
+
+    // Assert: refused at line 4 (the header is line 1), nothing written.
+    let err = outcome.expect_err("the file is refused");
+    let text = err.to_string();
+    assert!(text.contains("line 4"), "{text}");
+    assert!(text.contains("never closed"), "{text}");
+    assert!(text.contains("line 1001"), "{text}");
+    assert_eq!(batches(&store).await, 0);
+    assert!(!dir.path().join("stray.rejected.csv").exists());
+}
+
+async fn a_clean_file_leaves_no_rejects_file_behind(db: TestDb) {
+    let store = db.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_temp(
+        &dir,
+        "clean.csv",
+        b"order_ref,first_name,last_name,deposit\nC-1,Ana,Souza,10.00\n",
+    );
+    let options = SubmitOptions {
+        skip_invalid: true,
+        ..Default::default()
+    };
+
+    let report = submit_file(&store, ProviderKind::AlchemypayVcc, &path, options)
+        .await
+        .unwrap();
+
+    assert_eq!(report.insert.inserted, 1);
+    assert_eq!(report.rejects_file, None);
+    assert!(!dir.path().join("clean.rejected.csv").exists());
 }
