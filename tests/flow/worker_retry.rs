@@ -1,6 +1,9 @@
 //! Durable retries: backoff that grows, survives restarts, and ends in `dead`.
 
-use crate::support::{TestDb, csv, dev_credentials, orders, profile, submit, submit_csv};
+use crate::support::{
+    AppSetup, SETTLE, TestDb, csv, dev_credentials, orders, profile, spawn_app, submit, submit_csv,
+    wait_until,
+};
 use cardbatch::app::App;
 use cardbatch::config::{Config, Profile, WorkerConfig};
 use cardbatch::domain::OrderState;
@@ -254,4 +257,76 @@ async fn a_provider_that_refuses_connections_uses_up_no_attempt(db: TestDb) {
         assert_eq!(calls.len(), 1, "{calls:?}");
         assert_eq!(calls[0].http_status, None);
     }
+}
+
+/// The database refuses every write that would record an order as submitted, counting each
+/// refusal in a sequence (which a rolled-back transaction does not undo).
+const REFUSE_SUBMITTED: &str = "
+    CREATE SEQUENCE refused_writes;
+    CREATE FUNCTION refuse_submitted() RETURNS trigger AS $$
+    BEGIN
+        IF NEW.state = 'submitted' THEN
+            PERFORM nextval('refused_writes');
+            RAISE EXCEPTION 'injected: the database refuses this write for now';
+        END IF;
+        RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER refuse_submitted BEFORE UPDATE ON orders
+        FOR EACH ROW EXECUTE FUNCTION refuse_submitted();";
+
+#[tokio::test]
+async fn a_completion_the_database_refuses_for_a_while_is_written_once_it_accepts_again() {
+    // Arrange: Postgres only (the fault is a trigger). The card is made; recording it fails
+    // until the trigger goes.
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let app = spawn_app(&db, AppSetup::new(ProviderKind::Uqpay)).await;
+    let batch = app
+        .submit_csv(&csv(ProviderKind::Uqpay, "refused", 1, &[]))
+        .await;
+    let admin = sqlx::PgPool::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(REFUSE_SUBMITTED)
+        .execute(&admin)
+        .await
+        .unwrap();
+    let refusals = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM refused_writes",
+        )
+        .fetch_one(&admin)
+        .await
+        .unwrap()
+    };
+
+    // Act: the worker runs; once its completion was refused three times, the database takes
+    // writes again.
+    let heal = async {
+        wait_until("three refused completion writes", SETTLE, || async {
+            refusals().await >= 3
+        })
+        .await;
+        sqlx::raw_sql("DROP TRIGGER refuse_submitted ON orders")
+            .execute(&admin)
+            .await
+            .unwrap();
+    };
+    let (report, ()) = tokio::join!(app.run_until_settled(), heal);
+
+    // Assert: the answer in hand was kept and written: the card's keys and its call.
+    assert_eq!(report.completed(), 1);
+    let rows = app.orders(batch).await;
+    assert_eq!(rows[0].state, OrderState::Submitted);
+    assert!(rows[0].card_ref.is_some(), "the card's key was kept");
+    let calls = app.store.attempt_list(rows[0].id).await.unwrap();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|a| a.kind == Some(AttemptKind::Create))
+            .count(),
+        1
+    );
+    assert_eq!(app.assert_one_card_per_order(&[rows[0].id]).await, 1);
+    admin.close().await;
+    app.shutdown().await;
 }
