@@ -20,7 +20,9 @@ pub mod uqpay;
 pub use build::{BuildError, ProviderEnv, build};
 pub use call::{CallKind, CallReport, Classified, Resolution};
 pub use credentials::{CredentialError, Credentials};
-pub use profile_client::{ProfileClient, ProfileClients};
+pub use profile_client::{
+    BREAKER_FIRST_PAUSE, BREAKER_MAX_PAUSE, BREAKER_TRIPS_AFTER, ProfileClient, ProfileClients,
+};
 pub use status::CardStatus;
 
 use crate::domain::ProviderOrder;

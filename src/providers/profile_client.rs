@@ -7,10 +7,19 @@ use super::{CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::domain::ProviderOrder;
 use crate::lanes::Lane;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Calls in flight at once when the profile does not say.
 const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Operations in a row whose every call could not connect before the profile's calls pause.
+pub const BREAKER_TRIPS_AFTER: u32 = 5;
+/// The first pause of a tripped breaker; it doubles while the provider stays unreachable.
+pub const BREAKER_FIRST_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause (within a worker's shutdown grace, so a stop is not held up by it).
+pub const BREAKER_MAX_PAUSE: Duration = Duration::from_secs(16);
 
 /// A provider client paced by its profile's lane.
 pub struct ProfileClient {
@@ -18,6 +27,30 @@ pub struct ProfileClient {
     provider: Arc<dyn Provider>,
     lane: Arc<dyn Lane>,
     concurrency: usize,
+    breaker: Mutex<Breaker>,
+}
+
+/// The circuit breaker of a profile: when the provider cannot be reached at all (every call
+/// refused before a byte left), every caller of the profile in this process stops calling for
+/// a while, instead of walking its whole queue with calls that cannot leave.
+#[derive(Debug)]
+struct Breaker {
+    /// Operations in a row that reached nothing.
+    unreachable: u32,
+    /// No call starts before this.
+    open_until: Option<Instant>,
+    /// The next pause.
+    pause: Duration,
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Breaker {
+            unreachable: 0,
+            open_until: None,
+            pause: BREAKER_FIRST_PAUSE,
+        }
+    }
 }
 
 impl ProfileClient {
@@ -28,6 +61,7 @@ impl ProfileClient {
             provider,
             lane,
             concurrency: DEFAULT_CONCURRENCY,
+            breaker: Mutex::default(),
         }
     }
 
@@ -55,6 +89,7 @@ impl ProfileClient {
 
     /// [`Provider::create`], through the lane.
     pub async fn create(&self, order: &ProviderOrder) -> CallReport {
+        self.closed_breaker().await;
         self.lane.acquire().await;
         let report = self.provider.create(order).await;
         self.observe(std::slice::from_ref(&report)).await;
@@ -70,6 +105,7 @@ impl ProfileClient {
         order: &ProviderOrder,
         gate: impl std::future::Future<Output = Result<(), E>>,
     ) -> Result<CallReport, E> {
+        self.closed_breaker().await;
         self.lane.acquire().await;
         gate.await?;
         let report = self.provider.create(order).await;
@@ -79,6 +115,7 @@ impl ProfileClient {
 
     /// [`Provider::resolve`], through the lane.
     pub async fn resolve(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
+        self.closed_breaker().await;
         self.lane.acquire().await;
         let (resolution, reports) = self.provider.resolve(order).await;
         self.observe(&reports).await;
@@ -92,6 +129,7 @@ impl ProfileClient {
 
     /// [`Provider::status`], through the lane.
     pub async fn status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
+        self.closed_breaker().await;
         self.lane.acquire().await;
         let (status, reports) = self.provider.status(order).await;
         self.observe(&reports).await;
@@ -101,7 +139,54 @@ impl ProfileClient {
     /// Tells the lane how the calls of one operation ended, and charges it for every call after
     /// the first (a token refresh before a create, the pages of a card list): the permit taken
     /// up front paid for one call only, and the rate limit is the provider's, per call.
+    /// Whether the profile's calls are paused because the provider could not be reached.
+    pub fn breaker_open(&self) -> bool {
+        self.breaker
+            .lock()
+            .expect("breaker lock")
+            .open_until
+            .is_some_and(|until| until > Instant::now())
+    }
+
+    /// Waits while the breaker is open.
+    async fn closed_breaker(&self) {
+        let until = self.breaker.lock().expect("breaker lock").open_until;
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Counts operations that reached nothing; trips the breaker after
+    /// [`BREAKER_TRIPS_AFTER`] in a row, for a pause that doubles while it lasts. Any call that
+    /// reached the provider closes it.
+    fn watch_reachability(&self, reports: &[CallReport]) {
+        if reports.is_empty() {
+            return;
+        }
+        let unreachable = reports.iter().all(|r| {
+            matches!(&r.classified, Classified::Transient { code, .. } if code == super::http::NOT_SENT)
+        });
+        let mut b = self.breaker.lock().expect("breaker lock");
+        if !unreachable {
+            if b.open_until.is_some() {
+                tracing::info!(profile = %self.name, "provider reachable again; calls resume");
+            }
+            *b = Breaker::default();
+            return;
+        }
+        b.unreachable += 1;
+        if b.unreachable >= BREAKER_TRIPS_AFTER {
+            let pause = b.pause;
+            b.open_until = Some(Instant::now() + pause);
+            b.pause = (pause * 2).min(BREAKER_MAX_PAUSE);
+            b.unreachable = 0;
+            tracing::warn!(profile = %self.name, pause = ?pause,
+                "the provider cannot be reached; this profile's calls pause");
+        }
+    }
+
     async fn observe(&self, reports: &[CallReport]) {
+        self.watch_reachability(reports);
         let limited = reports.iter().find_map(|r| match &r.classified {
             Classified::Transient {
                 rate_limited: true,

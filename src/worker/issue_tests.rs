@@ -360,3 +360,34 @@ async fn a_create_whose_order_already_has_a_card_adopts_it_instead_of_sending() 
         "no create was sent"
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_provider_pauses_the_profiles_calls_until_one_reaches_it() {
+    // Arrange: five creates refused before a byte left, then one that goes through.
+    let refused = || Classified::Transient {
+        code: crate::providers::http::NOT_SENT.into(),
+        message: "connection refused".into(),
+        retry_after: None,
+        rate_limited: false,
+    };
+    let mut creates: Vec<Classified> = (0..crate::providers::BREAKER_TRIPS_AFTER)
+        .map(|_| refused())
+        .collect();
+    creates.push(accepted(json!({"card_id": "c1"})));
+    let (provider, handler) = setup(creates, None);
+    let client = handler.clients().get("uqpay").unwrap().clone();
+
+    // Act
+    for _ in 0..crate::providers::BREAKER_TRIPS_AFTER {
+        handler.handle(order(false, None), SendGate::open()).await;
+    }
+    let tripped = client.breaker_open();
+    let through = handler.handle(order(false, None), SendGate::open()).await;
+
+    // Assert: tripped after the fifth; the next call waited for the pause, reached the
+    // provider and closed the breaker.
+    assert!(tripped);
+    assert!(matches!(through.outcome, Outcome::Submitted { .. }));
+    assert!(!client.breaker_open());
+    assert_eq!(provider.create_calls.load(Ordering::SeqCst), 6);
+}

@@ -138,3 +138,22 @@ fn push(mut reports: Vec<CallReport>, report: CallReport) -> Vec<CallReport> {
     reports.push(report);
     reports
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CardPage;
+
+    #[test]
+    fn a_page_that_does_not_say_how_many_pages_there_are_proves_nothing() {
+        // A page read as "no more pages" would end the scan with "not found": a re-send.
+        let without_count = br#"{"data": [], "total_items": 0}"#;
+        let not_a_number = br#"{"data": [], "total_pages": "2"}"#;
+        let without_cards = br#"{"total_pages": 1}"#;
+        let complete = br#"{"data": [], "total_pages": 0}"#;
+
+        assert!(serde_json::from_slice::<CardPage>(without_count).is_err());
+        assert!(serde_json::from_slice::<CardPage>(not_a_number).is_err());
+        assert!(serde_json::from_slice::<CardPage>(without_cards).is_err());
+        assert!(serde_json::from_slice::<CardPage>(complete).is_ok());
+    }
+}
