@@ -163,6 +163,48 @@ pub struct Profile {
     /// development key is never sent anywhere else. The built-in profiles set it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandbox_credentials: bool,
+    /// Maker-checker: a batch with more new orders than this waits `awaiting_approval` until
+    /// someone other than its submitter approves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_over_orders: Option<u64>,
+    /// Maker-checker: a batch whose amounts add up to more than this (in the profile's currency,
+    /// major units: `10000` or `"10000.00"`) waits `awaiting_approval` likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_over_amount: Option<Amount>,
+}
+
+/// An amount in major units as the configuration gives it (`10000`, `2500.50` or `"2500,50"`),
+/// held in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    /// The amount in minor units (cents).
+    pub minor: i64,
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::domain::money::format_minor(self.minor))
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Int(u64),
+            Float(f64),
+            Text(String),
+        }
+        let text = match Given::deserialize(d)? {
+            Given::Int(n) => n.to_string(),
+            Given::Float(f) => format!("{f:.2}"),
+            Given::Text(t) => t,
+        };
+        crate::domain::money::parse_amount_minor(text.trim())
+            .map(|minor| Amount { minor })
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Profile {
@@ -501,6 +543,8 @@ impl Profile {
             doubt_wait_ms: Some(0),
             give_up_after_secs: defaults::give_up_after_secs(),
             sandbox_credentials: true,
+            approval_over_orders: None,
+            approval_over_amount: None,
         }
     }
 

@@ -32,6 +32,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod control;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod domain;

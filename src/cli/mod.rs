@@ -2,6 +2,7 @@
 //! `anyhow::Result<ExitCode>`; `main` prints an error as one line on stderr.
 
 mod args;
+mod control;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod export;
@@ -11,7 +12,7 @@ mod reconcile;
 mod run;
 mod submit;
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, TokenCommand};
 pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
@@ -56,7 +57,42 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             state,
             confirm,
-        } => read::requeue(&open_store(&config).await?, &batch, state, confirm).await,
+        } => {
+            let action = crate::control::Action::Requeue { state, confirm };
+            control::act(&open_store(&config).await?, &batch, action).await
+        }
+        Command::Pause { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Pause,
+            )
+            .await
+        }
+        Command::Resume { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Resume,
+            )
+            .await
+        }
+        Command::Cancel { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Cancel,
+            )
+            .await
+        }
+        Command::Approve { batch } => {
+            let action = crate::control::Action::Approve;
+            control::act(&open_store(&config).await?, &batch, action).await
+        }
+        Command::Token(command) => control::token(&open_store(&config).await?, command).await,
+        Command::Audit { limit, json } => {
+            control::audit(&open_store(&config).await?, limit, json).await
+        }
         Command::Run => run::run(&config, Services::ALL).await,
         #[cfg(feature = "sandbox")]
         Command::Demo { dir, keep } => demo::demo(&dir, keep).await,

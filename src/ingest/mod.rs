@@ -32,5 +32,5 @@ pub use qitech_postpaid::{
 pub use qitech_prepaid::{PrepaidDeliveryAddress, QitechPrepaidOrder};
 pub use reader::{CsvOrders, columns};
 pub use rejects::RejectsWriter;
-pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
+pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit, submit_by};
 pub use uqpay::{UqpayOrder, UqpayRiskControls, UqpaySpendingControl};

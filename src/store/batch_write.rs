@@ -102,6 +102,60 @@ impl BatchWriter {
         self.report.inserted
     }
 
+    /// Records who submitted the batch and the state it starts in (`awaiting_approval` when over
+    /// its profile's approval threshold), inside the batch's transaction, so no worker can claim
+    /// an order before the batch is held.
+    pub async fn set_control(
+        &mut self,
+        state: crate::domain::BatchState,
+        reason: Option<&str>,
+        submitted_by: &str,
+    ) -> Result<()> {
+        // language=SQL
+        const SQL: &str =
+            "UPDATE batches SET state = $2, state_reason = $3, submitted_by = $4 WHERE id = $1";
+        macro_rules! set {
+            ($tx:expr) => {
+                sqlx::query(SQL)
+                    .bind(self.batch_id.clone())
+                    .bind(state.as_str())
+                    .bind(reason.map(str::to_owned))
+                    .bind(submitted_by.to_owned())
+                    .execute(&mut **$tx)
+                    .await?
+                    .rows_affected()
+            };
+        }
+        match &mut self.tx {
+            WriterTx::Sqlite(tx) => set!(tx),
+            WriterTx::Postgres(tx) => set!(tx),
+        };
+        Ok(())
+    }
+
+    /// The sum of the amounts of the orders this batch wrote so far (0 when none has one).
+    pub async fn amount_total(&mut self) -> Result<i64> {
+        self.flush().await?;
+        // language=SQL
+        const SQL: &str =
+            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM orders WHERE batch_id = $1";
+        let total: i64 = match &mut self.tx {
+            WriterTx::Sqlite(tx) => {
+                sqlx::query_scalar(SQL)
+                    .bind(self.batch_id.clone())
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+            WriterTx::Postgres(tx) => {
+                sqlx::query_scalar(SQL)
+                    .bind(self.batch_id.clone())
+                    .fetch_one(&mut **tx)
+                    .await?
+            }
+        };
+        Ok(total)
+    }
+
     /// Writes what is buffered, commits, and wakes idle workers.
     pub async fn commit(mut self) -> Result<BatchInsertReport> {
         self.flush().await?;

@@ -8,6 +8,10 @@
 //! sending anything. It stamps them `in_flight` with the worker's id and a lease
 //! deadline, counts the attempt, and remembers the state they came from in `claimed_from` so a
 //! release can restore it exactly.
+//!
+//! Due orders of a batch that is not `active` (paused, awaiting approval, canceled) are not
+//! claimed; taking over an expired lease and resolving a doubt go on, because a call for those
+//! may already have reached the provider.
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
@@ -31,6 +35,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+              AND batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active') \
             ORDER BY next_attempt_at LIMIT $5) \
         LIMIT $5) \
     RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
@@ -50,6 +55,7 @@ const PG_CLAIM: &str = "WITH expired AS ( \
     ), due AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+          AND batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active') \
         ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), picked AS ( \
         SELECT id FROM expired UNION ALL SELECT id FROM doubt UNION ALL SELECT id FROM due LIMIT $5 \

@@ -7,6 +7,9 @@
 
 #![warn(missing_docs)]
 
+mod api_tokens;
+mod audit;
+mod batch_control;
 mod batch_write;
 mod claim;
 mod complete;
@@ -24,6 +27,9 @@ mod requeue;
 mod tokens;
 mod wake;
 
+pub use api_tokens::ApiToken;
+pub use audit::{AuditEntry, AuditRow};
+pub use batch_control::BatchControl;
 pub use batch_write::BatchWriter;
 pub use confirm::{ConfirmedBy, EventSettlement, OrderConfirmation};
 pub use connect::{Engine, Store};

@@ -85,14 +85,14 @@ impl Store {
     /// Every batch, newest first, with its counts per state and totals per currency.
     pub async fn batch_list(&self) -> Result<Vec<BatchSummary>> {
         // language=SQL
-        const BATCHES: &str = "SELECT id, profile, provider, source, created_at FROM batches ORDER BY created_at DESC, id";
+        const BATCHES: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by FROM batches ORDER BY created_at DESC, id";
         // language=SQL
         const COUNTS: &str =
             "SELECT batch_id, state, COUNT(*) FROM orders GROUP BY batch_id, state";
         // language=SQL
         const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
             WHERE currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
-        let batches = fetch_all!(self, (String, String, String, String, i64), BATCHES);
+        let batches = fetch_all!(self, RawBatch, BATCHES);
         let counts = fetch_all!(self, (String, String, i64), COUNTS);
         let totals = fetch_all!(self, (String, String, i64), TOTALS);
         let mut out = batches
@@ -121,8 +121,7 @@ impl Store {
     /// One batch: counts per state, totals, and the orders needing attention.
     pub async fn batch_status(&self, batch_id: Uuid) -> Result<BatchStatus> {
         // language=SQL
-        const BATCH: &str =
-            "SELECT id, profile, provider, source, created_at FROM batches WHERE id = $1";
+        const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by FROM batches WHERE id = $1";
         // language=SQL
         const COUNTS: &str =
             "SELECT state, COUNT(*) FROM orders WHERE batch_id = $1 GROUP BY state";
@@ -135,12 +134,7 @@ impl Store {
             " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
         );
         let id = batch_id.to_string();
-        let batch = fetch_all!(
-            self,
-            (String, String, String, String, i64),
-            BATCH,
-            id.clone()
-        );
+        let batch = fetch_all!(self, RawBatch, BATCH, id.clone());
         let mut summary = summary(
             batch
                 .into_iter()
@@ -187,6 +181,43 @@ impl Store {
         rows.into_iter().map(RawOrder::parse).collect()
     }
 
+    /// One page of a batch's orders by id (keyset pagination): at most `limit` orders whose id
+    /// is above `after`, only those in `state` when given, and only those whose `order_ref`
+    /// contains `q` when given.
+    pub async fn order_page(
+        &self,
+        batch_id: Uuid,
+        state: Option<OrderState>,
+        q: Option<&str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRow>> {
+        // language=SQL
+        const SQL: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND ($3 IS NULL OR state = $3) \
+              AND ($4 IS NULL OR order_ref LIKE $4 ESCAPE '\\') ORDER BY id LIMIT $5"
+        );
+        let pattern = q.map(|q| {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows = fetch_all!(
+            self,
+            RawOrder,
+            SQL,
+            batch_id.to_string(),
+            after.unwrap_or(0),
+            state.map(OrderState::as_str),
+            pattern,
+            i64::from(limit)
+        );
+        rows.into_iter().map(RawOrder::parse).collect()
+    }
+
     /// One order by id, if it exists.
     pub async fn order_get(&self, order_id: i64) -> Result<Option<OrderRow>> {
         // language=SQL
@@ -220,10 +251,25 @@ impl Store {
     }
 }
 
+/// A `batches` row: id, profile, provider, source, created_at, state, state_reason, submitted_by.
+type RawBatch = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 fn summary(
-    (id, profile, provider, source, created_at): (String, String, String, String, i64),
+    (id, profile, provider, source, created_at, state, state_reason, submitted_by): RawBatch,
 ) -> Result<BatchSummary> {
     Ok(BatchSummary {
+        state: state.parse().map_err(|e| corrupt("batches", e))?,
+        state_reason,
+        submitted_by,
         id: Uuid::parse_str(&id).map_err(|e| corrupt("batches", e))?,
         profile,
         provider: provider.parse().map_err(|e| corrupt("batches", e))?,

@@ -7,6 +7,7 @@ mod support;
 
 mod batch;
 mod claim;
+mod controls;
 mod ingest_header;
 mod ingest_rows;
 mod submit;
