@@ -121,6 +121,25 @@ impl Store {
     /// One batch: counts per state, totals, and the orders needing attention.
     pub async fn batch_status(&self, batch_id: Uuid) -> Result<BatchStatus> {
         // language=SQL
+        const FAILING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
+        );
+        let summary = self.batch_summary(batch_id).await?;
+        let [a, b, c, d, e] = FAILING_STATES.map(OrderState::as_str);
+        let failing = fetch_all!(self, RawOrder, FAILING, batch_id.to_string(), a, b, c, d, e);
+        Ok(BatchStatus {
+            summary,
+            failing: failing
+                .into_iter()
+                .map(RawOrder::parse)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// One batch with its counts per state and totals ([`Error::BatchNotFound`] if none).
+    pub async fn batch_summary(&self, batch_id: Uuid) -> Result<BatchSummary> {
+        // language=SQL
         const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by FROM batches WHERE id = $1";
         // language=SQL
         const COUNTS: &str =
@@ -128,11 +147,6 @@ impl Store {
         // language=SQL
         const TOTALS: &str = "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
             WHERE batch_id = $1 AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY currency";
-        // language=SQL
-        const FAILING: &str = concat!(
-            select_orders!(),
-            " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
-        );
         let id = batch_id.to_string();
         let batch = fetch_all!(self, RawBatch, BATCH, id.clone());
         let mut summary = summary(
@@ -146,18 +160,10 @@ impl Store {
                 .counts
                 .insert(state.parse().map_err(|e| corrupt("orders", e))?, n as u64);
         }
-        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id.clone())
+        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
             .into_iter()
             .collect();
-        let [a, b, c, d, e] = FAILING_STATES.map(OrderState::as_str);
-        let failing = fetch_all!(self, RawOrder, FAILING, id, a, b, c, d, e);
-        Ok(BatchStatus {
-            summary,
-            failing: failing
-                .into_iter()
-                .map(RawOrder::parse)
-                .collect::<Result<_>>()?,
-        })
+        Ok(summary)
     }
 
     /// The orders of a batch by line, optionally only those in `state`.

@@ -6,6 +6,8 @@
 #[macro_use]
 mod support;
 
+mod api_auth;
+mod api_batches;
 mod batches;
 mod reconcile_lookup;
 mod reconcile_report;
