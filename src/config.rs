@@ -171,6 +171,13 @@ pub struct Profile {
     /// major units: `10000` or `"10000.00"`) waits `awaiting_approval` likewise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_over_amount: Option<Amount>,
+    /// Failure threshold: a batch is paused when this share (0 < rate <= 1) of its attempted
+    /// orders failed permanently, once `pause_min_attempts` were attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_after_failure_rate: Option<f64>,
+    /// The attempted orders the failure threshold waits for before it judges (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_min_attempts: Option<u64>,
 }
 
 /// An amount in major units as the configuration gives it (`10000`, `2500.50` or `"2500,50"`),
@@ -448,6 +455,14 @@ impl Config {
                     ),
                 );
             }
+            if let Some(rate) = p.pause_after_failure_rate
+                && !(rate > 0.0 && rate <= 1.0)
+            {
+                return invalid(
+                    key("pause_after_failure_rate"),
+                    "must be a share above 0 and at most 1 (0.2 = 20%)",
+                );
+            }
             if p.sandbox_credentials && !p.is_loopback() {
                 return invalid(
                     key("sandbox_credentials"),
@@ -545,6 +560,8 @@ impl Profile {
             sandbox_credentials: true,
             approval_over_orders: None,
             approval_over_amount: None,
+            pause_after_failure_rate: None,
+            pause_min_attempts: None,
         }
     }
 

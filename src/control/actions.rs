@@ -146,7 +146,9 @@ async fn run(
             0
         }
         Action::Resume => {
-            store.batch_resume(batch_id).await?;
+            store
+                .batch_resume(batch_id, Some(&format!("resumed by {actor}")))
+                .await?;
             0
         }
         Action::Cancel => {

@@ -64,13 +64,15 @@ impl Store {
         .await
     }
 
-    /// Resumes a `paused` batch: its due orders are claimable again, at once.
-    pub async fn batch_resume(&self, batch_id: Uuid) -> Result<()> {
+    /// Resumes a `paused` batch: its due orders are claimable again, at once. `reason` (e.g.
+    /// `resumed by cli:ana`) stays with the batch; a reason starting with `resumed` keeps the
+    /// failure threshold from pausing it again.
+    pub async fn batch_resume(&self, batch_id: Uuid, reason: Option<&str>) -> Result<()> {
         self.batch_move(
             batch_id,
             BatchState::Paused,
             BatchState::Active,
-            None,
+            reason,
             "resume",
         )
         .await?;

@@ -16,6 +16,7 @@ mod complete;
 mod confirm;
 mod connect;
 mod error;
+mod failure_rate;
 mod inbox;
 mod lookup;
 mod model;

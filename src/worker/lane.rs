@@ -323,6 +323,10 @@ async fn complete_in_groups(
                 }
             }
         };
+        if let Some(lane) = lane.upgrade() {
+            let now = lane.clock.now_ms();
+            super::threshold::check(&lane.store, &lane.profile, &completions, &applied, now).await;
+        }
         for (reply, ok) in replies.into_iter().zip(applied) {
             let _ = reply.send(Ok(ok));
         }

@@ -18,6 +18,7 @@ mod issue;
 mod lane;
 mod limit;
 mod run;
+mod threshold;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};

@@ -11,6 +11,7 @@ on_both_engines!(
     every_route_answers_401_without_a_token_or_with_a_bad_or_revoked_one,
     each_role_may_do_what_it_allows_and_gets_403_beyond,
     the_openapi_document_lists_every_route,
+    the_api_is_refused_beyond_loopback_while_no_token_exists,
 );
 
 /// Every route of the contract, with `{id}` standing for a batch id.
@@ -339,4 +340,30 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         "{doc}"
     );
     app.shutdown().await;
+}
+
+async fn the_api_is_refused_beyond_loopback_while_no_token_exists(db: TestDb) {
+    // Arrange: a server configured on every interface, and no token.
+    let store = db.store().await;
+    let mut config = cardbatch::config::Config::without_profiles();
+    config.server.listen = "0.0.0.0:0".parse().unwrap();
+    let app = cardbatch::app::App::with_store(&config, store.clone(), |_, _| unreachable!())
+        .expect("no profile, nothing to build");
+
+    // Act
+    let started = app.start(cardbatch::app::Services::SERVER).await;
+
+    // Assert: refused before anything listens, with what to do.
+    let Err(error) = started else {
+        panic!("the API started on 0.0.0.0 with no token")
+    };
+    assert!(
+        matches!(error, cardbatch::app::AppError::ApiWithoutToken(_)),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("cardbatch token create"),
+        "{error}"
+    );
+    store.close().await;
 }

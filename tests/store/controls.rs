@@ -58,14 +58,14 @@ async fn a_paused_batch_is_not_claimed_and_resuming_makes_it_claimable(db: TestD
     ));
 
     // Act: resume.
-    store.batch_resume(paused).await.unwrap();
+    store.batch_resume(paused, None).await.unwrap();
     let after = claim(&store, 10).await;
 
     // Assert
     assert_eq!(after.len(), 3);
     assert!(after.iter().all(|o| o.batch_id == paused));
     assert!(matches!(
-        store.batch_resume(paused).await,
+        store.batch_resume(paused, None).await,
         Err(Error::BatchStateForbids {
             state: BatchState::Active,
             ..
