@@ -178,6 +178,13 @@ pub struct Profile {
     /// The attempted orders the failure threshold waits for before it judges (default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_min_attempts: Option<u64>,
+    /// Daily spend cap in the profile's currency (major units, like `approval_over_amount`):
+    /// orders whose amount would take the day's total over it wait for the next day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_spend_cap: Option<Amount>,
+    /// The UTC offset whose midnight starts a spend day, e.g. `"-03:00"` (default `"+00:00"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_day_utc_offset: Option<String>,
 }
 
 /// An amount in major units as the configuration gives it (`10000`, `2500.50` or `"2500,50"`),
@@ -215,6 +222,15 @@ impl<'de> Deserialize<'de> for Amount {
 }
 
 impl Profile {
+    /// The offset whose midnight starts a spend day ([`Profile::spend_day_utc_offset`]; UTC
+    /// when unset or unreadable, which `Config` validation refuses).
+    pub fn spend_day_offset(&self) -> chrono::FixedOffset {
+        self.spend_day_utc_offset
+            .as_deref()
+            .and_then(|o| o.parse().ok())
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero is a valid offset"))
+    }
+
     /// [`Profile::give_up_after_secs`] as a duration.
     pub fn give_up_after(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.give_up_after_secs)
@@ -455,6 +471,14 @@ impl Config {
                     ),
                 );
             }
+            if let Some(offset) = &p.spend_day_utc_offset
+                && offset.parse::<chrono::FixedOffset>().is_err()
+            {
+                return invalid(
+                    key("spend_day_utc_offset"),
+                    "must be a UTC offset such as \"-03:00\" or \"+00:00\"",
+                );
+            }
             if let Some(rate) = p.pause_after_failure_rate
                 && !(rate > 0.0 && rate <= 1.0)
             {
@@ -562,6 +586,8 @@ impl Profile {
             approval_over_amount: None,
             pause_after_failure_rate: None,
             pause_min_attempts: None,
+            daily_spend_cap: None,
+            spend_day_utc_offset: None,
         }
     }
 

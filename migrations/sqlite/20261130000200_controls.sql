@@ -29,5 +29,14 @@ CREATE TABLE audit_log (
     detail    TEXT
 );
 
+-- The daily spend cap: what each profile reserved per day (in its configured UTC offset), in
+-- minor units. A claim reserves an order's amount here or defers the order to the next day.
+CREATE TABLE spend_days (
+    profile      TEXT NOT NULL,
+    day          TEXT NOT NULL,             -- YYYY-MM-DD
+    spent_minor  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (profile, day)
+);
+
 -- Keyset pagination of a batch's orders (`after` an order id).
 CREATE INDEX orders_batch_id ON orders (batch_id, id);

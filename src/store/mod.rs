@@ -25,6 +25,7 @@ mod reconcile_lookup;
 mod reconcile_read;
 mod report;
 mod requeue;
+mod spend;
 mod tokens;
 mod wake;
 

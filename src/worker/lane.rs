@@ -267,7 +267,8 @@ async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
     let limit = lane.config.claim_batch.max(1);
     let task = tokio::spawn(async move {
         let _gate = gate;
-        lane.store
+        let claimed = lane
+            .store
             .order_claim_due(
                 &lane.profile_name,
                 &lane.worker_id,
@@ -275,7 +276,11 @@ async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
                 lane.lease(),
                 lane.clock.now_ms(),
             )
-            .await
+            .await?;
+        // The daily spend cap holds back what does not fit today (a no-op without one).
+        let (store, name, worker) = (&lane.store, &lane.profile_name, &lane.worker_id);
+        let now = lane.clock.now_ms();
+        super::spend_cap::admit(store, name, &lane.profile, worker, claimed, now).await
     });
     match task.await {
         Ok(claimed) => claimed.map_err(|e| e.to_string()),

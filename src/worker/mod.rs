@@ -18,6 +18,7 @@ mod issue;
 mod lane;
 mod limit;
 mod run;
+mod spend_cap;
 mod threshold;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
@@ -26,3 +27,4 @@ pub use handler::{HandlerResult, OrderHandler, Outcome, handler_fn};
 pub use issue::IssueHandler;
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};
+pub use spend_cap::spend_day;

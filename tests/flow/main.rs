@@ -9,6 +9,7 @@ mod support;
 mod api_auth;
 mod api_batches;
 mod batches;
+mod controls_spend_cap;
 mod controls_threshold;
 mod reconcile_lookup;
 mod reconcile_report;
