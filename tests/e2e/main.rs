@@ -8,6 +8,7 @@ mod support;
 
 mod cli_output;
 mod demo;
+mod operator_cli;
 mod restart;
 mod sandbox_cli;
 mod zero_config;

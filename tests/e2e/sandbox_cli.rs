@@ -56,10 +56,10 @@ async fn the_sandbox_command_runs_with_the_faults_credentials_and_webhook_target
                 guide.push_str(&line);
                 guide.push('\n');
             }
-            if line.contains("admin:") {
-                if let Some(tx) = guide_tx.take() {
-                    let _ = tx.send(std::mem::take(&mut guide));
-                }
+            if line.contains("admin:")
+                && let Some(tx) = guide_tx.take()
+            {
+                let _ = tx.send(std::mem::take(&mut guide));
             }
         }
         if let Some(tx) = guide_tx.take() {
