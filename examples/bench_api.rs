@@ -157,7 +157,10 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
         .await?;
         filtered.push(took);
     }
-    report("GET /api/v1/batches/{id}/orders?limit=100&after=", &mut times);
+    report(
+        "GET /api/v1/batches/{id}/orders?limit=100&after=",
+        &mut times,
+    );
     report(
         "GET /api/v1/batches/{id}/orders?limit=100&state=queued&after=",
         &mut filtered,

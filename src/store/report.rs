@@ -85,16 +85,23 @@ impl Store {
     /// Every batch, newest first, with its counts per state and totals per currency.
     pub async fn batch_list(&self) -> Result<Vec<BatchSummary>> {
         // language=SQL
-        const BATCHES: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by FROM batches ORDER BY created_at DESC, id";
+        const BATCHES: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches ORDER BY created_at DESC, id";
         // language=SQL
         const COUNTS: &str =
             "SELECT batch_id, state, COUNT(*) FROM orders GROUP BY batch_id, state";
         // language=SQL
+        // Only batches written before their totals were stored with them.
         const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
-            WHERE currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
+            WHERE batch_id IN (SELECT id FROM batches WHERE totals IS NULL) \
+              AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
         let batches = fetch_all!(self, RawBatch, BATCHES);
         let counts = fetch_all!(self, (String, String, i64), COUNTS);
-        let totals = fetch_all!(self, (String, String, i64), TOTALS);
+        let legacy = batches.iter().any(|b| b.8.is_none());
+        let totals = if legacy {
+            fetch_all!(self, (String, String, i64), TOTALS)
+        } else {
+            Vec::new()
+        };
         let mut out = batches
             .into_iter()
             .map(summary)
@@ -140,7 +147,7 @@ impl Store {
     /// One batch with its counts per state and totals ([`Error::BatchNotFound`] if none).
     pub async fn batch_summary(&self, batch_id: Uuid) -> Result<BatchSummary> {
         // language=SQL
-        const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by FROM batches WHERE id = $1";
+        const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches WHERE id = $1";
         // language=SQL
         const COUNTS: &str =
             "SELECT state, COUNT(*) FROM orders WHERE batch_id = $1 GROUP BY state";
@@ -149,6 +156,7 @@ impl Store {
             WHERE batch_id = $1 AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY currency";
         let id = batch_id.to_string();
         let batch = fetch_all!(self, RawBatch, BATCH, id.clone());
+        let stored_totals = batch.first().is_some_and(|b| b.8.is_some());
         let mut summary = summary(
             batch
                 .into_iter()
@@ -160,9 +168,11 @@ impl Store {
                 .counts
                 .insert(state.parse().map_err(|e| corrupt("orders", e))?, n as u64);
         }
-        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
-            .into_iter()
-            .collect();
+        if !stored_totals {
+            summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
+                .into_iter()
+                .collect();
+        }
         Ok(summary)
     }
 
@@ -257,7 +267,8 @@ impl Store {
     }
 }
 
-/// A `batches` row: id, profile, provider, source, created_at, state, state_reason, submitted_by.
+/// A `batches` row: id, profile, provider, source, created_at, state, state_reason, submitted_by,
+/// totals (JSON, `None` for batches written before totals were stored).
 type RawBatch = (
     String,
     String,
@@ -267,11 +278,18 @@ type RawBatch = (
     String,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn summary(
-    (id, profile, provider, source, created_at, state, state_reason, submitted_by): RawBatch,
+    (id, profile, provider, source, created_at, state, state_reason, submitted_by, totals): RawBatch,
 ) -> Result<BatchSummary> {
+    let totals_minor = totals
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("batches", e))?
+        .unwrap_or_default();
     Ok(BatchSummary {
         state: state.parse().map_err(|e| corrupt("batches", e))?,
         state_reason,
@@ -282,6 +300,6 @@ fn summary(
         source,
         created_at_ms: created_at,
         counts: BTreeMap::new(),
-        totals_minor: BTreeMap::new(),
+        totals_minor,
     })
 }

@@ -20,6 +20,7 @@ on_both_engines!(
     tokens_are_found_by_hash_until_revoked,
     every_action_is_audited_with_its_outcome,
     orders_come_in_keyset_pages_filtered_by_state_and_reference,
+    a_batchs_totals_are_stored_with_it_and_summed_for_older_batches,
 );
 
 async fn claim(store: &Store, limit: u32) -> Vec<ClaimedOrder> {
@@ -283,4 +284,56 @@ async fn orders_come_in_keyset_pages_filtered_by_state_and_reference(db: TestDb)
     assert_eq!(queued.len(), 4);
     assert_eq!(refs(&by_ref), ["k-3"]);
     assert!(wildcard.is_empty(), "`%` is matched literally");
+}
+
+async fn a_batchs_totals_are_stored_with_it_and_summed_for_older_batches(db: TestDb) {
+    // Arrange: two batches of 12.50 USD orders; one is made to look like a batch written before
+    // totals were stored with it.
+    let store = db.store().await;
+    let stored = submit(&store, "uqpay", orders("t", 4)).await.batch_id;
+    let legacy = submit(&store, "uqpay", orders("l", 2)).await.batch_id;
+    // language=SQL
+    let forget = "UPDATE batches SET totals = NULL WHERE id = $1";
+    if db.url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        sqlx::query(forget)
+            .bind(legacy.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        sqlx::query(forget)
+            .bind(legacy.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+
+    // Act
+    let list = store.batch_list().await.unwrap();
+    let one = store.batch_summary(legacy).await.unwrap();
+
+    // Assert
+    let totals = |id: Uuid| {
+        list.iter()
+            .find(|b| b.id == id)
+            .unwrap()
+            .totals_minor
+            .clone()
+    };
+    assert_eq!(totals(stored).get("USD"), Some(&5_000));
+    assert_eq!(totals(legacy).get("USD"), Some(&2_500));
+    assert_eq!(one.totals_minor.get("USD"), Some(&2_500));
+    assert_eq!(
+        store
+            .batch_summary(stored)
+            .await
+            .unwrap()
+            .totals_minor
+            .get("USD"),
+        Some(&5_000)
+    );
 }
