@@ -208,11 +208,28 @@ impl Store {
         after: Option<i64>,
         limit: u32,
     ) -> Result<Vec<OrderRow>> {
+        // One statement per combination of filters, so that each gets a plan of its own (an
+        // `$3 IS NULL OR state = $3` keeps Postgres from using the index that fits).
         // language=SQL
-        const SQL: &str = concat!(
+        const ALL: &str = concat!(
             select_orders!(),
-            " WHERE batch_id = $1 AND id > $2 AND ($3 IS NULL OR state = $3) \
-              AND ($4 IS NULL OR order_ref LIKE $4 ESCAPE '\\') ORDER BY id LIMIT $5"
+            " WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const IN_STATE: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND state = $4 ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const MATCHING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND order_ref LIKE $4 ESCAPE '\\' ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const IN_STATE_MATCHING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND state = $4 AND order_ref LIKE $5 ESCAPE '\\' \
+              ORDER BY id LIMIT $3"
         );
         let pattern = q.map(|q| {
             let escaped = q
@@ -221,16 +238,24 @@ impl Store {
                 .replace('_', "\\_");
             format!("%{escaped}%")
         });
-        let rows = fetch_all!(
-            self,
-            RawOrder,
-            SQL,
-            batch_id.to_string(),
-            after.unwrap_or(0),
-            state.map(OrderState::as_str),
-            pattern,
-            i64::from(limit)
-        );
+        let (id, after, limit) = (batch_id.to_string(), after.unwrap_or(0), i64::from(limit));
+        let rows = match (state, pattern) {
+            (None, None) => fetch_all!(self, RawOrder, ALL, id, after, limit),
+            (Some(s), None) => fetch_all!(self, RawOrder, IN_STATE, id, after, limit, s.as_str()),
+            (None, Some(p)) => fetch_all!(self, RawOrder, MATCHING, id, after, limit, p),
+            (Some(s), Some(p)) => {
+                fetch_all!(
+                    self,
+                    RawOrder,
+                    IN_STATE_MATCHING,
+                    id,
+                    after,
+                    limit,
+                    s.as_str(),
+                    p
+                )
+            }
+        };
         rows.into_iter().map(RawOrder::parse).collect()
     }
 
