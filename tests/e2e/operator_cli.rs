@@ -4,13 +4,22 @@
 use crate::support::{PG_URL_VAR, TestDb, orders, submit};
 use serde_json::Value;
 
-on_both_engines!(the_operators_commands_act_refuse_and_are_audited);
+on_both_engines!(
+    the_operators_commands_act_refuse_and_are_audited,
+    a_batch_held_for_approval_is_approved_by_someone_else,
+);
 
 /// Runs `cardbatch --database-url URL <args>` as user `ana`; returns (success, stdout, stderr).
 async fn cardbatch(url: &str, args: &[&str]) -> (bool, String, String) {
+    cardbatch_as("ana", url, args).await
+}
+
+/// [`cardbatch`] as `user`, with batches of more than 2 UQPAY orders held for approval.
+async fn cardbatch_as(user: &str, url: &str, args: &[&str]) -> (bool, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbatch"))
         .env_remove(PG_URL_VAR)
-        .env("USER", "ana")
+        .env("CARDBATCH_PROFILES__UQPAY__APPROVAL_OVER_ORDERS", "2")
+        .env("USER", user)
         .arg("--database-url")
         .arg(url)
         .args(args)
@@ -115,4 +124,41 @@ async fn the_operators_commands_act_refuse_and_are_audited(db: TestDb) {
         table.contains("cli:ana") && table.contains("cancel"),
         "{table}"
     );
+}
+
+async fn a_batch_held_for_approval_is_approved_by_someone_else(db: TestDb) {
+    // Arrange: a file of 3 UQPAY orders, over the profile's approval_over_orders = 2.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("held.csv");
+    std::fs::write(
+        &file,
+        crate::support::csv(cardbatch::domain::ProviderKind::Uqpay, "h", 3, &[]),
+    )
+    .unwrap();
+    let url = db.url.as_str();
+
+    // Act
+    let file = file.to_str().unwrap();
+    let (ok, out, err) = cardbatch_as("maker", url, &["submit", file, "--provider", "uqpay"]).await;
+
+    // Assert: queued, held, and said so.
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("awaiting approval (3 orders is over approval_over_orders = 2)"),
+        "{out}"
+    );
+    let (_, batches, _) = cardbatch(url, &["batches", "--json"]).await;
+    let batches: Value = serde_json::from_str(&batches).unwrap();
+    assert_eq!(batches[0]["state"], "awaiting_approval");
+    assert_eq!(batches[0]["submitted_by"], "cli:maker");
+    let id = batches[0]["id"].as_str().unwrap().to_string();
+
+    // Act + Assert: the maker may not approve; someone else may.
+    let (ok, _, why) = cardbatch_as("maker", url, &["approve", &id]).await;
+    assert!(!ok && why.contains("submitted"), "{why}");
+    let (ok, out, err) = cardbatch_as("checker", url, &["approve", &id]).await;
+    assert!(ok && out.contains("approved"), "{out}{err}");
+    let (_, batches, _) = cardbatch(url, &["batches", "--json"]).await;
+    let batches: Value = serde_json::from_str(&batches).unwrap();
+    assert_eq!(batches[0]["state"], "active");
 }

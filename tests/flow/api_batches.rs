@@ -32,6 +32,18 @@ async fn an_upload_is_queued_or_refused_with_every_line_error(db: TestDb) {
     let (refused, errors) = call(&app, "POST", UPLOAD, Some(&ops), Some(invalid)).await;
     let conflicting = good.replace("Ana Silva", "Bia Souza");
     let (conflict, conflicts) = call(&app, "POST", UPLOAD, Some(&ops), Some(conflicting)).await;
+    let raw = |content_type: Option<&'static str>, body: String| {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{UPLOAD}", app.url))
+            .bearer_auth(&ops)
+            .body(body);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    let as_json = raw(Some("application/json"), csv(KIND, "j", 1, &[])).await;
+    let untyped = raw(None, csv(KIND, "n", 1, &[])).await;
     let unknown = "/api/v1/batches?profile=nope";
     let (no_profile, _) = call(&app, "POST", unknown, Some(&ops), Some(good)).await;
 
@@ -56,8 +68,14 @@ async fn an_upload_is_queued_or_refused_with_every_line_error(db: TestDb) {
     assert_eq!(conflict, StatusCode::CONFLICT, "{conflicts}");
     assert_eq!(conflicts["errors"][0]["column"], "order_ref");
     assert_eq!(no_profile, StatusCode::NOT_FOUND);
-    // Only the first upload made a batch; the refused ones wrote nothing.
-    assert_eq!(app.store.batch_list().await.unwrap().len(), 1);
+    assert_eq!(as_json, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        untyped,
+        StatusCode::CREATED,
+        "a body of no named type is read as CSV"
+    );
+    // Only the first and the untyped upload made a batch; the refused ones wrote nothing.
+    assert_eq!(app.store.batch_list().await.unwrap().len(), 2);
     app.shutdown().await;
 }
 

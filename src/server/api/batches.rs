@@ -151,7 +151,17 @@ pub async fn submit_batch(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !content_type.starts_with("text/csv") {
+    // A client that names no type (curl --data-binary) is taken at its word that this is CSV;
+    // one that names another (JSON, a form) is told.
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let csv_like = [
+        "",
+        "text/csv",
+        "application/csv",
+        "text/plain",
+        "application/octet-stream",
+    ];
+    if !csv_like.contains(&essence.to_ascii_lowercase().as_str()) {
         return Err(ApiError::UnsupportedMediaType(format!(
             "the body must be text/csv, not `{content_type}`"
         )));
