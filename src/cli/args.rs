@@ -148,6 +148,18 @@ pub enum Command {
         batch: String,
     },
 
+    /// Attach card refs found by hand (in the provider's portal) to an order that needs review.
+    ///
+    /// The order becomes submitted with those refs; the reconciler then looks the card up at the
+    /// provider and confirms it (or reports a mismatch), so a mistyped ref is caught.
+    Attach {
+        /// The order's id (`id` in `cardbatch orders BATCH --json` and in the API).
+        order: i64,
+        /// A ref as NAME=VALUE (e.g. card_id=c-123); repeat for several.
+        #[arg(long = "ref", value_name = "NAME=VALUE", required = true, value_parser = parse_ref)]
+        refs: Vec<(String, String)>,
+    },
+
     /// Manage the HTTP API's bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -266,4 +278,13 @@ fn parse_state(s: &str) -> Result<OrderState, String> {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_ref(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }

@@ -109,3 +109,19 @@ pub async fn audit(store: &Store, limit: u32, json: bool) -> anyhow::Result<Exit
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `cardbatch attach ORDER --ref NAME=VALUE...`.
+pub async fn attach(
+    store: &Store,
+    order: i64,
+    refs: Vec<(String, String)>,
+) -> anyhow::Result<ExitCode> {
+    let refs = refs
+        .iter()
+        .fold(crate::domain::ProviderRefs::new(), |r, (k, v)| r.with(k, v));
+    crate::control::attach(store, &cli_actor(), order, &refs, now_ms()).await?;
+    outln!(
+        "order {order}: refs attached; it is submitted, and the reconciler will confirm the card at the provider"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

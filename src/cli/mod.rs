@@ -89,6 +89,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             let action = crate::control::Action::Approve;
             control::act(&open_store(&config).await?, &batch, action).await
         }
+        Command::Attach { order, refs } => {
+            control::attach(&open_store(&config).await?, order, refs).await
+        }
         Command::Token(command) => control::token(&open_store(&config).await?, command).await,
         Command::Audit { limit, json } => {
             control::audit(&open_store(&config).await?, limit, json).await

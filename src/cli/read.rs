@@ -202,6 +202,7 @@ fn state_text(b: &BatchSummary) -> String {
 
 fn order_json(o: &OrderRow) -> serde_json::Value {
     json!({
+        "id": o.id,
         "line": o.line,
         "order_ref": o.order_ref,
         "state": o.state,

@@ -54,6 +54,9 @@ pub enum ControlError {
     /// No such batch.
     #[error("no batch with id {0}")]
     NotFound(Uuid),
+    /// No such order.
+    #[error("no order with id {0}")]
+    OrderNotFound(i64),
     /// The batch's state forbids the action, or the action needs what was not given.
     #[error("{0}")]
     Conflict(String),
@@ -75,6 +78,8 @@ impl From<StoreError> for ControlError {
             e @ StoreError::BatchStateForbids { .. } => ControlError::Conflict(e.to_string()),
             e @ StoreError::SelfApproval(_) => ControlError::SelfApproval(e.to_string()),
             e @ StoreError::InvalidRequeue(_) => ControlError::Invalid(e.to_string()),
+            StoreError::OrderNotFound(id) => ControlError::OrderNotFound(id),
+            e @ StoreError::InvalidAttach(_) => ControlError::Conflict(e.to_string()),
             e => ControlError::Store(e),
         }
     }
@@ -189,4 +194,52 @@ async fn run(
         action: action.name(),
         orders,
     })
+}
+
+/// Attaches card refs found by hand to the `needs_review` order `order_id` for `actor`: it
+/// becomes `submitted` and the reconciler confirms the card by a lookup. Audited.
+pub async fn attach(
+    store: &Store,
+    actor: &str,
+    order_id: i64,
+    refs: &crate::domain::ProviderRefs,
+    now_ms: i64,
+) -> Result<(), ControlError> {
+    let result = if refs.is_empty() {
+        Err(ControlError::Invalid("no refs to attach".into()))
+    } else {
+        store
+            .order_attach_refs(order_id, refs, now_ms)
+            .await
+            .map_err(ControlError::from)
+    };
+    let batch_id = match store.order_get(order_id).await {
+        Ok(order) => order.map(|o| o.batch_id),
+        Err(e) => return Err(ControlError::Store(e)),
+    };
+    let (outcome, detail) = match &result {
+        Ok(()) => (
+            "ok",
+            refs.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        Err(ControlError::Store(e)) => ("failed", e.to_string()),
+        Err(e) => ("refused", e.to_string()),
+    };
+    audit(
+        store,
+        AuditEntry {
+            at_ms: now_ms,
+            actor: actor.to_string(),
+            action: "attach".into(),
+            batch_id,
+            order_id: Some(order_id),
+            outcome: outcome.into(),
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    result
 }

@@ -5,4 +5,4 @@
 mod actions;
 pub mod tokens;
 
-pub use actions::{Action, ActionDone, ControlError, audit, cli_actor, perform};
+pub use actions::{Action, ActionDone, ControlError, attach, audit, cli_actor, perform};

@@ -38,6 +38,12 @@ pub enum Error {
     /// Maker-checker: the batch's submitter asked to approve it.
     #[error("batch {0} cannot be approved by the one who submitted it")]
     SelfApproval(uuid::Uuid),
+    /// An order id that is not in the `orders` table.
+    #[error("no order with id {0}")]
+    OrderNotFound(i64),
+    /// Card refs are attached by hand only to `needs_review` orders.
+    #[error("card refs can be attached only to a needs_review order, not a {0} one")]
+    InvalidAttach(OrderState),
     /// An API token of that name exists already.
     #[error("a token named `{0}` exists already")]
     TokenNameTaken(String),

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod api_tokens;
+mod attach;
 mod audit;
 mod batch_control;
 mod batch_write;

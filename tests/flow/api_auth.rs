@@ -15,7 +15,7 @@ on_both_engines!(
 );
 
 /// Every route of the contract, with `{id}` standing for a batch id.
-const ROUTES: [(&str, &str); 15] = [
+const ROUTES: [(&str, &str); 16] = [
     ("GET", "/api/v1/batches"),
     ("POST", "/api/v1/batches?profile=qitech_prepaid"),
     ("GET", "/api/v1/batches/{id}"),
@@ -25,6 +25,7 @@ const ROUTES: [(&str, &str); 15] = [
     ("POST", "/api/v1/batches/{id}/cancel"),
     ("POST", "/api/v1/batches/{id}/approve"),
     ("POST", "/api/v1/batches/{id}/requeue"),
+    ("POST", "/api/v1/orders/1/attach"),
     ("GET", "/api/v1/reconcile"),
     ("GET", "/api/v1/reconcile?batch={id}"),
     ("GET", "/api/v1/audit"),
@@ -310,6 +311,7 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         ("post", "/api/v1/batches/{id}/cancel"),
         ("post", "/api/v1/batches/{id}/approve"),
         ("post", "/api/v1/batches/{id}/requeue"),
+        ("post", "/api/v1/orders/{id}/attach"),
         ("get", "/api/v1/reconcile"),
         ("get", "/api/v1/audit"),
         ("get", "/api/v1/tokens"),

@@ -21,6 +21,7 @@ on_both_engines!(
     every_action_is_audited_with_its_outcome,
     orders_come_in_keyset_pages_filtered_by_state_and_reference,
     a_batchs_totals_are_stored_with_it_and_summed_for_older_batches,
+    refs_found_by_hand_are_attached_only_to_an_order_needing_review,
 );
 
 async fn claim(store: &Store, limit: u32) -> Vec<ClaimedOrder> {
@@ -336,4 +337,63 @@ async fn a_batchs_totals_are_stored_with_it_and_summed_for_older_batches(db: Tes
             .get("USD"),
         Some(&5_000)
     );
+}
+
+async fn refs_found_by_hand_are_attached_only_to_an_order_needing_review(db: TestDb) {
+    // Arrange: one order needs review, one is still queued.
+    let store = db.store().await;
+    let batch = submit(&store, "uqpay", orders("h", 2)).await.batch_id;
+    let review = claim(&store, 1).await.remove(0).id;
+    store
+        .order_complete_many(
+            "w1",
+            &[cardbatch::store::Completion {
+                order_id: review,
+                state: OrderState::NeedsReview,
+                next_attempt_at: None,
+                provider_refs: None,
+                error: Some(("unresolved".into(), "no answer".into())),
+                attempts: Vec::new(),
+                nothing_sent: false,
+            }],
+            NOW,
+        )
+        .await
+        .unwrap();
+    let queued = store
+        .order_list(batch, Some(OrderState::Queued))
+        .await
+        .unwrap()[0]
+        .id;
+    let refs = cardbatch::domain::ProviderRefs::new().with("card_id", "c-found");
+
+    // Act
+    let wrong = control::attach(&store, "cli:ana", queued, &refs, NOW).await;
+    let missing = control::attach(&store, "cli:ana", 999_999, &refs, NOW).await;
+    control::attach(&store, "cli:ana", review, &refs, NOW + 1)
+        .await
+        .unwrap();
+
+    // Assert
+    assert!(matches!(wrong, Err(ControlError::Conflict(_))), "{wrong:?}");
+    assert!(
+        matches!(missing, Err(ControlError::OrderNotFound(_))),
+        "{missing:?}"
+    );
+    let order = store.order_get(review).await.unwrap().unwrap();
+    assert_eq!(order.state, OrderState::Submitted);
+    assert_eq!(order.card_ref.as_deref(), Some("c-found"), "webhooks find it by its card");
+    assert_eq!(order.provider_refs.unwrap().get("card_id"), Some("c-found"));
+    assert_eq!(order.last_error_code, None);
+    let log = store.audit_list(3, None).await.unwrap();
+    assert_eq!(
+        (log[0].entry.action.as_str(), log[0].entry.outcome.as_str()),
+        ("attach", "ok")
+    );
+    assert_eq!(log[0].entry.order_id, Some(review));
+    assert_eq!(log[0].entry.batch_id, Some(batch));
+    assert_eq!(log[2].entry.outcome, "refused");
+    // Attaching again is refused: it no longer needs review.
+    let again = control::attach(&store, "cli:ana", review, &refs, NOW + 2).await;
+    assert!(matches!(again, Err(ControlError::Conflict(_))), "{again:?}");
 }

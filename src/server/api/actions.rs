@@ -163,3 +163,45 @@ pub async fn requeue(
     };
     act(&state, &caller, &id, action, Role::Operator).await
 }
+
+/// The body of `POST /api/v1/orders/{id}/attach`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct AttachRequest {
+    /// The refs found by hand, e.g. `{"card_id": "c-123"}`.
+    refs: std::collections::BTreeMap<String, String>,
+}
+
+/// Attaches card refs found by hand to an order that needs review: it becomes submitted, and
+/// the reconciler confirms the card at the provider.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/attach", tag = "actions",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = AttachRequest,
+    responses(
+        (status = 200, description = "Attached; the order as it is now", body = super::json::Order),
+        (status = 400, description = "No refs", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token may not (operator or above)", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order does not need review", body = ErrorBody),
+    ))]
+pub async fn attach(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    Json(request): Json<AttachRequest>,
+) -> Result<Json<super::json::Order>, ApiError> {
+    caller.require(Role::Operator)?;
+    let refs = request
+        .refs
+        .iter()
+        .fold(crate::domain::ProviderRefs::new(), |r, (k, v)| r.with(k, v));
+    let now = chrono::Utc::now().timestamp_millis();
+    crate::control::attach(&state.store, &caller.actor(), id, &refs, now).await?;
+    let order = state
+        .store
+        .order_get(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no order with id {id}")))?;
+    Ok(Json(super::json::Order::from(&order)))
+}

@@ -74,6 +74,7 @@ impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         match e {
             ControlError::NotFound(id) => ApiError::NotFound(format!("no batch with id {id}")),
+            ControlError::OrderNotFound(id) => ApiError::NotFound(format!("no order with id {id}")),
             ControlError::Conflict(m) => ApiError::Conflict(m),
             ControlError::SelfApproval(m) => ApiError::Forbidden(m),
             ControlError::Invalid(m) => ApiError::BadRequest(m),

@@ -69,6 +69,7 @@ fn documented() -> OpenApiRouter<ApiState> {
         .routes(routes!(actions::cancel))
         .routes(routes!(actions::approve))
         .routes(routes!(actions::requeue))
+        .routes(routes!(actions::attach))
         .routes(routes!(reads::reconcile))
         .routes(routes!(reads::audit))
         .routes(routes!(reads::list_tokens, reads::create_token))
