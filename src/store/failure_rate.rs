@@ -52,6 +52,17 @@ impl Store {
         }
         let mut paused = Vec::new();
         for batch in batches {
+            // Counting reads the batch's orders: skip batches the threshold cannot pause.
+            let control = self
+                .batch_control(Uuid::parse_str(&batch).map_err(|e| corrupt("orders", e))?)
+                .await?;
+            let overruled = control
+                .state_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("resumed"));
+            if control.state != crate::domain::BatchState::Active || overruled {
+                continue;
+            }
             let (total, queued, failed): (i64, i64, i64) = match &self.db {
                 Db::Sqlite { read, .. } => {
                     sqlx::query_as(COUNTS)
