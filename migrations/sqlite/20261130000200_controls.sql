@@ -7,6 +7,9 @@ ALTER TABLE batches ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
 ALTER TABLE batches ADD COLUMN state_reason TEXT;
 -- Who submitted the batch (`cli:<user>` or `token:<name>`): the one actor who may not approve it.
 ALTER TABLE batches ADD COLUMN submitted_by TEXT;
+-- Who approved spending past the profile's daily_spend_cap for this batch (maker-checker, like
+-- an approval); NULL: the cap holds its orders.
+ALTER TABLE batches ADD COLUMN spend_cap_waived_by TEXT;
 -- The batch's amounts per currency as JSON (`{"USD": 125000}`, minor units), written with the
 -- batch: its orders' amounts never change, and summing them on every read cost a full scan.
 -- NULL for batches written before this column (their totals are summed when read).

@@ -162,8 +162,17 @@ async fn run(
                 .await?
         }
         Action::Approve => {
-            store.batch_approve(batch_id, actor).await?;
-            0
+            let control = store.batch_control(batch_id).await?;
+            // An active batch whose orders the daily spend cap holds back: approving lets them
+            // through today (maker-checker as for any approval).
+            if control.state == crate::domain::BatchState::Active
+                && store.spend_held(batch_id).await? > 0
+            {
+                store.batch_waive_spend_cap(batch_id, actor, now_ms).await?
+            } else {
+                store.batch_approve(batch_id, actor).await?;
+                0
+            }
         }
         Action::Requeue { state, confirm } => {
             match state {

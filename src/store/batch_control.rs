@@ -17,10 +17,13 @@ pub struct BatchControl {
     pub state_reason: Option<String>,
     /// `cli:<user>` or `token:<name>`; `None` for batches from before controls existed.
     pub submitted_by: Option<String>,
+    /// Who approved spending past the daily spend cap for it, if anyone.
+    pub spend_cap_waived_by: Option<String>,
 }
 
 // language=SQL
-const READ: &str = "SELECT state, state_reason, submitted_by FROM batches WHERE id = $1";
+const READ: &str =
+    "SELECT state, state_reason, submitted_by, spend_cap_waived_by FROM batches WHERE id = $1";
 // language=SQL
 const MOVE: &str = "UPDATE batches SET state = $2, state_reason = $3 WHERE id = $1 AND state = $4";
 // language=SQL
@@ -32,22 +35,25 @@ const CANCEL_ORDERS: &str = "UPDATE orders SET state = 'canceled', updated_at = 
         last_error_code = 'canceled', last_error_message = 'canceled by an operator' \
     WHERE batch_id = $1 AND state IN ('queued', 'retry_wait')";
 // language=SQL
-const APPROVE: &str = "UPDATE batches SET state = 'active', state_reason = NULL \
+const APPROVE: &str = "UPDATE batches SET state = 'active', state_reason = NULL, spend_cap_waived_by = $2 \
     WHERE id = $1 AND state = 'awaiting_approval' AND (submitted_by IS NULL OR submitted_by <> $2)";
 
 impl Store {
     /// The state of `batch_id` and its submitter; [`Error::BatchNotFound`] when there is none.
     pub async fn batch_control(&self, batch_id: Uuid) -> Result<BatchControl> {
         let id = batch_id.to_string();
-        let row: Option<(String, Option<String>, Option<String>)> = match &self.db {
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let row: Option<Row> = match &self.db {
             Db::Sqlite { read, .. } => sqlx::query_as(READ).bind(id).fetch_optional(read).await?,
             Db::Postgres(pool) => sqlx::query_as(READ).bind(id).fetch_optional(pool).await?,
         };
-        let (state, state_reason, submitted_by) = row.ok_or(Error::BatchNotFound(batch_id))?;
+        let (state, state_reason, submitted_by, spend_cap_waived_by) =
+            row.ok_or(Error::BatchNotFound(batch_id))?;
         Ok(BatchControl {
             state: state.parse().map_err(|e| corrupt("batches", e))?,
             state_reason,
             submitted_by,
+            spend_cap_waived_by,
         })
     }
 

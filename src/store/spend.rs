@@ -19,7 +19,95 @@ const DEFER: &str = "UPDATE orders SET state = claimed_from, attempts = attempts
     WHERE id = $1 AND lease_owner = $2 AND state = 'in_flight' \
       AND claimed_from IN ('queued', 'retry_wait')";
 
+/// Maker-checker, as for an approval: not by the batch's submitter.
+// language=SQL
+const WAIVE: &str = "UPDATE batches SET spend_cap_waived_by = $2 \
+    WHERE id = $1 AND state = 'active' AND (submitted_by IS NULL OR submitted_by <> $2)";
+/// The orders the cap held back are due at once.
+// language=SQL
+const RELEASE: &str = "UPDATE orders SET next_attempt_at = $2, last_error_code = NULL, \
+        last_error_message = NULL, updated_at = $2 \
+    WHERE batch_id = $1 AND state IN ('queued', 'retry_wait') AND last_error_code = 'spend_cap'";
+// language=SQL
+const HELD: &str = "SELECT COUNT(*) FROM orders \
+    WHERE batch_id = $1 AND state IN ('queued', 'retry_wait') AND last_error_code = 'spend_cap'";
+
 impl Store {
+    /// The orders of `batch_id` the spend cap holds back now.
+    pub async fn spend_held(&self, batch_id: uuid::Uuid) -> Result<u64> {
+        let n: i64 = match &self.db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_scalar(HELD)
+                    .bind(batch_id.to_string())
+                    .fetch_one(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(HELD)
+                    .bind(batch_id.to_string())
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(n as u64)
+    }
+
+    /// `approver` lets the active batch `batch_id` spend past the daily cap: the orders the cap
+    /// held back are due at `now_ms`, and later claims do not hold its orders. Returns how many
+    /// were released; [`super::Error::SelfApproval`] for its submitter.
+    pub async fn batch_waive_spend_cap(
+        &self,
+        batch_id: uuid::Uuid,
+        approver: &str,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let id = batch_id.to_string();
+        macro_rules! waive {
+            ($pool:expr) => {{
+                let waived = sqlx::query(WAIVE)
+                    .bind(id.clone())
+                    .bind(approver.to_owned())
+                    .execute($pool)
+                    .await?
+                    .rows_affected();
+                if waived == 0 {
+                    None
+                } else {
+                    Some(
+                        sqlx::query(RELEASE)
+                            .bind(id.clone())
+                            .bind(now_ms)
+                            .execute($pool)
+                            .await?
+                            .rows_affected(),
+                    )
+                }
+            }};
+        }
+        let released = match &self.db {
+            Db::Sqlite { write, .. } => waive!(write),
+            Db::Postgres(pool) => waive!(pool),
+        };
+        match released {
+            Some(n) => {
+                self.notify_work();
+                Ok(n)
+            }
+            None => {
+                let now = self.batch_control(batch_id).await?;
+                Err(if now.state == crate::domain::BatchState::Active {
+                    super::Error::SelfApproval(batch_id)
+                } else {
+                    super::Error::BatchStateForbids {
+                        batch: batch_id,
+                        state: now.state,
+                        action: "approve",
+                    }
+                })
+            }
+        }
+    }
+
     /// Reserves `amount_minor` of `profile`'s spend on `day` if the day's total stays at most
     /// `cap_minor`; `false` (nothing reserved) otherwise.
     pub async fn spend_reserve(

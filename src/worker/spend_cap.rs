@@ -3,7 +3,8 @@
 //! `spend_day_utc_offset`) reserves it and goes on; one that does not is given back unstarted,
 //! due at the next day's start. The reservation is atomic in the store, so concurrent workers
 //! cannot pass the cap together; an order whose call may already have been made (a takeover, a
-//! doubt) is never held back.
+//! doubt) is never held back, nor one of a batch an approver let spend past the cap
+//! (`cardbatch approve` on a batch whose orders the cap holds).
 
 use crate::config::Profile;
 use crate::store::{ClaimedOrder, Store};
@@ -37,11 +38,20 @@ pub(crate) async fn admit(
         return Ok(claimed);
     };
     let (day, next_day_ms) = spend_day(now_ms, profile.spend_day_offset());
+    // Batches an approver let spend past the cap.
+    let mut waived = std::collections::HashMap::new();
+    for order in &claimed {
+        if let std::collections::hash_map::Entry::Vacant(slot) = waived.entry(order.batch_id) {
+            let control = store.batch_control(order.batch_id).await?;
+            slot.insert(control.spend_cap_waived_by.is_some());
+        }
+    }
     let mut admitted = Vec::with_capacity(claimed.len());
     for order in claimed {
         let amount = order.order.amount_minor.unwrap_or(0);
         if order.previous_outcome_unknown
             || amount <= 0
+            || waived.get(&order.batch_id) == Some(&true)
             || store
                 .spend_reserve(profile_name, &day, amount, cap.minor)
                 .await?

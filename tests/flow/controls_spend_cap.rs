@@ -3,6 +3,7 @@
 
 use crate::support::{TestDb, orders, profile, submit};
 use cardbatch::config::{Amount, Profile, WorkerConfig};
+use cardbatch::control::{Action, ControlError, perform};
 use cardbatch::domain::{OrderState, ProviderKind, ProviderRefs};
 use cardbatch::worker::{Clock, Outcome, Runtime, handler_fn};
 use std::collections::BTreeMap;
@@ -10,7 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-on_both_engines!(orders_over_the_daily_spend_cap_wait_for_the_next_day);
+on_both_engines!(
+    orders_over_the_daily_spend_cap_wait_for_the_next_day,
+    an_approval_lets_the_held_orders_through_the_same_day,
+);
 
 /// 2026-11-30T12:00:00Z.
 const NOON: i64 = 1_796_040_000_000;
@@ -94,4 +98,64 @@ async fn orders_over_the_daily_spend_cap_wait_for_the_next_day(db: TestDb) {
     drain().await.unwrap();
     assert_eq!(states().await.0, 5);
     assert_eq!(calls.load(Ordering::SeqCst), 5);
+}
+
+async fn an_approval_lets_the_held_orders_through_the_same_day(db: TestDb) {
+    // Arrange: a batch of 12.50 orders, written as `ana` submits it; the cap lets two through.
+    let store = db.store().await;
+    let mut writer = store
+        .batch_writer(&crate::support::new_batch("uqpay"))
+        .await
+        .unwrap();
+    for o in orders("ok", 5) {
+        writer.push(o).await.unwrap();
+    }
+    writer
+        .set_control(cardbatch::domain::BatchState::Active, None, "cli:ana")
+        .await
+        .unwrap();
+    let batch = writer.commit().await.unwrap().batch_id;
+    let p = Profile {
+        daily_spend_cap: Some(Amount { minor: 2_500 }),
+        ..profile(ProviderKind::Uqpay, "127.0.0.1:9")
+    };
+    let profiles = BTreeMap::from([("uqpay".to_string(), p)]);
+    let handler = handler_fn(|order| {
+        let refs = ProviderRefs::new().with("card_order_id", format!("co-{}", order.id));
+        async move { Outcome::Submitted { refs }.into() }
+    });
+    let clock = Clock::manual(NOON);
+    let drain = || {
+        Runtime::new(
+            store.clone(),
+            profiles.clone(),
+            handler.clone(),
+            WorkerConfig::default(),
+        )
+        .with_clock(clock.clone())
+        .drain_until_idle()
+    };
+    let sent = || async {
+        store
+            .order_list(batch, Some(OrderState::Submitted))
+            .await
+            .unwrap()
+            .len()
+    };
+    drain().await.unwrap();
+    assert_eq!(sent().await, 2);
+
+    // Act: the submitter may not let it spend more; someone else may.
+    let own = perform(&store, "cli:ana", batch, &Action::Approve, NOON).await;
+    let done = perform(&store, "cli:bob", batch, &Action::Approve, NOON)
+        .await
+        .unwrap();
+    drain().await.unwrap();
+
+    // Assert: the three held orders went the same day.
+    assert!(matches!(own, Err(ControlError::SelfApproval(_))), "{own:?}");
+    assert_eq!(done.orders, 3);
+    assert_eq!(sent().await, 5);
+    let control = store.batch_control(batch).await.unwrap();
+    assert_eq!(control.spend_cap_waived_by.as_deref(), Some("cli:bob"));
 }

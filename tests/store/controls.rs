@@ -382,7 +382,11 @@ async fn refs_found_by_hand_are_attached_only_to_an_order_needing_review(db: Tes
     );
     let order = store.order_get(review).await.unwrap().unwrap();
     assert_eq!(order.state, OrderState::Submitted);
-    assert_eq!(order.card_ref.as_deref(), Some("c-found"), "webhooks find it by its card");
+    assert_eq!(
+        order.card_ref.as_deref(),
+        Some("c-found"),
+        "webhooks find it by its card"
+    );
     assert_eq!(order.provider_refs.unwrap().get("card_id"), Some("c-found"));
     assert_eq!(order.last_error_code, None);
     let log = store.audit_list(3, None).await.unwrap();
