@@ -635,6 +635,33 @@ mod tests {
     }
 
     #[test]
+    fn the_controls_amounts_read_as_integers_decimals_or_text_and_bad_values_are_named() {
+        let base = "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://127.0.0.1:9\"\n";
+        let p = |extra: &str| Config::from_toml_str(&format!("{base}{extra}"));
+        let amount = |extra: &str| {
+            p(extra).unwrap().profiles["p"]
+                .daily_spend_cap
+                .unwrap()
+                .minor
+        };
+        assert_eq!(amount("daily_spend_cap = 1000\n"), 100_000);
+        assert_eq!(amount("daily_spend_cap = 12.5\n"), 1_250);
+        assert_eq!(amount("daily_spend_cap = \"12,50\"\n"), 1_250);
+        let err = p("pause_after_failure_rate = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pause_after_failure_rate"), "{err}");
+        let err = p("spend_day_utc_offset = \"BRT\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spend_day_utc_offset"), "{err}");
+        let err = p("approval_over_amount = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("approval_over_amount"), "{err}");
+    }
+
+    #[test]
     fn a_misspelled_key_is_named_in_the_error() {
         let err = Config::from_toml_str(
             "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://x\"\nrate_limit = 3\n",
