@@ -49,10 +49,10 @@ async fn an_upload_is_queued_or_refused_with_every_line_error(db: TestDb) {
 
     // Assert
     assert_eq!(created, StatusCode::CREATED, "{body}");
-    assert_eq!(body["queued"], 3);
-    assert_eq!(body["batch"]["state"], "active");
-    assert_eq!(body["batch"]["submitted_by"], "token:operator");
-    assert_eq!(body["batch"]["orders"], 3);
+    assert_eq!(body["ingest"]["queued"], 3);
+    assert_eq!(body["state"], "active");
+    assert_eq!(body["submitted_by"], "token:operator");
+    assert_eq!(body["orders"], 3);
     assert_eq!(again, StatusCode::OK, "{repeat}");
     assert_eq!(repeat["outcome"], "nothing_new");
     assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY, "{errors}");
@@ -187,7 +187,7 @@ async fn actions_answer_404_for_no_batch_and_409_when_the_state_forbids(db: Test
     );
     let (paused, body) = call(&app, "POST", &on("pause"), Some(&ops), None).await;
     assert_eq!(paused, StatusCode::OK, "{body}");
-    assert_eq!(body["batch"]["state"], "paused");
+    assert_eq!(body["state"], "paused");
     let (again, why) = call(&app, "POST", &on("pause"), Some(&ops), None).await;
     assert_eq!(again, StatusCode::CONFLICT);
     assert!(why["error"].as_str().unwrap().contains("paused"), "{why}");
@@ -198,8 +198,8 @@ async fn actions_answer_404_for_no_batch_and_409_when_the_state_forbids(db: Test
     );
     let (canceled, body) = call(&app, "POST", &on("cancel"), Some(&ops), None).await;
     assert_eq!(canceled, StatusCode::OK);
-    assert_eq!(body["orders"], 2);
-    assert_eq!(body["batch"]["counts"]["canceled"], 2);
+    assert_eq!(body["moved"], 2);
+    assert_eq!(body["counts"]["canceled"], 2);
     for action in ["pause", "resume", "cancel", "approve", "requeue"] {
         let (status, _) = call(&app, "POST", &on(action), Some(&ops), None).await;
         assert_eq!(status, StatusCode::CONFLICT, "{action} on a canceled batch");
@@ -299,11 +299,11 @@ async fn a_batch_over_the_approval_threshold_waits_for_someone_else_to_approve(d
         Some(csv(KIND, "b", 3, &[])),
     )
     .await;
-    let id = big["batch"]["id"].as_str().unwrap().to_string();
-    assert_eq!(small["batch"]["state"], "active");
-    assert_eq!(big["batch"]["state"], "awaiting_approval");
+    let id = big["id"].as_str().unwrap().to_string();
+    assert_eq!(small["state"], "active");
+    assert_eq!(big["state"], "awaiting_approval");
     assert!(
-        big["batch"]["state_reason"]
+        big["state_reason"]
             .as_str()
             .unwrap()
             .contains("approval_over_orders")
@@ -334,7 +334,7 @@ async fn a_batch_over_the_approval_threshold_waits_for_someone_else_to_approve(d
 
     // Assert
     assert_eq!(approved, StatusCode::OK, "{body}");
-    assert_eq!(body["batch"]["state"], "active");
+    assert_eq!(body["state"], "active");
     assert!(
         app.orders(batch)
             .await

@@ -42,10 +42,9 @@ async fn act(
     let done = perform(&state.store, &caller.actor(), id, &action, now).await?;
     let batch = Batch::from(&state.store.batch_summary(id).await?);
     Ok(Json(ActionResult {
-        batch_id: id.to_string(),
-        action: done.action.into(),
-        orders: done.orders,
         batch,
+        action: done.action.into(),
+        moved: done.orders,
     }))
 }
 
@@ -93,7 +92,7 @@ pub async fn resume(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Batch id")),
     responses(
-        (status = 200, description = "Canceled; `orders` says how many", body = ActionResult),
+        (status = 200, description = "Canceled; `moved` says how many orders", body = ActionResult),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not (operator or above)", body = ErrorBody),
         (status = 404, description = "No such batch", body = ErrorBody),
@@ -112,7 +111,7 @@ pub async fn cancel(
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Batch id")),
     responses(
-        (status = 200, description = "Approved: its orders are claimed", body = ActionResult),
+        (status = 200, description = "Approved: its orders are claimed (or, for an active batch the spend cap holds back, released past the cap: `moved`)", body = ActionResult),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not (approver or above), or it submitted the batch", body = ErrorBody),
         (status = 404, description = "No such batch", body = ErrorBody),
@@ -140,7 +139,7 @@ pub struct RequeueQuery {
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Batch id"), RequeueQuery),
     responses(
-        (status = 200, description = "Requeued; `orders` says how many", body = ActionResult),
+        (status = 200, description = "Requeued; `moved` says how many orders", body = ActionResult),
         (status = 400, description = "A state that cannot be requeued", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not (operator or above)", body = ErrorBody),

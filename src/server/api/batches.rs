@@ -5,7 +5,7 @@
 use super::ApiState;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, LineError, LineErrors};
-use super::json::{Batch, Order, OrdersPage, Submitted};
+use super::json::{Batch, IngestCounts, Order, OrdersPage, Submitted};
 use crate::control::audit;
 use crate::domain::{OrderState, Role};
 use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, submit_by};
@@ -14,6 +14,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -130,8 +131,8 @@ pub struct SubmitQuery {
     params(SubmitQuery),
     request_body(content = String, content_type = "text/csv", description = "The orders"),
     responses(
-        (status = 201, description = "Queued as a new batch", body = Submitted),
-        (status = 200, description = "Every row was already ingested; no batch was made", body = Submitted),
+        (status = 201, description = "Queued: the new batch, with how the file was read", body = Submitted),
+        (status = 200, description = "Every row was already ingested; no batch was made", body = IngestCounts),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not submit", body = ErrorBody),
         (status = 404, description = "No such profile", body = ErrorBody),
@@ -145,7 +146,7 @@ pub async fn submit_batch(
     Query(query): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     caller.require(Role::Operator)?;
     let content_type = headers
         .get(CONTENT_TYPE)
@@ -239,13 +240,6 @@ pub async fn submit_batch(
         }
         SubmitOutcome::Queued | SubmitOutcome::NothingNew | SubmitOutcome::DryRun => {
             let queued = report.outcome == SubmitOutcome::Queued;
-            let batch = if queued {
-                Some(Batch::from(
-                    &state.store.batch_summary(report.batch_id).await?,
-                ))
-            } else {
-                None
-            };
             entry.outcome = "ok".into();
             entry.batch_id = queued.then_some(report.batch_id);
             entry.detail = Some(format!(
@@ -253,21 +247,24 @@ pub async fn submit_batch(
                 query.profile, report.insert.inserted, report.insert.duplicates
             ));
             audit(&state.store, entry).await?;
-            let status = if queued {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
+            let counts = IngestCounts {
+                outcome: if queued { "queued" } else { "nothing_new" }.into(),
+                rows: report.rows,
+                queued: if queued { report.insert.inserted } else { 0 },
+                duplicates: report.insert.duplicates,
             };
+            if !queued {
+                return Ok((StatusCode::OK, Json(counts)).into_response());
+            }
+            let batch = Batch::from(&state.store.batch_summary(report.batch_id).await?);
             Ok((
-                status,
+                StatusCode::CREATED,
                 Json(Submitted {
-                    outcome: if queued { "queued" } else { "nothing_new" }.into(),
-                    rows: report.rows,
-                    queued: if queued { report.insert.inserted } else { 0 },
-                    duplicates: report.insert.duplicates,
                     batch,
+                    ingest: counts,
                 }),
-            ))
+            )
+                .into_response())
         }
     }
 }

@@ -125,22 +125,31 @@ pub struct OrdersPage {
     pub next_after: Option<i64>,
 }
 
-/// What an action did.
+/// A batch after an action: the batch itself, with what the action did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActionResult {
-    /// The batch.
-    pub batch_id: String,
+    /// The batch as it is now.
+    #[serde(flatten)]
+    pub batch: Batch,
     /// `pause`, `resume`, `cancel`, `approve` or `requeue`.
     pub action: String,
-    /// Orders it moved (canceled, requeued).
-    pub orders: u64,
-    /// The batch after the action.
-    pub batch: Batch,
+    /// Orders the action moved (canceled, requeued, released past the spend cap).
+    pub moved: u64,
 }
 
-/// An accepted upload.
+/// A new batch made from an upload: the batch itself, with how its file was read.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Submitted {
+    /// The new batch.
+    #[serde(flatten)]
+    pub batch: Batch,
+    /// How the file was read.
+    pub ingest: IngestCounts,
+}
+
+/// How an uploaded file was read.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IngestCounts {
     /// `queued`, or `nothing_new` when every row was already ingested (no batch was made).
     pub outcome: String,
     /// Data rows read.
@@ -149,8 +158,6 @@ pub struct Submitted {
     pub queued: u64,
     /// Rows already ingested with the same content (skipped).
     pub duplicates: u64,
-    /// The new batch (absent for `nothing_new`).
-    pub batch: Option<Batch>,
 }
 
 /// One row of the audit log.
