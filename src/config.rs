@@ -170,9 +170,74 @@ pub struct Profile {
     /// development key is never sent anywhere else. The built-in profiles set it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandbox_credentials: bool,
+    /// Maker-checker: a batch with more new orders than this waits `awaiting_approval` until
+    /// someone other than its submitter approves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_over_orders: Option<u64>,
+    /// Maker-checker: a batch whose amounts add up to more than this (in the profile's currency,
+    /// major units: `10000` or `"10000.00"`) waits `awaiting_approval` likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_over_amount: Option<Amount>,
+    /// Failure threshold: a batch is paused when this share (0 < rate <= 1) of its attempted
+    /// orders failed permanently, once `pause_min_attempts` were attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_after_failure_rate: Option<f64>,
+    /// The attempted orders the failure threshold waits for before it judges (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_min_attempts: Option<u64>,
+    /// Daily spend cap in the profile's currency (major units, like `approval_over_amount`):
+    /// orders whose amount would take the day's total over it wait for the next day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_spend_cap: Option<Amount>,
+    /// The UTC offset whose midnight starts a spend day, e.g. `"-03:00"` (default `"+00:00"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_day_utc_offset: Option<String>,
+}
+
+/// An amount in major units as the configuration gives it (`10000`, `2500.50` or `"2500,50"`),
+/// held in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount {
+    /// The amount in minor units (cents).
+    pub minor: i64,
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::domain::money::format_minor(self.minor))
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Int(u64),
+            Float(f64),
+            Text(String),
+        }
+        let text = match Given::deserialize(d)? {
+            Given::Int(n) => n.to_string(),
+            Given::Float(f) => format!("{f:.2}"),
+            Given::Text(t) => t,
+        };
+        crate::domain::money::parse_amount_minor(text.trim())
+            .map(|minor| Amount { minor })
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 impl Profile {
+    /// The offset whose midnight starts a spend day ([`Profile::spend_day_utc_offset`]; UTC
+    /// when unset or unreadable, which `Config` validation refuses).
+    pub fn spend_day_offset(&self) -> chrono::FixedOffset {
+        self.spend_day_utc_offset
+            .as_deref()
+            .and_then(|o| o.parse().ok())
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero is a valid offset"))
+    }
+
     /// [`Profile::give_up_after_secs`] as a duration.
     pub fn give_up_after(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.give_up_after_secs)
@@ -422,6 +487,22 @@ impl Config {
                     &format!("must be at most {} (a year)", MAX_DELAY_SECS * 1000),
                 );
             }
+            if let Some(offset) = &p.spend_day_utc_offset
+                && offset.parse::<chrono::FixedOffset>().is_err()
+            {
+                return invalid(
+                    key("spend_day_utc_offset"),
+                    "must be a UTC offset such as \"-03:00\" or \"+00:00\"",
+                );
+            }
+            if let Some(rate) = p.pause_after_failure_rate
+                && !(rate > 0.0 && rate <= 1.0)
+            {
+                return invalid(
+                    key("pause_after_failure_rate"),
+                    "must be a share above 0 and at most 1 (0.2 = 20%)",
+                );
+            }
             if p.sandbox_credentials && !p.is_loopback() {
                 return invalid(
                     key("sandbox_credentials"),
@@ -517,6 +598,12 @@ impl Profile {
             doubt_wait_ms: Some(0),
             give_up_after_secs: defaults::give_up_after_secs(),
             sandbox_credentials: true,
+            approval_over_orders: None,
+            approval_over_amount: None,
+            pause_after_failure_rate: None,
+            pause_min_attempts: None,
+            daily_spend_cap: None,
+            spend_day_utc_offset: None,
         }
     }
 
@@ -561,6 +648,33 @@ mod tests {
         let text = include_str!("../examples/cardbatch.toml");
         let config = Config::from_toml_str(text).unwrap();
         assert!(!config.profiles.is_empty());
+    }
+
+    #[test]
+    fn the_controls_amounts_read_as_integers_decimals_or_text_and_bad_values_are_named() {
+        let base = "database_url = \"sqlite://x.db\"\n[profiles.p]\nprovider = \"uqpay\"\nbase_url = \"http://127.0.0.1:9\"\n";
+        let p = |extra: &str| Config::from_toml_str(&format!("{base}{extra}"));
+        let amount = |extra: &str| {
+            p(extra).unwrap().profiles["p"]
+                .daily_spend_cap
+                .unwrap()
+                .minor
+        };
+        assert_eq!(amount("daily_spend_cap = 1000\n"), 100_000);
+        assert_eq!(amount("daily_spend_cap = 12.5\n"), 1_250);
+        assert_eq!(amount("daily_spend_cap = \"12,50\"\n"), 1_250);
+        let err = p("pause_after_failure_rate = 1.5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pause_after_failure_rate"), "{err}");
+        let err = p("spend_day_utc_offset = \"BRT\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("spend_day_utc_offset"), "{err}");
+        let err = p("approval_over_amount = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("approval_over_amount"), "{err}");
     }
 
     #[test]

@@ -25,7 +25,10 @@
 //! - [`webhooks`] (5): one endpoint per provider: verify, persist the raw event, answer.
 //! - [`reconcile`] (6): match inbox events to orders and confirm or fail them; look up orders
 //!   whose confirmation has not come; the reconciliation report.
-//! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health).
+//! - [`server`] (7): the HTTP server beside the workers (Alchemy Pay reverse validation, health,
+//!   the operator's API under `/api/v1` with its OpenAPI document).
+//! - [`control`]: the operator's controls, shared by the CLI and the API (pause, resume, cancel,
+//!   approve, requeue, attach), the API's tokens, and the audit log every action is written to.
 //! - [`sandbox`]: the `cardbatch-sandbox` crate (`crates/sandbox`), local stand-ins for the four
 //!   providers used by tests, the demo and benchmarks; it cannot see this crate's clients.
 //! - [`demo`]: `cardbatch demo`, the whole system against the sandbox on loopback.
@@ -37,6 +40,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod control;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod domain;

@@ -29,6 +29,14 @@ pub enum AppError {
     /// A profile's webhook key is unreadable.
     #[error(transparent)]
     WebhookKey(#[from] KeyError),
+    /// The API would listen beyond loopback with no token to guard it.
+    #[error(
+        "refusing to serve the API on {0}, which is not a loopback address, while no API token exists: make one first (`cardbatch token create --name NAME --role ROLE`)"
+    )]
+    ApiWithoutToken(SocketAddr),
+    /// The store could not be read while starting.
+    #[error("Failed to read the database: {0}")]
+    Store(#[from] crate::store::Error),
     /// The server's address could not be bound.
     #[error("Failed to listen on {addr}: {source}")]
     Listen {
@@ -211,6 +219,9 @@ impl App {
     pub async fn start(self, services: Services) -> Result<Running, AppError> {
         let listener = if services.server {
             let addr = self.config.server.listen;
+            if !addr.ip().is_loopback() && !self.store.api_token_any().await? {
+                return Err(AppError::ApiWithoutToken(addr));
+            }
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|source| AppError::Listen { addr, source })?;

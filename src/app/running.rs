@@ -44,11 +44,17 @@ impl Running {
         let listener = listener.filter(|_| services.server);
         let server_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
         let server = listener.map(|listener| {
+            let api = crate::server::api::ApiState {
+                store: app.store.clone(),
+                config: Arc::new(app.config.clone()),
+            };
             let router = crate::server::app_with_webhooks(
                 app.store.clone(),
                 app.check_keys.clone(),
                 WebhookState::new(app.store.clone(), app.webhook_keys.clone(), wake.clone()),
-            );
+            )
+            // After the webhooks' body limit: uploads have their own (`MAX_UPLOAD_BYTES`).
+            .merge(crate::server::api::routes(api));
             tokio::spawn(crate::server::serve(listener, router, until_stopped()))
         });
         let processor = services.processor.then(|| {

@@ -1,6 +1,6 @@
 //! The command-line grammar. Doc comments here are the `--help` text.
 
-use crate::domain::OrderState;
+use crate::domain::{OrderState, Role};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -123,6 +123,58 @@ pub enum Command {
         confirm: bool,
     },
 
+    /// Pause a batch: its orders are no longer claimed; calls already in flight finish.
+    Pause {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+    },
+
+    /// Resume a paused batch: its orders are claimed again.
+    Resume {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+    },
+
+    /// Cancel a batch: its orders not sent yet (queued, retry_wait) become canceled. Orders in
+    /// flight or already sent are never canceled.
+    Cancel {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+    },
+
+    /// Approve a batch awaiting approval (over its profile's approval_over_orders or
+    /// approval_over_amount). Whoever submitted it cannot approve it.
+    Approve {
+        /// Batch id (a unique prefix is enough).
+        batch: String,
+    },
+
+    /// Attach card refs found by hand (in the provider's portal) to an order that needs review.
+    ///
+    /// The order becomes submitted with those refs; the reconciler then looks the card up at the
+    /// provider and confirms it (or reports a mismatch), so a mistyped ref is caught.
+    Attach {
+        /// The order's id (`id` in `cardbatch orders BATCH --json` and in the API).
+        order: i64,
+        /// A ref as NAME=VALUE (e.g. card_id=c-123); repeat for several.
+        #[arg(long = "ref", value_name = "NAME=VALUE", required = true, value_parser = parse_ref)]
+        refs: Vec<(String, String)>,
+    },
+
+    /// Manage the HTTP API's bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+
+    /// Show the audit log: every operator action, from the CLI or the API, newest first.
+    Audit {
+        /// How many rows.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Run the workers for every configured profile and the HTTP server (webhooks, Alchemy Pay
     /// reverse validation, health) and the scheduler (the schedules in jobs_dir) until SIGINT or
     /// SIGTERM.
@@ -215,6 +267,32 @@ pub enum SchedulesAction {
     },
 }
 
+/// `cardbatch token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token; it is printed once, on standard output, and only its SHA-256 is stored.
+    Create {
+        /// A unique name for who or what uses it.
+        #[arg(long)]
+        name: String,
+        /// viewer (reads), operator (also submits, pauses, resumes, cancels, requeues),
+        /// approver (also approves), admin (also manages tokens).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List tokens (names, roles, when made and revoked; never the tokens).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by name.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// The CSV file (UTF-8, `,` or `;` delimited, one order per row; see README for columns).
@@ -236,4 +314,17 @@ pub struct SubmitArgs {
 
 fn parse_state(s: &str) -> Result<OrderState, String> {
     s.parse()
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn parse_ref(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((k.trim().to_string(), v.trim().to_string()))
+        }
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
 }

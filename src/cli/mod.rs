@@ -2,6 +2,7 @@
 //! `anyhow::Result<ExitCode>`; `main` prints an error as one line on stderr.
 
 mod args;
+mod control;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod export;
@@ -12,7 +13,7 @@ mod run;
 mod schedules;
 mod submit;
 
-pub use args::{Cli, Command, SchedulesAction};
+pub use args::{Cli, Command, SchedulesAction, TokenCommand};
 pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
@@ -60,7 +61,45 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             state,
             confirm,
-        } => read::requeue(&open_store(&config).await?, &batch, state, confirm).await,
+        } => {
+            let action = crate::control::Action::Requeue { state, confirm };
+            control::act(&open_store(&config).await?, &batch, action).await
+        }
+        Command::Pause { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Pause,
+            )
+            .await
+        }
+        Command::Resume { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Resume,
+            )
+            .await
+        }
+        Command::Cancel { batch } => {
+            control::act(
+                &open_store(&config).await?,
+                &batch,
+                crate::control::Action::Cancel,
+            )
+            .await
+        }
+        Command::Approve { batch } => {
+            let action = crate::control::Action::Approve;
+            control::act(&open_store(&config).await?, &batch, action).await
+        }
+        Command::Attach { order, refs } => {
+            control::attach(&open_store(&config).await?, order, refs).await
+        }
+        Command::Token(command) => control::token(&open_store(&config).await?, command).await,
+        Command::Audit { limit, json } => {
+            control::audit(&open_store(&config).await?, limit, json).await
+        }
         Command::Run { until_idle: false } => run::run(&config, Services::ALL).await,
         Command::Run { until_idle: true } => run::until_idle(&config).await,
         Command::Schedules { json, action } => match action {

@@ -47,6 +47,7 @@ pub async fn batches(store: &Store, as_json: bool) -> anyhow::Result<ExitCode> {
             "profile",
             "file",
             "created (UTC)",
+            "state",
             "orders",
             "by state",
             "totals",
@@ -57,6 +58,7 @@ pub async fn batches(store: &Store, as_json: bool) -> anyhow::Result<ExitCode> {
                 b.profile.clone(),
                 b.source.clone(),
                 format_time(b.created_at_ms),
+                state_text(b),
                 b.total().to_string(),
                 b.counts
                     .iter()
@@ -86,11 +88,12 @@ pub async fn status(store: &Store, batch: &str, as_json: bool) -> anyhow::Result
     }
     let s = &status.summary;
     outln!(
-        "batch {}  profile {}  file {}  created {}",
+        "batch {}  profile {}  file {}  created {}  state {}",
         s.id,
         s.profile,
         s.source,
-        format_time(s.created_at_ms)
+        format_time(s.created_at_ms),
+        state_text(s)
     )?;
     print_table(
         &["state", "orders"],
@@ -180,14 +183,26 @@ fn summary_json(b: &BatchSummary) -> serde_json::Value {
         "provider": b.provider,
         "source": b.source,
         "created_at": format_time(b.created_at_ms),
+        "state": b.state,
+        "state_reason": b.state_reason,
+        "submitted_by": b.submitted_by,
         "orders": b.total(),
         "counts": b.counts.iter().map(|(s, n)| (s.to_string(), n)).collect::<std::collections::BTreeMap<_, _>>(),
         "totals": b.totals_minor.iter().map(|(c, m)| (c.clone(), format_minor(*m))).collect::<std::collections::BTreeMap<_, _>>(),
     })
 }
 
+/// The batch's state, with its reason when there is one (`paused (failure rate 0.25 ...)`).
+fn state_text(b: &BatchSummary) -> String {
+    match &b.state_reason {
+        Some(reason) => format!("{} ({reason})", b.state),
+        None => b.state.to_string(),
+    }
+}
+
 fn order_json(o: &OrderRow) -> serde_json::Value {
     json!({
+        "id": o.id,
         "line": o.line,
         "order_ref": o.order_ref,
         "state": o.state,
@@ -208,30 +223,4 @@ pub fn format_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| ms.to_string())
-}
-
-/// `cardbatch requeue BATCH [--state dead|needs_review] [--confirm]`.
-pub async fn requeue(
-    store: &Store,
-    batch: &str,
-    state: OrderState,
-    confirm: bool,
-) -> anyhow::Result<ExitCode> {
-    let id = resolve_batch(store, batch).await?;
-    match state {
-        OrderState::Dead => {}
-        OrderState::NeedsReview if confirm => {}
-        OrderState::NeedsReview => bail!(
-            "requeueing needs_review orders needs --confirm: look at why they needed review first (cardbatch status {id}); each is looked up at the provider before anything is sent again"
-        ),
-        other => bail!("only dead and needs_review orders can be requeued, not {other}"),
-    }
-    let now = chrono::Utc::now().timestamp_millis();
-    let moved = store.order_requeue(id, state, now).await?;
-    let to = match state {
-        OrderState::NeedsReview => "back to doubt: each is looked up before anything is re-sent",
-        _ => "back to the queue",
-    };
-    outln!("batch {id}: {moved} {state} orders requeued ({to}); `cardbatch run` picks them up")?;
-    Ok(ExitCode::SUCCESS)
 }

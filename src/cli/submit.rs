@@ -49,10 +49,28 @@ pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> 
         }
         Err(e) => return Err(e.into()),
     };
+    // A batch over the profile's approval threshold is held: say so, and why.
+    let held = match report.outcome {
+        SubmitOutcome::Queued => {
+            let control = store.batch_control(report.batch_id).await?;
+            (control.state == crate::domain::BatchState::AwaitingApproval).then(|| {
+                let reason = control.state_reason.unwrap_or_default();
+                (reason, report.batch_id)
+            })
+        }
+        _ => None,
+    };
     if args.json {
-        print_json(&json_summary(&report))?;
+        let mut summary = json_summary(&report);
+        summary["awaiting_approval"] = serde_json::json!(held.as_ref().map(|(r, _)| r));
+        print_json(&summary)?;
     } else {
         print_summary(&report)?;
+        if let Some((reason, batch)) = &held {
+            outln!(
+                "awaiting approval ({reason}): nothing is sent until someone else runs `cardbatch approve {batch}`"
+            )?;
+        }
     }
     Ok(match report.outcome {
         SubmitOutcome::Refused => ExitCode::from(EXIT_INPUT_REFUSED),

@@ -3,6 +3,7 @@
 //! (with its provider refs), and the Brazilian and money value
 //! types ingest validates (CPF, CNPJ, UF, CEP, amounts) with the masking used in messages.
 
+mod batch_state;
 pub mod card_data;
 mod cep;
 mod cnpj;
@@ -14,9 +15,11 @@ mod order;
 mod order_state;
 mod provider_order;
 mod provider_refs;
+mod role;
 pub mod text;
 mod uf;
 
+pub use batch_state::BatchState;
 pub use cardbatch_types::ProviderKind;
 pub use cep::Cep;
 pub use cnpj::Cnpj;
@@ -26,4 +29,5 @@ pub use order::{NewBatch, NewOrder, Payload};
 pub use order_state::OrderState;
 pub use provider_order::ProviderOrder;
 pub use provider_refs::ProviderRefs;
+pub use role::Role;
 pub use uf::Uf;

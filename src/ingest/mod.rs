@@ -34,6 +34,6 @@ pub use qitech_postpaid::{
 pub use qitech_prepaid::{PrepaidDeliveryAddress, QitechPrepaidOrder};
 pub use reader::{CsvOrders, columns};
 pub use rejects::RejectsWriter;
-pub(crate) use submit::{HANDOFF_ROWS, HandoffSender, Handoffs, ingest_rows};
-pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
+pub(crate) use submit::{HANDOFF_ROWS, HandoffSender, Handoffs, RowSource, ingest_rows};
+pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit, submit_by};
 pub use uqpay::{UqpayOrder, UqpayRiskControls, UqpaySpendingControl};

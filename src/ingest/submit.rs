@@ -12,7 +12,8 @@
 use super::error::Problem;
 use super::{CsvOrders, FileError, RejectsWriter, RowError};
 use crate::config::Profile;
-use crate::domain::{NewBatch, NewOrder, ProviderKind};
+use crate::domain::money::format_minor;
+use crate::domain::{BatchState, NewBatch, NewOrder, ProviderKind};
 use crate::store::{BatchInsertReport, DuplicateOf, DuplicateSample, Store};
 use std::fs::File;
 use std::io::{BufWriter, Read};
@@ -87,7 +88,8 @@ pub enum SubmitError {
     Store(#[from] crate::store::Error),
 }
 
-/// Validates `input` (the content of `path`) for `profile` and queues it as one batch.
+/// Validates `input` (the content of `path`) for `profile` and queues it as one batch,
+/// submitted by the CLI's user ([`crate::control::cli_actor`]).
 pub async fn submit<R: Read + Send + 'static>(
     store: &Store,
     profile_name: &str,
@@ -95,6 +97,21 @@ pub async fn submit<R: Read + Send + 'static>(
     path: &Path,
     input: R,
     options: SubmitOptions,
+) -> Result<SubmitReport, SubmitError> {
+    let actor = crate::control::cli_actor();
+    submit_by(store, profile_name, profile, path, input, options, &actor).await
+}
+
+/// [`submit`] for `actor` (`cli:<user>`, `token:<name>`), who is recorded as the batch's
+/// submitter and so may not approve it.
+pub async fn submit_by<R: Read + Send + 'static>(
+    store: &Store,
+    profile_name: &str,
+    profile: &Profile,
+    path: &Path,
+    input: R,
+    options: SubmitOptions,
+    actor: &str,
 ) -> Result<SubmitReport, SubmitError> {
     // 1. The header.
     let file_error = |source| SubmitError::File {
@@ -124,22 +141,41 @@ pub async fn submit<R: Read + Send + 'static>(
         created_at_ms: chrono::Utc::now().timestamp_millis(),
     };
     let (handoffs, reader) = spawn_reader(orders);
-    ingest_rows(store, batch, path, handoffs, reader, options, rejects).await
+    let rows = RowSource {
+        handoffs,
+        reader,
+        rejects,
+    };
+    ingest_rows(store, profile, actor, batch, path, rows, options).await
+}
+
+/// Where [`ingest_rows`] takes its rows from: the validated rows in source order, the task
+/// producing them, and where invalid rows go with `skip_invalid`.
+pub(crate) struct RowSource {
+    pub handoffs: Handoffs,
+    pub reader: JoinHandle<()>,
+    pub rejects: Option<(PathBuf, RejectsWriter<BufWriter<File>>)>,
 }
 
 /// Steps 2 and 3 for rows from any source: `handoffs` carries the validated rows of `producer`
 /// (a CSV reader thread, a database query) in source order; they are written as `batch` in one
 /// transaction, committed only when every row was valid (or invalid rows are skipped). `path`
-/// names the source in errors; `rejects` receives the invalid rows with `skip_invalid`.
+/// names the source in errors; `rejects` receives the invalid rows with `skip_invalid`. The
+/// batch is recorded as submitted by `actor`, held for approval where `profile` says so.
 pub(crate) async fn ingest_rows(
     store: &Store,
+    profile: &Profile,
+    actor: &str,
     batch: NewBatch,
     path: &Path,
-    mut handoffs: Handoffs,
-    reader: JoinHandle<()>,
+    source: RowSource,
     options: SubmitOptions,
-    mut rejects: Option<(PathBuf, RejectsWriter<BufWriter<File>>)>,
 ) -> Result<SubmitReport, SubmitError> {
+    let RowSource {
+        mut handoffs,
+        reader,
+        mut rejects,
+    } = source;
     let file_error = |source| SubmitError::File {
         path: path.to_path_buf(),
         source,
@@ -239,6 +275,8 @@ pub(crate) async fn ingest_rows(
     } else if options.dry_run {
         (SubmitOutcome::DryRun, writer.abandon().await?)
     } else {
+        let (state, reason) = approval(profile, &mut writer).await?;
+        writer.set_control(state, reason.as_deref(), actor).await?;
         let insert = writer.commit_unless_empty().await?;
         match insert {
             Ok(report) => (SubmitOutcome::Queued, report),
@@ -255,6 +293,37 @@ pub(crate) async fn ingest_rows(
         insert,
         rejects_file,
     })
+}
+
+/// The state a new batch starts in: `awaiting_approval` (with the reason) when it is over the
+/// profile's `approval_over_orders` or `approval_over_amount`, else `active`.
+async fn approval(
+    profile: &Profile,
+    writer: &mut crate::store::BatchWriter,
+) -> Result<(BatchState, Option<String>), SubmitError> {
+    let orders = writer.flush_report().await?.inserted;
+    if let Some(limit) = profile.approval_over_orders.filter(|&limit| orders > limit) {
+        return Ok((
+            BatchState::AwaitingApproval,
+            Some(format!(
+                "{orders} orders is over approval_over_orders = {limit}"
+            )),
+        ));
+    }
+    if let Some(limit) = profile.approval_over_amount {
+        let total = writer.amount_total().await?;
+        if total > limit.minor {
+            return Ok((
+                BatchState::AwaitingApproval,
+                Some(format!(
+                    "total {} is over approval_over_amount = {}",
+                    format_minor(total),
+                    format_minor(limit.minor)
+                )),
+            ));
+        }
+    }
+    Ok((BatchState::Active, None))
 }
 
 /// The line error of a reused `order_ref` whose content differs from the order holding it.

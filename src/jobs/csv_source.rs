@@ -9,7 +9,7 @@
 //! (`*.rejected.csv`, written with `skip_invalid`) are never read as orders.
 
 use crate::config::Profile;
-use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, submit};
+use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, submit_by};
 use crate::store::Store;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -96,7 +96,9 @@ pub async fn run(
         out.files += 1;
         let file = std::fs::File::open(&path)
             .map_err(|e| CsvError::Files(format!("cannot read {}: {e}", path.display())))?;
-        let report = match submit(store, profile_name, profile, &path, file, options).await {
+        let actor = format!("schedule:{schedule}");
+        let submitted = submit_by(store, profile_name, profile, &path, file, options, &actor).await;
+        let report = match submitted {
             Ok(report) => report,
             Err(SubmitError::Store(e)) => return Err(CsvError::Store(e)),
             Err(e) => {

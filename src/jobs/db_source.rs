@@ -18,8 +18,8 @@ use crate::cli::redact_url;
 use crate::config::Profile;
 use crate::domain::NewBatch;
 use crate::ingest::{
-    FileError, HANDOFF_ROWS, HandoffSender, Handoffs, Problem, RowChecker, RowError, SubmitError,
-    SubmitOptions, SubmitReport, ingest_rows,
+    FileError, HANDOFF_ROWS, HandoffSender, Handoffs, Problem, RowChecker, RowError, RowSource,
+    SubmitError, SubmitOptions, SubmitReport, ingest_rows,
 };
 use crate::store::Store;
 use futures::StreamExt;
@@ -242,14 +242,20 @@ pub async fn run(
         created_at_ms: chrono::Utc::now().timestamp_millis(),
     };
     let label = format!("schedule {schedule}");
+    let rows = RowSource {
+        handoffs,
+        reader: producer,
+        rejects: None,
+    };
+    let actor = format!("schedule:{schedule}");
     let result = ingest_rows(
         store,
+        profile,
+        &actor,
         batch,
         Path::new(&label),
-        handoffs,
-        producer,
+        rows,
         options,
-        None,
     )
     .await;
     let stats = std::mem::take(&mut *stats.lock().expect("stats lock"));

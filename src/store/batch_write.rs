@@ -30,6 +30,8 @@ pub struct BatchWriter {
     batch_id: String,
     buffer: Vec<NewOrder>,
     report: BatchInsertReport,
+    /// Amounts of the orders written, per currency (minor units), stored with the batch.
+    totals: std::collections::BTreeMap<String, i64>,
     wake: Arc<WakeHub>,
 }
 
@@ -78,6 +80,7 @@ impl Store {
                 ..Default::default()
             },
             batch_id,
+            totals: Default::default(),
             wake: self.wake.clone(),
         })
     }
@@ -102,9 +105,64 @@ impl BatchWriter {
         self.report.inserted
     }
 
+    /// Records who submitted the batch and the state it starts in (`awaiting_approval` when over
+    /// its profile's approval threshold), inside the batch's transaction, so no worker can claim
+    /// an order before the batch is held.
+    pub async fn set_control(
+        &mut self,
+        state: crate::domain::BatchState,
+        reason: Option<&str>,
+        submitted_by: &str,
+    ) -> Result<()> {
+        // language=SQL
+        const SQL: &str =
+            "UPDATE batches SET state = $2, state_reason = $3, submitted_by = $4 WHERE id = $1";
+        macro_rules! set {
+            ($tx:expr) => {
+                sqlx::query(SQL)
+                    .bind(self.batch_id.clone())
+                    .bind(state.as_str())
+                    .bind(reason.map(str::to_owned))
+                    .bind(submitted_by.to_owned())
+                    .execute(&mut **$tx)
+                    .await?
+                    .rows_affected()
+            };
+        }
+        match &mut self.tx {
+            WriterTx::Sqlite(tx) => set!(tx),
+            WriterTx::Postgres(tx) => set!(tx),
+        };
+        Ok(())
+    }
+
+    /// The sum of the amounts of the orders this batch wrote so far, over every currency (0
+    /// when none has one).
+    pub async fn amount_total(&mut self) -> Result<i64> {
+        self.flush().await?;
+        Ok(self.totals.values().sum())
+    }
+
     /// Writes what is buffered, commits, and wakes idle workers.
     pub async fn commit(mut self) -> Result<BatchInsertReport> {
         self.flush().await?;
+        // language=SQL
+        const TOTALS: &str = "UPDATE batches SET totals = $2 WHERE id = $1";
+        let totals = serde_json::to_string(&self.totals).expect("a map of numbers serialises");
+        match &mut self.tx {
+            WriterTx::Sqlite(tx) => sqlx::query(TOTALS)
+                .bind(self.batch_id.clone())
+                .bind(totals)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            WriterTx::Postgres(tx) => sqlx::query(TOTALS)
+                .bind(self.batch_id.clone())
+                .bind(totals)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        };
         match self.tx {
             WriterTx::Sqlite(tx) => tx.commit().await?,
             WriterTx::Postgres(mut tx) => {
@@ -173,6 +231,11 @@ impl BatchWriter {
             WriterTx::Postgres(tx) => pg_insert(tx, &self.batch_id, &chunk).await?,
         };
         self.report.inserted += inserted.len() as u64;
+        for o in chunk.iter().filter(|o| inserted.contains(&(o.line as i64))) {
+            if let (Some(amount), Some(currency)) = (o.amount_minor, &o.currency) {
+                *self.totals.entry(currency.clone()).or_default() += amount;
+            }
+        }
         if inserted.len() < chunk.len() {
             self.record_duplicates(&chunk, &inserted).await?;
         }

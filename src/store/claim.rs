@@ -14,6 +14,11 @@
 //! the state the dead worker took it from, its attempt not counted again, no lookup; sent ->
 //! only once the profile's doubt wait has passed since the lease ran out, flagged
 //! `previous_outcome_unknown`. A worker never takes over its own orders (it still runs them).
+//!
+//! Due orders of a batch that is not `active` (paused, awaiting approval, canceled) are not
+//! claimed, nor a dead worker's orders of such a batch that it never sent; taking over a sent
+//! order and resolving a doubt go on, because a call for those may already have reached the
+//! provider.
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
@@ -35,6 +40,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
         SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
               AND lease_owner IS NOT $2 AND (sent_at IS NULL OR lease_expires_at <= $4 - $6) \
+              AND (sent_at IS NOT NULL OR batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active')) \
             ORDER BY lease_expires_at LIMIT $5) \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
@@ -42,6 +48,7 @@ const SQLITE_CLAIM: &str = "UPDATE orders \
         UNION ALL \
         SELECT id FROM (SELECT id FROM orders \
             WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+              AND batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active') \
             ORDER BY next_attempt_at LIMIT $5) \
         LIMIT $5) \
     RETURNING id, batch_id, profile, provider, order_ref, idempotency_key, payload, amount_minor, \
@@ -54,6 +61,7 @@ const PG_CLAIM: &str = "WITH expired AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state = 'in_flight' AND lease_expires_at <= $4 \
           AND lease_owner IS DISTINCT FROM $2 AND (sent_at IS NULL OR lease_expires_at <= $4 - $6) \
+          AND (sent_at IS NOT NULL OR batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active')) \
         ORDER BY lease_expires_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), doubt AS ( \
         SELECT id FROM orders \
@@ -62,6 +70,7 @@ const PG_CLAIM: &str = "WITH expired AS ( \
     ), due AS ( \
         SELECT id FROM orders \
         WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $4 \
+          AND batch_id NOT IN (SELECT id FROM batches WHERE state <> 'active') \
         ORDER BY next_attempt_at LIMIT $5 FOR UPDATE SKIP LOCKED \
     ), picked AS ( \
         SELECT id FROM expired UNION ALL SELECT id FROM doubt UNION ALL SELECT id FROM due LIMIT $5 \

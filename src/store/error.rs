@@ -24,6 +24,29 @@ pub enum Error {
     /// Only `dead` and `needs_review` orders can be requeued.
     #[error("only dead and needs_review orders can be requeued, not {0}")]
     InvalidRequeue(OrderState),
+    /// The batch's state forbids the action (resume a batch that is not paused, cancel a
+    /// canceled one, ...).
+    #[error("batch {batch} is {state}: cannot {action} it")]
+    BatchStateForbids {
+        /// The batch.
+        batch: uuid::Uuid,
+        /// Its state.
+        state: crate::domain::BatchState,
+        /// What was asked (`pause`, `resume`, `cancel`, `approve`).
+        action: &'static str,
+    },
+    /// Maker-checker: the batch's submitter asked to approve it.
+    #[error("batch {0} cannot be approved by the one who submitted it")]
+    SelfApproval(uuid::Uuid),
+    /// An order id that is not in the `orders` table.
+    #[error("no order with id {0}")]
+    OrderNotFound(i64),
+    /// Card refs are attached by hand only to `needs_review` orders.
+    #[error("card refs can be attached only to a needs_review order, not a {0} one")]
+    InvalidAttach(OrderState),
+    /// An API token of that name exists already.
+    #[error("a token named `{0}` exists already")]
+    TokenNameTaken(String),
     #[error("database error: {0}")]
     /// The database refused or failed a statement, or could not be reached.
     Sqlx(#[from] sqlx::Error),

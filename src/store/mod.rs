@@ -8,12 +8,17 @@
 #![warn(missing_docs)]
 
 mod activity;
+mod api_tokens;
+mod attach;
+mod audit;
+mod batch_control;
 mod batch_write;
 mod claim;
 mod complete;
 mod confirm;
 mod connect;
 mod error;
+mod failure_rate;
 mod fence;
 mod inbox;
 mod lookup;
@@ -27,7 +32,13 @@ mod schedule_runs;
 mod tokens;
 mod wake;
 
+mod spend;
+
 pub use activity::Activity;
+
+pub use api_tokens::ApiToken;
+pub use audit::{AuditEntry, AuditRow};
+pub use batch_control::BatchControl;
 pub use batch_write::BatchWriter;
 pub use confirm::{ConfirmedBy, EventSettlement, OrderConfirmation};
 pub use connect::{Engine, Store};

@@ -2,7 +2,7 @@
 //! server decide how to show them.
 
 use super::confirm::ConfirmedBy;
-use crate::domain::{OrderState, ProviderKind, ProviderOrder, ProviderRefs};
+use crate::domain::{BatchState, OrderState, ProviderKind, ProviderOrder, ProviderRefs};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -185,6 +185,12 @@ pub struct BatchSummary {
     pub source: String,
     /// When ingest created the batch (Unix ms).
     pub created_at_ms: i64,
+    /// Whether its orders are claimed (paused, awaiting approval, canceled, or active).
+    pub state: BatchState,
+    /// Why it is in that state, when someone said (an auto-pause's numbers).
+    pub state_reason: Option<String>,
+    /// Who submitted it (`cli:<user>`, `token:<name>`).
+    pub submitted_by: Option<String>,
     /// Orders per state; states with no orders are absent.
     pub counts: BTreeMap<OrderState, u64>,
     /// Sum of `amount_minor` per currency (orders without an amount are not counted).

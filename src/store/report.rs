@@ -85,16 +85,23 @@ impl Store {
     /// Every batch, newest first, with its counts per state and totals per currency.
     pub async fn batch_list(&self) -> Result<Vec<BatchSummary>> {
         // language=SQL
-        const BATCHES: &str = "SELECT id, profile, provider, source, created_at FROM batches ORDER BY created_at DESC, id";
+        const BATCHES: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches ORDER BY created_at DESC, id";
         // language=SQL
         const COUNTS: &str =
             "SELECT batch_id, state, COUNT(*) FROM orders GROUP BY batch_id, state";
         // language=SQL
+        // Only batches written before their totals were stored with them.
         const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
-            WHERE currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
-        let batches = fetch_all!(self, (String, String, String, String, i64), BATCHES);
+            WHERE batch_id IN (SELECT id FROM batches WHERE totals IS NULL) \
+              AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
+        let batches = fetch_all!(self, RawBatch, BATCHES);
         let counts = fetch_all!(self, (String, String, i64), COUNTS);
-        let totals = fetch_all!(self, (String, String, i64), TOTALS);
+        let legacy = batches.iter().any(|b| b.8.is_none());
+        let totals = if legacy {
+            fetch_all!(self, (String, String, i64), TOTALS)
+        } else {
+            Vec::new()
+        };
         let mut out = batches
             .into_iter()
             .map(summary)
@@ -121,26 +128,35 @@ impl Store {
     /// One batch: counts per state, totals, and the orders needing attention.
     pub async fn batch_status(&self, batch_id: Uuid) -> Result<BatchStatus> {
         // language=SQL
-        const BATCH: &str =
-            "SELECT id, profile, provider, source, created_at FROM batches WHERE id = $1";
+        const FAILING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
+        );
+        let summary = self.batch_summary(batch_id).await?;
+        let [a, b, c, d, e] = FAILING_STATES.map(OrderState::as_str);
+        let failing = fetch_all!(self, RawOrder, FAILING, batch_id.to_string(), a, b, c, d, e);
+        Ok(BatchStatus {
+            summary,
+            failing: failing
+                .into_iter()
+                .map(RawOrder::parse)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    /// One batch with its counts per state and totals ([`Error::BatchNotFound`] if none).
+    pub async fn batch_summary(&self, batch_id: Uuid) -> Result<BatchSummary> {
+        // language=SQL
+        const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches WHERE id = $1";
         // language=SQL
         const COUNTS: &str =
             "SELECT state, COUNT(*) FROM orders WHERE batch_id = $1 GROUP BY state";
         // language=SQL
         const TOTALS: &str = "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
             WHERE batch_id = $1 AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY currency";
-        // language=SQL
-        const FAILING: &str = concat!(
-            select_orders!(),
-            " WHERE batch_id = $1 AND state IN ($2, $3, $4, $5, $6) ORDER BY line"
-        );
         let id = batch_id.to_string();
-        let batch = fetch_all!(
-            self,
-            (String, String, String, String, i64),
-            BATCH,
-            id.clone()
-        );
+        let batch = fetch_all!(self, RawBatch, BATCH, id.clone());
+        let stored_totals = batch.first().is_some_and(|b| b.8.is_some());
         let mut summary = summary(
             batch
                 .into_iter()
@@ -152,18 +168,12 @@ impl Store {
                 .counts
                 .insert(state.parse().map_err(|e| corrupt("orders", e))?, n as u64);
         }
-        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id.clone())
-            .into_iter()
-            .collect();
-        let [a, b, c, d, e] = FAILING_STATES.map(OrderState::as_str);
-        let failing = fetch_all!(self, RawOrder, FAILING, id, a, b, c, d, e);
-        Ok(BatchStatus {
-            summary,
-            failing: failing
+        if !stored_totals {
+            summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
                 .into_iter()
-                .map(RawOrder::parse)
-                .collect::<Result<_>>()?,
-        })
+                .collect();
+        }
+        Ok(summary)
     }
 
     /// The orders of a batch by line, optionally only those in `state`.
@@ -183,6 +193,68 @@ impl Store {
         let rows = match state {
             None => fetch_all!(self, RawOrder, ALL, id),
             Some(s) => fetch_all!(self, RawOrder, IN_STATE, id, s.as_str()),
+        };
+        rows.into_iter().map(RawOrder::parse).collect()
+    }
+
+    /// One page of a batch's orders by id (keyset pagination): at most `limit` orders whose id
+    /// is above `after`, only those in `state` when given, and only those whose `order_ref`
+    /// contains `q` when given.
+    pub async fn order_page(
+        &self,
+        batch_id: Uuid,
+        state: Option<OrderState>,
+        q: Option<&str>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<OrderRow>> {
+        // One statement per combination of filters, so that each gets a plan of its own (an
+        // `$3 IS NULL OR state = $3` keeps Postgres from using the index that fits).
+        // language=SQL
+        const ALL: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const IN_STATE: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND state = $4 ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const MATCHING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND order_ref LIKE $4 ESCAPE '\\' ORDER BY id LIMIT $3"
+        );
+        // language=SQL
+        const IN_STATE_MATCHING: &str = concat!(
+            select_orders!(),
+            " WHERE batch_id = $1 AND id > $2 AND state = $4 AND order_ref LIKE $5 ESCAPE '\\' \
+              ORDER BY id LIMIT $3"
+        );
+        let pattern = q.map(|q| {
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let (id, after, limit) = (batch_id.to_string(), after.unwrap_or(0), i64::from(limit));
+        let rows = match (state, pattern) {
+            (None, None) => fetch_all!(self, RawOrder, ALL, id, after, limit),
+            (Some(s), None) => fetch_all!(self, RawOrder, IN_STATE, id, after, limit, s.as_str()),
+            (None, Some(p)) => fetch_all!(self, RawOrder, MATCHING, id, after, limit, p),
+            (Some(s), Some(p)) => {
+                fetch_all!(
+                    self,
+                    RawOrder,
+                    IN_STATE_MATCHING,
+                    id,
+                    after,
+                    limit,
+                    s.as_str(),
+                    p
+                )
+            }
         };
         rows.into_iter().map(RawOrder::parse).collect()
     }
@@ -220,16 +292,39 @@ impl Store {
     }
 }
 
+/// A `batches` row: id, profile, provider, source, created_at, state, state_reason, submitted_by,
+/// totals (JSON, `None` for batches written before totals were stored).
+type RawBatch = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 fn summary(
-    (id, profile, provider, source, created_at): (String, String, String, String, i64),
+    (id, profile, provider, source, created_at, state, state_reason, submitted_by, totals): RawBatch,
 ) -> Result<BatchSummary> {
+    let totals_minor = totals
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| corrupt("batches", e))?
+        .unwrap_or_default();
     Ok(BatchSummary {
+        state: state.parse().map_err(|e| corrupt("batches", e))?,
+        state_reason,
+        submitted_by,
         id: Uuid::parse_str(&id).map_err(|e| corrupt("batches", e))?,
         profile,
         provider: provider.parse().map_err(|e| corrupt("batches", e))?,
         source,
         created_at_ms: created_at,
         counts: BTreeMap::new(),
-        totals_minor: BTreeMap::new(),
+        totals_minor,
     })
 }

@@ -297,7 +297,8 @@ async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
     let limit = lane.claim_limit();
     let task = tokio::spawn(async move {
         let _gate = gate;
-        lane.store
+        let claimed = lane
+            .store
             .order_claim(
                 &lane.profile_name,
                 &lane.worker_id,
@@ -306,7 +307,11 @@ async fn claim(lane: Arc<Lane>) -> Result<Vec<ClaimedOrder>, String> {
                 lane.profile.doubt_wait(),
                 lane.clock.now_ms(),
             )
-            .await
+            .await?;
+        // The daily spend cap holds back what does not fit today (a no-op without one).
+        let (store, name, worker) = (&lane.store, &lane.profile_name, &lane.worker_id);
+        let now = lane.clock.now_ms();
+        super::spend_cap::admit(store, name, &lane.profile, worker, claimed, now).await
     });
     match task.await {
         Ok(claimed) => claimed.map_err(|e| e.to_string()),
@@ -354,6 +359,10 @@ async fn complete_in_groups(
                 }
             }
         };
+        if let Some(lane) = lane.upgrade() {
+            let now = lane.clock.now_ms();
+            super::threshold::check(&lane.store, &lane.profile, &completions, &applied, now).await;
+        }
         for (reply, ok) in replies.into_iter().zip(applied) {
             let _ = reply.send(Ok(ok));
         }

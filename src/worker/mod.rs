@@ -18,6 +18,8 @@ mod issue;
 mod lane;
 mod limit;
 mod run;
+mod spend_cap;
+mod threshold;
 
 pub use backoff::{backoff_ceiling, completion_for, retry_delay};
 pub use clock::{Clock, system_now_ms};
@@ -25,3 +27,4 @@ pub use handler::{HandlerResult, OrderHandler, Outcome, SendGate, handler_fn};
 pub use issue::{IssueHandler, LEASE_LOST};
 pub use limit::{Concurrency, ConcurrencyLayer};
 pub use run::{Error, LaneReport, RunReport, Runtime, drain_until_idle, run};
+pub use spend_cap::spend_day;

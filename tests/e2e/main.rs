@@ -12,6 +12,7 @@ mod cli_output;
 mod demo;
 mod frozen;
 mod recovery;
+mod operator_cli;
 mod restart;
 mod sandbox_cli;
 mod schedules_cli;

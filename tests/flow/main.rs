@@ -6,7 +6,11 @@
 #[macro_use]
 mod support;
 
+mod api_auth;
+mod api_batches;
 mod batches;
+mod controls_spend_cap;
+mod controls_threshold;
 mod reconcile_lookup;
 mod reconcile_report;
 mod webhooks_events;

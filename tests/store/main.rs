@@ -8,6 +8,7 @@ mod support;
 mod batch;
 mod claim;
 mod fence;
+mod controls;
 mod ingest_header;
 mod ingest_rows;
 mod schedules;

@@ -43,6 +43,8 @@ pub struct AppSetup {
     pub webhooks: Webhooks,
     /// Runs the event processor with these options.
     pub processor: Option<ProcessOptions>,
+    /// Changes the profile before the app starts (approval thresholds, ...).
+    pub profile_edit: fn(&mut Profile),
 }
 
 impl AppSetup {
@@ -60,6 +62,7 @@ impl AppSetup {
             concurrency: 8,
             webhooks: Webhooks::Off,
             processor: None,
+            profile_edit: |_| {},
         }
     }
 }
@@ -104,6 +107,7 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
         concurrency,
         webhooks,
         processor,
+        profile_edit,
     } = setup;
     let store = db.store().await;
     store.migrate().await.expect("migrate");
@@ -122,11 +126,12 @@ pub async fn spawn_app(db: &TestDb, setup: AppSetup) -> TestApp {
         provider.webhook_url = Some(format!("{url}/webhooks/{}", webhook_endpoint(kind)));
     }
     let sandbox = start_sandbox(sandbox.with_provider(kind, provider.clone())).await;
-    let profile = Profile {
+    let mut profile = Profile {
         rate_limit_per_sec: rate,
         concurrency,
         ..profile(kind, &sandbox.addr().to_string())
     };
+    profile_edit(&mut profile);
     let profiles = BTreeMap::from([(kind.as_str().to_string(), profile.clone())]);
     let config = config(profiles, addr);
     // Without webhooks, the profile holds no webhook key: the endpoints refuse every event.
@@ -208,6 +213,21 @@ impl TestApp {
             worker_config(),
         )
         .run(wait_settled(self.store.clone()))
+        .await
+        .expect("the runtime stops cleanly")
+    }
+
+    /// Runs the workers with [`TestApp::handler`] until nothing is due and nothing is running
+    /// (orders of a paused batch stay queued).
+    pub async fn drain(&self) -> RunReport {
+        let profiles = BTreeMap::from([(self.name().to_string(), self.profile.clone())]);
+        Runtime::new(
+            self.store.clone(),
+            profiles,
+            Arc::new(self.handler.clone()),
+            worker_config(),
+        )
+        .drain_until_idle()
         .await
         .expect("the runtime stops cleanly")
     }

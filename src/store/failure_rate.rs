@@ -1,0 +1,111 @@
+//! The failure threshold: a batch whose attempted orders fail permanently at a share over its
+//! profile's `pause_after_failure_rate` (once at least `pause_min_attempts` were attempted) is
+//! paused, so a bad file does not burn through provider calls. A batch an operator resumed is not
+//! paused again by the threshold.
+
+use super::connect::{Db, Store};
+use super::error::{Result, corrupt};
+use uuid::Uuid;
+
+/// What the threshold reads of a batch: orders, of which queued (not attempted yet) and
+/// permanently failed (`rejected`, `failed`).
+// language=SQL
+const COUNTS: &str = "SELECT COUNT(*), \
+        CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(CASE WHEN state IN ('rejected', 'failed') THEN 1 ELSE 0 END), 0) AS BIGINT) \
+    FROM orders WHERE batch_id = $1";
+// language=SQL
+const BATCH_OF: &str = "SELECT batch_id FROM orders WHERE id = $1";
+/// Only an active batch the threshold has not been overruled on (a resume says `resumed by`).
+// language=SQL
+const PAUSE: &str = "UPDATE batches SET state = 'paused', state_reason = $2 \
+    WHERE id = $1 AND state = 'active' AND (state_reason IS NULL OR state_reason NOT LIKE 'resumed%')";
+
+impl Store {
+    /// Checks the batches of `failed_order_ids` (orders that just failed permanently) against the
+    /// threshold and pauses those over it; returns each paused batch with the reason shown.
+    pub async fn batch_pause_on_failure_rate(
+        &self,
+        failed_order_ids: &[i64],
+        min_attempts: u64,
+        rate: f64,
+    ) -> Result<Vec<(Uuid, String)>> {
+        let mut batches: Vec<String> = Vec::new();
+        for &id in failed_order_ids {
+            let batch: Option<String> = match &self.db {
+                Db::Sqlite { read, .. } => {
+                    sqlx::query_scalar(BATCH_OF)
+                        .bind(id)
+                        .fetch_optional(read)
+                        .await?
+                }
+                Db::Postgres(pool) => {
+                    sqlx::query_scalar(BATCH_OF)
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?
+                }
+            };
+            if let Some(b) = batch.filter(|b| !batches.contains(b)) {
+                batches.push(b);
+            }
+        }
+        let mut paused = Vec::new();
+        for batch in batches {
+            // Counting reads the batch's orders: skip batches the threshold cannot pause.
+            let control = self
+                .batch_control(Uuid::parse_str(&batch).map_err(|e| corrupt("orders", e))?)
+                .await?;
+            let overruled = control
+                .state_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("resumed"));
+            if control.state != crate::domain::BatchState::Active || overruled {
+                continue;
+            }
+            let (total, queued, failed): (i64, i64, i64) = match &self.db {
+                Db::Sqlite { read, .. } => {
+                    sqlx::query_as(COUNTS)
+                        .bind(batch.clone())
+                        .fetch_one(read)
+                        .await?
+                }
+                Db::Postgres(pool) => {
+                    sqlx::query_as(COUNTS)
+                        .bind(batch.clone())
+                        .fetch_one(pool)
+                        .await?
+                }
+            };
+            let attempted = (total - queued).max(0) as u64;
+            if attempted < min_attempts.max(1) || (failed as f64) < rate * attempted as f64 {
+                continue;
+            }
+            let reason = format!(
+                "auto-paused: {failed} of {attempted} attempted orders failed permanently \
+                 (pause_after_failure_rate = {rate}, pause_min_attempts = {min_attempts})"
+            );
+            let moved = match &self.db {
+                Db::Sqlite { write, .. } => sqlx::query(PAUSE)
+                    .bind(batch.clone())
+                    .bind(reason.clone())
+                    .execute(write)
+                    .await?
+                    .rows_affected(),
+                Db::Postgres(pool) => sqlx::query(PAUSE)
+                    .bind(batch.clone())
+                    .bind(reason.clone())
+                    .execute(pool)
+                    .await?
+                    .rows_affected(),
+            };
+            if moved > 0 {
+                paused.push((
+                    Uuid::parse_str(&batch).map_err(|e| corrupt("orders", e))?,
+                    reason,
+                ));
+            }
+        }
+        Ok(paused)
+    }
+}
