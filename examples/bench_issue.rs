@@ -10,6 +10,8 @@
 //! cargo run --release --example bench_issue -- --orders 3000 --rate 50 --sandbox-rate 50
 //! # (c) 200 ms provider latency, 100 req/s limit
 //! cargo run --release --example bench_issue -- --orders 6000 --rate 100 --latency-ms 200 --concurrency 32
+//! # (d) then confirm every order by lookup, no webhooks (the reconciler's throughput)
+//! cargo run --release --example bench_issue -- --orders 100000 --confirm
 //! ```
 //!
 //! "Achieved" is measured on the sandbox's side: cards created between the first and the last
@@ -22,6 +24,7 @@ use cardbatch::config::{Config, Profile, ServerConfig, WorkerConfig};
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::ingest::{SubmitOptions, submit};
 use cardbatch::providers::Credentials;
+use cardbatch::reconcile::{LookupOptions, Reconciler};
 use cardbatch::sandbox::config::{DEV_UQPAY_API_KEY, DEV_UQPAY_CLIENT_ID};
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, Sandbox, SandboxConfig};
 use cardbatch::store::Store;
@@ -60,6 +63,10 @@ struct Args {
     /// Orders claimed per round trip.
     #[arg(long, default_value_t = 256)]
     claim_batch: u32,
+    /// Then confirm every order by lookup (no webhooks): the reconciler's passes until none is
+    /// left `submitted`, reported as confirmations per second.
+    #[arg(long)]
+    confirm: bool,
 }
 
 #[tokio::main]
@@ -86,7 +93,12 @@ async fn bench(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<
         faults,
         ..ProviderSettings::default()
     };
-    let config = SandboxConfig::default().with_provider(kind, settings);
+    // Cards become active within milliseconds, so that a lookup finds them issued.
+    let config = SandboxConfig {
+        time_scale: 0.001,
+        ..SandboxConfig::default()
+    }
+    .with_provider(kind, settings);
     let sandbox = Sandbox::start(config, tokio::net::TcpListener::bind("127.0.0.1:0").await?)?;
     let mut profile = Profile::sandbox(kind, &sandbox.addr().to_string());
     profile.rate_limit_per_sec = args.rate;
@@ -198,7 +210,42 @@ async fn bench(args: &Args, url: &str, dir: &std::path::Path) -> anyhow::Result<
             args.orders
         );
     }
+    if args.confirm {
+        confirm_by_lookup(&store, &app).await?;
+    }
     sandbox.shutdown().await;
     store.close().await;
+    Ok(())
+}
+
+/// Runs reconciler passes (every order due at once) until no order is `submitted`.
+async fn confirm_by_lookup(store: &Store, app: &App) -> anyhow::Result<()> {
+    let options = LookupOptions {
+        confirm_after: std::time::Duration::ZERO,
+        interval: std::time::Duration::from_millis(10),
+        max_backoff: std::time::Duration::from_millis(100),
+        ..LookupOptions::default()
+    };
+    let reconciler = Reconciler::new(store.clone(), app.clients().clone(), options);
+    let started = Instant::now();
+    let mut confirmed = 0usize;
+    let mut passes = 0u32;
+    loop {
+        let counts = store.order_count_by_state().await?;
+        if counts.get(&OrderState::Submitted).copied().unwrap_or(0) == 0 {
+            break;
+        }
+        let report = reconciler.pass(cardbatch::worker::system_now_ms()).await?;
+        confirmed += report.issued;
+        passes += 1;
+        if report.examined == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "confirm  {confirmed} orders by lookup in {elapsed:.2?} ({passes} passes): {:.0} confirmations/s",
+        confirmed as f64 / elapsed.as_secs_f64()
+    );
     Ok(())
 }

@@ -7,8 +7,8 @@ mod support;
 
 mod batch;
 mod claim;
-mod fence;
 mod controls;
+mod fence;
 mod ingest_header;
 mod ingest_rows;
 mod schedules;
