@@ -16,6 +16,7 @@ mod connect;
 mod error;
 mod fence;
 mod inbox;
+mod lane_budget;
 mod lookup;
 mod model;
 mod order_match;
@@ -34,6 +35,7 @@ pub use connect::{Engine, Store};
 pub use error::{Error, Result};
 pub use fence::SendFence;
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
+pub use lane_budget::{FLOOR_PER_SEC as LANE_FLOOR_PER_SEC, LaneBudget, LaneBudgetRow, LaneGrant};
 pub use lookup::KeyedOrder;
 pub use model::{
     AttemptKind, AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary,

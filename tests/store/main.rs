@@ -10,5 +10,6 @@ mod claim;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
+mod lane_budget;
 mod schedules;
 mod submit;
