@@ -19,6 +19,7 @@ mod inbox;
 mod lane_budget;
 mod lookup;
 mod model;
+mod next_due;
 mod order_match;
 mod reconcile_lookup;
 mod reconcile_read;
