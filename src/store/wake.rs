@@ -78,10 +78,9 @@ impl Store {
                 Db::Sqlite { read, .. } => {
                     let options = read.connect_options();
                     // An in-memory database lives in this process only: nothing to watch.
-                    let in_memory = options
-                        .get_filename()
-                        .to_string_lossy()
-                        .contains(":memory:");
+                    // (sqlx names `sqlite::memory:` databases `file:sqlx-in-memory-N`.)
+                    let name = options.get_filename().to_string_lossy().into_owned();
+                    let in_memory = name.contains(":memory:") || name.contains("sqlx-in-memory");
                     (!in_memory).then(|| tokio::spawn(watch_sqlite(options, epoch)))
                 }
             };
