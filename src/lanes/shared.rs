@@ -28,6 +28,8 @@ use tokio::time::Instant;
 pub const LOOKAHEAD: Duration = Duration::from_millis(100);
 /// A block is about this long at the current rate.
 const BLOCK_SPAN: Duration = Duration::from_millis(50);
+/// The timer's resolution: a permit due sooner than this is not slept for.
+const TIMER_TICK: Duration = Duration::from_millis(1);
 /// How long to wait before asking again when the database could not be reached.
 const UNREACHABLE_RETRY: Duration = Duration::from_millis(500);
 
@@ -77,7 +79,11 @@ impl SharedLane {
     pub async fn acquire(&self) {
         loop {
             if let Some(at) = self.next_permit() {
-                tokio::time::sleep_until(at).await;
+                // Tokio's timer counts in milliseconds: a permit due within one is taken now
+                // rather than a whole tick late (at high rates a block spans well under one).
+                if at > Instant::now() + TIMER_TICK {
+                    tokio::time::sleep_until(at).await;
+                }
                 return;
             }
             let _asking = self.asking.lock().await;
