@@ -169,7 +169,9 @@ async fn watch_sqlite(
             .await
         {
             Ok(version) => {
-                if seen.is_some_and(|s| s != version) {
+                // The first read after (re)connecting wakes the workers too: a commit made
+                // while the watcher was connecting would be missed otherwise.
+                if seen != Some(version) {
                     epoch.send_modify(|e| *e = e.wrapping_add(1));
                 }
                 seen = Some(version);
