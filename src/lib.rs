@@ -19,7 +19,8 @@
 //! - [`store`] (2): the only module with SQL; SQLite and Postgres behind one seam. The `orders`
 //!   table is the queue: claim, lease, reschedule, complete.
 //! - [`worker`] (3): apalis workers over the store, backoff, graceful shutdown.
-//! - [`lanes`]: each profile's rate limit behind the `Lane` trait (in-process `LocalLane`).
+//! - [`lanes`]: each profile's rate limit behind the `Lane` trait (in-process `LocalLane` on
+//!   SQLite, `SharedLane` through Postgres).
 //! - [`providers`] (4): the `Provider` trait, one folder per provider, and `ProfileClient`, the
 //!   client behind its profile's lane that every caller goes through.
 //! - [`webhooks`] (5): one endpoint per provider: verify, persist the raw event, answer.

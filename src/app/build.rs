@@ -4,7 +4,7 @@ use super::running::Running;
 use crate::config::{Config, Profile};
 use crate::domain::ProviderKind;
 use crate::jobs::Schedule;
-use crate::lanes::LocalLane;
+use crate::lanes::{Lane, LocalLane, SharedLane};
 use crate::providers::alchemypay::CheckKeys;
 use crate::providers::{
     BuildError, CredentialError, Credentials, ProfileClient, ProfileClients, ProviderEnv,
@@ -125,7 +125,11 @@ impl App {
             let creds = credentials(name, profile)?;
             let provider = crate::providers::build(name, profile, &creds, &env)?;
             // The lane is chosen here and only here: callers see `dyn Lane`.
-            let lane = Arc::new(LocalLane::new(profile.rate_limit_per_sec));
+            // Postgres: one budget shared by every process on the database; SQLite: in process.
+            let lane: Arc<dyn Lane> = match store.lane_budget(name) {
+                Some(budget) => Arc::new(SharedLane::new(budget, profile.rate_limit_per_sec)),
+                None => Arc::new(LocalLane::new(profile.rate_limit_per_sec)),
+            };
             clients = clients.with(
                 ProfileClient::new(name, provider, lane).with_concurrency(profile.concurrency),
             );

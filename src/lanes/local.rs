@@ -16,7 +16,7 @@
 //! which would rebuild every tokio-based dependency).
 //! Each process has its own lane: across processes the limit is not shared, so a profile run by
 //! N processes should give each one its share of the provider's limit in `rate_limit_per_sec`
-//! (a lane shared through Postgres is the planned second [`super::Lane`]); the AIMD step still
+//! (on Postgres the application uses [`super::SharedLane`] instead); the AIMD step still
 //! backs each process off when their sum is too high.
 
 use super::{Lane, LaneStats};

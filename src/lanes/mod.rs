@@ -4,13 +4,17 @@
 //! slows every caller of the profile at once.
 //!
 //! [`Lane`] is the seam: callers hold an `Arc<dyn Lane>` and never know how the limit is kept.
-//! [`LocalLane`] keeps it in this process (a `governor` limiter with AIMD on 429s); a lane shared
-//! by several processes through Postgres is meant to be a second implementation of the same
-//! trait, chosen where the application is assembled (`crate::app`), with no change to callers.
+//! [`LocalLane`] keeps it in this process (a `governor` limiter with AIMD on 429s): the lane of
+//! a SQLite store, where one machine runs the queue. [`SharedLane`] keeps it in the profile's
+//! row of a Postgres store, so that every process on the database shares one budget and one
+//! 429 back-off. The lane is chosen where the application is assembled (`crate::app`), with no
+//! change to callers.
 
 mod local;
+mod shared;
 
 pub use local::LocalLane;
+pub use shared::{LOOKAHEAD, SharedLane};
 
 use futures::future::BoxFuture;
 use std::time::Duration;

@@ -21,8 +21,10 @@ mod error;
 mod failure_rate;
 mod fence;
 mod inbox;
+mod lane_budget;
 mod lookup;
 mod model;
+mod next_due;
 mod order_match;
 mod reconcile_lookup;
 mod reconcile_read;
@@ -45,6 +47,7 @@ pub use connect::{Engine, Store};
 pub use error::{Error, Result};
 pub use fence::SendFence;
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
+pub use lane_budget::{FLOOR_PER_SEC as LANE_FLOOR_PER_SEC, LaneBudget, LaneBudgetRow, LaneGrant};
 pub use lookup::KeyedOrder;
 pub use model::{
     AttemptKind, AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary,

@@ -6,7 +6,10 @@
 //! 2. claims up to `claim_batch` due orders of its profile,
 //! 3. yields them one by one (apalis asks for the next only while it holds fewer than
 //!    `concurrency + claim_batch` orders of the lane),
-//! 4. when nothing is due, waits for a wake-up or a short, growing poll interval, then goes to 1.
+//! 4. when nothing is due, waits for a wake-up, for the instant the profile's next order comes
+//!    due (a retry, a look at an order in doubt, a lease running out), or a short, growing poll
+//!    interval, whichever is first, then goes to 1. The lane's completer wakes it too when it
+//!    writes a retry, so that a retry due in milliseconds is not left for the next poll.
 //!
 //! The service apalis runs for each order waits for one of `concurrency` call slots, calls the
 //! [`OrderHandler`], frees the slot, turns the outcome into a
@@ -18,6 +21,7 @@ use super::clock::Clock;
 use super::handler::{OrderHandler, SendGate};
 use super::limit::ConcurrencyLayer;
 use crate::config::{Profile, WorkerConfig};
+use crate::domain::OrderState;
 use crate::store::{ClaimedOrder, Completion, Engine, SendFence, Store, WorkSignal};
 use apalis_core::backend::custom::{BackendBuilder, CustomBackend};
 use apalis_core::error::BoxDynError;
@@ -277,7 +281,7 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
                 }
                 Err(e) => tracing::warn!(error = %e, profile = %lane.profile_name, "claim failed; retrying"),
             }
-            let pause = st.pause;
+            let pause = st.pause.min(until_next_due(lane).await);
             st.pause = (st.pause * 2).min(lane.poll_cap());
             let lane = st.lane.clone();
             tokio::select! {
@@ -287,6 +291,28 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
         }
     })
     .boxed()
+}
+
+/// How long until the profile's next order comes due for this lane; the poll cap when nothing
+/// waits, when the store cannot say, or when what it names is due already (the claim that just
+/// came back empty could not take it: another process holds its row), so that an idle lane
+/// never polls in a busy loop.
+async fn until_next_due(lane: &Lane) -> Duration {
+    let next = lane
+        .store
+        .order_next_due(&lane.profile_name, &lane.worker_id, lane.profile.doubt_wait())
+        .await;
+    match next {
+        Ok(Some(due)) if due > lane.clock.now_ms() => {
+            let ms = (due - lane.clock.now_ms()) as u64;
+            Duration::from_millis(ms).min(lane.poll_cap())
+        }
+        Ok(_) => lane.poll_cap(),
+        Err(e) => {
+            tracing::warn!(error = %e, profile = %lane.profile_name, "cannot read when the next order is due");
+            lane.poll_cap()
+        }
+    }
 }
 
 /// Claims the next orders in a task of its own. apalis stops polling the fetcher the moment a
@@ -362,6 +388,15 @@ async fn complete_in_groups(
         if let Some(lane) = lane.upgrade() {
             let now = lane.clock.now_ms();
             super::threshold::check(&lane.store, &lane.profile, &completions, &applied, now).await;
+        }
+        // A retry (or a look at an order in doubt) was scheduled: the fetcher may be sleeping
+        // past its due time, so it looks again now.
+        let rescheduled = completions
+            .iter()
+            .zip(&applied)
+            .any(|(c, ok)| *ok && matches!(c.state, OrderState::RetryWait | OrderState::InDoubt));
+        if rescheduled && let Some(lane) = lane.upgrade() {
+            lane.kick.notify_one();
         }
         for (reply, ok) in replies.into_iter().zip(applied) {
             let _ = reply.send(Ok(ok));

@@ -9,6 +9,7 @@ mod support;
 
 mod chaos;
 mod cli_output;
+mod cluster;
 mod demo;
 mod frozen;
 mod operator_cli;

@@ -11,5 +11,7 @@ mod controls;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
+mod lane_budget;
+mod next_due;
 mod schedules;
 mod submit;

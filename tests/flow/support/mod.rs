@@ -9,6 +9,8 @@ mod db;
 mod batches;
 #[path = "../../support/orders.rs"]
 mod orders;
+#[path = "../../support/pickup.rs"]
+pub mod pickup;
 #[path = "../../support/sandbox.rs"]
 mod sandbox;
 #[path = "../../support/wait.rs"]
