@@ -21,6 +21,7 @@ mod model;
 mod order_match;
 mod reconcile_lookup;
 mod reconcile_read;
+mod recount;
 mod report;
 mod requeue;
 mod schedule_runs;

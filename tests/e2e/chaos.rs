@@ -387,6 +387,7 @@ fn write_config(
             ..ReconcileConfig::default()
         },
         profiles: profiles.clone(),
+        ..Config::without_profiles()
     };
     let path = dir.join("chaos.toml");
     std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();

@@ -7,6 +7,7 @@
 mod support;
 
 mod batches;
+mod counters;
 mod reconcile_lookup;
 mod reconcile_report;
 mod webhooks_events;

@@ -7,6 +7,7 @@ mod support;
 
 mod batch;
 mod claim;
+mod counters;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
