@@ -3,7 +3,8 @@
 //! The writer buffers a chunk of orders and flushes it as one multi-row statement, so memory
 //! stays at one chunk whatever the file's size. `ON CONFLICT DO NOTHING RETURNING line` tells
 //! which rows were new; the rest are duplicates of an order that already exists for the profile,
-//! and one lookup per chunk finds which batch (or which earlier line of this file) owns them.
+//! and one set-based lookup per chunk (its references joined against the unique index) finds
+//! which batch (or which earlier line of this file) owns them.
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
@@ -168,33 +169,43 @@ impl BatchWriter {
             return Ok(());
         }
         let chunk = std::mem::take(&mut self.buffer);
-        let inserted = match &mut self.tx {
+        let (inserted, owners) = match &mut self.tx {
             WriterTx::Sqlite(tx) => sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
-            WriterTx::Postgres(tx) => pg_insert(tx, &self.batch_id, &chunk).await?,
+            WriterTx::Postgres(tx) => {
+                let inserted = pg_insert(tx, &self.batch_id, &chunk).await?;
+                let owners = if inserted.len() < chunk.len() {
+                    let refs: Vec<&str> = chunk
+                        .iter()
+                        .filter(|o| !inserted.contains(&(o.line as i64)))
+                        .map(|o| o.order_ref.as_str())
+                        .collect();
+                    pg_owners(tx, &self.batch.profile, &refs).await?
+                } else {
+                    Owners::new()
+                };
+                (inserted, owners)
+            }
         };
         self.report.inserted += inserted.len() as u64;
         if inserted.len() < chunk.len() {
-            self.record_duplicates(&chunk, &inserted).await?;
+            self.record_duplicates(&chunk, &inserted, &owners)?;
         }
         self.buffer = chunk;
         self.buffer.clear();
         Ok(())
     }
 
-    async fn record_duplicates(
+    /// Reports the rows of `chunk` that were not inserted, each named by the order that holds
+    /// its reference (`owners`, found by one set-based lookup per chunk).
+    fn record_duplicates(
         &mut self,
         chunk: &[NewOrder],
         inserted: &HashSet<i64>,
+        owners: &Owners,
     ) -> Result<()> {
-        let dups: Vec<&NewOrder> = chunk
+        let dups = chunk
             .iter()
-            .filter(|o| !inserted.contains(&(o.line as i64)))
-            .collect();
-        let refs: Vec<String> = dups.iter().map(|o| o.order_ref.clone()).collect();
-        let owners = match &mut self.tx {
-            WriterTx::Sqlite(tx) => sqlite_owners(tx, &self.batch.profile, &refs).await?,
-            WriterTx::Postgres(tx) => pg_owners(tx, &self.batch.profile, &refs).await?,
-        };
+            .filter(|o| !inserted.contains(&(o.line as i64)));
         for order in dups {
             let (batch_id, line, payload) = owners.get(&order.order_ref).ok_or_else(|| {
                 corrupt(
@@ -272,8 +283,9 @@ async fn sqlite_insert(
     batch: &NewBatch,
     batch_id: &str,
     chunk: &[NewOrder],
-) -> Result<HashSet<i64>> {
+) -> Result<(HashSet<i64>, Owners)> {
     let mut inserted = HashSet::with_capacity(chunk.len());
+    let mut all_owners = Owners::new();
     let mut rest = chunk;
     while !rest.is_empty() {
         let n = *SQLITE_CHUNKS
@@ -300,14 +312,15 @@ async fn sqlite_insert(
         }
         // Some rows were duplicates: the rows this batch now owns at their own line are new.
         // (Counting rows instead of `RETURNING` them keeps the common, duplicate-free path cheap.)
-        let refs: Vec<String> = part.iter().map(|o| o.order_ref.clone()).collect();
+        let refs: Vec<&str> = part.iter().map(|o| o.order_ref.as_str()).collect();
         let owners = sqlite_owners(tx, &batch.profile, &refs).await?;
         inserted.extend(part.iter().filter_map(|o| {
             let (owner_batch, owner_line, _) = owners.get(&o.order_ref)?;
             (owner_batch == batch_id && *owner_line == o.line as i64).then_some(o.line as i64)
         }));
+        all_owners.extend(owners);
     }
-    Ok(inserted)
+    Ok((inserted, all_owners))
 }
 
 async fn pg_insert(
@@ -346,44 +359,45 @@ async fn pg_insert(
     Ok(lines.into_iter().collect())
 }
 
-/// order_ref -> (batch id, line) of the orders that already hold these refs.
 /// The order holding each reference: (batch id, line, payload as stored).
 type Owners = HashMap<String, (String, i64, String)>;
 
+/// The orders of `profile` holding any of `refs`, in one statement: the references travel as
+/// one JSON array and are joined against the `(profile, order_ref)` unique index, rather than
+/// looked up one statement per row (a re-upload of 3M rows took 20x its fresh ingest).
 async fn sqlite_owners(
     tx: &mut Transaction<'static, Sqlite>,
     profile: &str,
-    refs: &[String],
+    refs: &[&str],
 ) -> Result<Owners> {
-    let mut owners = HashMap::with_capacity(refs.len());
-    for order_ref in refs {
-        let row: Option<(String, i64, String)> = sqlx::query_as(
-            "SELECT batch_id, line, payload FROM orders WHERE profile = $1 AND order_ref = $2",
-        )
-        .bind(profile.to_owned())
-        .bind(order_ref.clone())
-        .fetch_optional(&mut **tx)
+    // language=SQLite
+    const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = ? AND order_ref IN (SELECT value FROM json_each(?))";
+    let refs = serde_json::to_string(refs).map_err(|e| corrupt("orders", e))?;
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
+        .bind(profile)
+        .bind(refs)
+        .fetch_all(&mut **tx)
         .await?;
-        if let Some(owner) = row {
-            owners.insert(order_ref.clone(), owner);
-        }
-    }
-    Ok(owners)
+    Ok(rows
+        .into_iter()
+        .map(|(r, b, l, p)| (r, (b, l, p)))
+        .collect())
 }
 
 async fn pg_owners(
     tx: &mut Transaction<'static, Postgres>,
     profile: &str,
-    refs: &[String],
+    refs: &[&str],
 ) -> Result<Owners> {
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT order_ref, batch_id, line, payload FROM orders \
-         WHERE profile = $1 AND order_ref = ANY($2)",
-    )
-    .bind(profile)
-    .bind(refs)
-    .fetch_all(&mut **tx)
-    .await?;
+    // language=PostgreSQL
+    const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = $1 AND order_ref = ANY($2)";
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
+        .bind(profile)
+        .bind(refs)
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(r, b, l, p)| (r, (b, l, p)))

@@ -11,5 +11,6 @@ mod counters;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
+mod reupload;
 mod schedules;
 mod submit;
