@@ -6,6 +6,7 @@ mod args;
 mod demo;
 mod export;
 mod output;
+mod prune;
 mod read;
 mod reconcile;
 mod run;
@@ -61,6 +62,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             state,
             confirm,
         } => read::requeue(&open_store(&config).await?, &batch, state, confirm).await,
+        Command::Prune { dry_run, json } => {
+            prune::run(
+                &open_store(&config).await?,
+                &config.retention,
+                dry_run,
+                json,
+            )
+            .await
+        }
         Command::Run { until_idle: false } => run::run(&config, Services::ALL).await,
         Command::Run { until_idle: true } => run::until_idle(&config).await,
         Command::Schedules { json, action } => match action {

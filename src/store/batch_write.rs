@@ -9,6 +9,7 @@
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::{BatchInsertReport, DuplicateOf, DuplicateSample};
+use super::prune::PRUNED;
 use super::wake::{NOTIFY_CHANNEL, WakeHub};
 use crate::domain::{NewBatch, NewOrder};
 use sqlx::{Postgres, Sqlite, Transaction};
@@ -228,8 +229,10 @@ impl BatchWriter {
                 duplicate_of,
             };
             // The same content again is a harmless re-upload; other content under the same
-            // reference is another order that would silently get no card.
-            if payload != order.payload.json()
+            // reference is another order that would silently get no card. A pruned order's
+            // content is gone (`cardbatch prune`): its reference alone makes the duplicate.
+            if payload != PRUNED
+                && payload != order.payload.json()
                 && serde_json::from_str::<serde_json::Value>(payload).ok()
                     != Some(order.payload.value())
             {
@@ -271,8 +274,11 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
             write!(sql, "{sep}(?, ?, ?, ?, ?, ?)").expect("writing to a String");
         }
         // `WHERE` before `ON CONFLICT` resolves SQLite's INSERT ... SELECT upsert ambiguity.
+        // A reference of a deleted batch (`retired_refs`) is a duplicate too.
         sql.push_str(
-            ") AS v, batches AS b WHERE b.id = ? ON CONFLICT (profile, order_ref) DO NOTHING",
+            ") AS v, batches AS b WHERE b.id = ? AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
+             WHERE r.profile = b.profile AND r.order_ref = v.column1) \
+             ON CONFLICT (profile, order_ref) DO NOTHING",
         );
         sql
     })
@@ -338,7 +344,8 @@ async fn pg_insert(
          FROM batches AS b, \
            UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
            AS u(order_ref, line, idem, payload, amount, currency) \
-         WHERE b.id = $1 \
+         WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
+           WHERE r.profile = b.profile AND r.order_ref = u.order_ref) \
          ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line";
     let refs: Vec<&str> = chunk.iter().map(|o| o.order_ref.as_str()).collect();
     let lines: Vec<i64> = chunk.iter().map(|o| o.line as i64).collect();
@@ -359,7 +366,8 @@ async fn pg_insert(
     Ok(lines.into_iter().collect())
 }
 
-/// The order holding each reference: (batch id, line, payload as stored).
+/// The order holding each reference: (batch id, line, payload as stored; [`PRUNED`] for a
+/// deleted batch's reference).
 type Owners = HashMap<String, (String, i64, String)>;
 
 /// The orders of `profile` holding any of `refs`, in one statement: the references travel as
@@ -372,9 +380,14 @@ async fn sqlite_owners(
 ) -> Result<Owners> {
     // language=SQLite
     const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = ? AND order_ref IN (SELECT value FROM json_each(?)) \
+        UNION ALL SELECT order_ref, batch_id, line, ? FROM retired_refs \
         WHERE profile = ? AND order_ref IN (SELECT value FROM json_each(?))";
     let refs = serde_json::to_string(refs).map_err(|e| corrupt("orders", e))?;
     let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
+        .bind(profile)
+        .bind(refs.clone())
+        .bind(PRUNED)
         .bind(profile)
         .bind(refs)
         .fetch_all(&mut **tx)
@@ -392,10 +405,13 @@ async fn pg_owners(
 ) -> Result<Owners> {
     // language=PostgreSQL
     const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = $1 AND order_ref = ANY($2) \
+        UNION ALL SELECT order_ref, batch_id, line, $3 FROM retired_refs \
         WHERE profile = $1 AND order_ref = ANY($2)";
     let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
         .bind(profile)
         .bind(refs)
+        .bind(PRUNED)
         .fetch_all(&mut **tx)
         .await?;
     Ok(rows

@@ -19,6 +19,7 @@ mod inbox;
 mod lookup;
 mod model;
 mod order_match;
+mod prune;
 mod reconcile_lookup;
 mod reconcile_read;
 mod recount;
@@ -41,6 +42,7 @@ pub use model::{
     ClaimedOrder, Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
 pub use order_match::{CardMatchKey, MatchedOrder};
+pub use prune::{PRUNED, PruneCount};
 pub use reconcile_lookup::{LookupClaim, LookupOutcome};
 pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
 pub use schedule_runs::{RunClaim, RunRecord, RunRetake, ScheduleRun};

@@ -11,6 +11,7 @@ mod counters;
 mod fence;
 mod ingest_header;
 mod ingest_rows;
+mod prune;
 mod reupload;
 mod schedules;
 mod submit;
