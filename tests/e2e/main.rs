@@ -11,6 +11,7 @@ mod chaos;
 mod cli_output;
 mod demo;
 mod frozen;
+mod prune_cli;
 mod restart;
 mod sandbox_cli;
 mod schedules_cli;
