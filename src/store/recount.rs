@@ -4,8 +4,10 @@
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::BatchSummary;
+use super::reconcile_read::{ConfirmationCount, parse_confirmed_by};
 use crate::domain::OrderState;
 use std::collections::BTreeMap;
+use uuid::Uuid;
 
 impl Store {
     /// Every batch as [`Store::batch_list`] returns it, but with its counts per state and totals
@@ -48,5 +50,26 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// [`Store::order_count_by_confirmation`] of every batch, counted over the orders.
+    pub async fn order_count_by_confirmation_recounted(&self) -> Result<Vec<ConfirmationCount>> {
+        // language=SQL
+        const SQL: &str = "SELECT batch_id, state, confirmed_by, COUNT(*) FROM orders \
+            GROUP BY batch_id, state, confirmed_by";
+        let rows: Vec<(String, String, Option<String>, i64)> = match &self.db {
+            Db::Sqlite { read, .. } => sqlx::query_as(SQL).fetch_all(read).await?,
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+        };
+        rows.into_iter()
+            .map(|(batch, state, by, n)| {
+                Ok(ConfirmationCount {
+                    batch_id: Uuid::parse_str(&batch).map_err(|e| corrupt("orders", e))?,
+                    state: state.parse().map_err(|e| corrupt("orders", e))?,
+                    confirmed_by: parse_confirmed_by(by.as_deref())?,
+                    count: n as u64,
+                })
+            })
+            .collect()
     }
 }

@@ -7,6 +7,8 @@ use crate::support::{AppSetup, TestDb, Webhooks, csv, spawn_app, wait_until};
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::reconcile::ProcessOptions;
 use cardbatch::sandbox::{FaultConfig, ProviderSettings, SandboxConfig};
+use cardbatch::store::ConfirmationCount;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 const ORDERS: usize = 60;
@@ -70,6 +72,31 @@ async fn the_counters_equal_a_recount_after_a_faulty_run_confirmed_by_webhooks(d
         let recount = recounted.iter().find(|b| b.id == batch).unwrap();
         assert_eq!(&status.summary, recount);
     }
+    let confirmations = |counts: Vec<ConfirmationCount>| -> BTreeSet<_> {
+        counts
+            .into_iter()
+            .map(|c| {
+                (
+                    c.batch_id,
+                    c.state.as_str(),
+                    c.confirmed_by.map(|b| b.as_str()),
+                    c.count,
+                )
+            })
+            .collect()
+    };
+    let by = confirmations(app.store.order_count_by_confirmation(None).await.unwrap());
+    let by_recounted = confirmations(
+        app.store
+            .order_count_by_confirmation_recounted()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(by, by_recounted);
+    assert!(
+        by.iter().any(|(_, _, b, _)| *b == Some("webhook")),
+        "{by:?}"
+    );
     let total: u64 = counted.iter().map(|b| b.total()).sum();
     assert_eq!(total, (ORDERS + ORDERS / 2) as u64);
     let issued: u64 = counted

@@ -5,8 +5,10 @@
 
 use crate::support::{TestDb, orders, submit};
 use cardbatch::domain::{OrderState, ProviderRefs};
-use cardbatch::store::{Completion, Store};
+use cardbatch::store::{Completion, ConfirmationCount, Store};
+use std::collections::BTreeSet;
 use std::time::Duration;
+use uuid::Uuid;
 
 const LEASE: Duration = Duration::from_secs(5);
 const LEASE_MS: i64 = 5_000;
@@ -29,13 +31,33 @@ fn done(order_id: i64, state: OrderState, card: Option<&str>) -> Completion {
     }
 }
 
-/// Asserts the counters (of `batches` and of `status`) equal the recount.
+/// Asserts the counters (of `batches`, `status` and the reconcile report) equal the recount.
 async fn assert_counted(store: &Store, step: &str) {
     let counted = store.batch_list().await.unwrap();
     let recounted = store.batch_list_recounted().await.unwrap();
     assert_eq!(counted, recounted, "after {step}");
     let status = store.batch_status(counted[0].id).await.unwrap();
     assert_eq!(status.summary, recounted[0], "status after {step}");
+    let by = confirmations(store.order_count_by_confirmation(None).await.unwrap());
+    let by_recounted = confirmations(store.order_count_by_confirmation_recounted().await.unwrap());
+    assert_eq!(by, by_recounted, "confirmations after {step}");
+}
+
+/// Confirmation counts in a comparable order.
+fn confirmations(
+    counts: Vec<ConfirmationCount>,
+) -> BTreeSet<(Uuid, &'static str, Option<&'static str>, u64)> {
+    counts
+        .into_iter()
+        .map(|c| {
+            (
+                c.batch_id,
+                c.state.as_str(),
+                c.confirmed_by.map(|b| b.as_str()),
+                c.count,
+            )
+        })
+        .collect()
 }
 
 async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(db: TestDb) {
@@ -43,11 +65,12 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
     let store = db.store().await;
     submit(&store, "uqpay", orders("a", 20)).await;
     submit(&store, "qi", orders("q", 3)).await;
-    submit(&store, "uqpay", orders("b", 10)).await;
+    let ten = submit(&store, "uqpay", orders("b", 10)).await.batch_id;
     assert_counted(&store, "ingest").await;
     let listed = store.batch_list().await.unwrap();
     assert_eq!(listed.iter().map(|b| b.total()).sum::<u64>(), 33);
-    assert_eq!(listed[0].totals_minor["USD"], 12_500, "10 orders of 12.50");
+    let b = listed.iter().find(|b| b.id == ten).unwrap();
+    assert_eq!(b.totals_minor["USD"], 12_500, "10 orders of 12.50");
 
     // w1 claims 12 orders, sends 4 of them, then dies (kill -9: no completion, no release).
     let dead = store
