@@ -52,10 +52,6 @@ struct Args {
     /// Skip the empty-store ingest (when it was measured already).
     #[arg(long)]
     skip_empty: bool,
-    /// Also ingest into an empty store whose counter triggers were dropped: what the triggers
-    /// cost on the ingest path.
-    #[arg(long)]
-    trigger_ab: bool,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -77,15 +73,6 @@ async fn main() -> anyhow::Result<()> {
         let store = Store::connect(&scratch.url).await?;
         let secs = ingest(&store, &args, &profile, SubmitOutcome::Queued).await?;
         println!("fresh ingest into an empty store: {secs:.2} s");
-        store.close().await;
-        scratch.remove().await?;
-    }
-    if args.trigger_ab {
-        let scratch = scratch::ScratchDb::create(&args.db, None).await?;
-        let store = Store::connect(&scratch.url).await?;
-        drop_insert_trigger(&scratch.url).await?;
-        let secs = ingest(&store, &args, &profile, SubmitOutcome::Queued).await?;
-        println!("fresh ingest into an empty store without the counter trigger: {secs:.2} s");
         store.close().await;
         scratch.remove().await?;
     }
@@ -262,24 +249,6 @@ async fn settle(url: &str, batches: &[(Uuid, i64)]) -> anyhow::Result<()> {
         let pool = sqlx::PgPool::connect(url).await?;
         run!(pool);
         sqlx::query("VACUUM ANALYZE").execute(&pool).await?;
-        pool.close().await;
-    }
-    Ok(())
-}
-
-/// Drops the trigger that counts inserted orders (for `--trigger-ab` only).
-async fn drop_insert_trigger(url: &str) -> anyhow::Result<()> {
-    if url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(url).await?;
-        sqlx::query("DROP TRIGGER orders_counted_insert")
-            .execute(&pool)
-            .await?;
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(url).await?;
-        sqlx::query("DROP TRIGGER orders_counted_insert ON orders")
-            .execute(&pool)
-            .await?;
         pool.close().await;
     }
     Ok(())

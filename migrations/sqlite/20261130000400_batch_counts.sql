@@ -1,4 +1,4 @@
--- Per-batch counters, kept by triggers in the same transaction as every change to `orders`, so
+-- Per-batch counters, kept in the same transaction as every change to `orders`, so
 -- that `batches`, `status`, the API and the reports read O(batches) rows instead of counting
 -- every order (3M orders: `batches` took 11 s).
 --
@@ -7,6 +7,11 @@
 -- (amounts never change after ingest). `slot` spreads one batch's counters over several rows so
 -- that concurrent Postgres transactions rarely wait on the same row; SQLite has one writer and
 -- always uses slot 0. Readers sum over the slots. A counter that falls to 0 stays, as 0.
+--
+-- New orders are counted by the batch writer (the only INSERT into orders), once per batch in
+-- the batch's transaction: a trigger on INSERT cost 7% of SQLite's ingest time and 60% of
+-- Postgres's (BENCHMARKS.md). Triggers count every change of state (and of confirmation
+-- source) and every delete.
 CREATE TABLE batch_counts (
     batch_id      TEXT NOT NULL,
     state         TEXT NOT NULL,
@@ -31,17 +36,6 @@ INSERT INTO batch_counts (batch_id, state, confirmed_by, slot, n)
 INSERT INTO batch_totals (batch_id, currency, slot, n, total_minor)
     SELECT batch_id, currency, 0, COUNT(*), SUM(amount_minor) FROM orders
     WHERE currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency;
-
-CREATE TRIGGER orders_counted_insert AFTER INSERT ON orders BEGIN
-    INSERT INTO batch_counts (batch_id, state, confirmed_by, slot, n)
-        VALUES (NEW.batch_id, NEW.state, COALESCE(NEW.confirmed_by, ''), 0, 1)
-        ON CONFLICT (batch_id, state, confirmed_by, slot) DO UPDATE SET n = n + 1;
-    INSERT INTO batch_totals (batch_id, currency, slot, n, total_minor)
-        SELECT NEW.batch_id, NEW.currency, 0, 1, NEW.amount_minor
-        WHERE NEW.currency IS NOT NULL AND NEW.amount_minor IS NOT NULL
-        ON CONFLICT (batch_id, currency, slot)
-        DO UPDATE SET n = n + 1, total_minor = total_minor + excluded.total_minor;
-END;
 
 CREATE TRIGGER orders_counted_state AFTER UPDATE OF state, confirmed_by ON orders
 WHEN OLD.state IS NOT NEW.state OR OLD.confirmed_by IS NOT NEW.confirmed_by BEGIN

@@ -32,6 +32,8 @@ pub struct BatchWriter {
     batch_id: String,
     buffer: Vec<NewOrder>,
     report: BatchInsertReport,
+    /// Orders and amount per currency inserted so far, for the batch's counters.
+    totals: HashMap<String, (i64, i64)>,
     wake: Arc<WakeHub>,
 }
 
@@ -80,6 +82,7 @@ impl Store {
                 ..Default::default()
             },
             batch_id,
+            totals: HashMap::new(),
             wake: self.wake.clone(),
         })
     }
@@ -107,6 +110,7 @@ impl BatchWriter {
     /// Writes what is buffered, commits, and wakes idle workers.
     pub async fn commit(mut self) -> Result<BatchInsertReport> {
         self.flush().await?;
+        self.write_counters().await?;
         match self.tx {
             WriterTx::Sqlite(tx) => tx.commit().await?,
             WriterTx::Postgres(mut tx) => {
@@ -188,11 +192,62 @@ impl BatchWriter {
             }
         };
         self.report.inserted += inserted.len() as u64;
+        for o in chunk.iter().filter(|o| inserted.contains(&(o.line as i64))) {
+            if let (Some(amount), Some(currency)) = (o.amount_minor, &o.currency) {
+                let t = self.totals.entry(currency.clone()).or_default();
+                t.0 += 1;
+                t.1 += amount;
+            }
+        }
         if inserted.len() < chunk.len() {
             self.record_duplicates(&chunk, &inserted, &owners)?;
         }
         self.buffer = chunk;
         self.buffer.clear();
+        Ok(())
+    }
+
+    /// Adds the batch's new orders to its counters (`batch_counts`, `batch_totals`, migration
+    /// 0400), in the batch's transaction. The writer counts its own inserts, once per batch:
+    /// a trigger on INSERT cost Postgres 60% of its ingest time (BENCHMARKS.md); triggers count
+    /// every later change of state.
+    async fn write_counters(&mut self) -> Result<()> {
+        // language=SQL
+        const COUNTS: &str = "INSERT INTO batch_counts (batch_id, state, confirmed_by, slot, n) \
+            VALUES ($1, 'queued', '', 0, $2) ON CONFLICT (batch_id, state, confirmed_by, slot) \
+            DO UPDATE SET n = batch_counts.n + excluded.n";
+        // language=SQL
+        const TOTALS: &str = "INSERT INTO batch_totals (batch_id, currency, slot, n, total_minor) \
+            VALUES ($1, $2, 0, $3, $4) ON CONFLICT (batch_id, currency, slot) \
+            DO UPDATE SET n = batch_totals.n + excluded.n, \
+            total_minor = batch_totals.total_minor + excluded.total_minor";
+        if self.report.inserted == 0 {
+            return Ok(());
+        }
+        let inserted = self.report.inserted as i64;
+        let totals = std::mem::take(&mut self.totals);
+        macro_rules! write {
+            ($tx:expr) => {{
+                sqlx::query(COUNTS)
+                    .bind(&self.batch_id)
+                    .bind(inserted)
+                    .execute(&mut **$tx)
+                    .await?;
+                for (currency, (n, sum)) in &totals {
+                    sqlx::query(TOTALS)
+                        .bind(&self.batch_id)
+                        .bind(currency)
+                        .bind(n)
+                        .bind(sum)
+                        .execute(&mut **$tx)
+                        .await?;
+                }
+            }};
+        }
+        match &mut self.tx {
+            WriterTx::Sqlite(tx) => write!(tx),
+            WriterTx::Postgres(tx) => write!(tx),
+        }
         Ok(())
     }
 
