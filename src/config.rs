@@ -21,6 +21,8 @@ pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:7070";
 const MAX_LEASE_SECS: u64 = 86_400;
 /// The longest configured delay accepted (reconcile waits, backoff cap): a year.
 const MAX_DELAY_SECS: u64 = 365 * 86_400;
+/// The longest retention accepted: a century.
+const MAX_RETENTION_DAYS: u32 = 36_500;
 /// The slowest lane accepted: one call per 100 s.
 const MIN_RATE_PER_SEC: f64 = 0.01;
 /// The fastest lane accepted.
@@ -40,6 +42,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub reconcile: ReconcileConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Where the schedule files (`*.toml`, one per schedule) are; relative to the working
     /// directory. A directory that does not exist holds no schedule.
     #[serde(default = "defaults::jobs_dir")]
@@ -121,6 +125,36 @@ impl Default for ReconcileConfig {
             batch: 256,
             // Alchemy Pay's spec: "escalate items with no callback after 24 h".
             review_after_secs: 24 * 3600,
+        }
+    }
+}
+
+/// `[retention]`: what `cardbatch prune` (and `cardbatch run`, every `interval_secs`) removes.
+/// Nothing is removed unless a number of days is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Orders settled (issued, failed, rejected, canceled) more than this many days ago lose
+    /// their personal data: the payload (names, tax ids, e-mail, phone, address) and their
+    /// webhook bodies. order_ref, refs, amounts, states, times and idempotency key stay.
+    pub personal_data_days: Option<u32>,
+    /// Batches created more than this many days ago whose orders are all settled are exported
+    /// (`<export_dir>/<batch id>.csv`, as `cardbatch export` writes it) and then deleted; their
+    /// order references are kept, so a re-upload of their file still ingests nothing.
+    pub delete_batches_days: Option<u32>,
+    /// Where deleted batches are exported; relative to the working directory.
+    pub export_dir: PathBuf,
+    /// How often `cardbatch run` prunes.
+    pub interval_secs: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            personal_data_days: None,
+            delete_batches_days: None,
+            export_dir: PathBuf::from("exports"),
+            interval_secs: 3600,
         }
     }
 }
@@ -319,6 +353,7 @@ impl Config {
                     "server",
                     "worker",
                     "reconcile",
+                    "retention",
                     "jobs_dir",
                     "profiles",
                 ]
@@ -350,6 +385,7 @@ impl Config {
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
             reconcile: ReconcileConfig::default(),
+            retention: RetentionConfig::default(),
             jobs_dir: defaults::jobs_dir(),
             profiles: BTreeMap::new(),
         }
@@ -438,6 +474,29 @@ impl Config {
         }
         if self.worker.claim_batch == 0 {
             return invalid("worker.claim_batch".into(), "must be at least 1");
+        }
+        for (key, days) in [
+            (
+                "retention.personal_data_days",
+                self.retention.personal_data_days,
+            ),
+            (
+                "retention.delete_batches_days",
+                self.retention.delete_batches_days,
+            ),
+        ] {
+            if days.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+                return invalid(
+                    key.into(),
+                    &format!("must be between 1 and {MAX_RETENTION_DAYS} (100 years)"),
+                );
+            }
+        }
+        if !(1..=MAX_DELAY_SECS).contains(&self.retention.interval_secs) {
+            return invalid(
+                "retention.interval_secs".into(),
+                &format!("must be between 1 and {MAX_DELAY_SECS} (a year)"),
+            );
         }
         for (name, p) in &self.profiles {
             let key = |field: &str| format!("profiles.{name}.{field}");

@@ -175,6 +175,21 @@ pub enum Command {
         json: bool,
     },
 
+    /// Apply the [retention] section: remove the personal data of orders settled more than
+    /// personal_data_days ago (payloads and webhook bodies; order_ref, refs, amounts, states,
+    /// times and idempotency key stay), and export then delete the batches older than
+    /// delete_batches_days whose orders are all settled. `cardbatch run` does this every
+    /// retention.interval_secs. A pruned or deleted batch's file re-uploaded still ingests
+    /// nothing.
+    Prune {
+        /// Say what would go, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
     /// Run the workers for every configured profile and the HTTP server (webhooks, Alchemy Pay
     /// reverse validation, health) and the scheduler (the schedules in jobs_dir) until SIGINT or
     /// SIGTERM.

@@ -9,6 +9,7 @@ use futures::TryStreamExt;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
+use uuid::Uuid;
 
 const HEADER: [&str; 11] = [
     "line",
@@ -32,6 +33,15 @@ pub async fn run(store: &Store, batch: &str, output: Option<&Path>) -> anyhow::R
         )),
         None => Box::new(std::io::stdout().lock()),
     };
+    let n = write_batch(store, id, out).await?;
+    if let Some(p) = output {
+        eprintln!("{n} orders written to {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the results CSV of batch `id` to `out`; returns the number of orders.
+pub async fn write_batch(store: &Store, id: Uuid, out: impl Write) -> anyhow::Result<u64> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record(HEADER)?;
     let mut rows = store.order_export(id);
@@ -61,8 +71,5 @@ pub async fn run(store: &Store, batch: &str, output: Option<&Path>) -> anyhow::R
         n += 1;
     }
     writer.flush()?;
-    if let Some(p) = output {
-        eprintln!("{n} orders written to {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(n)
 }

@@ -7,6 +7,7 @@ mod control;
 mod demo;
 mod export;
 mod output;
+mod prune;
 mod read;
 mod reconcile;
 mod run;
@@ -99,6 +100,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(command) => control::token(&open_store(&config).await?, command).await,
         Command::Audit { limit, json } => {
             control::audit(&open_store(&config).await?, limit, json).await
+        }
+        Command::Prune { dry_run, json } => {
+            prune::run(
+                &open_store(&config).await?,
+                &config.retention,
+                dry_run,
+                json,
+            )
+            .await
         }
         Command::Run { until_idle: false } => run::run(&config, Services::ALL).await,
         Command::Run { until_idle: true } => run::until_idle(&config).await,

@@ -46,9 +46,23 @@ pub async fn run(config: &Config, services: Services) -> anyhow::Result<ExitCode
         true => load_schedules(config)?,
         false => Vec::new(),
     };
+    // `run` (every service) also applies the retention section on its schedule.
+    let retention = (services == Services::ALL).then(|| {
+        tokio::spawn(super::prune::periodic(
+            store.clone(),
+            config.retention.clone(),
+        ))
+    });
     let app = App::with_store(config, store, Credentials::from_env)?.with_schedules(schedules);
-    let running = app.start(services).await?;
-    let report = running.run_until(shutdown_signal()).await?;
+    let running = app.start(services).await;
+    let report = match running {
+        Ok(running) => running.run_until(shutdown_signal()).await,
+        Err(e) => Err(e.into()),
+    };
+    if let Some(task) = retention {
+        task.abort();
+    }
+    let report = report?;
     log_report(&report);
     Ok(ExitCode::SUCCESS)
 }

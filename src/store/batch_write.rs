@@ -3,11 +3,13 @@
 //! The writer buffers a chunk of orders and flushes it as one multi-row statement, so memory
 //! stays at one chunk whatever the file's size. `ON CONFLICT DO NOTHING RETURNING line` tells
 //! which rows were new; the rest are duplicates of an order that already exists for the profile,
-//! and one lookup per chunk finds which batch (or which earlier line of this file) owns them.
+//! and one set-based lookup per chunk (its references joined against the unique index) finds
+//! which batch (or which earlier line of this file) owns them.
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::{BatchInsertReport, DuplicateOf, DuplicateSample};
+use super::prune::PRUNED;
 use super::wake::{NOTIFY_CHANNEL, WakeHub};
 use crate::domain::{NewBatch, NewOrder};
 use sqlx::{Postgres, Sqlite, Transaction};
@@ -30,8 +32,8 @@ pub struct BatchWriter {
     batch_id: String,
     buffer: Vec<NewOrder>,
     report: BatchInsertReport,
-    /// Amounts of the orders written, per currency (minor units), stored with the batch.
-    totals: std::collections::BTreeMap<String, i64>,
+    /// Orders and amount per currency inserted so far, for the batch's counters.
+    totals: HashMap<String, (i64, i64)>,
     wake: Arc<WakeHub>,
 }
 
@@ -80,7 +82,7 @@ impl Store {
                 ..Default::default()
             },
             batch_id,
-            totals: Default::default(),
+            totals: HashMap::new(),
             wake: self.wake.clone(),
         })
     }
@@ -140,29 +142,13 @@ impl BatchWriter {
     /// when none has one).
     pub async fn amount_total(&mut self) -> Result<i64> {
         self.flush().await?;
-        Ok(self.totals.values().sum())
+        Ok(self.totals.values().map(|(_, sum)| sum).sum())
     }
 
     /// Writes what is buffered, commits, and wakes idle workers.
     pub async fn commit(mut self) -> Result<BatchInsertReport> {
         self.flush().await?;
-        // language=SQL
-        const TOTALS: &str = "UPDATE batches SET totals = $2 WHERE id = $1";
-        let totals = serde_json::to_string(&self.totals).expect("a map of numbers serialises");
-        match &mut self.tx {
-            WriterTx::Sqlite(tx) => sqlx::query(TOTALS)
-                .bind(self.batch_id.clone())
-                .bind(totals)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-            WriterTx::Postgres(tx) => sqlx::query(TOTALS)
-                .bind(self.batch_id.clone())
-                .bind(totals)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected(),
-        };
+        self.write_counters().await?;
         match self.tx {
             WriterTx::Sqlite(tx) => tx.commit().await?,
             WriterTx::Postgres(mut tx) => {
@@ -226,38 +212,94 @@ impl BatchWriter {
             return Ok(());
         }
         let chunk = std::mem::take(&mut self.buffer);
-        let inserted = match &mut self.tx {
+        let (inserted, owners) = match &mut self.tx {
             WriterTx::Sqlite(tx) => sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
-            WriterTx::Postgres(tx) => pg_insert(tx, &self.batch_id, &chunk).await?,
+            WriterTx::Postgres(tx) => {
+                let inserted = pg_insert(tx, &self.batch_id, &chunk).await?;
+                let owners = if inserted.len() < chunk.len() {
+                    let refs: Vec<&str> = chunk
+                        .iter()
+                        .filter(|o| !inserted.contains(&(o.line as i64)))
+                        .map(|o| o.order_ref.as_str())
+                        .collect();
+                    pg_owners(tx, &self.batch.profile, &refs).await?
+                } else {
+                    Owners::new()
+                };
+                (inserted, owners)
+            }
         };
         self.report.inserted += inserted.len() as u64;
         for o in chunk.iter().filter(|o| inserted.contains(&(o.line as i64))) {
             if let (Some(amount), Some(currency)) = (o.amount_minor, &o.currency) {
-                *self.totals.entry(currency.clone()).or_default() += amount;
+                let t = self.totals.entry(currency.clone()).or_default();
+                t.0 += 1;
+                t.1 += amount;
             }
         }
         if inserted.len() < chunk.len() {
-            self.record_duplicates(&chunk, &inserted).await?;
+            self.record_duplicates(&chunk, &inserted, &owners)?;
         }
         self.buffer = chunk;
         self.buffer.clear();
         Ok(())
     }
 
-    async fn record_duplicates(
+    /// Adds the batch's new orders to its counters (`batch_counts`, `batch_totals`, migration
+    /// 0400), in the batch's transaction. The writer counts its own inserts, once per batch:
+    /// a trigger on INSERT cost Postgres 60% of its ingest time (BENCHMARKS.md); triggers count
+    /// every later change of state.
+    async fn write_counters(&mut self) -> Result<()> {
+        // language=SQL
+        const COUNTS: &str = "INSERT INTO batch_counts (batch_id, state, confirmed_by, slot, n) \
+            VALUES ($1, 'queued', '', 0, $2) ON CONFLICT (batch_id, state, confirmed_by, slot) \
+            DO UPDATE SET n = batch_counts.n + excluded.n";
+        // language=SQL
+        const TOTALS: &str = "INSERT INTO batch_totals (batch_id, currency, slot, n, total_minor) \
+            VALUES ($1, $2, 0, $3, $4) ON CONFLICT (batch_id, currency, slot) \
+            DO UPDATE SET n = batch_totals.n + excluded.n, \
+            total_minor = batch_totals.total_minor + excluded.total_minor";
+        if self.report.inserted == 0 {
+            return Ok(());
+        }
+        let inserted = self.report.inserted as i64;
+        let totals = std::mem::take(&mut self.totals);
+        macro_rules! write {
+            ($tx:expr) => {{
+                sqlx::query(COUNTS)
+                    .bind(&self.batch_id)
+                    .bind(inserted)
+                    .execute(&mut **$tx)
+                    .await?;
+                for (currency, (n, sum)) in &totals {
+                    sqlx::query(TOTALS)
+                        .bind(&self.batch_id)
+                        .bind(currency)
+                        .bind(n)
+                        .bind(sum)
+                        .execute(&mut **$tx)
+                        .await?;
+                }
+            }};
+        }
+        match &mut self.tx {
+            WriterTx::Sqlite(tx) => write!(tx),
+            WriterTx::Postgres(tx) => write!(tx),
+        }
+        Ok(())
+    }
+
+    /// Reports the rows of `chunk` that were not inserted, each named by the order that holds
+    /// its reference (`owners`, found by one set-based lookup per chunk).
+    fn record_duplicates(
         &mut self,
         chunk: &[NewOrder],
         inserted: &HashSet<i64>,
+        owners: &Owners,
     ) -> Result<()> {
-        let dups: Vec<&NewOrder> = chunk
+        let dups = chunk
             .iter()
-            .filter(|o| !inserted.contains(&(o.line as i64)))
-            .collect();
-        let refs: Vec<String> = dups.iter().map(|o| o.order_ref.clone()).collect();
-        let owners = match &mut self.tx {
-            WriterTx::Sqlite(tx) => sqlite_owners(tx, &self.batch.profile, &refs).await?,
-            WriterTx::Postgres(tx) => pg_owners(tx, &self.batch.profile, &refs).await?,
-        };
+            .filter(|o| !inserted.contains(&(o.line as i64)));
         for order in dups {
             let (batch_id, line, payload) = owners.get(&order.order_ref).ok_or_else(|| {
                 corrupt(
@@ -280,8 +322,10 @@ impl BatchWriter {
                 duplicate_of,
             };
             // The same content again is a harmless re-upload; other content under the same
-            // reference is another order that would silently get no card.
-            if payload != order.payload.json()
+            // reference is another order that would silently get no card. A pruned order's
+            // content is gone (`cardbatch prune`): its reference alone makes the duplicate.
+            if payload != PRUNED
+                && payload != order.payload.json()
                 && serde_json::from_str::<serde_json::Value>(payload).ok()
                     != Some(order.payload.value())
             {
@@ -323,8 +367,11 @@ fn sqlite_insert_sql(rows: usize) -> &'static str {
             write!(sql, "{sep}(?, ?, ?, ?, ?, ?)").expect("writing to a String");
         }
         // `WHERE` before `ON CONFLICT` resolves SQLite's INSERT ... SELECT upsert ambiguity.
+        // A reference of a deleted batch (`retired_refs`) is a duplicate too.
         sql.push_str(
-            ") AS v, batches AS b WHERE b.id = ? ON CONFLICT (profile, order_ref) DO NOTHING",
+            ") AS v, batches AS b WHERE b.id = ? AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
+             WHERE r.profile = b.profile AND r.order_ref = v.column1) \
+             ON CONFLICT (profile, order_ref) DO NOTHING",
         );
         sql
     })
@@ -335,8 +382,9 @@ async fn sqlite_insert(
     batch: &NewBatch,
     batch_id: &str,
     chunk: &[NewOrder],
-) -> Result<HashSet<i64>> {
+) -> Result<(HashSet<i64>, Owners)> {
     let mut inserted = HashSet::with_capacity(chunk.len());
+    let mut all_owners = Owners::new();
     let mut rest = chunk;
     while !rest.is_empty() {
         let n = *SQLITE_CHUNKS
@@ -363,14 +411,15 @@ async fn sqlite_insert(
         }
         // Some rows were duplicates: the rows this batch now owns at their own line are new.
         // (Counting rows instead of `RETURNING` them keeps the common, duplicate-free path cheap.)
-        let refs: Vec<String> = part.iter().map(|o| o.order_ref.clone()).collect();
+        let refs: Vec<&str> = part.iter().map(|o| o.order_ref.as_str()).collect();
         let owners = sqlite_owners(tx, &batch.profile, &refs).await?;
         inserted.extend(part.iter().filter_map(|o| {
             let (owner_batch, owner_line, _) = owners.get(&o.order_ref)?;
             (owner_batch == batch_id && *owner_line == o.line as i64).then_some(o.line as i64)
         }));
+        all_owners.extend(owners);
     }
-    Ok(inserted)
+    Ok((inserted, all_owners))
 }
 
 async fn pg_insert(
@@ -388,7 +437,8 @@ async fn pg_insert(
          FROM batches AS b, \
            UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
            AS u(order_ref, line, idem, payload, amount, currency) \
-         WHERE b.id = $1 \
+         WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
+           WHERE r.profile = b.profile AND r.order_ref = u.order_ref) \
          ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line";
     let refs: Vec<&str> = chunk.iter().map(|o| o.order_ref.as_str()).collect();
     let lines: Vec<i64> = chunk.iter().map(|o| o.line as i64).collect();
@@ -409,44 +459,54 @@ async fn pg_insert(
     Ok(lines.into_iter().collect())
 }
 
-/// order_ref -> (batch id, line) of the orders that already hold these refs.
-/// The order holding each reference: (batch id, line, payload as stored).
+/// The order holding each reference: (batch id, line, payload as stored; [`PRUNED`] for a
+/// deleted batch's reference).
 type Owners = HashMap<String, (String, i64, String)>;
 
+/// The orders of `profile` holding any of `refs`, in one statement: the references travel as
+/// one JSON array and are joined against the `(profile, order_ref)` unique index, rather than
+/// looked up one statement per row (a re-upload of 3M rows took 20x its fresh ingest).
 async fn sqlite_owners(
     tx: &mut Transaction<'static, Sqlite>,
     profile: &str,
-    refs: &[String],
+    refs: &[&str],
 ) -> Result<Owners> {
-    let mut owners = HashMap::with_capacity(refs.len());
-    for order_ref in refs {
-        let row: Option<(String, i64, String)> = sqlx::query_as(
-            "SELECT batch_id, line, payload FROM orders WHERE profile = $1 AND order_ref = $2",
-        )
-        .bind(profile.to_owned())
-        .bind(order_ref.clone())
-        .fetch_optional(&mut **tx)
+    // language=SQLite
+    const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = ? AND order_ref IN (SELECT value FROM json_each(?)) \
+        UNION ALL SELECT order_ref, batch_id, line, ? FROM retired_refs \
+        WHERE profile = ? AND order_ref IN (SELECT value FROM json_each(?))";
+    let refs = serde_json::to_string(refs).map_err(|e| corrupt("orders", e))?;
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
+        .bind(profile)
+        .bind(refs.clone())
+        .bind(PRUNED)
+        .bind(profile)
+        .bind(refs)
+        .fetch_all(&mut **tx)
         .await?;
-        if let Some(owner) = row {
-            owners.insert(order_ref.clone(), owner);
-        }
-    }
-    Ok(owners)
+    Ok(rows
+        .into_iter()
+        .map(|(r, b, l, p)| (r, (b, l, p)))
+        .collect())
 }
 
 async fn pg_owners(
     tx: &mut Transaction<'static, Postgres>,
     profile: &str,
-    refs: &[String],
+    refs: &[&str],
 ) -> Result<Owners> {
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "SELECT order_ref, batch_id, line, payload FROM orders \
-         WHERE profile = $1 AND order_ref = ANY($2)",
-    )
-    .bind(profile)
-    .bind(refs)
-    .fetch_all(&mut **tx)
-    .await?;
+    // language=PostgreSQL
+    const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
+        WHERE profile = $1 AND order_ref = ANY($2) \
+        UNION ALL SELECT order_ref, batch_id, line, $3 FROM retired_refs \
+        WHERE profile = $1 AND order_ref = ANY($2)";
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
+        .bind(profile)
+        .bind(refs)
+        .bind(PRUNED)
+        .fetch_all(&mut **tx)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(r, b, l, p)| (r, (b, l, p)))

@@ -26,8 +26,10 @@ mod lookup;
 mod model;
 mod next_due;
 mod order_match;
+mod prune;
 mod reconcile_lookup;
 mod reconcile_read;
+mod recount;
 mod report;
 mod requeue;
 mod schedule_runs;
@@ -54,6 +56,7 @@ pub use model::{
     ClaimedOrder, Completion, DuplicateOf, DuplicateSample, FAILING_STATES, OrderRow,
 };
 pub use order_match::{CardMatchKey, MatchedOrder};
+pub use prune::{PRUNED, PruneCount};
 pub use reconcile_lookup::{LookupClaim, LookupOutcome};
 pub use reconcile_read::{AwaitingOrder, ConfirmationCount, MismatchedOrder};
 pub use schedule_runs::{RunClaim, RunRecord, RunRetake, ScheduleRun};

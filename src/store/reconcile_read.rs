@@ -79,16 +79,17 @@ macro_rules! fetch_all {
 
 impl Store {
     /// Orders per batch, state and confirmation source; of one batch, or of all when `None`.
+    /// Read from the per-batch counters (migration 0400): O(batches).
     pub async fn order_count_by_confirmation(
         &self,
         batch_id: Option<Uuid>,
     ) -> Result<Vec<ConfirmationCount>> {
         // language=SQL
-        const ALL: &str = "SELECT batch_id, state, confirmed_by, COUNT(*) FROM orders \
-            GROUP BY batch_id, state, confirmed_by";
+        const ALL: &str = "SELECT batch_id, state, NULLIF(confirmed_by, ''), CAST(SUM(n) AS BIGINT) \
+            FROM batch_counts GROUP BY batch_id, state, confirmed_by HAVING SUM(n) <> 0";
         // language=SQL
-        const ONE: &str = "SELECT batch_id, state, confirmed_by, COUNT(*) FROM orders \
-            WHERE batch_id = $1 GROUP BY batch_id, state, confirmed_by";
+        const ONE: &str = "SELECT batch_id, state, NULLIF(confirmed_by, ''), CAST(SUM(n) AS BIGINT) \
+            FROM batch_counts WHERE batch_id = $1 GROUP BY batch_id, state, confirmed_by HAVING SUM(n) <> 0";
         let rows = match batch_id {
             None => fetch_all!(self, (String, String, Option<String>, i64), ALL),
             Some(id) => fetch_all!(

@@ -83,25 +83,21 @@ macro_rules! fetch_all {
 
 impl Store {
     /// Every batch, newest first, with its counts per state and totals per currency.
+    ///
+    /// Counts and totals come from the per-batch counters the triggers of migration 0400 keep
+    /// (`batch_counts`, `batch_totals`): O(batches), whatever the number of orders.
     pub async fn batch_list(&self) -> Result<Vec<BatchSummary>> {
         // language=SQL
         const BATCHES: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches ORDER BY created_at DESC, id";
         // language=SQL
-        const COUNTS: &str =
-            "SELECT batch_id, state, COUNT(*) FROM orders GROUP BY batch_id, state";
+        const COUNTS: &str = "SELECT batch_id, state, CAST(SUM(n) AS BIGINT) FROM batch_counts \
+            GROUP BY batch_id, state HAVING SUM(n) <> 0";
         // language=SQL
-        // Only batches written before their totals were stored with them.
-        const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
-            WHERE batch_id IN (SELECT id FROM batches WHERE totals IS NULL) \
-              AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY batch_id, currency";
+        const TOTALS: &str = "SELECT batch_id, currency, CAST(SUM(total_minor) AS BIGINT) FROM batch_totals \
+            GROUP BY batch_id, currency HAVING SUM(n) <> 0";
         let batches = fetch_all!(self, RawBatch, BATCHES);
         let counts = fetch_all!(self, (String, String, i64), COUNTS);
-        let legacy = batches.iter().any(|b| b.8.is_none());
-        let totals = if legacy {
-            fetch_all!(self, (String, String, i64), TOTALS)
-        } else {
-            Vec::new()
-        };
+        let totals = fetch_all!(self, (String, String, i64), TOTALS);
         let mut out = batches
             .into_iter()
             .map(summary)
@@ -149,14 +145,13 @@ impl Store {
         // language=SQL
         const BATCH: &str = "SELECT id, profile, provider, source, created_at, state, state_reason, submitted_by, totals FROM batches WHERE id = $1";
         // language=SQL
-        const COUNTS: &str =
-            "SELECT state, COUNT(*) FROM orders WHERE batch_id = $1 GROUP BY state";
+        const COUNTS: &str = "SELECT state, CAST(SUM(n) AS BIGINT) FROM batch_counts \
+            WHERE batch_id = $1 GROUP BY state HAVING SUM(n) <> 0";
         // language=SQL
-        const TOTALS: &str = "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders \
-            WHERE batch_id = $1 AND currency IS NOT NULL AND amount_minor IS NOT NULL GROUP BY currency";
+        const TOTALS: &str = "SELECT currency, CAST(SUM(total_minor) AS BIGINT) FROM batch_totals \
+            WHERE batch_id = $1 GROUP BY currency HAVING SUM(n) <> 0";
         let id = batch_id.to_string();
         let batch = fetch_all!(self, RawBatch, BATCH, id.clone());
-        let stored_totals = batch.first().is_some_and(|b| b.8.is_some());
         let mut summary = summary(
             batch
                 .into_iter()
@@ -168,11 +163,9 @@ impl Store {
                 .counts
                 .insert(state.parse().map_err(|e| corrupt("orders", e))?, n as u64);
         }
-        if !stored_totals {
-            summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
-                .into_iter()
-                .collect();
-        }
+        summary.totals_minor = fetch_all!(self, (String, i64), TOTALS, id)
+            .into_iter()
+            .collect();
         Ok(summary)
     }
 
@@ -270,7 +263,8 @@ impl Store {
     /// Number of orders per state, over every batch of every profile.
     pub async fn order_count_by_state(&self) -> Result<BTreeMap<OrderState, u64>> {
         // language=SQL
-        const SQL: &str = "SELECT state, COUNT(*) FROM orders GROUP BY state";
+        const SQL: &str = "SELECT state, CAST(SUM(n) AS BIGINT) FROM batch_counts \
+            GROUP BY state HAVING SUM(n) <> 0";
         fetch_all!(self, (String, i64), SQL)
             .into_iter()
             .map(|(s, n)| Ok((s.parse().map_err(|e| corrupt("orders", e))?, n as u64)))

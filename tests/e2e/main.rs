@@ -14,6 +14,7 @@ mod demo;
 mod frozen;
 mod operator_cli;
 mod recovery;
+mod prune_cli;
 mod restart;
 mod sandbox_cli;
 mod schedules_cli;

@@ -12,6 +12,7 @@ mod batches;
 mod controls_spend_cap;
 mod controls_threshold;
 mod pickup;
+mod counters;
 mod reconcile_lookup;
 mod reconcile_report;
 mod webhooks_events;

@@ -253,9 +253,11 @@ async fn a_provider_that_refuses_connections_uses_up_no_attempt(db: TestDb) {
         assert_eq!(row.state, OrderState::RetryWait, "{row:?}");
         assert_eq!(row.attempts, 0, "{row:?}");
         assert_eq!(row.last_error_code.as_deref(), Some("connect"), "{row:?}");
+        // At least one refused call on record (full jitter can make a retry due at once, so a
+        // second may come within the drain), none with an HTTP answer.
         let calls = store.attempt_list(row.id).await.unwrap();
-        assert_eq!(calls.len(), 1, "{calls:?}");
-        assert_eq!(calls[0].http_status, None);
+        assert!(!calls.is_empty(), "{calls:?}");
+        assert!(calls.iter().all(|c| c.http_status.is_none()), "{calls:?}");
     }
 }
 
