@@ -300,7 +300,11 @@ fn fetch(lane: Arc<Lane>) -> OrderStream {
 async fn until_next_due(lane: &Lane) -> Duration {
     let next = lane
         .store
-        .order_next_due(&lane.profile_name, &lane.worker_id, lane.profile.doubt_wait())
+        .order_next_due(
+            &lane.profile_name,
+            &lane.worker_id,
+            lane.profile.doubt_wait(),
+        )
         .await;
     match next {
         Ok(Some(due)) if due > lane.clock.now_ms() => {

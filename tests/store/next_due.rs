@@ -20,11 +20,30 @@ on_both_engines!(
 
 async fn the_next_due_instant_is_the_earliest_queued_retry_or_lease_end(db: TestDb) {
     let store = db.store().await;
-    assert_eq!(store.order_next_due("uqpay", "w2", Duration::ZERO).await.unwrap(), None, "empty");
+    assert_eq!(
+        store
+            .order_next_due("uqpay", "w2", Duration::ZERO)
+            .await
+            .unwrap(),
+        None,
+        "empty"
+    );
 
     submit(&store, "uqpay", orders("a", 2)).await;
-    assert_eq!(store.order_next_due("uqpay", "w2", Duration::ZERO).await.unwrap(), Some(1_000));
-    assert_eq!(store.order_next_due("other", "w2", Duration::ZERO).await.unwrap(), None);
+    assert_eq!(
+        store
+            .order_next_due("uqpay", "w2", Duration::ZERO)
+            .await
+            .unwrap(),
+        Some(1_000)
+    );
+    assert_eq!(
+        store
+            .order_next_due("other", "w2", Duration::ZERO)
+            .await
+            .unwrap(),
+        None
+    );
 
     // Both claimed: what comes due next is their leases' end.
     let claimed = store
@@ -34,12 +53,18 @@ async fn the_next_due_instant_is_the_earliest_queued_retry_or_lease_end(db: Test
     assert_eq!(claimed.len(), 2);
     let lease_end = NOW + LEASE.as_millis() as i64;
     assert_eq!(
-        store.order_next_due("uqpay", "w2", Duration::ZERO).await.unwrap(),
+        store
+            .order_next_due("uqpay", "w2", Duration::ZERO)
+            .await
+            .unwrap(),
         Some(lease_end)
     );
     // ... for another worker: w1 never takes over its own orders.
     assert_eq!(
-        store.order_next_due("uqpay", "w1", Duration::ZERO).await.unwrap(),
+        store
+            .order_next_due("uqpay", "w1", Duration::ZERO)
+            .await
+            .unwrap(),
         None
     );
 
@@ -58,7 +83,10 @@ async fn the_next_due_instant_is_the_earliest_queued_retry_or_lease_end(db: Test
         .await
         .unwrap();
     assert_eq!(
-        store.order_next_due("uqpay", "w2", Duration::ZERO).await.unwrap(),
+        store
+            .order_next_due("uqpay", "w2", Duration::ZERO)
+            .await
+            .unwrap(),
         Some(NOW + 5_000)
     );
 }
