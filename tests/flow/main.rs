@@ -11,6 +11,7 @@ mod api_batches;
 mod batches;
 mod controls_spend_cap;
 mod controls_threshold;
+mod metrics_scrape;
 mod reconcile_lookup;
 mod reconcile_report;
 mod webhooks_events;
