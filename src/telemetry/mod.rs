@@ -19,6 +19,14 @@ pub const PROVIDER_RATE_LIMITED: &str = "cardbatch_provider_rate_limited_total";
 /// Webhook events arriving at the inbox by `endpoint` and `outcome` (`new`, `duplicate`,
 /// `error`).
 pub const WEBHOOK_EVENTS: &str = "cardbatch_webhook_events_total";
+/// Completions written by the workers' completion writer, by `profile` and `outcome`
+/// (`applied`, or `fenced` when the order's lease had moved on).
+pub const COMPLETION_WRITES: &str = "cardbatch_completion_writes_total";
+/// Failed attempts at writing a group of completions (each is written again), by `profile`.
+pub const COMPLETION_WRITE_FAILURES: &str = "cardbatch_completion_write_failures_total";
+/// Reconciler lookups by `profile` and `outcome` (`issued`, `failed`, `pending`,
+/// `lookup_failed`, `mismatch`, `escalated`).
+pub const RECONCILER_LOOKUPS: &str = "cardbatch_reconciler_lookups_total";
 /// Orders by `profile` and `state` (a gauge, refreshed from the store at each scrape).
 pub const ORDERS: &str = "cardbatch_orders";
 /// A lane's current rate (calls per second) by `profile`.
@@ -99,4 +107,33 @@ pub fn record_calls(profile: &str, reports: &[crate::providers::CallReport]) {
 pub fn record_webhook_event(endpoint: &str, outcome: &'static str) {
     metrics::counter!(WEBHOOK_EVENTS, "endpoint" => endpoint.to_string(), "outcome" => outcome)
         .increment(1);
+}
+
+/// Records one group written by the completion writer of `profile`: `applied` says, per
+/// completion, whether it was applied; `failures` is how many writes failed before it went in.
+pub fn record_completion_writes(profile: &str, applied: &[bool], failures: u32) {
+    let written = applied.iter().filter(|a| **a).count() as u64;
+    let fenced = applied.len() as u64 - written;
+    let profile = profile.to_string();
+    metrics::counter!(COMPLETION_WRITES, "profile" => profile.clone(), "outcome" => "applied")
+        .increment(written);
+    metrics::counter!(COMPLETION_WRITES, "profile" => profile.clone(), "outcome" => "fenced")
+        .increment(fenced);
+    metrics::counter!(COMPLETION_WRITE_FAILURES, "profile" => profile).increment(failures.into());
+}
+
+/// Records one reconciler pass over `profile`.
+pub fn record_lookups(profile: &str, report: &crate::reconcile::LookupReport) {
+    let outcomes = [
+        ("issued", report.issued),
+        ("failed", report.failed),
+        ("pending", report.pending),
+        ("lookup_failed", report.lookup_failed),
+        ("mismatch", report.mismatches),
+        ("escalated", report.escalated),
+    ];
+    for (outcome, n) in outcomes {
+        metrics::counter!(RECONCILER_LOOKUPS, "profile" => profile.to_string(), "outcome" => outcome)
+            .increment(n as u64);
+    }
 }

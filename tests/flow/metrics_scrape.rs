@@ -1,5 +1,5 @@
 //! `GET /metrics`: Prometheus text that a parser independent of the exporter reads, whose
-//! provider-call counters and latency histogram move as orders are issued and whose order
+//! provider-call and completion-write counters and latency histogram move as orders are issued and whose order
 //! gauge follows the store.
 
 use crate::support::{AppSetup, TestDb, csv, spawn_app};
@@ -54,6 +54,18 @@ async fn issuing_orders_moves_the_provider_counters_and_the_order_gauge(db: Test
         "{} -> {}",
         timed(&before),
         timed(&after)
+    );
+    let completed = |s: &Scrape| {
+        value(
+            s,
+            "cardbatch_completion_writes_total",
+            &[("profile", profile), ("outcome", "applied")],
+        )
+    };
+    assert!(
+        completed(&after) - completed(&before) >= 3.0,
+        "{}",
+        completed(&after)
     );
     let submitted = OrderState::Submitted.as_str();
     let orders = |s: &Scrape, state: &str| {
