@@ -11,6 +11,7 @@ mod chaos;
 mod cli_output;
 mod demo;
 mod frozen;
+mod json_logs;
 mod operator_cli;
 mod recovery;
 mod restart;
