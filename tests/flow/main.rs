@@ -11,6 +11,7 @@ mod api_batches;
 mod batches;
 mod controls_spend_cap;
 mod controls_threshold;
+mod dashboard_pages;
 mod metrics_scrape;
 mod reconcile_lookup;
 mod reconcile_report;

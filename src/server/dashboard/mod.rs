@@ -1,0 +1,22 @@
+//! The dashboard at `/`: server-rendered pages (askama templates compiled into the binary) over
+//! the same store reads, role checks and control actions as the API. Log-in with an API token,
+//! kept in an `HttpOnly`, `SameSite=Strict` cookie; every form of a logged-in page carries a
+//! CSRF token derived from the session, checked before anything is done.
+
+mod pages;
+mod session;
+
+use crate::server::api::ApiState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// The dashboard's routes.
+pub fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(pages::batches))
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/batches/{id}", get(pages::batch))
+        .route("/batches/{id}/{action}", post(pages::act))
+        .with_state(state)
+}

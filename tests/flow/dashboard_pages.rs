@@ -1,0 +1,152 @@
+//! The dashboard: log-in with an API token (an `HttpOnly`, `SameSite=Strict` session cookie),
+//! the batches page, a batch page whose controls follow the role, the CSRF check on every
+//! form, and a viewer refused (403) when it posts a control anyway.
+
+use crate::api_auth::token;
+use crate::support::{AppSetup, TestApp, TestDb, csv, spawn_app};
+use cardbatch::domain::{BatchState, ProviderKind, Role};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+
+on_both_engines!(
+    an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is_refused,
+    a_form_without_the_session_csrf_token_is_refused,
+);
+
+const KIND: ProviderKind = ProviderKind::QitechPrepaid;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Logs in with `token`: the status and the session cookie (`name=value`) with its attributes.
+async fn login(app: &TestApp, token: &str) -> (StatusCode, String) {
+    let response = client()
+        .post(format!("{}/login", app.url))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (response.status(), cookie)
+}
+
+async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = client()
+        .get(format!("{}{path}", app.url))
+        .header("cookie", session(cookie))
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn post(app: &TestApp, cookie: &str, path: &str, csrf: &str) -> StatusCode {
+    client()
+        .post(format!("{}{path}", app.url))
+        .header("cookie", session(cookie))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The `name=value` part of a `Set-Cookie`.
+fn session(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+/// The CSRF token a page's forms carry.
+fn csrf(page: &str) -> String {
+    let at = page
+        .find(r#"name="csrf" value=""#)
+        .expect("a form with a CSRF token")
+        + 19;
+    page[at..].split('"').next().unwrap().to_string()
+}
+
+async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is_refused(
+    db: TestDb,
+) {
+    // Arrange
+    let app = spawn_app(&db, AppSetup::new(KIND)).await;
+    let operator = token(&app, Role::Operator).await;
+    let viewer = token(&app, Role::Viewer).await;
+    let batch = app.submit_csv(&csv(KIND, "d", 4, &[])).await;
+    let page = format!("/batches/{batch}");
+
+    // Act
+    let (anonymous, login_form) = get(&app, "", "/").await;
+    let (refused_login, no_cookie) = login(&app, "not-a-token").await;
+    let (logged_in, ops) = login(&app, &operator).await;
+    let (_, list) = get(&app, &ops, "/").await;
+    let (_, before) = get(&app, &ops, &page).await;
+    let paused = post(&app, &ops, &format!("{page}/pause"), &csrf(&before)).await;
+    let after_pause = app.store.batch_summary(batch).await.unwrap().state;
+    let (_, after) = get(&app, &ops, &page).await;
+    let (_, views) = login(&app, &viewer).await;
+    let (_, viewer_page) = get(&app, &views, &page).await;
+    let viewer_post = post(&app, &views, &format!("{page}/resume"), &csrf(&viewer_page)).await;
+    let after_viewer = app.store.batch_summary(batch).await.unwrap().state;
+
+    // Assert
+    assert_eq!(anonymous, StatusCode::OK);
+    assert!(login_form.contains(r#"action="/login""#), "{login_form}");
+    assert_eq!(refused_login, StatusCode::UNAUTHORIZED);
+    assert!(no_cookie.is_empty(), "{no_cookie}");
+    assert_eq!(logged_in, StatusCode::SEE_OTHER);
+    assert!(
+        ops.contains("HttpOnly") && ops.contains("SameSite=Strict"),
+        "{ops}"
+    );
+    assert!(
+        list.contains(&batch.to_string()) && list.contains("qitech_prepaid"),
+        "{list}"
+    );
+    assert!(list.contains("queued: 4"), "{list}");
+    assert!(
+        before.contains(&format!(r#"action="{page}/pause""#)),
+        "{before}"
+    );
+    assert_eq!(paused, StatusCode::SEE_OTHER);
+    assert_eq!(after_pause, BatchState::Paused);
+    assert!(
+        after.contains(&format!(r#"action="{page}/resume""#)),
+        "{after}"
+    );
+    assert!(
+        !viewer_page.contains("<button type=\"submit\" name=\"action\""),
+        "{viewer_page}"
+    );
+    assert!(viewer_page.contains("paused"), "{viewer_page}");
+    assert_eq!(viewer_post, StatusCode::FORBIDDEN);
+    assert_eq!(after_viewer, BatchState::Paused);
+    app.shutdown().await;
+}
+
+async fn a_form_without_the_session_csrf_token_is_refused(db: TestDb) {
+    // Arrange
+    let app = spawn_app(&db, AppSetup::new(KIND)).await;
+    let operator = token(&app, Role::Operator).await;
+    let batch = app.submit_csv(&csv(KIND, "c", 2, &[])).await;
+    let (_, ops) = login(&app, &operator).await;
+
+    // Act
+    let forged = post(&app, &ops, &format!("/batches/{batch}/cancel"), "forged").await;
+    let no_session = post(&app, "", &format!("/batches/{batch}/cancel"), "forged").await;
+
+    // Assert
+    assert_eq!(forged, StatusCode::FORBIDDEN);
+    assert_eq!(no_session, StatusCode::UNAUTHORIZED);
+    let state = app.store.batch_summary(batch).await.unwrap().state;
+    assert_eq!(state, BatchState::Active);
+    app.shutdown().await;
+}
