@@ -96,6 +96,8 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     let (_, viewer_page) = get(&app, &views, &page).await;
     let viewer_post = post(&app, &views, &format!("{page}/resume"), &csrf(&viewer_page)).await;
     let after_viewer = app.store.batch_summary(batch).await.unwrap().state;
+    let (_, searched) = get(&app, &views, &format!("{page}?state=queued&q=d-2")).await;
+    let (_, other_state) = get(&app, &views, &format!("{page}?state=failed")).await;
 
     // Assert
     assert_eq!(anonymous, StatusCode::OK);
@@ -129,6 +131,11 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     assert!(viewer_page.contains("paused"), "{viewer_page}");
     assert_eq!(viewer_post, StatusCode::FORBIDDEN);
     assert_eq!(after_viewer, BatchState::Paused);
+    let rows = |page: &str| page.matches("<tr><td>").count();
+    assert_eq!(rows(&before), 4, "{before}");
+    assert_eq!(rows(&searched), 1, "{searched}");
+    assert!(searched.contains("<td>d-2</td>"), "{searched}");
+    assert_eq!(rows(&other_state), 0, "{other_state}");
     app.shutdown().await;
 }
 

@@ -2,12 +2,12 @@
 
 use super::session::{CsrfForm, User, login_page, poster, user};
 use crate::control::Action;
-use crate::domain::{BatchState, Role};
+use crate::domain::{BatchState, OrderState, Role};
 use crate::server::api::{ApiError, ApiState};
 use crate::store::BatchSummary;
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
@@ -71,6 +71,33 @@ struct BatchPage {
     user: User,
     batch: BatchView,
     controls: Vec<&'static str>,
+    states: Vec<&'static str>,
+    filter: OrderFilter,
+    orders: Vec<OrderView>,
+    next: Option<i64>,
+}
+
+/// Orders shown on a batch page at once (the next ones are a link away).
+const ORDERS_PER_PAGE: u32 = 100;
+
+/// The batch page's order filter: a state, an `order_ref` search, the page after an id.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OrderFilter {
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub q: String,
+    pub after: Option<i64>,
+}
+
+/// One order as the batch page shows it (the message is masked by the store).
+struct OrderView {
+    order_ref: String,
+    line: u64,
+    state: &'static str,
+    attempts: u32,
+    code: String,
+    message: String,
 }
 
 fn html(page: Result<String, askama::Error>) -> Response {
@@ -117,6 +144,7 @@ pub async fn batch(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(filter): Query<OrderFilter>,
 ) -> Result<Response, ApiError> {
     let Some(user) = user(&state, &headers).await? else {
         return Ok(Redirect::to("/").into_response());
@@ -125,11 +153,42 @@ pub async fn batch(
     let summary = state.store.batch_summary(id).await?;
     let controls = controls(user.role, summary.state);
     let batch = BatchView::from(&summary);
+    let state_filter = match filter.state.as_str() {
+        "" => None,
+        s => Some(
+            s.parse::<OrderState>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?,
+        ),
+    };
+    let q = Some(filter.q.trim()).filter(|q| !q.is_empty());
+    let rows = state
+        .store
+        .order_page(id, state_filter, q, filter.after, ORDERS_PER_PAGE)
+        .await?;
+    let next = (rows.len() == ORDERS_PER_PAGE as usize)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let orders = rows
+        .into_iter()
+        .map(|r| OrderView {
+            order_ref: r.order_ref,
+            line: r.line,
+            state: r.state.as_str(),
+            attempts: r.attempts,
+            code: r.last_error_code.unwrap_or_default(),
+            message: r.last_error_message.unwrap_or_default(),
+        })
+        .collect();
+    let states = OrderState::ALL.iter().map(|s| s.as_str()).collect();
     Ok(html(
         BatchPage {
             user,
             batch,
             controls,
+            states,
+            filter,
+            orders,
+            next,
         }
         .render(),
     ))
