@@ -1,6 +1,6 @@
 //! The dashboard: log-in with an API token (an `HttpOnly`, `SameSite=Strict` session cookie),
 //! the batches page, a batch page whose controls follow the role, the CSRF check on every
-//! form, and a viewer refused (403) when it posts a control anyway.
+//! form, a viewer refused (403) when it posts a control anyway, and the CSV upload.
 
 use crate::api_auth::token;
 use crate::support::{AppSetup, TestApp, TestDb, csv, spawn_app};
@@ -11,6 +11,7 @@ use reqwest::redirect::Policy;
 on_both_engines!(
     an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is_refused,
     a_form_without_the_session_csrf_token_is_refused,
+    an_upload_queues_a_batch_or_shows_the_line_errors,
 );
 
 const KIND: ProviderKind = ProviderKind::QitechPrepaid;
@@ -155,5 +156,69 @@ async fn a_form_without_the_session_csrf_token_is_refused(db: TestDb) {
     assert_eq!(no_session, StatusCode::UNAUTHORIZED);
     let state = app.store.batch_summary(batch).await.unwrap().state;
     assert_eq!(state, BatchState::Active);
+    app.shutdown().await;
+}
+
+/// Posts a multipart form (`csrf`, `profile`, `file` = `csv`) to `/upload`: the status, the
+/// redirect's location and the page.
+async fn upload(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    csv: &str,
+) -> (StatusCode, String, String) {
+    let boundary = "cardbatch-test-boundary";
+    let mut body = String::new();
+    for (name, value) in [("csrf", csrf), ("profile", KIND.as_str())] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"orders.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    ));
+    let response = client()
+        .post(format!("{}/upload", app.url))
+        .header("cookie", session(cookie))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, location, response.text().await.unwrap())
+}
+
+async fn an_upload_queues_a_batch_or_shows_the_line_errors(db: TestDb) {
+    // Arrange
+    let app = spawn_app(&db, AppSetup::new(KIND)).await;
+    let operator = token(&app, Role::Operator).await;
+    let (_, ops) = login(&app, &operator).await;
+    let (_, form) = get(&app, &ops, "/upload").await;
+    let good = csv(KIND, "up", 3, &[]);
+    let bad = format!("{}x-9,not-a-uuid,Ana Silva\n", csv(KIND, "bad", 2, &[]));
+
+    // Act
+    let (queued, location, _) = upload(&app, &ops, &csrf(&form), &good).await;
+    let (refused, _, errors) = upload(&app, &ops, &csrf(&form), &bad).await;
+    let (forged, _, _) = upload(&app, &ops, "forged", &good).await;
+
+    // Assert
+    assert_eq!(queued, StatusCode::SEE_OTHER);
+    let batch: uuid::Uuid = location.trim_start_matches("/batches/").parse().unwrap();
+    assert_eq!(app.store.batch_summary(batch).await.unwrap().total(), 3);
+    assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(errors.contains("<tr><td>4</td>"), "{errors}");
+    assert_eq!(forged, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.batch_list().await.unwrap().len(), 1);
     app.shutdown().await;
 }

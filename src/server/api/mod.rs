@@ -12,7 +12,7 @@ mod reads;
 
 pub(crate) use actions::act;
 pub use auth::Caller;
-pub(crate) use batches::batch_id;
+pub(crate) use batches::{batch_id, submit_as};
 pub use error::{ApiError, LineError};
 
 use crate::config::Config;

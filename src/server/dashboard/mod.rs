@@ -5,9 +5,11 @@
 
 mod pages;
 mod session;
+mod upload;
 
 use crate::server::api::ApiState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 /// The dashboard's routes.
@@ -18,5 +20,11 @@ pub fn routes(state: ApiState) -> Router {
         .route("/logout", post(session::logout))
         .route("/batches/{id}", get(pages::batch))
         .route("/batches/{id}/{action}", post(pages::act))
+        .route(
+            "/upload",
+            get(upload::form)
+                .post(upload::submit)
+                .layer(DefaultBodyLimit::max(crate::server::api::MAX_UPLOAD_BYTES)),
+        )
         .with_state(state)
 }
