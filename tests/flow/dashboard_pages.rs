@@ -132,6 +132,19 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     assert!(viewer_page.contains("paused"), "{viewer_page}");
     assert_eq!(viewer_post, StatusCode::FORBIDDEN);
     assert_eq!(after_viewer, BatchState::Paused);
+    let engine = if db.url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    save(
+        engine,
+        &[
+            ("batches", &list),
+            ("batch", &after),
+            ("viewer", &viewer_page),
+        ],
+    );
     let rows = |page: &str| page.matches("<tr><td>").count();
     assert_eq!(rows(&before), 4, "{before}");
     assert_eq!(rows(&searched), 1, "{searched}");
@@ -221,4 +234,14 @@ async fn an_upload_queues_a_batch_or_shows_the_line_errors(db: TestDb) {
     assert_eq!(forged, StatusCode::FORBIDDEN);
     assert_eq!(app.store.batch_list().await.unwrap().len(), 1);
     app.shutdown().await;
+}
+
+/// Keeps the pages under `target/dashboard/` (self-contained HTML: the CSS is inline), for a
+/// look or a screenshot.
+fn save(engine: &str, pages: &[(&str, &str)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, html) in pages {
+        std::fs::write(dir.join(format!("{name}-{engine}.html")), html).unwrap();
+    }
 }
