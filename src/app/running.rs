@@ -55,7 +55,7 @@ impl Running {
             )
             // After the webhooks' body limit: uploads have their own (`MAX_UPLOAD_BYTES`).
             .merge(crate::server::api::routes(api.clone()))
-            .merge(crate::server::dashboard::routes(api))
+            .merge(crate::server::dashboard::routes(api, app.clients.clone()))
             .merge(crate::server::metrics::routes(
                 crate::server::metrics::MetricsState {
                     store: app.store.clone(),

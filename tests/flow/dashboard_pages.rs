@@ -97,6 +97,7 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     let (_, viewer_page) = get(&app, &views, &page).await;
     let viewer_post = post(&app, &views, &format!("{page}/resume"), &csrf(&viewer_page)).await;
     let after_viewer = app.store.batch_summary(batch).await.unwrap().state;
+    let (_, lanes) = get(&app, &views, "/lanes").await;
     let (_, searched) = get(&app, &views, &format!("{page}?state=queued&q=d-2")).await;
     let (_, other_state) = get(&app, &views, &format!("{page}?state=failed")).await;
 
@@ -145,6 +146,7 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
             ("viewer", &viewer_page),
         ],
     );
+    assert!(lanes.contains("<tr><td>qitech_prepaid</td>"), "{lanes}");
     let rows = |page: &str| page.matches("<tr><td>").count();
     assert_eq!(rows(&before), 4, "{before}");
     assert_eq!(rows(&searched), 1, "{searched}");

@@ -3,18 +3,21 @@
 //! kept in an `HttpOnly`, `SameSite=Strict` cookie; every form of a logged-in page carries a
 //! CSRF token derived from the session, checked before anything is done.
 
+mod lanes;
 mod pages;
 mod session;
 mod upload;
 
+use crate::providers::ProfileClients;
 use crate::server::api::ApiState;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 
-/// The dashboard's routes.
-pub fn routes(state: ApiState) -> Router {
+/// The dashboard's routes; `clients` are this process's provider clients (their lanes).
+pub fn routes(state: ApiState, clients: ProfileClients) -> Router {
     Router::new()
+        .route("/lanes", get(lanes::lanes).layer(Extension(clients)))
         .route("/", get(pages::batches))
         .route("/login", post(session::login))
         .route("/logout", post(session::logout))
