@@ -98,6 +98,7 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     let viewer_post = post(&app, &views, &format!("{page}/resume"), &csrf(&viewer_page)).await;
     let after_viewer = app.store.batch_summary(batch).await.unwrap().state;
     let (_, lanes) = get(&app, &views, "/lanes").await;
+    let (_, schedules) = get(&app, &views, "/schedules").await;
     let (_, searched) = get(&app, &views, &format!("{page}?state=queued&q=d-2")).await;
     let (_, other_state) = get(&app, &views, &format!("{page}?state=failed")).await;
 
@@ -147,6 +148,24 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
         ],
     );
     assert!(lanes.contains("<tr><td>qitech_prepaid</td>"), "{lanes}");
+    // The test app's jobs directory is the default, `jobs/` of the repository (its examples).
+    let examples: Vec<String> = std::fs::read_dir("jobs")
+        .map(|dir| {
+            dir.filter_map(|f| f.ok()?.path().file_stem()?.to_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        examples.is_empty(),
+        schedules.contains("No schedules"),
+        "{schedules}"
+    );
+    for name in &examples {
+        assert!(
+            schedules.contains(&format!("<tr><td>{name}</td>")),
+            "{name}: {schedules}"
+        );
+    }
     let rows = |page: &str| page.matches("<tr><td>").count();
     assert_eq!(rows(&before), 4, "{before}");
     assert_eq!(rows(&searched), 1, "{searched}");

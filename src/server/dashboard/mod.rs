@@ -5,6 +5,7 @@
 
 mod lanes;
 mod pages;
+mod schedules;
 mod session;
 mod upload;
 
@@ -17,6 +18,7 @@ use axum::{Extension, Router};
 /// The dashboard's routes; `clients` are this process's provider clients (their lanes).
 pub fn routes(state: ApiState, clients: ProfileClients) -> Router {
     Router::new()
+        .route("/schedules", get(schedules::schedules))
         .route("/lanes", get(lanes::lanes).layer(Extension(clients)))
         .route("/", get(pages::batches))
         .route("/login", post(session::login))
