@@ -9,6 +9,7 @@ mod support;
 
 mod chaos;
 mod cli_output;
+mod dashboard_browser;
 mod demo;
 mod frozen;
 mod json_logs;
