@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: `cardbatch run` as a child process against the sandbox,
 //! headless Chromium driven through chromedriver (WebDriver). It logs in with a token, uploads
 //! a CSV, watches the batch's orders reach the provider, pauses and resumes the batch (through
-//! the confirmation), and saves screenshots of the pages under `target/e2e-dashboard/`.
+//! the confirmation), sees that a viewer gets no control button, and saves screenshots of the pages under `target/e2e-dashboard/`.
 //! Skipped (with a line saying so) when `chromium` or `chromedriver` is not installed.
 
 use crate::support::{RunProcess, TestDb, csv, profile, start_sandbox, wait_until, write_config};
@@ -228,5 +228,54 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     screenshot(&browser, "batches").await;
     browser.goto(&format!("{base}/lanes")).await.unwrap();
     screenshot(&browser, "lanes").await;
+
+    // A viewer sees the batch but no control.
+    let viewer = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .arg("--config")
+        .arg(&config)
+        .args(["token", "create", "--name", "watcher", "--role", "viewer"])
+        .output()
+        .unwrap();
+    assert!(viewer.status.success());
+    let viewer = String::from_utf8(viewer.stdout).unwrap().trim().to_string();
+    browser
+        .find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until("the log-in form", WAIT, || async {
+        browser
+            .find(Locator::Css("input[name=token]"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let field = browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    field.send_keys(&viewer).await.unwrap();
+    browser
+        .find(Locator::Css("form[action=\"/login\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "watcher (viewer)").await;
+    browser.goto(&batch_url).await.unwrap();
+    wait_for_text(&browser, "Orders").await;
+    let buttons = browser
+        .find_all(Locator::Css("button[name=action]"))
+        .await
+        .unwrap();
+    assert!(
+        buttons.is_empty(),
+        "a viewer sees {} control buttons",
+        buttons.len()
+    );
+    screenshot(&browser, "batch-viewer").await;
     browser.close().await.unwrap();
 }
