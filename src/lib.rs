@@ -55,5 +55,6 @@ pub mod reconcile;
 pub use cardbatch_sandbox as sandbox;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;
 pub mod worker;

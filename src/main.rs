@@ -1,7 +1,7 @@
 //! The `cardbatch` binary: parse the command line, set up logging, dispatch. Every error ends
 //! as one line on stderr and a non-zero exit code.
 
-use cardbatch::cli::{Cli, dispatch};
+use cardbatch::cli::{Cli, LogFormat, dispatch};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -17,15 +17,16 @@ async fn main() -> ExitCode {
     #[cfg(not(feature = "sandbox"))]
     let quiet = false;
     let default_filter = if quiet { "warn" } else { "warn,cardbatch=info" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CARDBATCH_LOG")
-                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
+    let filter =
+        EnvFilter::try_from_env("CARDBATCH_LOG").unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
         // Colours only for a terminal: logs redirected to a file stay plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     match dispatch(cli).await {
         Ok(code) => code,
         // The reader of our stdout went away (`| head`): stop quietly, as `yes | head` does.

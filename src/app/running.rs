@@ -54,7 +54,14 @@ impl Running {
                 WebhookState::new(app.store.clone(), app.webhook_keys.clone(), wake.clone()),
             )
             // After the webhooks' body limit: uploads have their own (`MAX_UPLOAD_BYTES`).
-            .merge(crate::server::api::routes(api));
+            .merge(crate::server::api::routes(api.clone()))
+            .merge(crate::server::dashboard::routes(api, app.clients.clone()))
+            .merge(crate::server::metrics::routes(
+                crate::server::metrics::MetricsState {
+                    store: app.store.clone(),
+                    clients: app.clients.clone(),
+                },
+            ));
             tokio::spawn(crate::server::serve(listener, router, until_stopped()))
         });
         let processor = services.processor.then(|| {

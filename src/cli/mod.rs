@@ -14,7 +14,7 @@ mod run;
 mod schedules;
 mod submit;
 
-pub use args::{Cli, Command, SchedulesAction, TokenCommand};
+pub use args::{Cli, Command, LogFormat, SchedulesAction, TokenCommand};
 pub use output::{is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 

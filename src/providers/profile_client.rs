@@ -187,6 +187,7 @@ impl ProfileClient {
 
     async fn observe(&self, reports: &[CallReport]) {
         self.watch_reachability(reports);
+        crate::telemetry::record_calls(&self.name, reports);
         let limited = reports.iter().find_map(|r| match &r.classified {
             Classified::Transient {
                 rate_limited: true,

@@ -136,8 +136,11 @@ impl Reconciler {
             .iter()
             .map(|client| self.pass_profile(client, now_ms));
         let mut report = LookupReport::default();
-        for profile in futures::future::join_all(passes).await {
-            report.add(&profile?);
+        let results = futures::future::join_all(passes).await;
+        for (client, profile) in self.clients.iter().zip(results) {
+            let profile = profile?;
+            crate::telemetry::record_lookups(client.name(), &profile);
+            report.add(&profile);
         }
         Ok(report)
     }

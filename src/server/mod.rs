@@ -5,5 +5,7 @@
 
 pub mod api;
 mod app;
+pub mod dashboard;
+pub mod metrics;
 
 pub use app::{MAX_BODY_BYTES, app, app_with_webhooks, serve};

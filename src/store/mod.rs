@@ -20,6 +20,7 @@ mod connect;
 mod error;
 mod failure_rate;
 mod fence;
+mod gauges;
 mod inbox;
 mod lane_budget;
 mod lookup;

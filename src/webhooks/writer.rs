@@ -31,6 +31,18 @@ impl InboxWriter {
 
     /// Persists `event`; returns whether it was new. `Err` when it could not be written.
     pub(crate) async fn write(&self, event: NewWebhookEvent) -> Result<bool, String> {
+        let endpoint = event.endpoint.clone();
+        let written = self.send(event).await;
+        let outcome = match &written {
+            Ok(true) => "new",
+            Ok(false) => "duplicate",
+            Err(_) => "error",
+        };
+        crate::telemetry::record_webhook_event(&endpoint, outcome);
+        written
+    }
+
+    async fn send(&self, event: NewWebhookEvent) -> Result<bool, String> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((event, reply))

@@ -390,6 +390,7 @@ async fn complete_in_groups(
             }
         };
         if let Some(lane) = lane.upgrade() {
+            crate::telemetry::record_completion_writes(&lane.profile_name, &applied, failures);
             let now = lane.clock.now_ms();
             super::threshold::check(&lane.store, &lane.profile, &completions, &applied, now).await;
         }

@@ -12,6 +12,8 @@ mod batches;
 mod controls_spend_cap;
 mod controls_threshold;
 mod counters;
+mod dashboard_pages;
+mod metrics_scrape;
 mod pickup;
 mod reconcile_lookup;
 mod reconcile_report;

@@ -13,7 +13,9 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 
-async fn act(
+/// One action as `caller`: the role check (a refusal is audited), then
+/// [`crate::control::perform`]. The dashboard's buttons come here too.
+pub(crate) async fn act(
     state: &ApiState,
     caller: &Caller,
     id: &str,

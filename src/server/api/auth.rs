@@ -50,6 +50,13 @@ impl FromRequestParts<ApiState> for Caller {
             })
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized)?;
+        Caller::from_token(state, token).await
+    }
+}
+
+impl Caller {
+    /// The caller holding `token` (the bearer header's, or the dashboard's session cookie's).
+    pub async fn from_token(state: &ApiState, token: &str) -> Result<Caller, ApiError> {
         let found = state.store.api_token_by_hash(&tokens::hash(token)).await?;
         let found = found.ok_or(ApiError::Unauthorized)?;
         Ok(Caller {

@@ -167,6 +167,32 @@ pub async fn submit_batch(
             "the body must be text/csv, not `{content_type}`"
         )));
     }
+    match submit_as(&state, &caller, &query.profile, body).await? {
+        (counts, None) => Ok((StatusCode::OK, Json(counts)).into_response()),
+        (counts, Some(batch)) => Ok((
+            StatusCode::CREATED,
+            Json(Submitted {
+                batch: Batch::from(&batch),
+                ingest: counts,
+            }),
+        )
+            .into_response()),
+    }
+}
+
+/// Submits `body` (CSV) to profile `profile_name` as `caller` (an operator or above) through
+/// the ingest path, with its audit row: the counts, and the batch when one was queued. The
+/// API's upload and the dashboard's both come here.
+pub(crate) async fn submit_as(
+    state: &ApiState,
+    caller: &Caller,
+    profile_name: &str,
+    body: Bytes,
+) -> Result<(IngestCounts, Option<crate::store::BatchSummary>), ApiError> {
+    caller.require(Role::Operator)?;
+    let query = SubmitQuery {
+        profile: profile_name.to_string(),
+    };
     let profile = state
         .config
         .profiles
@@ -254,17 +280,10 @@ pub async fn submit_batch(
                 duplicates: report.insert.duplicates,
             };
             if !queued {
-                return Ok((StatusCode::OK, Json(counts)).into_response());
+                return Ok((counts, None));
             }
-            let batch = Batch::from(&state.store.batch_summary(report.batch_id).await?);
-            Ok((
-                StatusCode::CREATED,
-                Json(Submitted {
-                    batch,
-                    ingest: counts,
-                }),
-            )
-                .into_response())
+            let batch = state.store.batch_summary(report.batch_id).await?;
+            Ok((counts, Some(batch)))
         }
     }
 }

@@ -10,7 +10,9 @@ mod error;
 mod json;
 mod reads;
 
+pub(crate) use actions::act;
 pub use auth::Caller;
+pub(crate) use batches::{batch_id, submit_as};
 pub use error::{ApiError, LineError};
 
 use crate::config::Config;

@@ -59,8 +59,8 @@ impl RunProcess {
         RunProcess::command(config, "run", &[kind], log)
     }
 
-    /// Starts `cardbatch --config <config> <command>` (`run`, `worker`, `serve`) with the dev
-    /// credentials of `kinds` in its environment.
+    /// Starts `cardbatch --config <config> <command>` (`run`, `worker`, `serve`, with their
+    /// options after a space) with the dev credentials of `kinds` in its environment.
     pub fn command(
         config: &Path,
         command: &str,
@@ -69,7 +69,9 @@ impl RunProcess {
     ) -> RunProcess {
         let stderr = std::fs::File::create(&log).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cardbatch"));
-        cmd.arg("--config").arg(config).arg(command);
+        cmd.arg("--config")
+            .arg(config)
+            .args(command.split_whitespace());
         // The child reads CARDBATCH_* as configuration; the test's own variables must not leak.
         for (key, _) in std::env::vars() {
             if key.starts_with("CARDBATCH_") {

@@ -1,0 +1,65 @@
+//! `GET /metrics`: every metric in the Prometheus text format. The state gauges (orders per
+//! profile and state, the lanes' rates) are refreshed from the store and the lanes first.
+
+use crate::providers::ProfileClients;
+use crate::store::Store;
+use crate::telemetry;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// What the metrics route reads.
+#[derive(Clone)]
+pub struct MetricsState {
+    pub store: Store,
+    pub clients: ProfileClients,
+}
+
+/// The `/metrics` route.
+pub fn routes(state: MetricsState) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(state)
+}
+
+async fn scrape(State(state): State<MetricsState>) -> Response {
+    // Installs the recorder when nothing recorded before this first scrape.
+    telemetry::handle();
+    match state.store.order_count_by_profile_and_state().await {
+        Ok(counts) => {
+            for ((profile, order_state), n) in counts {
+                metrics::gauge!(telemetry::ORDERS, "profile" => profile, "state" => order_state.as_str())
+                    .set(n as f64);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: counting orders failed");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the store cannot be read\n",
+            )
+                .into_response();
+        }
+    }
+    for client in state.clients.iter() {
+        let stats = client.lane().stats();
+        let profile = client.name().to_string();
+        metrics::gauge!(telemetry::LANE_RATE, "profile" => profile.clone())
+            .set(stats.effective_rate);
+        metrics::gauge!(telemetry::LANE_CONFIGURED_RATE, "profile" => profile.clone())
+            .set(stats.configured_rate);
+        metrics::counter!(telemetry::LANE_RATE_LIMITED, "profile" => profile.clone())
+            .absolute(stats.rate_limited);
+        metrics::counter!(telemetry::LANE_PERMITS, "profile" => profile).absolute(stats.permits);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        telemetry::render(),
+    )
+        .into_response()
+}

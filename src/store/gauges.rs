@@ -1,0 +1,33 @@
+//! The counts behind the `/metrics` gauges.
+
+use super::connect::{Db, Store};
+use super::error::{Result, corrupt};
+use crate::domain::OrderState;
+use std::collections::BTreeMap;
+
+/// Runs one read query on whichever engine.
+macro_rules! fetch_all {
+    ($store:expr, $ty:ty, $sql:expr) => {
+        match &$store.db {
+            Db::Sqlite { read, .. } => sqlx::query_as::<_, $ty>($sql).fetch_all(read).await?,
+            Db::Postgres(pool) => sqlx::query_as::<_, $ty>($sql).fetch_all(pool).await?,
+        }
+    };
+}
+
+impl Store {
+    /// Number of orders per profile and state.
+    pub async fn order_count_by_profile_and_state(
+        &self,
+    ) -> Result<BTreeMap<(String, OrderState), u64>> {
+        // language=SQL
+        const SQL: &str = "SELECT profile, state, COUNT(*) FROM orders GROUP BY profile, state";
+        fetch_all!(self, (String, String, i64), SQL)
+            .into_iter()
+            .map(|(p, s, n)| {
+                let state = s.parse().map_err(|e| corrupt("orders", e))?;
+                Ok(((p, state), n as u64))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,281 @@
+//! The dashboard in a real browser: `cardbatch run` as a child process against the sandbox,
+//! headless Chromium driven through chromedriver (WebDriver). It logs in with a token, uploads
+//! a CSV, watches the batch's orders reach the provider, pauses and resumes the batch (through
+//! the confirmation), sees that a viewer gets no control button, and saves screenshots of the pages under `target/e2e-dashboard/`.
+//! Skipped (with a line saying so) when `chromium` or `chromedriver` is not installed.
+
+use crate::support::{RunProcess, TestDb, csv, profile, start_sandbox, wait_until, write_config};
+use cardbatch::domain::ProviderKind;
+use cardbatch::sandbox::SandboxConfig;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A child process killed with the test.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+async fn screenshot(browser: &Client, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// The page's text; empty while the page is being replaced (a click's navigation).
+async fn text(browser: &Client) -> String {
+    match browser.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the page shows `needle` (the navigation a click started has ended).
+async fn wait_for_text(browser: &Client, needle: &str) {
+    wait_until(needle, WAIT, || async {
+        text(browser).await.contains(needle)
+    })
+    .await;
+}
+
+/// Clicks the control `action` on the batch page and accepts its confirmation.
+async fn control(browser: &Client, action: &str) {
+    let button = format!("button[value=\"{action}\"]");
+    browser
+        .find(Locator::Css(&button))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.accept_alert().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
+    if !installed("chromium") || !installed("chromedriver") {
+        println!(
+            "skipped: chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
+        );
+        return;
+    }
+    // Arrange: the sandbox, `cardbatch run` on a known port, an operator token.
+    let db = TestDb::sqlite().await;
+    let kind = ProviderKind::Uqpay;
+    let sandbox = start_sandbox(SandboxConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &db.url,
+        &profile(kind, &sandbox.addr().to_string()),
+        30,
+    );
+    let port = free_port();
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let toml = toml.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&config, toml).unwrap();
+    let token = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .arg("--config")
+        .arg(&config)
+        .args(["token", "create", "--name", "browser", "--role", "operator"])
+        .output()
+        .unwrap();
+    assert!(
+        token.status.success(),
+        "{}",
+        String::from_utf8_lossy(&token.stderr)
+    );
+    let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
+    let _run = RunProcess::command(&config, "run", &[kind], dir.path().join("run.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    wait_until("the server", WAIT, || async {
+        reqwest::get(format!("{base}/health")).await.is_ok()
+    })
+    .await;
+    let driver_port = free_port();
+    let _driver = Child(
+        Command::new("chromedriver")
+            .arg(format!("--port={driver_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let driver = format!("http://127.0.0.1:{driver_port}");
+    wait_until("chromedriver", WAIT, || async {
+        reqwest::get(format!("{driver}/status")).await.is_ok()
+    })
+    .await;
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900"]}),
+    );
+    let browser = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&driver)
+        .await
+        .expect("a WebDriver session");
+    let orders = dir.path().join("orders.csv");
+    std::fs::write(&orders, csv(kind, "web", 3, &[])).unwrap();
+
+    // Act + Assert: log in.
+    browser.goto(&base).await.unwrap();
+    screenshot(&browser, "login").await;
+    let field = browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    field.send_keys(&token).await.unwrap();
+    browser
+        .find(Locator::Css("form[action=\"/login\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "Log out").await;
+
+    // Upload: the new batch's page.
+    browser.goto(&format!("{base}/upload")).await.unwrap();
+    let file = browser
+        .find(Locator::Css("input[type=file]"))
+        .await
+        .unwrap();
+    file.send_keys(orders.to_str().unwrap()).await.unwrap();
+    browser
+        .find(Locator::Css("#upload button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "Batch ").await;
+    let batch_url = browser.current_url().await.unwrap().to_string();
+    assert!(batch_url.contains("/batches/"), "{batch_url}");
+
+    // The orders reach the provider.
+    wait_until("the batch's orders to leave", WAIT, || async {
+        browser.goto(&batch_url).await.unwrap();
+        let page = text(&browser).await;
+        !page.contains("queued:") && !page.contains("in_flight:") && !page.contains("retry_wait:")
+    })
+    .await;
+    let page = text(&browser).await;
+    assert!(
+        page.contains("issued: 3") || page.contains("submitted: 3"),
+        "{page}"
+    );
+    screenshot(&browser, "batch").await;
+
+    // Pause and resume, each through its confirmation.
+    control(&browser, "pause").await;
+    wait_for_text(&browser, "resume").await;
+    let state = browser
+        .find(Locator::Id("state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "paused");
+    screenshot(&browser, "batch-paused").await;
+    control(&browser, "resume").await;
+    // The button, not the word: a paused page says `paused`.
+    wait_until("the pause button", WAIT, || async {
+        browser
+            .find(Locator::Css("button[value=\"pause\"]"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let state = browser
+        .find(Locator::Id("state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "active");
+
+    browser.goto(&base).await.unwrap();
+    screenshot(&browser, "batches").await;
+    browser.goto(&format!("{base}/lanes")).await.unwrap();
+    screenshot(&browser, "lanes").await;
+
+    // A viewer sees the batch but no control.
+    let viewer = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .arg("--config")
+        .arg(&config)
+        .args(["token", "create", "--name", "watcher", "--role", "viewer"])
+        .output()
+        .unwrap();
+    assert!(viewer.status.success());
+    let viewer = String::from_utf8(viewer.stdout).unwrap().trim().to_string();
+    browser
+        .find(Locator::Css("form[action=\"/logout\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until("the log-in form", WAIT, || async {
+        browser
+            .find(Locator::Css("input[name=token]"))
+            .await
+            .is_ok()
+    })
+    .await;
+    let field = browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    field.send_keys(&viewer).await.unwrap();
+    browser
+        .find(Locator::Css("form[action=\"/login\"] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&browser, "watcher (viewer)").await;
+    browser.goto(&batch_url).await.unwrap();
+    wait_for_text(&browser, "Orders").await;
+    let buttons = browser
+        .find_all(Locator::Css("button[name=action]"))
+        .await
+        .unwrap();
+    assert!(
+        buttons.is_empty(),
+        "a viewer sees {} control buttons",
+        buttons.len()
+    );
+    screenshot(&browser, "batch-viewer").await;
+    browser.close().await.unwrap();
+}
