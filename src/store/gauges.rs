@@ -16,12 +16,15 @@ macro_rules! fetch_all {
 }
 
 impl Store {
-    /// Number of orders per profile and state.
+    /// Number of orders per profile and state, from the per-batch counters (O(batches): a
+    /// scrape never scans the orders).
     pub async fn order_count_by_profile_and_state(
         &self,
     ) -> Result<BTreeMap<(String, OrderState), u64>> {
         // language=SQL
-        const SQL: &str = "SELECT profile, state, COUNT(*) FROM orders GROUP BY profile, state";
+        const SQL: &str = "SELECT b.profile, c.state, CAST(SUM(c.n) AS BIGINT) \
+            FROM batch_counts c JOIN batches b ON b.id = c.batch_id \
+            GROUP BY b.profile, c.state HAVING SUM(c.n) <> 0";
         fetch_all!(self, (String, String, i64), SQL)
             .into_iter()
             .map(|(p, s, n)| {
