@@ -11,7 +11,7 @@ use super::claim::stored_refs;
 use super::connect::{Db, Store};
 use super::error::Result;
 use crate::domain::ProviderRefs;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What the fence said about one order.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,7 +62,7 @@ impl Store {
         if order_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let passed: Vec<i64> = match &self.db {
+        let passed: HashSet<i64> = match &self.db {
             Db::Sqlite { write, .. } => {
                 let ids = serde_json::to_string(order_ids).expect("integers serialise");
                 sqlx::query_scalar(SQLITE_FENCE)
@@ -72,16 +72,18 @@ impl Store {
                     .bind(lease_needed_until_ms)
                     .fetch_all(write)
                     .await?
+                    .into_iter()
+                    .collect()
             }
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(PG_FENCE)
-                    .bind(order_ids)
-                    .bind(worker_id)
-                    .bind(now_ms)
-                    .bind(lease_needed_until_ms)
-                    .fetch_all(pool)
-                    .await?
-            }
+            Db::Postgres(pool) => sqlx::query_scalar(PG_FENCE)
+                .bind(order_ids)
+                .bind(worker_id)
+                .bind(now_ms)
+                .bind(lease_needed_until_ms)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect(),
         };
         let refused: Vec<i64> = order_ids
             .iter()
