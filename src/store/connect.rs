@@ -116,7 +116,10 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         .to_string_lossy()
         .contains(":memory:")
         || url.contains("mode=memory");
-    if !in_memory {
+    // sqlx names `sqlite::memory:` databases `file:sqlx-in-memory-N` (shared cache, so the
+    // read pool below sees them): not a file to create in the working directory.
+    let named_in_memory = url.contains(":memory:");
+    if !in_memory && !named_in_memory {
         create_private(options.get_filename());
     }
     let write = SqlitePoolOptions::new()
