@@ -44,12 +44,38 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Log lines on stderr, `text` or `json`, unless `--log-format` or `CARDBATCH_LOG_FORMAT`
+    /// says otherwise (flag > environment > this key > `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
     /// Where the schedule files (`*.toml`, one per schedule) are; relative to the working
     /// directory. A directory that does not exist holds no schedule.
     #[serde(default = "defaults::jobs_dir")]
     pub jobs_dir: PathBuf,
     #[serde(default)]
     pub profiles: BTreeMap<String, Profile>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object a line: timestamp, level, target, message and fields.
+    Json,
+}
+
+/// `[metrics]`: where `/metrics` is served besides the main server's address.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A second address serving `/metrics` only (also in a `cardbatch worker`, which has no
+    /// server). The main address keeps serving it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -354,6 +380,7 @@ impl Config {
                     "worker",
                     "reconcile",
                     "retention",
+                    "metrics",
                     "jobs_dir",
                     "profiles",
                 ]
@@ -386,6 +413,8 @@ impl Config {
             worker: WorkerConfig::default(),
             reconcile: ReconcileConfig::default(),
             retention: RetentionConfig::default(),
+            metrics: MetricsConfig::default(),
+            log_format: None,
             jobs_dir: defaults::jobs_dir(),
             profiles: BTreeMap::new(),
         }

@@ -22,7 +22,15 @@ async fn main() -> ExitCode {
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match cli.log_format {
+    // Flag > CARDBATCH_LOG_FORMAT (both through clap) > the config's `log_format` > text. A
+    // config that cannot be read is reported by the command itself, after this.
+    let log_format = cli.log_format.unwrap_or_else(|| {
+        cardbatch::config::Config::load(cli.config.as_deref())
+            .ok()
+            .and_then(|c| c.log_format)
+            .unwrap_or(LogFormat::Text)
+    });
+    match log_format {
         LogFormat::Json => logs.json().init(),
         // Colours only for a terminal: logs redirected to a file stay plain text.
         LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),

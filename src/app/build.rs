@@ -233,7 +233,21 @@ impl App {
         } else {
             None
         };
-        Ok(self.start_on(listener, services))
+        // `/metrics` on an address of its own too (e.g. for a scraper kept off the API's port):
+        // in every process that runs, a worker-only one included.
+        let metrics = match self.config.metrics.listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| AppError::Listen { addr, source })?,
+            ),
+            None => None,
+        };
+        let mut running = self.start_on(listener, services);
+        if let Some(metrics) = metrics {
+            running.serve_metrics(metrics);
+        }
+        Ok(running)
     }
 
     /// Starts `services`, the server (if asked for) on `listener`, already bound (port 0 in

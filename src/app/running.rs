@@ -25,6 +25,8 @@ pub struct Running {
     stop_workers: Option<oneshot::Sender<()>>,
     workers: Option<JoinHandle<Result<RunReport, crate::worker::Error>>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// `/metrics` on `metrics.listen`, when configured.
+    metrics_server: Option<JoinHandle<std::io::Result<()>>>,
     processor: Option<JoinHandle<()>>,
     reconciler: Option<JoinHandle<()>>,
     scheduler: Option<JoinHandle<()>>,
@@ -114,10 +116,27 @@ impl Running {
             stop_workers,
             workers,
             server,
+            metrics_server: None,
             processor,
             reconciler,
             scheduler,
         }
+    }
+
+    /// Serves `/metrics` alone on `listener` (`metrics.listen`) until the services stop.
+    pub(super) fn serve_metrics(&mut self, listener: TcpListener) {
+        tracing::info!(listen = ?listener.local_addr().ok(), "metrics served");
+        let router = crate::server::metrics::routes(crate::server::metrics::MetricsState {
+            store: self.store.clone(),
+            clients: self.clients.clone(),
+        });
+        let mut rx = self.stop.subscribe();
+        let stopped = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        self.metrics_server = Some(tokio::spawn(crate::server::serve(
+            listener, router, stopped,
+        )));
     }
 
     /// Where the server listens, if it runs.
@@ -190,6 +209,12 @@ impl Running {
                 .await
                 .context("the server task failed")?
                 .context("the server failed")?;
+        }
+        if let Some(metrics) = self.metrics_server.take() {
+            metrics
+                .await
+                .context("the metrics server task failed")?
+                .context("the metrics server failed")?;
         }
         if let Some(processor) = self.processor.take() {
             processor.await.context("the event processor failed")?;

@@ -32,27 +32,15 @@ pub struct Cli {
     pub database_url: Option<String>,
 
     /// Log lines on stderr: `text` for people, `json` (one object a line) for log collectors.
-    #[arg(
-        long,
-        global = true,
-        env = "CARDBATCH_LOG_FORMAT",
-        value_enum,
-        default_value_t = LogFormat::Text
-    )]
-    pub log_format: LogFormat,
+    /// Without it (or CARDBATCH_LOG_FORMAT), the config file's `log_format`, else `text`.
+    #[arg(long, global = true, env = "CARDBATCH_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines (coloured on a terminal).
-    Text,
-    /// One JSON object a line: timestamp, level, target, message and fields.
-    Json,
-}
+pub use crate::config::LogFormat;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

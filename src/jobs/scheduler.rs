@@ -7,6 +7,8 @@
 //!    claimed first is left to it: each slot fires once however many processes run.
 //! 3. Take over runs whose process died (still `running`, lease over) and run them again.
 //!
+//! Every slot fired is counted in `cardbatch_schedule_runs_total{schedule,outcome}`.
+//!
 //! Then sleep until the next slot of any schedule (at most [`MAX_SLEEP`], so that runs of dead
 //! processes are found), or until stopped. A stop while a run is in progress abandons it: its
 //! batch transaction rolls back and another process takes the slot over once the lease ends.
@@ -78,6 +80,7 @@ impl Scheduler {
                         skip_slot(&self.store, schedule, slot, missed).await?
                     }
                 };
+                crate::telemetry::record_schedule_run(&schedule.name, report.outcome.as_str());
                 reports.push(report);
             }
         }
@@ -89,17 +92,17 @@ impl Scheduler {
                 continue;
             };
             tracing::warn!(schedule = %name, %slot, "a run whose process died is taken over");
-            reports.push(
-                run_slot(
-                    &self.store,
-                    &self.config,
-                    schedule,
-                    slot,
-                    &self.owner,
-                    RunRetake::IfDead,
-                )
-                .await?,
-            );
+            let report = run_slot(
+                &self.store,
+                &self.config,
+                schedule,
+                slot,
+                &self.owner,
+                RunRetake::IfDead,
+            )
+            .await?;
+            crate::telemetry::record_schedule_run(&schedule.name, report.outcome.as_str());
+            reports.push(report);
         }
         Ok(reports)
     }

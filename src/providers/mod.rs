@@ -22,6 +22,7 @@ pub use call::{CallKind, CallReport, Classified, Resolution};
 pub use credentials::{CredentialError, Credentials};
 pub use profile_client::{
     BREAKER_FIRST_PAUSE, BREAKER_MAX_PAUSE, BREAKER_TRIPS_AFTER, ProfileClient, ProfileClients,
+    RECENT_ERRORS_KEPT, RecentError,
 };
 pub use status::CardStatus;
 

@@ -6,7 +6,8 @@
 use super::{CallReport, CardStatus, Classified, Provider, Resolution};
 use crate::domain::ProviderOrder;
 use crate::lanes::Lane;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -21,6 +22,9 @@ pub const BREAKER_FIRST_PAUSE: Duration = Duration::from_secs(1);
 /// The longest pause (within a worker's shutdown grace, so a stop is not held up by it).
 pub const BREAKER_MAX_PAUSE: Duration = Duration::from_secs(16);
 
+/// Failed calls a client remembers for the dashboard's lanes page.
+pub const RECENT_ERRORS_KEPT: usize = 5;
+
 /// A provider client paced by its profile's lane.
 pub struct ProfileClient {
     name: String,
@@ -28,6 +32,39 @@ pub struct ProfileClient {
     lane: Arc<dyn Lane>,
     concurrency: usize,
     breaker: Mutex<Breaker>,
+    /// Operations at the provider right now (after the lane's permit, before the answer).
+    in_flight: AtomicUsize,
+    /// The last [`RECENT_ERRORS_KEPT`] calls that did not succeed, newest last.
+    recent_errors: Mutex<VecDeque<RecentError>>,
+}
+
+/// A call that did not succeed, as the lanes page shows it (the message masked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentError {
+    /// When the call started (Unix ms).
+    pub at_ms: i64,
+    /// `transient`, `permanent`, `unknown` or `needs_review`.
+    pub outcome: &'static str,
+    /// The provider's (or cardbatch's) code.
+    pub code: String,
+    /// The message, masked ([`crate::domain::mask_message`]).
+    pub message: String,
+}
+
+/// Counts one operation in flight for as long as it lives (a dropped future included).
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn start(counter: &'a AtomicUsize) -> InFlight<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The circuit breaker of a profile: when the provider cannot be reached at all (every call
@@ -62,7 +99,20 @@ impl ProfileClient {
             lane,
             concurrency: DEFAULT_CONCURRENCY,
             breaker: Mutex::default(),
+            in_flight: AtomicUsize::new(0),
+            recent_errors: Mutex::default(),
         }
+    }
+
+    /// Operations of this profile at the provider right now, in this process.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The last calls of this profile that did not succeed in this process, newest first.
+    pub fn recent_errors(&self) -> Vec<RecentError> {
+        let kept = self.recent_errors.lock().expect("recent errors lock");
+        kept.iter().rev().cloned().collect()
     }
 
     /// Lets callers that make many calls at once (the reconciler) keep `concurrency` in flight
@@ -91,7 +141,10 @@ impl ProfileClient {
     pub async fn create(&self, order: &ProviderOrder) -> CallReport {
         self.closed_breaker().await;
         self.lane.acquire().await;
-        let report = self.provider.create(order).await;
+        let report = {
+            let _in_flight = InFlight::start(&self.in_flight);
+            self.provider.create(order).await
+        };
         self.observe(std::slice::from_ref(&report)).await;
         report
     }
@@ -108,7 +161,10 @@ impl ProfileClient {
         self.closed_breaker().await;
         self.lane.acquire().await;
         gate.await?;
-        let report = self.provider.create(order).await;
+        let report = {
+            let _in_flight = InFlight::start(&self.in_flight);
+            self.provider.create(order).await
+        };
         self.observe(std::slice::from_ref(&report)).await;
         Ok(report)
     }
@@ -117,7 +173,10 @@ impl ProfileClient {
     pub async fn resolve(&self, order: &ProviderOrder) -> (Resolution, Vec<CallReport>) {
         self.closed_breaker().await;
         self.lane.acquire().await;
-        let (resolution, reports) = self.provider.resolve(order).await;
+        let (resolution, reports) = {
+            let _in_flight = InFlight::start(&self.in_flight);
+            self.provider.resolve(order).await
+        };
         self.observe(&reports).await;
         (resolution, reports)
     }
@@ -131,7 +190,10 @@ impl ProfileClient {
     pub async fn status(&self, order: &ProviderOrder) -> (CardStatus, Vec<CallReport>) {
         self.closed_breaker().await;
         self.lane.acquire().await;
-        let (status, reports) = self.provider.status(order).await;
+        let (status, reports) = {
+            let _in_flight = InFlight::start(&self.in_flight);
+            self.provider.status(order).await
+        };
         self.observe(&reports).await;
         (status, reports)
     }
@@ -185,8 +247,39 @@ impl ProfileClient {
         }
     }
 
+    /// Keeps the calls that did not succeed for [`ProfileClient::recent_errors`].
+    fn remember_errors(&self, reports: &[CallReport]) {
+        let failed = reports.iter().filter_map(|r| {
+            let (outcome, code, message) = match &r.classified {
+                Classified::Accepted { .. } => return None,
+                Classified::Transient { code, message, .. } => ("transient", code, message),
+                Classified::Permanent { code, message } => ("permanent", code, message),
+                Classified::Unknown { code, message } => ("unknown", code, message),
+                Classified::NeedsReview { code, message } => ("needs_review", code, message),
+            };
+            Some(RecentError {
+                at_ms: r.started_at_ms,
+                outcome,
+                code: code.clone(),
+                message: crate::domain::mask_message(message),
+            })
+        });
+        let mut failed = failed.peekable();
+        if failed.peek().is_none() {
+            return;
+        }
+        let mut kept = self.recent_errors.lock().expect("recent errors lock");
+        for error in failed {
+            if kept.len() == RECENT_ERRORS_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back(error);
+        }
+    }
+
     async fn observe(&self, reports: &[CallReport]) {
         self.watch_reachability(reports);
+        self.remember_errors(reports);
         crate::telemetry::record_calls(&self.name, reports);
         let limited = reports.iter().find_map(|r| match &r.classified {
             Classified::Transient {

@@ -102,17 +102,39 @@ pub async fn process_pending_events(
     let applied = store
         .webhook_event_settle_many(&settlements, now_ms)
         .await?;
-    for (s, applied) in settlements.iter().zip(applied) {
-        match (s.outcome, &s.confirm) {
+    // The settlement's write is the moment its order settled: the lag is measured to now.
+    let settled_ms = chrono::Utc::now().timestamp_millis();
+    for ((s, applied), event) in settlements.iter().zip(applied).zip(&events) {
+        let outcome = match (s.outcome, &s.confirm) {
             (EventOutcome::Matched, Some(c)) if applied => match c.state {
-                OrderState::Issued => report.issued += 1,
-                _ => report.failed += 1,
+                OrderState::Issued => {
+                    report.issued += 1;
+                    "issued"
+                }
+                _ => {
+                    report.failed += 1;
+                    "failed"
+                }
             },
-            (EventOutcome::Matched, _) => report.unchanged += 1,
-            (EventOutcome::Pending, _) => report.waiting += 1,
-            (EventOutcome::Unmatched, _) => report.unmatched += 1,
-            (EventOutcome::Ignored, _) => report.ignored += 1,
-        }
+            (EventOutcome::Matched, _) => {
+                report.unchanged += 1;
+                "unchanged"
+            }
+            (EventOutcome::Pending, _) => {
+                report.waiting += 1;
+                "waiting"
+            }
+            (EventOutcome::Unmatched, _) => {
+                report.unmatched += 1;
+                "unmatched"
+            }
+            (EventOutcome::Ignored, _) => {
+                report.ignored += 1;
+                "ignored"
+            }
+        };
+        let lag = matches!(outcome, "issued" | "failed").then(|| settled_ms - event.received_at_ms);
+        crate::telemetry::record_webhook_processed(&event.endpoint, outcome, lag);
     }
     Ok(report)
 }

@@ -1,5 +1,7 @@
 //! `GET /metrics`: every metric in the Prometheus text format. The state gauges (orders per
-//! profile and state, the lanes' rates) are refreshed from the store and the lanes first.
+//! profile and state, the oldest due order's age per profile, the lanes' rates) are refreshed
+//! from the store and the lanes first. Served on the main address, and also on
+//! `metrics.listen` when that is configured ([`serve_separately`]).
 
 use crate::providers::ProfileClients;
 use crate::store::Store;
@@ -43,7 +45,18 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
                 .into_response();
         }
     }
+    let now_ms = chrono::Utc::now().timestamp_millis();
     for client in state.clients.iter() {
+        let age = match state.store.order_oldest_due(client.name(), now_ms).await {
+            Ok(oldest) => oldest.map_or(0, |due| (now_ms - due).max(0)),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: reading the oldest due order failed");
+                return (StatusCode::SERVICE_UNAVAILABLE, "the store cannot be read\n")
+                    .into_response();
+            }
+        };
+        metrics::gauge!(telemetry::OLDEST_DUE_ORDER_AGE, "profile" => client.name().to_string())
+            .set(age as f64 / 1000.0);
         let stats = client.lane().stats();
         let profile = client.name().to_string();
         metrics::gauge!(telemetry::LANE_RATE, "profile" => profile.clone())

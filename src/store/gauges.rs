@@ -33,4 +33,31 @@ impl Store {
             })
             .collect()
     }
+
+    /// When the oldest due order of `profile` (`queued` / `retry_wait`, due at or before
+    /// `now_ms`) became due (Unix ms), or `None`. The predicate is the `orders_due` partial
+    /// index's, so MIN reads one index entry (EXPLAIN on both engines: BENCHMARKS.md,
+    /// "Dashboard (issue 14)"). Orders of paused batches count: they are due, only held.
+    pub async fn order_oldest_due(&self, profile: &str, now_ms: i64) -> Result<Option<i64>> {
+        // language=SQL
+        const SQL: &str = "SELECT MIN(next_attempt_at) FROM orders \
+            WHERE profile = $1 AND state IN ('queued', 'retry_wait') AND next_attempt_at <= $2";
+        let row: (Option<i64>,) = match &self.db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as(SQL)
+                    .bind(profile)
+                    .bind(now_ms)
+                    .fetch_one(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(SQL)
+                    .bind(profile)
+                    .bind(now_ms)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(row.0)
+    }
 }

@@ -166,4 +166,14 @@ impl Store {
             })
             .collect()
     }
+
+    /// How many orders of a batch carry a recorded mismatch (the `orders_mismatch` partial
+    /// index: the mismatched rows only, never the batch's other orders).
+    pub async fn order_count_mismatches(&self, batch_id: Uuid) -> Result<u64> {
+        // language=SQL
+        const SQL: &str =
+            "SELECT COUNT(*) FROM orders WHERE batch_id = $1 AND mismatch IS NOT NULL";
+        let rows = fetch_all!(self, (i64,), SQL, batch_id.to_string());
+        Ok(rows.first().map_or(0, |(n,)| (*n).max(0) as u64))
+    }
 }

@@ -16,9 +16,21 @@ pub const PROVIDER_CALLS: &str = "cardbatch_provider_calls_total";
 pub const PROVIDER_CALL_SECONDS: &str = "cardbatch_provider_call_seconds";
 /// Rate-limited answers (429 or the provider's rate-limit code) by `profile`.
 pub const PROVIDER_RATE_LIMITED: &str = "cardbatch_provider_rate_limited_total";
-/// Webhook events arriving at the inbox by `endpoint` and `outcome` (`new`, `duplicate`,
-/// `error`).
+/// Webhook events arriving at the inbox by `provider` (the endpoint: `uqpay`, `qitech`,
+/// `alchemypay`) and `outcome` (`new`, `duplicate`, `error`).
 pub const WEBHOOK_EVENTS: &str = "cardbatch_webhook_events_total";
+/// Webhook events the event processor decided on, by `provider` and `outcome` (`issued`,
+/// `failed`: the order moved; `unchanged`, `waiting`, `unmatched`, `ignored`).
+pub const WEBHOOK_EVENTS_PROCESSED: &str = "cardbatch_webhook_events_processed_total";
+/// Seconds from a webhook's receipt (persisted in the inbox) to the order it settled being
+/// written `issued` / `failed`, by `provider`.
+pub const WEBHOOK_LAG_SECONDS: &str = "cardbatch_webhook_lag_seconds";
+/// How long the oldest due order of a profile (`queued` / `retry_wait`, its time come) has
+/// waited past its due time, in seconds; 0 when none is due. Computed at each scrape.
+pub const OLDEST_DUE_ORDER_AGE: &str = "cardbatch_oldest_due_order_age_seconds";
+/// Slots fired by the scheduler, by `schedule` and `outcome` (`schedule_runs.outcome`:
+/// `queued`, `empty`, `failed`, `skipped`, ...).
+pub const SCHEDULE_RUNS: &str = "cardbatch_schedule_runs_total";
 /// Completions written by the workers' completion writer, by `profile` and `outcome`
 /// (`applied`, or `fenced` when the order's lease had moved on).
 pub const COMPLETION_WRITES: &str = "cardbatch_completion_writes_total";
@@ -44,6 +56,12 @@ const CALL_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Buckets (seconds) of the webhook lag: the processor is woken right after each insert, so
+/// milliseconds normally; an event waiting for its order's refs rechecks every 2 s.
+const LAG_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process's Prometheus handle; installs the recorder on first use. When another recorder
@@ -52,6 +70,9 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(PROVIDER_CALL_SECONDS.into()), CALL_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(WEBHOOK_LAG_SECONDS.into()), LAG_BUCKETS)
+            })
             .expect("the latency buckets are not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
@@ -105,7 +126,24 @@ pub fn record_calls(profile: &str, reports: &[crate::providers::CallReport]) {
 /// Records one webhook event offered to the inbox: `outcome` is `new`, `duplicate` or
 /// `error`.
 pub fn record_webhook_event(endpoint: &str, outcome: &'static str) {
-    metrics::counter!(WEBHOOK_EVENTS, "endpoint" => endpoint.to_string(), "outcome" => outcome)
+    metrics::counter!(WEBHOOK_EVENTS, "provider" => endpoint.to_string(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Records the event processor's decision on one event that arrived on `endpoint`; `lag_ms`,
+/// for an event that settled its order, is the time from its receipt to that write.
+pub fn record_webhook_processed(endpoint: &str, outcome: &'static str, lag_ms: Option<i64>) {
+    metrics::counter!(WEBHOOK_EVENTS_PROCESSED, "provider" => endpoint.to_string(), "outcome" => outcome)
+        .increment(1);
+    if let Some(lag_ms) = lag_ms {
+        metrics::histogram!(WEBHOOK_LAG_SECONDS, "provider" => endpoint.to_string())
+            .record(lag_ms.max(0) as f64 / 1000.0);
+    }
+}
+
+/// Records one slot of `schedule` fired (or skipped) by the scheduler.
+pub fn record_schedule_run(schedule: &str, outcome: &'static str) {
+    metrics::counter!(SCHEDULE_RUNS, "schedule" => schedule.to_string(), "outcome" => outcome)
         .increment(1);
 }
 

@@ -1,7 +1,10 @@
 //! The dashboard in a real browser: `cardbatch run` as a child process against the sandbox,
 //! headless Chromium driven through chromedriver (WebDriver). It logs in with a token, uploads
-//! a CSV, watches the batch's orders reach the provider, pauses and resumes the batch (through
-//! the confirmation), sees that a viewer gets no control button, and saves screenshots of the pages under `target/e2e-dashboard/`.
+//! a CSV, watches the batch page until every order is `issued` (the sandbox's signed UQPAY
+//! webhooks aimed at the server, verified with the built-in sandbox secret), pauses and resumes
+//! the batch (through the confirmation), sees that a viewer gets no control button and no
+//! upload link and is refused (403) when it posts anyway, and saves screenshots of the pages
+//! (1280 px and phone width) under `target/e2e-dashboard/`.
 //! Skipped (with a line saying so) when `chromium` or `chromedriver` is not installed.
 
 use crate::support::{RunProcess, TestDb, csv, profile, start_sandbox, wait_until, write_config};
@@ -41,6 +44,7 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Saves the page as `target/e2e-dashboard/<name>.png`.
 async fn screenshot(browser: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-dashboard");
     std::fs::create_dir_all(&dir).unwrap();
@@ -77,6 +81,46 @@ async fn control(browser: &Client, action: &str) {
     browser.accept_alert().await.unwrap();
 }
 
+/// Posts from the page, as a script of it could (same origin, the session cookie, the page's
+/// CSRF token): `path` with the form `fields` (`csrf` added), multipart when `multipart`.
+/// Returns the HTTP status.
+async fn post_from_page(browser: &Client, path: &str, multipart: bool) -> u16 {
+    let script = r#"
+        const [path, multipart, done] = arguments;
+        const csrf = document.querySelector('input[name=csrf]').value;
+        let body;
+        if (multipart) {
+            body = new FormData();
+            body.append('csrf', csrf);
+            body.append('profile', 'uqpay');
+            body.append('file', new Blob(['order_ref\n'], {type: 'text/csv'}), 'orders.csv');
+        } else {
+            body = new URLSearchParams({csrf});
+        }
+        fetch(path, {method: 'POST', body, redirect: 'manual'}).then(r => done(r.status));
+    "#;
+    let status = browser
+        .execute_async(script, vec![path.into(), multipart.into()])
+        .await
+        .unwrap();
+    status.as_u64().expect("a status") as u16
+}
+
+/// The number in the reconciliation summary's row `label`.
+async fn reconciled(browser: &Client, label: &str) -> String {
+    let rows = browser
+        .find_all(Locator::Css("#reconciliation tr"))
+        .await
+        .unwrap();
+    for row in rows {
+        let th = row.find(Locator::Css("th")).await.unwrap().text().await.unwrap();
+        if th == label {
+            return row.find(Locator::Css("td")).await.unwrap().text().await.unwrap();
+        }
+    }
+    panic!("no reconciliation row {label}");
+}
+
 #[tokio::test]
 async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     if !installed("chromium") || !installed("chromedriver") {
@@ -85,10 +129,20 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         );
         return;
     }
-    // Arrange: the sandbox, `cardbatch run` on a known port, an operator token.
+    // Arrange: `cardbatch run` on a known port; the sandbox finishes each card 10 ms after its
+    // creation (1 s scaled by 0.01) and sends its webhook there, signed with the built-in
+    // sandbox secret, which the profile takes for `webhook_secret` (a variable left unset, a
+    // loopback sandbox profile); an operator token.
     let db = TestDb::sqlite().await;
     let kind = ProviderKind::Uqpay;
-    let sandbox = start_sandbox(SandboxConfig::default()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let sandbox = start_sandbox(SandboxConfig {
+        time_scale: 0.01,
+        cardbatch_url: Some(base.clone()),
+        ..SandboxConfig::default()
+    })
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -96,10 +150,16 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         &profile(kind, &sandbox.addr().to_string()),
         30,
     );
-    let port = free_port();
-    let toml = std::fs::read_to_string(&config).unwrap();
-    let toml = toml.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    std::fs::write(&config, toml).unwrap();
+    let mut toml: toml::Value = toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    toml["server"]["listen"] = toml::Value::String(format!("127.0.0.1:{port}"));
+    toml["profiles"]["uqpay"]["credentials_env"]
+        .as_table_mut()
+        .unwrap()
+        .insert(
+            "webhook_secret".into(),
+            "E2E_DASHBOARD_UNSET_WEBHOOK_SECRET".into(),
+        );
+    std::fs::write(&config, toml::to_string(&toml).unwrap()).unwrap();
     let token = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
         .arg("--config")
         .arg(&config)
@@ -113,7 +173,6 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     );
     let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
     let _run = RunProcess::command(&config, "run", &[kind], dir.path().join("run.log"));
-    let base = format!("http://127.0.0.1:{port}");
     wait_until("the server", WAIT, || async {
         reqwest::get(format!("{base}/health")).await.is_ok()
     })
@@ -144,6 +203,8 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         .expect("a WebDriver session");
     let orders = dir.path().join("orders.csv");
     std::fs::write(&orders, csv(kind, "web", 3, &[])).unwrap();
+    let refused = dir.path().join("refused.csv");
+    std::fs::write(&refused, format!("{}bad-line\n", csv(kind, "ref", 2, &[]))).unwrap();
 
     // Act + Assert: log in.
     browser.goto(&base).await.unwrap();
@@ -180,18 +241,17 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     let batch_url = browser.current_url().await.unwrap().to_string();
     assert!(batch_url.contains("/batches/"), "{batch_url}");
 
-    // The orders reach the provider.
-    wait_until("the batch's orders to leave", WAIT, || async {
+    screenshot(&browser, "batch-new").await;
+
+    // The browser watches the batch page until every order is issued, confirmed by webhook.
+    wait_until("every order of the batch to be issued", WAIT, || async {
         browser.goto(&batch_url).await.unwrap();
-        let page = text(&browser).await;
-        !page.contains("queued:") && !page.contains("in_flight:") && !page.contains("retry_wait:")
+        text(&browser).await.contains("3 · issued: 3")
     })
     .await;
-    let page = text(&browser).await;
-    assert!(
-        page.contains("issued: 3") || page.contains("submitted: 3"),
-        "{page}"
-    );
+    assert_eq!(reconciled(&browser, "Issued, confirmed by webhook").await, "3");
+    assert_eq!(reconciled(&browser, "Submitted, awaiting confirmation").await, "0");
+    assert_eq!(reconciled(&browser, "Mismatches").await, "0");
     screenshot(&browser, "batch").await;
 
     // Pause and resume, each through its confirmation.
@@ -224,10 +284,38 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         .unwrap();
     assert_eq!(state, "active");
 
-    browser.goto(&base).await.unwrap();
-    screenshot(&browser, "batches").await;
-    browser.goto(&format!("{base}/lanes")).await.unwrap();
-    screenshot(&browser, "lanes").await;
+    // The other pages, at 1280 px and at a phone's width; the upload form with a line error.
+    for (width, height, suffix) in [(1280, 900, ""), (390, 844, "-phone")] {
+        browser.set_window_size(width, height).await.unwrap();
+        browser.goto(&base).await.unwrap();
+        wait_for_text(&browser, "Batches").await;
+        screenshot(&browser, &format!("batches{suffix}")).await;
+        browser.goto(&batch_url).await.unwrap();
+        wait_for_text(&browser, "Reconciliation").await;
+        screenshot(&browser, &format!("batch{suffix}")).await;
+        browser.goto(&format!("{base}/lanes")).await.unwrap();
+        wait_for_text(&browser, "Provider lanes").await;
+        screenshot(&browser, &format!("lanes{suffix}")).await;
+        browser.goto(&format!("{base}/schedules")).await.unwrap();
+        wait_for_text(&browser, "Schedules").await;
+        screenshot(&browser, &format!("schedules{suffix}")).await;
+        browser.goto(&format!("{base}/upload")).await.unwrap();
+        let file = browser
+            .find(Locator::Css("input[type=file]"))
+            .await
+            .unwrap();
+        file.send_keys(refused.to_str().unwrap()).await.unwrap();
+        browser
+            .find(Locator::Css("#upload button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "nothing was queued").await;
+        screenshot(&browser, &format!("upload{suffix}")).await;
+    }
+    browser.set_window_size(1280, 900).await.unwrap();
 
     // A viewer sees the batch but no control.
     let viewer = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
@@ -276,6 +364,26 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         "a viewer sees {} control buttons",
         buttons.len()
     );
+    let upload_links = browser
+        .find_all(Locator::Css("a[href=\"/upload\"]"))
+        .await
+        .unwrap();
+    assert!(upload_links.is_empty(), "a viewer sees the upload link");
     screenshot(&browser, "batch-viewer").await;
+
+    // Posted anyway (the page's own CSRF token), a control and an upload are refused.
+    let resume = post_from_page(&browser, &format!("{batch_url}/pause"), false).await;
+    let upload = post_from_page(&browser, "/upload", true).await;
+    assert_eq!(resume, 403);
+    assert_eq!(upload, 403);
+    browser.goto(&batch_url).await.unwrap();
+    let state = browser
+        .find(Locator::Id("state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "active");
     browser.close().await.unwrap();
 }

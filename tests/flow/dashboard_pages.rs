@@ -1,10 +1,12 @@
 //! The dashboard: log-in with an API token (an `HttpOnly`, `SameSite=Strict` session cookie),
 //! the batches page, a batch page whose controls follow the role, the CSRF check on every
-//! form, a viewer refused (403) when it posts a control anyway, and the CSV upload.
+//! form, a viewer refused (403) when it posts a control anyway, and the CSV upload (not for a
+//! viewer). Dead orders get a requeue button; the lanes page shows the failed calls.
 
 use crate::api_auth::token;
 use crate::support::{AppSetup, TestApp, TestDb, csv, spawn_app};
-use cardbatch::domain::{BatchState, ProviderKind, Role};
+use cardbatch::domain::{BatchState, OrderState, ProviderKind, Role};
+use cardbatch::sandbox::{FaultConfig, ProviderSettings};
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
@@ -12,6 +14,7 @@ on_both_engines!(
     an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is_refused,
     a_form_without_the_session_csrf_token_is_refused,
     an_upload_queues_a_batch_or_shows_the_line_errors,
+    dead_orders_are_requeued_from_the_batch_page_and_their_errors_show_on_the_lanes_page,
 );
 
 const KIND: ProviderKind = ProviderKind::QitechPrepaid;
@@ -245,6 +248,12 @@ async fn an_upload_queues_a_batch_or_shows_the_line_errors(db: TestDb) {
     let (queued, location, _) = upload(&app, &ops, &csrf(&form), &good).await;
     let (refused, _, errors) = upload(&app, &ops, &csrf(&form), &bad).await;
     let (forged, _, _) = upload(&app, &ops, "forged", &good).await;
+    let viewer = token(&app, Role::Viewer).await;
+    let (_, views) = login(&app, &viewer).await;
+    let (_, viewer_list) = get(&app, &views, "/").await;
+    let (viewer_form, _) = get(&app, &views, "/upload").await;
+    let (viewer_post, _, _) = upload(&app, &views, &csrf(&viewer_list), &good).await;
+    let (_, ops_list) = get(&app, &ops, "/").await;
 
     // Assert
     assert_eq!(queued, StatusCode::SEE_OTHER);
@@ -253,7 +262,68 @@ async fn an_upload_queues_a_batch_or_shows_the_line_errors(db: TestDb) {
     assert_eq!(refused, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(errors.contains("<tr><td>4</td>"), "{errors}");
     assert_eq!(forged, StatusCode::FORBIDDEN);
+    assert!(ops_list.contains(r#"href="/upload""#), "{ops_list}");
+    assert!(!viewer_list.contains(r#"href="/upload""#), "{viewer_list}");
+    assert_eq!(viewer_form, StatusCode::FORBIDDEN);
+    assert_eq!(viewer_post, StatusCode::FORBIDDEN);
     assert_eq!(app.store.batch_list().await.unwrap().len(), 1);
+    app.shutdown().await;
+}
+
+async fn dead_orders_are_requeued_from_the_batch_page_and_their_errors_show_on_the_lanes_page(
+    db: TestDb,
+) {
+    // Arrange: every create answers the provider's transient error, one attempt allowed: the
+    // batch's orders end dead.
+    let setup = AppSetup {
+        provider: ProviderSettings {
+            faults: FaultConfig {
+                transient_error_rate: 1.0,
+                ..FaultConfig::default()
+            },
+            ..ProviderSettings::default()
+        },
+        profile_edit: |p| p.max_attempts = 1,
+        ..AppSetup::new(KIND)
+    };
+    let app = spawn_app(&db, setup).await;
+    let operator = token(&app, Role::Operator).await;
+    let viewer = token(&app, Role::Viewer).await;
+    let batch = app.submit_csv(&csv(KIND, "r", 2, &[])).await;
+    app.run_until_settled().await;
+    let page = format!("/batches/{batch}");
+    let (_, ops) = login(&app, &operator).await;
+    let (_, views) = login(&app, &viewer).await;
+    let (_, dead_page) = get(&app, &ops, &page).await;
+    let (_, viewer_page) = get(&app, &views, &page).await;
+    let (_, lanes) = get(&app, &views, "/lanes").await;
+
+    // Act
+    let refused = post(&app, &views, &format!("{page}/requeue"), &csrf(&viewer_page)).await;
+    let dead_after_refusal = app.store.batch_summary(batch).await.unwrap().counts[&OrderState::Dead];
+    let requeued = post(&app, &ops, &format!("{page}/requeue"), &csrf(&dead_page)).await;
+    let (_, after) = get(&app, &ops, &page).await;
+
+    // Assert
+    assert!(
+        dead_page.contains(&format!(r#"action="{page}/requeue""#))
+            && dead_page.contains("requeue 2 dead"),
+        "{dead_page}"
+    );
+    assert!(dead_page.contains(r#"id="reconciliation""#), "{dead_page}");
+    assert!(!viewer_page.contains("/requeue"), "{viewer_page}");
+    assert_eq!(refused, StatusCode::FORBIDDEN);
+    assert_eq!(dead_after_refusal, 2);
+    assert_eq!(requeued, StatusCode::SEE_OTHER);
+    let counts = app.store.batch_summary(batch).await.unwrap().counts;
+    assert_eq!(counts.get(&OrderState::Dead).copied().unwrap_or(0), 0);
+    assert_eq!(counts.get(&OrderState::Queued).copied(), Some(2));
+    assert!(!after.contains("/requeue"), "{after}");
+    assert!(
+        lanes.contains(r#"<tr class="error-row">"#) && lanes.contains("transient"),
+        "{lanes}"
+    );
+    assert!(lanes.contains("<th>In flight</th>"), "{lanes}");
     app.shutdown().await;
 }
 

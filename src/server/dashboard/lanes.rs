@@ -1,5 +1,6 @@
-//! The provider lanes page: each profile's current and configured rate, 429s, permits and
-//! whether its calls are paused because the provider cannot be reached.
+//! The provider lanes page: each profile's current and configured rate, calls in flight, 429s,
+//! permits, whether its calls are paused because the provider cannot be reached, and its last
+//! failed calls (kept in memory by this process's client; messages masked).
 
 use super::session::{User, user};
 use crate::providers::ProfileClients;
@@ -14,9 +15,18 @@ struct LaneView {
     profile: String,
     rate: String,
     configured: String,
+    in_flight: usize,
     rate_limited: u64,
     permits: u64,
     paused: bool,
+    errors: Vec<ErrorView>,
+}
+
+struct ErrorView {
+    at: String,
+    outcome: &'static str,
+    code: String,
+    message: String,
 }
 
 #[derive(Template)]
@@ -43,9 +53,22 @@ pub async fn lanes(
                 profile: c.name().to_string(),
                 rate: format!("{:.2}", stats.effective_rate),
                 configured: format!("{:.2}", stats.configured_rate),
+                in_flight: c.in_flight(),
                 rate_limited: stats.rate_limited,
                 permits: stats.permits,
                 paused: c.breaker_open(),
+                errors: c
+                    .recent_errors()
+                    .into_iter()
+                    .map(|e| ErrorView {
+                        at: chrono::DateTime::from_timestamp_millis(e.at_ms)
+                            .map(|t| t.format("%H:%M:%S").to_string())
+                            .unwrap_or_default(),
+                        outcome: e.outcome,
+                        code: e.code,
+                        message: e.message,
+                    })
+                    .collect(),
             }
         })
         .collect();

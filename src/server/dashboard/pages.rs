@@ -1,10 +1,12 @@
-//! The pages: batches, one batch, and its controls.
+//! The pages: batches, one batch (its orders, reconciliation summary and controls). Every read
+//! is O(batches) or indexed: counts and totals come from the per-batch counters, orders a page
+//! at a time by index, mismatches through their partial index.
 
 use super::session::{CsrfForm, User, login_page, poster, user};
 use crate::control::Action;
 use crate::domain::{BatchState, OrderState, Role};
 use crate::server::api::{ApiError, ApiState};
-use crate::store::BatchSummary;
+use crate::store::{BatchSummary, ConfirmedBy};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -28,6 +30,8 @@ pub struct BatchView {
     pub state: &'static str,
     pub total: u64,
     pub counts: Vec<Count>,
+    /// Sum of the orders' amounts per currency (`USD 1,234.50`), from the counters.
+    pub totals: Vec<String>,
 }
 
 impl From<&BatchSummary> for BatchView {
@@ -54,8 +58,32 @@ impl From<&BatchSummary> for BatchView {
             state: b.state.as_str(),
             total,
             counts,
+            totals: b
+                .totals_minor
+                .iter()
+                .map(|(currency, minor)| {
+                    format!("{currency} {}", crate::domain::money::format_minor(*minor))
+                })
+                .collect(),
         }
     }
+}
+
+/// A control button of the batch page: the action posted, its label, the confirmation asked.
+pub struct Control {
+    pub action: &'static str,
+    pub label: String,
+    pub question: String,
+}
+
+/// The batch's reconciliation summary, as `cardbatch reconcile` reports it.
+pub struct Reconciliation {
+    pub by_webhook: u64,
+    pub by_lookup: u64,
+    pub issued_unconfirmed: u64,
+    pub awaiting: u64,
+    pub needs_review: u64,
+    pub mismatches: u64,
 }
 
 #[derive(Template)]
@@ -70,7 +98,8 @@ struct BatchesPage {
 struct BatchPage {
     user: User,
     batch: BatchView,
-    controls: Vec<&'static str>,
+    reconciliation: Reconciliation,
+    controls: Vec<Control>,
     states: Vec<&'static str>,
     filter: OrderFilter,
     orders: Vec<OrderView>,
@@ -120,23 +149,73 @@ pub async fn batches(
     Ok(html(BatchesPage { user, batches }.render()))
 }
 
-/// The actions `role` may take on a batch in `state`.
-fn controls(role: Role, state: BatchState) -> Vec<&'static str> {
+/// The actions `role` may take on `batch` (the requeues only when it has such orders).
+fn controls(role: Role, batch: &BatchSummary) -> Vec<Control> {
+    let state = batch.state;
+    let count = |s: OrderState| batch.counts.get(&s).copied().unwrap_or(0);
+    let plain = |action: &'static str| Control {
+        action,
+        label: action.to_string(),
+        question: format!("{action} this batch?"),
+    };
     let mut out = Vec::new();
     if role.allows(Role::Operator) {
         match state {
-            BatchState::Active => out.push("pause"),
-            BatchState::Paused => out.push("resume"),
+            BatchState::Active => out.push(plain("pause")),
+            BatchState::Paused => out.push(plain("resume")),
             _ => {}
         }
         if state != BatchState::Canceled {
-            out.push("cancel");
+            let (dead, review) = (count(OrderState::Dead), count(OrderState::NeedsReview));
+            if dead > 0 {
+                out.push(Control {
+                    action: "requeue",
+                    label: format!("requeue {dead} dead"),
+                    question: format!(
+                        "Requeue the {dead} dead orders (same idempotency key, no duplicate card)?"
+                    ),
+                });
+            }
+            if review > 0 {
+                out.push(Control {
+                    action: "requeue_review",
+                    label: format!("requeue {review} needs_review"),
+                    question: format!(
+                        "Requeue the {review} orders needing review? Each is looked up at the provider before anything is sent again."
+                    ),
+                });
+            }
+            out.push(plain("cancel"));
         }
     }
     if role.allows(Role::Approver) && state == BatchState::AwaitingApproval {
-        out.push("approve");
+        out.push(plain("approve"));
     }
     out
+}
+
+/// The reconciliation summary of `batch`: the per-batch counters and the mismatch index.
+async fn reconciliation(
+    state: &ApiState,
+    batch: &BatchSummary,
+) -> Result<Reconciliation, ApiError> {
+    let counts = state.store.order_count_by_confirmation(Some(batch.id)).await?;
+    let issued = |by: Option<ConfirmedBy>| {
+        counts
+            .iter()
+            .filter(|c| c.state == OrderState::Issued && c.confirmed_by == by)
+            .map(|c| c.count)
+            .sum::<u64>()
+    };
+    let count = |s: OrderState| batch.counts.get(&s).copied().unwrap_or(0);
+    Ok(Reconciliation {
+        by_webhook: issued(Some(ConfirmedBy::Webhook)),
+        by_lookup: issued(Some(ConfirmedBy::Lookup)),
+        issued_unconfirmed: issued(None),
+        awaiting: count(OrderState::Submitted),
+        needs_review: count(OrderState::NeedsReview),
+        mismatches: state.store.order_count_mismatches(batch.id).await?,
+    })
 }
 
 /// `GET /batches/{id}`: one batch and the controls the user's role allows.
@@ -151,7 +230,8 @@ pub async fn batch(
     };
     let id = crate::server::api::batch_id(&id)?;
     let summary = state.store.batch_summary(id).await?;
-    let controls = controls(user.role, summary.state);
+    let controls = controls(user.role, &summary);
+    let reconciliation = reconciliation(&state, &summary).await?;
     let batch = BatchView::from(&summary);
     let state_filter = match filter.state.as_str() {
         "" => None,
@@ -184,6 +264,7 @@ pub async fn batch(
         BatchPage {
             user,
             batch,
+            reconciliation,
             controls,
             states,
             filter,
@@ -208,6 +289,21 @@ pub async fn act(
         "resume" => (Action::Resume, Role::Operator),
         "cancel" => (Action::Cancel, Role::Operator),
         "approve" => (Action::Approve, Role::Approver),
+        "requeue" => (
+            Action::Requeue {
+                state: OrderState::Dead,
+                confirm: false,
+            },
+            Role::Operator,
+        ),
+        // The page's confirmation dialog is the confirmation the API asks for.
+        "requeue_review" => (
+            Action::Requeue {
+                state: OrderState::NeedsReview,
+                confirm: true,
+            },
+            Role::Operator,
+        ),
         other => return Err(ApiError::NotFound(format!("no action `{other}`"))),
     };
     let _done = crate::server::api::act(&state, &user.caller, &id, action, needed).await?;

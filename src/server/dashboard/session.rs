@@ -21,6 +21,13 @@ pub struct User {
     pub caller: Caller,
 }
 
+impl User {
+    /// Whether the user may upload a CSV (the API's submit needs an operator).
+    pub fn may_upload(&self) -> bool {
+        self.role.allows(Role::Operator)
+    }
+}
+
 /// The CSRF token of the session holding `token`: a digest of it, so a page of another origin
 /// (which cannot read the cookie) cannot forge it.
 fn csrf_of(token: &str) -> String {

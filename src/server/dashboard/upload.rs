@@ -2,6 +2,7 @@
 //! line errors shown under the form when the file is refused.
 
 use super::session::{User, poster, user};
+use crate::domain::Role;
 use crate::server::api::{ApiError, ApiState, submit_as};
 use askama::Template;
 use axum::extract::{Multipart, State};
@@ -35,6 +36,8 @@ pub async fn form(State(state): State<ApiState>, headers: HeaderMap) -> Result<R
     let Some(user) = user(&state, &headers).await? else {
         return Ok(Redirect::to("/").into_response());
     };
+    // A viewer gets no form (and no link to it): uploading needs an operator.
+    user.caller.require(Role::Operator)?;
     let profiles = profiles(&state);
     let profile = profiles.first().cloned().unwrap_or_default();
     Ok(page(
@@ -75,6 +78,8 @@ pub async fn submit(
         }
     }
     let user = poster(&state, &headers, &csrf).await?;
+    // Refused before the file is read as orders (and audited nowhere: nothing was attempted).
+    user.caller.require(Role::Operator)?;
     let file = file.ok_or_else(|| ApiError::BadRequest("no file in the form".into()))?;
     let refused = |status: StatusCode, message: String, errors: Vec<_>, user: User| {
         page(
