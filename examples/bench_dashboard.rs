@@ -165,9 +165,15 @@ async fn time(store: &Store, requests: usize) -> anyhow::Result<()> {
             anyhow::Ok(took)
         }
     };
-    println!("timing   {requests} requests per page over {orders} orders in {} batches", batches.len());
-    let pages: Vec<(&str, Box<dyn Fn(usize) -> (String, String)>)> = vec![
-        ("GET / (batches)", Box::new(|_| ("/".into(), "Batches".into()))),
+    println!(
+        "timing   {requests} requests per page over {orders} orders in {} batches",
+        batches.len()
+    );
+    let pages: Vec<(&str, Page)> = vec![
+        (
+            "GET / (batches)",
+            Box::new(|_| ("/".into(), "Batches".into())),
+        ),
         (
             "GET /batches/{id}",
             Box::new(|i| {
@@ -179,7 +185,10 @@ async fn time(store: &Store, requests: usize) -> anyhow::Result<()> {
             "GET /batches/{id}?state=failed",
             Box::new(|i| {
                 let b = &batches[i % batches.len()];
-                (format!("/batches/{}?state=failed", b.id), "CARD000123".into())
+                (
+                    format!("/batches/{}?state=failed", b.id),
+                    "CARD000123".into(),
+                )
             }),
         ),
         (
@@ -188,13 +197,24 @@ async fn time(store: &Store, requests: usize) -> anyhow::Result<()> {
                 let b = &batches[i % batches.len()];
                 let n = b.total().max(1);
                 let at = (i as u64 * 7_919 * 131) % n;
-                let index: u64 = b.source.trim_start_matches("bench-").trim_end_matches(".csv").parse().unwrap_or(0);
+                let index: u64 = b
+                    .source
+                    .trim_start_matches("bench-")
+                    .trim_end_matches(".csv")
+                    .parse()
+                    .unwrap_or(0);
                 let r = format!("b{index}-{at}");
                 (format!("/batches/{}?q={r}", b.id), format!("<td>{r}</td>"))
             }),
         ),
-        ("GET /lanes", Box::new(|_| ("/lanes".into(), "Provider lanes".into()))),
-        ("GET /schedules", Box::new(|_| ("/schedules".into(), "Schedules".into()))),
+        (
+            "GET /lanes",
+            Box::new(|_| ("/lanes".into(), "Provider lanes".into())),
+        ),
+        (
+            "GET /schedules",
+            Box::new(|_| ("/schedules".into(), "Schedules".into())),
+        ),
     ];
     for (name, page) in &pages {
         // Warm-up: one request.
@@ -209,6 +229,9 @@ async fn time(store: &Store, requests: usize) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The path of a page's `i`-th request, and a text its answer must hold.
+type Page<'a> = Box<dyn Fn(usize) -> (String, String) + 'a>;
 
 fn report(page: &str, times: &mut [Duration]) {
     times.sort();

@@ -51,7 +51,10 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
             Ok(oldest) => oldest.map_or(0, |due| (now_ms - due).max(0)),
             Err(e) => {
                 tracing::warn!(error = %e, "metrics: reading the oldest due order failed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "the store cannot be read\n")
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store cannot be read\n",
+                )
                     .into_response();
             }
         };

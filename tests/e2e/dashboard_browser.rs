@@ -113,9 +113,21 @@ async fn reconciled(browser: &Client, label: &str) -> String {
         .await
         .unwrap();
     for row in rows {
-        let th = row.find(Locator::Css("th")).await.unwrap().text().await.unwrap();
+        let th = row
+            .find(Locator::Css("th"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if th == label {
-            return row.find(Locator::Css("td")).await.unwrap().text().await.unwrap();
+            return row
+                .find(Locator::Css("td"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
         }
     }
     panic!("no reconciliation row {label}");
@@ -249,8 +261,14 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         text(&browser).await.contains("3 · issued: 3")
     })
     .await;
-    assert_eq!(reconciled(&browser, "Issued, confirmed by webhook").await, "3");
-    assert_eq!(reconciled(&browser, "Submitted, awaiting confirmation").await, "0");
+    assert_eq!(
+        reconciled(&browser, "Issued, confirmed by webhook").await,
+        "3"
+    );
+    assert_eq!(
+        reconciled(&browser, "Submitted, awaiting confirmation").await,
+        "0"
+    );
     assert_eq!(reconciled(&browser, "Mismatches").await, "0");
     screenshot(&browser, "batch").await;
 

@@ -299,8 +299,15 @@ async fn dead_orders_are_requeued_from_the_batch_page_and_their_errors_show_on_t
     let (_, lanes) = get(&app, &views, "/lanes").await;
 
     // Act
-    let refused = post(&app, &views, &format!("{page}/requeue"), &csrf(&viewer_page)).await;
-    let dead_after_refusal = app.store.batch_summary(batch).await.unwrap().counts[&OrderState::Dead];
+    let refused = post(
+        &app,
+        &views,
+        &format!("{page}/requeue"),
+        &csrf(&viewer_page),
+    )
+    .await;
+    let dead_after_refusal =
+        app.store.batch_summary(batch).await.unwrap().counts[&OrderState::Dead];
     let requeued = post(&app, &ops, &format!("{page}/requeue"), &csrf(&dead_page)).await;
     let (_, after) = get(&app, &ops, &page).await;
 

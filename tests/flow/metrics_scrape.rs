@@ -49,26 +49,42 @@ async fn issuing_orders_moves_the_provider_counters_and_the_order_gauge(db: Test
     app.submit_csv(&csv(KIND, "m", 3, &[])).await;
     // The new orders are due (from their ingest on): the gauge shows them waiting.
     let waiting = wait_for_scrape(&app.url, "the oldest due order to age", |s| {
-        value(s, "cardbatch_oldest_due_order_age_seconds", &[("profile", profile)]) > 0.0
+        value(
+            s,
+            "cardbatch_oldest_due_order_age_seconds",
+            &[("profile", profile)],
+        ) > 0.0
     })
     .await;
 
     // Act
     app.run_until_settled().await;
-    wait_until("every order confirmed", Duration::from_secs(120), || async {
-        let counts = app.store.order_count_by_state().await.unwrap();
-        counts.get(&OrderState::Issued).copied() == Some(3)
-    })
+    wait_until(
+        "every order confirmed",
+        Duration::from_secs(120),
+        || async {
+            let counts = app.store.order_count_by_state().await.unwrap();
+            counts.get(&OrderState::Issued).copied() == Some(3)
+        },
+    )
     .await;
     let fired = scheduler.tick(chrono::Utc::now()).await.unwrap();
     let (after, _) = scrape(&app.url).await;
 
     // Assert
     assert!(
-        value(&waiting, "cardbatch_oldest_due_order_age_seconds", &[("profile", profile)]) < 3600.0
+        value(
+            &waiting,
+            "cardbatch_oldest_due_order_age_seconds",
+            &[("profile", profile)]
+        ) < 3600.0
     );
     assert_eq!(
-        value(&after, "cardbatch_oldest_due_order_age_seconds", &[("profile", profile)]),
+        value(
+            &after,
+            "cardbatch_oldest_due_order_age_seconds",
+            &[("profile", profile)]
+        ),
         0.0,
         "nothing is due once every order is issued"
     );
@@ -86,7 +102,13 @@ async fn issuing_orders_moves_the_provider_counters_and_the_order_gauge(db: Test
             webhooks(&after, metric, outcome)
         );
     }
-    let lagged = |s: &Scrape| histogram_count(s, "cardbatch_webhook_lag_seconds", &[("provider", "qitech")]);
+    let lagged = |s: &Scrape| {
+        histogram_count(
+            s,
+            "cardbatch_webhook_lag_seconds",
+            &[("provider", "qitech")],
+        )
+    };
     assert!(
         lagged(&after) - lagged(&before) >= 3.0,
         "webhook lag observations {} -> {}",

@@ -199,7 +199,10 @@ async fn reconciliation(
     state: &ApiState,
     batch: &BatchSummary,
 ) -> Result<Reconciliation, ApiError> {
-    let counts = state.store.order_count_by_confirmation(Some(batch.id)).await?;
+    let counts = state
+        .store
+        .order_count_by_confirmation(Some(batch.id))
+        .await?;
     let issued = |by: Option<ConfirmedBy>| {
         counts
             .iter()
