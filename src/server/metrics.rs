@@ -31,9 +31,20 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
     telemetry::handle();
     match state.store.order_count_by_profile_and_state().await {
         Ok(counts) => {
-            for ((profile, order_state), n) in counts {
-                metrics::gauge!(telemetry::ORDERS, "profile" => profile, "state" => order_state.as_str())
-                    .set(n as f64);
+            // Every state of every profile is set, 0 included: a state a profile's orders all
+            // left must not keep showing its last number.
+            let mut profiles: std::collections::BTreeSet<String> =
+                counts.keys().map(|(p, _)| p.clone()).collect();
+            profiles.extend(state.clients.names());
+            for profile in profiles {
+                for order_state in crate::domain::OrderState::ALL {
+                    let n = counts
+                        .get(&(profile.clone(), order_state))
+                        .copied()
+                        .unwrap_or(0);
+                    metrics::gauge!(telemetry::ORDERS, "profile" => profile.clone(), "state" => order_state.as_str())
+                        .set(n as f64);
+                }
             }
         }
         Err(e) => {
