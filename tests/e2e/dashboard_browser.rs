@@ -15,6 +15,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+on_both_engines!(an_operator_uploads_watches_pauses_and_resumes_in_a_browser);
+
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A child process killed with the test.
@@ -44,9 +46,11 @@ fn installed(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Saves the page as `target/e2e-dashboard/<name>.png`.
-async fn screenshot(browser: &Client, name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/e2e-dashboard");
+/// Saves the page as `target/e2e-dashboard/<engine>/<name>.png`.
+async fn screenshot(browser: &Client, engine: &str, name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/e2e-dashboard")
+        .join(engine);
     std::fs::create_dir_all(&dir).unwrap();
     let png = browser.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -133,8 +137,7 @@ async fn reconciled(browser: &Client, label: &str) -> String {
     panic!("no reconciliation row {label}");
 }
 
-#[tokio::test]
-async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
+async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb) {
     if !installed("chromium") || !installed("chromedriver") {
         println!(
             "skipped: chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
@@ -145,7 +148,11 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     // creation (1 s scaled by 0.01) and sends its webhook there, signed with the built-in
     // sandbox secret, which the profile takes for `webhook_secret` (a variable left unset, a
     // loopback sandbox profile); an operator token.
-    let db = TestDb::sqlite().await;
+    let engine = if db.url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     let kind = ProviderKind::Uqpay;
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -220,7 +227,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
 
     // Act + Assert: log in.
     browser.goto(&base).await.unwrap();
-    screenshot(&browser, "login").await;
+    screenshot(&browser, engine, "login").await;
     let field = browser
         .find(Locator::Css("input[name=token]"))
         .await
@@ -253,7 +260,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
     let batch_url = browser.current_url().await.unwrap().to_string();
     assert!(batch_url.contains("/batches/"), "{batch_url}");
 
-    screenshot(&browser, "batch-new").await;
+    screenshot(&browser, engine, "batch-new").await;
 
     // The browser watches the batch page until every order is issued, confirmed by webhook.
     wait_until("every order of the batch to be issued", WAIT, || async {
@@ -270,7 +277,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         "0"
     );
     assert_eq!(reconciled(&browser, "Mismatches").await, "0");
-    screenshot(&browser, "batch").await;
+    screenshot(&browser, engine, "batch").await;
 
     // Pause and resume, each through its confirmation.
     control(&browser, "pause").await;
@@ -283,7 +290,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(state, "paused");
-    screenshot(&browser, "batch-paused").await;
+    screenshot(&browser, engine, "batch-paused").await;
     control(&browser, "resume").await;
     // The button, not the word: a paused page says `paused`.
     wait_until("the pause button", WAIT, || async {
@@ -307,16 +314,16 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         browser.set_window_size(width, height).await.unwrap();
         browser.goto(&base).await.unwrap();
         wait_for_text(&browser, "Batches").await;
-        screenshot(&browser, &format!("batches{suffix}")).await;
+        screenshot(&browser, engine, &format!("batches{suffix}")).await;
         browser.goto(&batch_url).await.unwrap();
         wait_for_text(&browser, "Reconciliation").await;
-        screenshot(&browser, &format!("batch{suffix}")).await;
+        screenshot(&browser, engine, &format!("batch{suffix}")).await;
         browser.goto(&format!("{base}/lanes")).await.unwrap();
         wait_for_text(&browser, "Provider lanes").await;
-        screenshot(&browser, &format!("lanes{suffix}")).await;
+        screenshot(&browser, engine, &format!("lanes{suffix}")).await;
         browser.goto(&format!("{base}/schedules")).await.unwrap();
         wait_for_text(&browser, "Schedules").await;
-        screenshot(&browser, &format!("schedules{suffix}")).await;
+        screenshot(&browser, engine, &format!("schedules{suffix}")).await;
         browser.goto(&format!("{base}/upload")).await.unwrap();
         let file = browser
             .find(Locator::Css("input[type=file]"))
@@ -331,7 +338,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
             .await
             .unwrap();
         wait_for_text(&browser, "nothing was queued").await;
-        screenshot(&browser, &format!("upload{suffix}")).await;
+        screenshot(&browser, engine, &format!("upload{suffix}")).await;
     }
     browser.set_window_size(1280, 900).await.unwrap();
 
@@ -387,7 +394,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser() {
         .await
         .unwrap();
     assert!(upload_links.is_empty(), "a viewer sees the upload link");
-    screenshot(&browser, "batch-viewer").await;
+    screenshot(&browser, engine, "batch-viewer").await;
 
     // Posted anyway (the page's own CSRF token), a control and an upload are refused.
     let resume = post_from_page(&browser, &format!("{batch_url}/pause"), false).await;
