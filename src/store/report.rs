@@ -206,7 +206,9 @@ impl Store {
         // language=SQL
         const ALL: &str = concat!(
             select_orders!(),
-            " WHERE batch_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+            // `batch_id, id`: the order of `orders_batch_id`, so that no plan walks the primary
+            // key from `$2` filtering on the batch (the later batches sit far from id 0).
+            " WHERE batch_id = $1 AND id > $2 ORDER BY batch_id, id LIMIT $3"
         );
         // language=SQL
         const IN_STATE: &str = concat!(
@@ -216,7 +218,7 @@ impl Store {
         // language=SQL
         const MATCHING: &str = concat!(
             select_orders!(),
-            " WHERE batch_id = $1 AND id > $2 AND order_ref LIKE $4 ESCAPE '\\' ORDER BY id LIMIT $3"
+            " WHERE batch_id = $1 AND id > $2 AND order_ref LIKE $4 ESCAPE '\\' ORDER BY batch_id, id LIMIT $3"
         );
         // language=SQL
         const IN_STATE_MATCHING: &str = concat!(
@@ -250,6 +252,39 @@ impl Store {
             }
         };
         rows.into_iter().map(RawOrder::parse).collect()
+    }
+
+    /// The orders of `batch_id` (of `profile`) whose `order_ref` is exactly `order_ref`, in
+    /// `state` if given: at most one, found through the `(profile, order_ref)` unique index
+    /// (the dashboard's search; [`Store::order_page`]'s `q` is a substring match, which walks
+    /// the batch).
+    pub async fn order_find_in_batch(
+        &self,
+        batch_id: Uuid,
+        profile: &str,
+        state: Option<OrderState>,
+        order_ref: &str,
+    ) -> Result<Vec<OrderRow>> {
+        // language=SQL
+        const SQL: &str = concat!(
+            select_orders!(),
+            " WHERE profile = $1 AND order_ref = $2 AND batch_id = $3"
+        );
+        let rows = fetch_all!(
+            self,
+            RawOrder,
+            SQL,
+            profile,
+            order_ref,
+            batch_id.to_string()
+        );
+        rows.into_iter()
+            .map(RawOrder::parse)
+            .filter(|r| match (r, state) {
+                (Ok(row), Some(s)) => row.state == s,
+                _ => true,
+            })
+            .collect()
     }
 
     /// One order by id, if it exists.

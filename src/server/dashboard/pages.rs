@@ -244,10 +244,22 @@ pub async fn batch(
         ),
     };
     let q = Some(filter.q.trim()).filter(|q| !q.is_empty());
-    let rows = state
-        .store
-        .order_page(id, state_filter, q, filter.after, ORDERS_PER_PAGE)
-        .await?;
+    // A search is by exact `order_ref` (one read of the unique index), never a walk of the
+    // batch's orders.
+    let rows = match q {
+        Some(q) => {
+            state
+                .store
+                .order_find_in_batch(id, &summary.profile, state_filter, q)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .order_page(id, state_filter, None, filter.after, ORDERS_PER_PAGE)
+                .await?
+        }
+    };
     let next = (rows.len() == ORDERS_PER_PAGE as usize)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
