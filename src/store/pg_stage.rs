@@ -25,9 +25,11 @@ const CREATE: &str = "CREATE TEMPORARY TABLE cardbatch_stage (order_ref TEXT NOT
     line BIGINT NOT NULL, idempotency_key TEXT NOT NULL, payload TEXT NOT NULL, \
     amount_minor BIGINT, currency TEXT) ON COMMIT DROP";
 /// The sort by line (so the earliest line of a reference repeated within the file is the one
-/// inserted, whatever join the planner picks) fits in memory for one staged chunk.
+/// inserted, whatever join the planner picks) fits in memory for one staged chunk; and no JIT:
+/// the staged statements are estimated costly enough for it, and compiling took longer (about a
+/// second per statement) than running them.
 // language=PostgreSQL
-const WORK_MEM: &str = "SET LOCAL work_mem = '64MB'";
+const SETTINGS: [&str; 2] = ["SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"];
 // language=PostgreSQL
 const COPY: &str = "COPY cardbatch_stage FROM STDIN";
 /// The batch's constants come from its row (Postgres has no foreign key from orders to batches:
@@ -46,7 +48,8 @@ const MOVE: &str = "INSERT INTO orders (batch_id, profile, provider, state, atte
     ON CONFLICT (profile, order_ref) DO NOTHING";
 /// The staged rows that were not inserted, in file order, each with the order (or retired
 /// reference) holding its reference, and whether the content differs (a pruned order's content
-/// is gone: its reference alone makes the duplicate).
+/// is gone: its reference alone makes the duplicate). Each staged row probes the unique index
+/// (`LATERAL ... LIMIT 1` keeps the planner from hashing every order of the profile instead).
 // language=PostgreSQL
 const DUPLICATES: &str = "SELECT line, order_ref, owner_batch, owner_line, conflicting, \
       amount_minor, currency FROM ( \
@@ -54,12 +57,13 @@ const DUPLICATES: &str = "SELECT line, order_ref, owner_batch, owner_line, confl
       CASE WHEN o.payload = $3 OR o.payload = s.payload THEN FALSE \
         ELSE o.payload::jsonb IS DISTINCT FROM s.payload::jsonb END AS conflicting, \
       s.amount_minor, s.currency \
-    FROM cardbatch_stage AS s JOIN orders AS o ON o.profile = $1 AND o.order_ref = s.order_ref \
+    FROM cardbatch_stage AS s CROSS JOIN LATERAL (SELECT batch_id, line, payload FROM orders \
+      WHERE profile = $1 AND order_ref = s.order_ref LIMIT 1) AS o \
     WHERE o.batch_id <> $2 OR o.line <> s.line \
     UNION ALL \
     SELECT s.line, s.order_ref, r.batch_id, r.line, FALSE, s.amount_minor, s.currency \
-    FROM cardbatch_stage AS s JOIN retired_refs AS r \
-      ON r.profile = $1 AND r.order_ref = s.order_ref) AS d \
+    FROM cardbatch_stage AS s CROSS JOIN LATERAL (SELECT batch_id, line FROM retired_refs \
+      WHERE profile = $1 AND order_ref = s.order_ref LIMIT 1) AS r) AS d \
     ORDER BY line";
 // language=PostgreSQL
 const EMPTY: &str = "TRUNCATE cardbatch_stage";
@@ -99,7 +103,9 @@ impl PgStage {
     /// Creates the staging table in the batch's transaction.
     pub async fn create(tx: &mut Transaction<'static, Postgres>) -> Result<Self> {
         sqlx::query(CREATE).execute(&mut **tx).await?;
-        sqlx::query(WORK_MEM).execute(&mut **tx).await?;
+        for setting in SETTINGS {
+            sqlx::query(setting).execute(&mut **tx).await?;
+        }
         Ok(Self {
             copy: Vec::with_capacity(2 << 20),
             ..Self::default()
