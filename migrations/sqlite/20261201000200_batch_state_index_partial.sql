@@ -3,7 +3,7 @@
 -- has queued is counted in batch_counts; cancel, pause and `orders` read the batch through
 -- orders_batch_id). Leaving queued orders out saves one index insert per ingested order (a
 -- quarter of Postgres's insert time). The index still serves what it is for: a batch's failing
--- orders (`status`, which names the failing states literally so the planner can use it), and the
+-- orders (`status`, whose query says `state <> 'queued'` literally so both planners use it), and the
 -- orders of a batch in any state a worker has moved them to.
 DROP INDEX orders_batch_state;
 CREATE INDEX orders_batch_state ON orders (batch_id, state) WHERE state <> 'queued';
