@@ -333,8 +333,7 @@ impl BatchWriter {
     /// Counts one row that was not inserted, against the batch (or the earlier line of this
     /// file) holding its reference.
     fn record_duplicate(&mut self, duplicate: Duplicate) -> Result<()> {
-        let batch_id =
-            Uuid::parse_str(&duplicate.owner_batch).map_err(|e| corrupt("orders", e))?;
+        let batch_id = Uuid::parse_str(&duplicate.owner_batch).map_err(|e| corrupt("orders", e))?;
         let duplicate_of = if batch_id == self.report.batch_id {
             self.report.duplicates_within_file += 1;
             DuplicateOf::EarlierLine(duplicate.owner_line as u64)

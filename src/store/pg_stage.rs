@@ -75,9 +75,10 @@ pub(super) struct StagedDuplicate {
     pub owner_batch: String,
     pub owner_line: i64,
     pub conflicting: bool,
-    pub amount_minor: Option<i64>,
-    pub currency: Option<String>,
 }
+
+/// A row of [`DUPLICATES`].
+type DuplicateRow = (i64, String, String, i64, bool, Option<i64>, Option<String>);
 
 /// What one move from the staging table did.
 pub(super) struct Moved {
@@ -197,14 +198,13 @@ impl PgStage {
             .rows_affected();
         let mut duplicates = Vec::new();
         if inserted < staged {
-            let rows: Vec<(i64, String, String, i64, bool, Option<i64>, Option<String>)> =
-                sqlx::query_as(DUPLICATES)
-                    .bind(profile)
-                    .bind(batch_id)
-                    .bind(PRUNED)
-                    .persistent(false)
-                    .fetch_all(&mut **tx)
-                    .await?;
+            let rows: Vec<DuplicateRow> = sqlx::query_as(DUPLICATES)
+                .bind(profile)
+                .bind(batch_id)
+                .bind(PRUNED)
+                .persistent(false)
+                .fetch_all(&mut **tx)
+                .await?;
             let mut last_line = None;
             for (line, order_ref, owner_batch, owner_line, conflicting, amount, currency) in rows {
                 // A reference both retired and held (never expected) is reported once.
@@ -224,8 +224,6 @@ impl PgStage {
                     owner_batch,
                     owner_line,
                     conflicting,
-                    amount_minor: amount,
-                    currency,
                 });
             }
         }

@@ -336,8 +336,8 @@ fn summary(
 
 #[cfg(test)]
 mod failing_states_tests {
-    use crate::store::FAILING_STATES;
     use crate::domain::OrderState;
+    use crate::store::FAILING_STATES;
 
     #[test]
     fn the_sql_list_of_failing_states_is_failing_states() {
