@@ -70,7 +70,8 @@ async fn text_with_tabs_newlines_and_backslashes_is_stored_byte_for_byte(db: Tes
 async fn duplicates_across_copy_chunks_are_reported_on_their_lines_and_counted_once(db: TestDb) {
     // Arrange: an earlier batch holds e-0..e-99. The new file's lines 2..=ROWS+1 are new rows
     // (one in EUR), except: line 15,000 repeats line 3's reference (another COPY chunk),
-    // line 24,000 repeats line 14,999's, and lines 20,000..20,009 repeat e-0..e-9.
+    // line 24,000 repeats line 14,999's (both with other content: the payload holds the line),
+    // and lines 20,000..20,009 repeat e-0..e-9 with the same content.
     let store = db.store().await;
     let earlier = submit(&store, "uqpay", orders("e", 100)).await;
     let mut rows: Vec<NewOrder> = orders("n", ROWS);
@@ -79,7 +80,9 @@ async fn duplicates_across_copy_chunks_are_reported_on_their_lines_and_counted_o
     rows[at(15_000)] = order(15_000, "n-1");
     rows[at(24_000)] = order(24_000, &rows[at(14_999)].order_ref.clone());
     for i in 0..10 {
-        rows[at(20_000 + i)] = order(20_000 + i, &format!("e-{i}"));
+        let mut same = order(i + 2, &format!("e-{i}"));
+        same.line = 20_000 + i;
+        rows[at(20_000 + i)] = same;
     }
 
     // Act
@@ -93,7 +96,9 @@ async fn duplicates_across_copy_chunks_are_reported_on_their_lines_and_counted_o
     // Assert: every duplicate on its own line, naming its owner; nothing else missing.
     assert_eq!(report.inserted, ROWS - 12);
     assert_eq!(report.duplicates, 12);
-    assert_eq!(report.conflicting, 0);
+    assert_eq!(report.conflicting, 2);
+    let conflicts: Vec<u64> = report.conflicts.iter().map(|c| c.line).collect();
+    assert_eq!(conflicts, vec![15_000, 24_000]);
     assert_eq!(report.duplicates_within_file, 2);
     assert_eq!(report.duplicates_by_batch.get(&earlier.batch_id), Some(&10));
     let samples: Vec<(u64, DuplicateOf)> = report
