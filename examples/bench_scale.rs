@@ -10,11 +10,26 @@
 //!     --db postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
-//! The big store is written through the store's own batch writer (one batch per night, with
-//! the CSV's first rows as payload templates under new references and keys), then every night
-//! but the last two is settled with plain SQL: 97% issued, 1% failed, 1% rejected, 1% dead; the
-//! night before last is half submitted, the last one queued. Settled orders are updated an
-//! hour after their night, so a prune with a cutoff of N nights ago takes N nights' orders.
+//! The big store is written by the database itself (`--generator sql`, the default;
+//! `support/scale_store.rs`): one `INSERT ... SELECT` per night from a series joined to the CSV's
+//! first rows as payload templates, every order already in its final state, and the night's
+//! counters written from its orders. `--generator writer` writes it through the store's own
+//! batch writer instead (one batch per night, new references and keys) and then settles it with
+//! plain SQL. Either way every night but the last two is settled: 97% issued, 1% failed, 1%
+//! rejected, 1% dead; the night before last is half submitted, the last one queued. Settled
+//! orders are updated an hour after their night, so a prune with a cutoff of N nights ago takes
+//! N nights' orders. The generator checks the counters against a full recount.
+//!
+//! A 20M store takes longer to build than a quiet machine should be held for, so it can be
+//! built once and measured afterwards (the measuring run changes it: keep it for one run):
+//!
+//! ```sh
+//! createdb -h 127.0.0.1 -U postgres big20m
+//! bench_scale --file /tmp/uq1m.csv --orders 20000000 --generate-only \
+//!     --store postgres://postgres@127.0.0.1:5432/big20m
+//! bench_scale --file /tmp/uq1m.csv --store postgres://postgres@127.0.0.1:5432/big20m \
+//!     --db postgres://postgres@127.0.0.1:5432/test
+//! ```
 
 use anyhow::Context;
 use cardbatch::config::{DEFAULT_SANDBOX_ADDR, Profile};
@@ -27,6 +42,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use uuid::Uuid;
 
+#[path = "support/scale_store.rs"]
+mod scale_store;
 #[path = "support/scratch.rs"]
 mod scratch;
 
@@ -52,6 +69,17 @@ struct Args {
     /// Skip the empty-store ingest (when it was measured already).
     #[arg(long)]
     skip_empty: bool,
+    /// How the big store is written: `sql` (by the database, fast) or `writer` (the batch
+    /// writer, then settled).
+    #[arg(long, default_value = "sql")]
+    generator: String,
+    /// Keep the big store at this URL (a SQLite file, or an existing Postgres database): it is
+    /// generated when it holds no order, and used as it is otherwise.
+    #[arg(long)]
+    store: Option<String>,
+    /// Stop once the big store is generated (with `--store`).
+    #[arg(long)]
+    generate_only: bool,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -68,7 +96,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // 1. A fresh ingest of the file into an empty store.
-    if !args.skip_empty {
+    if !args.skip_empty && !args.generate_only {
         let scratch = scratch::ScratchDb::create(&args.db, None).await?;
         let store = Store::connect(&scratch.url).await?;
         let secs = ingest(&store, &args, &profile, SubmitOutcome::Queued).await?;
@@ -78,55 +106,49 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // 2. The big store.
-    let scratch = scratch::ScratchDb::create(&args.db, None).await?;
-    let store = Store::connect(&scratch.url).await?;
-    let started = Instant::now();
-    let nights = args.orders.div_ceil(args.batch);
-    let templates = templates(&args.file, args.provider, &profile)?;
+    let scratch = match &args.store {
+        Some(_) => None,
+        None => Some(scratch::ScratchDb::create(&args.db, None).await?),
+    };
+    let url = match (&args.store, &scratch) {
+        (Some(url), _) => url.clone(),
+        (None, Some(scratch)) => scratch.url.clone(),
+        (None, None) => unreachable!("a scratch database without --store"),
+    };
+    let store = Store::connect(&url).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let mut batches = Vec::new();
-    for night in 0..nights {
-        let created = now - (nights - night) as i64 * DAY_MS;
-        let batch = NewBatch {
-            id: Uuid::new_v4(),
-            profile: args.provider.as_str().to_string(),
-            provider: args.provider,
-            source: format!("night-{night}.csv"),
-            created_at_ms: created,
-        };
-        let mut writer = store.batch_writer(&batch).await?;
-        let n = args.batch.min(args.orders - night * args.batch);
-        for i in 0..n {
-            let t = &templates[(i as usize) % templates.len()];
-            writer
-                .push(NewOrder {
-                    line: i + 2,
-                    order_ref: format!("n{night}-{i}"),
-                    idempotency_key: Uuid::new_v4().simple().to_string(),
-                    payload: t.payload.clone(),
-                    amount_minor: t.amount_minor,
-                    currency: t.currency.clone(),
-                })
-                .await?;
-        }
-        writer.commit().await?;
-        batches.push((batch.id, created));
+    let mut batches = nights(&url).await?;
+    if batches.is_empty() {
+        let started = Instant::now();
+        batches = build(&store, &url, &args, &profile, now).await?;
+        println!(
+            "generated {} orders in {} batches with the {} generator in {:.1} s",
+            args.orders,
+            batches.len(),
+            args.generator,
+            started.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        anyhow::ensure!(
+            store.batch_list().await? == store.batch_list_recounted().await?,
+            "the counters differ from a recount"
+        );
+        println!(
+            "counters equal a full recount ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!("using the {} nights already in {url}", batches.len());
     }
+    let orders = order_count(&url).await?;
     println!(
-        "generated {} orders in {nights} batches in {:.1} s",
-        args.orders,
-        started.elapsed().as_secs_f64()
+        "bytes per order: {:.0} ({orders} orders)",
+        bytes(&url, store.engine()).await? as f64 / orders as f64
     );
-    let started = Instant::now();
-    settle(&scratch.url, &batches).await?;
-    println!(
-        "settled every night but the last two in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    println!(
-        "bytes per order: {:.0}",
-        bytes(&scratch.url, store.engine()).await? as f64 / args.orders as f64
-    );
+    if args.generate_only {
+        store.close().await;
+        return Ok(());
+    }
 
     // 3. `batches` and `status`, median of 5.
     let list = median(5, || async { store.batch_list().await.map(|_| ()) }).await?;
@@ -160,8 +182,104 @@ async fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     store.close().await;
-    scratch.remove().await?;
+    if let Some(scratch) = scratch {
+        scratch.remove().await?;
+    }
     Ok(())
+}
+
+/// Writes the big store's nights with `--generator`; returns each night's batch and time.
+async fn build(
+    store: &Store,
+    url: &str,
+    args: &Args,
+    profile: &Profile,
+    now: i64,
+) -> anyhow::Result<Vec<(Uuid, i64)>> {
+    let templates = templates(&args.file, args.provider, profile)?;
+    let provider = args.provider.as_str();
+    if args.generator == "sql" {
+        return scale_store::generate(
+            url,
+            provider,
+            provider,
+            &templates,
+            args.orders,
+            args.batch,
+            now,
+        )
+        .await;
+    }
+    anyhow::ensure!(args.generator == "writer", "--generator is sql or writer");
+    let nights = args.orders.div_ceil(args.batch);
+    let mut batches = Vec::new();
+    for night in 0..nights {
+        let created = now - (nights - night) as i64 * DAY_MS;
+        let batch = NewBatch {
+            id: Uuid::new_v4(),
+            profile: provider.to_string(),
+            provider: args.provider,
+            source: format!("night-{night}.csv"),
+            created_at_ms: created,
+        };
+        let mut writer = store.batch_writer(&batch).await?;
+        let n = args.batch.min(args.orders - night * args.batch);
+        for i in 0..n {
+            let t = &templates[(i as usize) % templates.len()];
+            writer
+                .push(NewOrder {
+                    line: i + 2,
+                    order_ref: format!("n{night}-{i}"),
+                    idempotency_key: Uuid::new_v4().simple().to_string(),
+                    payload: t.payload.clone(),
+                    amount_minor: t.amount_minor,
+                    currency: t.currency.clone(),
+                })
+                .await?;
+        }
+        writer.commit().await?;
+        batches.push((batch.id, created));
+    }
+    settle(url, &batches).await?;
+    Ok(batches)
+}
+
+/// The generated nights already in the store at `url`, oldest first.
+async fn nights(url: &str) -> anyhow::Result<Vec<(Uuid, i64)>> {
+    // language=SQL
+    const SQL: &str = "SELECT id, created_at FROM batches WHERE source LIKE 'night-%' \
+        ORDER BY created_at";
+    let rows: Vec<(String, i64)> = if url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        let rows = sqlx::query_as(SQL).fetch_all(&pool).await?;
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(url).await?;
+        let rows = sqlx::query_as(SQL).fetch_all(&pool).await?;
+        pool.close().await;
+        rows
+    };
+    rows.into_iter()
+        .map(|(id, created)| Ok((Uuid::parse_str(&id)?, created)))
+        .collect()
+}
+
+/// Orders in the store at `url`.
+async fn order_count(url: &str) -> anyhow::Result<i64> {
+    // language=SQL
+    const SQL: &str = "SELECT COUNT(*) FROM orders";
+    Ok(if url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(url).await?;
+        let n = sqlx::query_scalar(SQL).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    } else {
+        let pool = sqlx::PgPool::connect(url).await?;
+        let n = sqlx::query_scalar(SQL).fetch_one(&pool).await?;
+        pool.close().await;
+        n
+    })
 }
 
 /// Submits `--file` and checks the outcome; returns the seconds it took.

@@ -1,14 +1,16 @@
 //! Writing a batch and all its orders in one transaction.
 //!
-//! The writer buffers a chunk of orders and flushes it as one multi-row statement, so memory
-//! stays at one chunk whatever the file's size. `ON CONFLICT DO NOTHING RETURNING line` tells
-//! which rows were new; the rest are duplicates of an order that already exists for the profile,
-//! and one set-based lookup per chunk (its references joined against the unique index) finds
-//! which batch (or which earlier line of this file) owns them.
+//! On SQLite the writer buffers a chunk of orders and flushes it as one multi-row statement, so
+//! memory stays at one chunk whatever the file's size; when the statement inserted fewer rows
+//! than it had, one set-based lookup per chunk (its references joined against the unique index)
+//! finds which batch (or which earlier line of this file) owns the others. On Postgres orders
+//! stream through `COPY` into a staging table and move into `orders` a stage at a time
+//! ([`super::pg_stage`]).
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::{BatchInsertReport, DuplicateOf, DuplicateSample};
+use super::pg_stage::PgStage;
 use super::prune::PRUNED;
 use super::wake::{NOTIFY_CHANNEL, WakeHub};
 use crate::domain::{NewBatch, NewOrder};
@@ -21,8 +23,6 @@ use uuid::Uuid;
 /// Rows per SQLite statement and their fallbacks for the last, partial chunk. 500 rows use 3,004
 /// bind parameters, well under SQLite's 32,766.
 const SQLITE_CHUNKS: [usize; 4] = [500, 50, 5, 1];
-/// Rows per Postgres statement: the columns travel as arrays, so there is no bind limit.
-const PG_CHUNK: usize = 5_000;
 
 /// Writes one batch and its orders in a single transaction. Dropping it without
 /// [`BatchWriter::commit`] rolls everything back.
@@ -30,6 +30,7 @@ pub struct BatchWriter {
     tx: WriterTx,
     batch: NewBatch,
     batch_id: String,
+    /// SQLite: the orders of the next statement.
     buffer: Vec<NewOrder>,
     report: BatchInsertReport,
     /// Orders and amount per currency inserted so far, for the batch's counters.
@@ -39,7 +40,18 @@ pub struct BatchWriter {
 
 enum WriterTx {
     Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(Transaction<'static, Postgres>, PgStage),
+}
+
+/// A row that was not inserted, and the order (or deleted batch's reference) holding its
+/// reference.
+struct Duplicate {
+    line: u64,
+    order_ref: String,
+    owner_batch: String,
+    owner_line: i64,
+    /// Other content under the same reference (another order that would silently get no card).
+    conflicting: bool,
 }
 
 impl Store {
@@ -70,13 +82,14 @@ impl Store {
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 insert!().execute(&mut *tx).await?;
-                WriterTx::Postgres(tx)
+                let stage = PgStage::create(&mut tx).await?;
+                WriterTx::Postgres(tx, stage)
             }
         };
         Ok(BatchWriter {
             tx,
             batch: batch.clone(),
-            buffer: Vec::with_capacity(SQLITE_CHUNKS[0].max(PG_CHUNK)),
+            buffer: Vec::with_capacity(SQLITE_CHUNKS[0]),
             report: BatchInsertReport {
                 batch_id: batch.id,
                 ..Default::default()
@@ -91,13 +104,21 @@ impl Store {
 impl BatchWriter {
     /// Adds one order; a full buffer is written at once.
     pub async fn push(&mut self, order: NewOrder) -> Result<()> {
-        self.buffer.push(order);
-        let chunk = match self.tx {
-            WriterTx::Sqlite(_) => SQLITE_CHUNKS[0],
-            WriterTx::Postgres(_) => PG_CHUNK,
-        };
-        if self.buffer.len() >= chunk {
-            self.flush().await?;
+        match &mut self.tx {
+            WriterTx::Sqlite(_) => {
+                self.buffer.push(order);
+                if self.buffer.len() >= SQLITE_CHUNKS[0] {
+                    self.flush().await?;
+                }
+            }
+            WriterTx::Postgres(tx, stage) => {
+                stage.encode(&order);
+                if stage.stage_full() {
+                    self.flush().await?;
+                } else if stage.copy_full() {
+                    stage.send(tx).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -133,7 +154,7 @@ impl BatchWriter {
         }
         match &mut self.tx {
             WriterTx::Sqlite(tx) => set!(tx),
-            WriterTx::Postgres(tx) => set!(tx),
+            WriterTx::Postgres(tx, _) => set!(tx),
         };
         Ok(())
     }
@@ -151,7 +172,7 @@ impl BatchWriter {
         self.write_counters().await?;
         match self.tx {
             WriterTx::Sqlite(tx) => tx.commit().await?,
-            WriterTx::Postgres(mut tx) => {
+            WriterTx::Postgres(mut tx, _) => {
                 if self.report.inserted > 0 {
                     // Delivered by Postgres only if, and when, the transaction commits.
                     sqlx::query("SELECT pg_notify($1, $2)")
@@ -173,7 +194,7 @@ impl BatchWriter {
     pub async fn rollback(self) -> Result<()> {
         match self.tx {
             WriterTx::Sqlite(tx) => tx.rollback().await?,
-            WriterTx::Postgres(tx) => tx.rollback().await?,
+            WriterTx::Postgres(tx, _) => tx.rollback().await?,
         }
         Ok(())
     }
@@ -208,40 +229,60 @@ impl BatchWriter {
     }
 
     async fn flush(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::take(&mut self.buffer);
-        let (inserted, owners) = match &mut self.tx {
-            WriterTx::Sqlite(tx) => sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?,
-            WriterTx::Postgres(tx) => {
-                let inserted = pg_insert(tx, &self.batch_id, &chunk).await?;
-                let owners = if inserted.len() < chunk.len() {
-                    let refs: Vec<&str> = chunk
-                        .iter()
-                        .filter(|o| !inserted.contains(&(o.line as i64)))
-                        .map(|o| o.order_ref.as_str())
-                        .collect();
-                    pg_owners(tx, &self.batch.profile, &refs).await?
+        let duplicates = match &mut self.tx {
+            WriterTx::Sqlite(tx) => {
+                if self.buffer.is_empty() {
+                    return Ok(());
+                }
+                let chunk = std::mem::take(&mut self.buffer);
+                let (inserted, owners) =
+                    sqlite_insert(tx, &self.batch, &self.batch_id, &chunk).await?;
+                self.report.inserted += inserted.len() as u64;
+                for o in chunk.iter().filter(|o| inserted.contains(&(o.line as i64))) {
+                    if let (Some(amount), Some(currency)) = (o.amount_minor, &o.currency) {
+                        let t = self.totals.entry(currency.clone()).or_default();
+                        t.0 += 1;
+                        t.1 += amount;
+                    }
+                }
+                let duplicates = if inserted.len() < chunk.len() {
+                    sqlite_duplicates(&chunk, &inserted, &owners)?
                 } else {
-                    Owners::new()
+                    Vec::new()
                 };
-                (inserted, owners)
+                self.buffer = chunk;
+                self.buffer.clear();
+                duplicates
+            }
+            WriterTx::Postgres(tx, stage) => {
+                if stage.is_empty() {
+                    return Ok(());
+                }
+                let moved = stage
+                    .move_into_orders(tx, &self.batch_id, &self.batch.profile)
+                    .await?;
+                self.report.inserted += moved.inserted;
+                for (currency, (n, sum)) in moved.totals {
+                    let t = self.totals.entry(currency).or_default();
+                    t.0 += n;
+                    t.1 += sum;
+                }
+                moved
+                    .duplicates
+                    .into_iter()
+                    .map(|d| Duplicate {
+                        line: d.line as u64,
+                        order_ref: d.order_ref,
+                        owner_batch: d.owner_batch,
+                        owner_line: d.owner_line,
+                        conflicting: d.conflicting,
+                    })
+                    .collect()
             }
         };
-        self.report.inserted += inserted.len() as u64;
-        for o in chunk.iter().filter(|o| inserted.contains(&(o.line as i64))) {
-            if let (Some(amount), Some(currency)) = (o.amount_minor, &o.currency) {
-                let t = self.totals.entry(currency.clone()).or_default();
-                t.0 += 1;
-                t.1 += amount;
-            }
+        for duplicate in duplicates {
+            self.record_duplicate(duplicate)?;
         }
-        if inserted.len() < chunk.len() {
-            self.record_duplicates(&chunk, &inserted, &owners)?;
-        }
-        self.buffer = chunk;
-        self.buffer.clear();
         Ok(())
     }
 
@@ -284,62 +325,75 @@ impl BatchWriter {
         }
         match &mut self.tx {
             WriterTx::Sqlite(tx) => write!(tx),
-            WriterTx::Postgres(tx) => write!(tx),
+            WriterTx::Postgres(tx, _) => write!(tx),
         }
         Ok(())
     }
 
-    /// Reports the rows of `chunk` that were not inserted, each named by the order that holds
-    /// its reference (`owners`, found by one set-based lookup per chunk).
-    fn record_duplicates(
-        &mut self,
-        chunk: &[NewOrder],
-        inserted: &HashSet<i64>,
-        owners: &Owners,
-    ) -> Result<()> {
-        let dups = chunk
-            .iter()
-            .filter(|o| !inserted.contains(&(o.line as i64)));
-        for order in dups {
-            let (batch_id, line, payload) = owners.get(&order.order_ref).ok_or_else(|| {
-                corrupt(
-                    "orders",
-                    format!("duplicate `{}` has no owner", order.order_ref),
-                )
-            })?;
-            let batch_id = Uuid::parse_str(batch_id).map_err(|e| corrupt("orders", e))?;
-            let duplicate_of = if batch_id == self.report.batch_id {
-                self.report.duplicates_within_file += 1;
-                DuplicateOf::EarlierLine(*line as u64)
-            } else {
-                *self.report.duplicates_by_batch.entry(batch_id).or_default() += 1;
-                DuplicateOf::Batch(batch_id)
-            };
-            self.report.duplicates += 1;
-            let sample = DuplicateSample {
-                line: order.line,
-                order_ref: order.order_ref.clone(),
-                duplicate_of,
-            };
-            // The same content again is a harmless re-upload; other content under the same
-            // reference is another order that would silently get no card. A pruned order's
-            // content is gone (`cardbatch prune`): its reference alone makes the duplicate.
-            if payload != PRUNED
-                && payload != order.payload.json()
-                && serde_json::from_str::<serde_json::Value>(payload).ok()
-                    != Some(order.payload.value())
-            {
-                self.report.conflicting += 1;
-                if self.report.conflicts.len() < BatchInsertReport::CONFLICT_LIMIT {
-                    self.report.conflicts.push(sample.clone());
-                }
+    /// Counts one row that was not inserted, against the batch (or the earlier line of this
+    /// file) holding its reference.
+    fn record_duplicate(&mut self, duplicate: Duplicate) -> Result<()> {
+        let batch_id = Uuid::parse_str(&duplicate.owner_batch).map_err(|e| corrupt("orders", e))?;
+        let duplicate_of = if batch_id == self.report.batch_id {
+            self.report.duplicates_within_file += 1;
+            DuplicateOf::EarlierLine(duplicate.owner_line as u64)
+        } else {
+            *self.report.duplicates_by_batch.entry(batch_id).or_default() += 1;
+            DuplicateOf::Batch(batch_id)
+        };
+        self.report.duplicates += 1;
+        let sample = DuplicateSample {
+            line: duplicate.line,
+            order_ref: duplicate.order_ref,
+            duplicate_of,
+        };
+        if duplicate.conflicting {
+            self.report.conflicting += 1;
+            if self.report.conflicts.len() < BatchInsertReport::CONFLICT_LIMIT {
+                self.report.conflicts.push(sample.clone());
             }
-            if self.report.samples.len() < BatchInsertReport::SAMPLE_LIMIT {
-                self.report.samples.push(sample);
-            }
+        }
+        if self.report.samples.len() < BatchInsertReport::SAMPLE_LIMIT {
+            self.report.samples.push(sample);
         }
         Ok(())
     }
+}
+
+/// The rows of `chunk` that were not inserted, each named by the order that holds its
+/// reference (`owners`, found by one set-based lookup per chunk).
+fn sqlite_duplicates(
+    chunk: &[NewOrder],
+    inserted: &HashSet<i64>,
+    owners: &Owners,
+) -> Result<Vec<Duplicate>> {
+    let dups = chunk
+        .iter()
+        .filter(|o| !inserted.contains(&(o.line as i64)));
+    let mut out = Vec::new();
+    for order in dups {
+        let (batch_id, line, payload) = owners.get(&order.order_ref).ok_or_else(|| {
+            corrupt(
+                "orders",
+                format!("duplicate `{}` has no owner", order.order_ref),
+            )
+        })?;
+        // The same content again is a harmless re-upload; other content under the same
+        // reference is another order that would silently get no card. A pruned order's
+        // content is gone (`cardbatch prune`): its reference alone makes the duplicate.
+        let conflicting = payload != PRUNED
+            && payload != order.payload.json()
+            && serde_json::from_str::<serde_json::Value>(payload).ok()
+                != Some(order.payload.value());
+        out.push(Duplicate {
+            line: order.line,
+            order_ref: order.order_ref.clone(),
+            owner_batch: batch_id.clone(),
+            owner_line: *line,
+            conflicting,
+        });
+    }
+    Ok(out)
 }
 
 /// `INSERT ... SELECT ... FROM (VALUES (...), (...))` for `rows` rows, the batch's constants
@@ -422,43 +476,6 @@ async fn sqlite_insert(
     Ok((inserted, all_owners))
 }
 
-async fn pg_insert(
-    tx: &mut Transaction<'static, Postgres>,
-    batch_id: &str,
-    chunk: &[NewOrder],
-) -> Result<HashSet<i64>> {
-    // language=PostgreSQL
-    // The batch's constants come from its row (Postgres has no foreign key from orders to
-    // batches: this join is what guarantees the batch exists; migration 0050).
-    const SQL: &str = "INSERT INTO orders (batch_id, profile, provider, state, attempts, next_attempt_at, \
-         created_at, updated_at, order_ref, line, idempotency_key, payload, amount_minor, currency) \
-         SELECT b.id, b.profile, b.provider, 'queued', 0, b.created_at, b.created_at, b.created_at, \
-           u.order_ref, u.line, u.idem, u.payload, u.amount, u.currency \
-         FROM batches AS b, \
-           UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::text[]) \
-           AS u(order_ref, line, idem, payload, amount, currency) \
-         WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
-           WHERE r.profile = b.profile AND r.order_ref = u.order_ref) \
-         ON CONFLICT (profile, order_ref) DO NOTHING RETURNING line";
-    let refs: Vec<&str> = chunk.iter().map(|o| o.order_ref.as_str()).collect();
-    let lines: Vec<i64> = chunk.iter().map(|o| o.line as i64).collect();
-    let keys: Vec<&str> = chunk.iter().map(|o| o.idempotency_key.as_str()).collect();
-    let payloads: Vec<&str> = chunk.iter().map(|o| o.payload.json()).collect();
-    let amounts: Vec<Option<i64>> = chunk.iter().map(|o| o.amount_minor).collect();
-    let currencies: Vec<Option<&str>> = chunk.iter().map(|o| o.currency.as_deref()).collect();
-    let lines = sqlx::query_scalar::<_, i64>(SQL)
-        .bind(batch_id)
-        .bind(refs)
-        .bind(lines)
-        .bind(keys)
-        .bind(payloads)
-        .bind(amounts)
-        .bind(currencies)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(lines.into_iter().collect())
-}
-
 /// The order holding each reference: (batch id, line, payload as stored; [`PRUNED`] for a
 /// deleted batch's reference).
 type Owners = HashMap<String, (String, i64, String)>;
@@ -483,28 +500,6 @@ async fn sqlite_owners(
         .bind(PRUNED)
         .bind(profile)
         .bind(refs)
-        .fetch_all(&mut **tx)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(r, b, l, p)| (r, (b, l, p)))
-        .collect())
-}
-
-async fn pg_owners(
-    tx: &mut Transaction<'static, Postgres>,
-    profile: &str,
-    refs: &[&str],
-) -> Result<Owners> {
-    // language=PostgreSQL
-    const SQL: &str = "SELECT order_ref, batch_id, line, payload FROM orders \
-        WHERE profile = $1 AND order_ref = ANY($2) \
-        UNION ALL SELECT order_ref, batch_id, line, $3 FROM retired_refs \
-        WHERE profile = $1 AND order_ref = ANY($2)";
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(SQL)
-        .bind(profile)
-        .bind(refs)
-        .bind(PRUNED)
         .fetch_all(&mut **tx)
         .await?;
     Ok(rows

@@ -27,6 +27,7 @@ mod lookup;
 mod model;
 mod next_due;
 mod order_match;
+mod pg_stage;
 mod prune;
 mod reconcile_lookup;
 mod reconcile_read;

@@ -17,4 +17,5 @@ mod next_due;
 mod prune;
 mod reupload;
 mod schedules;
+mod staged_write;
 mod submit;
