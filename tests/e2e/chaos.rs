@@ -44,6 +44,7 @@ async fn chaos_kills_and_a_database_restart_lose_no_order_and_issue_no_second_ca
         eprintln!("skipped: initdb/pg_ctl are not on the PATH");
         return;
     };
+    let _machine = crate::support::CLUSTER_MACHINE.lock().await;
     let total: usize = std::env::var(ORDERS_VAR)
         .ok()
         .and_then(|v| v.parse().ok())

@@ -8,7 +8,7 @@
 //! lane for all, so 429s stay a small share of the calls and most of the new limit is used.
 //! Runs where the Postgres tests run (`CARDBATCH_TEST_PG_URL` set).
 
-use crate::support::{TestDb, csv, profile, submit_csv, wait_until};
+use crate::support::{CLUSTER_MACHINE, TestDb, csv, profile, submit_csv, wait_until};
 use cardbatch::config::Profile;
 use cardbatch::domain::ProviderKind;
 use serde_json::Value;
@@ -28,6 +28,7 @@ async fn three_workers_on_one_postgres_share_the_providers_rate_limit() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
+    let _machine = CLUSTER_MACHINE.lock().await;
     // Arrange: enough orders to keep the lane busy through both windows, then the cluster.
     let store = db.store().await;
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +54,8 @@ async fn three_workers_on_one_postgres_share_the_providers_rate_limit() {
         async move {
             let stats = sandbox.try_stats().await;
             let cards = stats.map_or(0, |s| s["uqpay"]["cards_created"].as_u64().unwrap_or(0));
-            cards >= 2 * LIMIT as u64
+            // Five seconds at full rate: every worker has started and claimed.
+            cards >= 5 * LIMIT as u64
         }
     })
     .await;

@@ -23,3 +23,8 @@ pub use orders::{orders, submit};
 pub use process::{RunProcess, completed_in_log, write_config};
 pub use sandbox::{dev_credentials, start_sandbox};
 pub use wait::wait_until;
+
+/// Held by the tests that start a whole cluster of processes (`cluster`, `chaos`), so that two
+/// of them never share this machine's cores at once: `cluster` asserts the rate its workers
+/// achieve, which a second cluster starving them of CPU would bring down.
+pub static CLUSTER_MACHINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
