@@ -10,13 +10,15 @@
 
 use anyhow::{Context, bail};
 use cardbatch::config::Config;
-use cardbatch::domain::{NewBatch, NewOrder, ProviderKind, Role};
+use cardbatch::domain::Role;
 use cardbatch::server::api::{ApiState, routes};
 use cardbatch::store::Store;
 use clap::Parser;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/fill.rs"]
+mod fill;
 #[path = "support/scratch.rs"]
 mod scratch;
 
@@ -58,30 +60,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     // 1. The orders, in `batches` batches.
     let started = Instant::now();
     let per_batch = args.orders / args.batches;
-    let mut ids = Vec::new();
-    for b in 0..args.batches {
-        let batch = NewBatch {
-            id: uuid::Uuid::new_v4(),
-            profile: "bench".into(),
-            provider: ProviderKind::Uqpay,
-            source: format!("bench-{b}.csv"),
-            created_at_ms: 1_000 + b as i64,
-        };
-        let mut writer = store.batch_writer(&batch).await?;
-        for i in 0..per_batch {
-            writer
-                .push(NewOrder {
-                    line: i + 2,
-                    order_ref: format!("b{b}-{i}"),
-                    idempotency_key: format!("idem-b{b}-{i}"),
-                    payload: serde_json::json!({ "card_holder": "Bench Holder" }).into(),
-                    amount_minor: Some(10_000),
-                    currency: Some("USD".into()),
-                })
-                .await?;
-        }
-        ids.push(writer.commit().await?.batch_id);
-    }
+    let ids = fill::fill_batches(&store, args.orders, args.batches, |_| "USD").await?;
     println!(
         "filled   {} orders in {} batches in {:.1?}",
         per_batch * args.batches,

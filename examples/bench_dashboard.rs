@@ -16,9 +16,12 @@
 //! batch, 6 `issued` (5 confirmed by webhook, 1 by lookup), 1 `submitted`, 1 `failed` with a
 //! provider code and message, 1 `dead`, 1 `queued`; one order in 10,000 carries a mismatch.
 
+#[path = "support/fill.rs"]
+mod fill;
+
 use anyhow::{Context, bail};
 use cardbatch::config::Config;
-use cardbatch::domain::{NewBatch, NewOrder, ProviderKind, Role};
+use cardbatch::domain::Role;
 use cardbatch::providers::ProfileClients;
 use cardbatch::server::api::ApiState;
 use cardbatch::store::Store;
@@ -63,29 +66,10 @@ async fn main() -> anyhow::Result<()> {
 async fn fill(store: &Store, url: &str, orders: u64, batches: u64) -> anyhow::Result<()> {
     let started = Instant::now();
     let per_batch = orders / batches;
-    for b in 0..batches {
-        let batch = NewBatch {
-            id: uuid::Uuid::new_v4(),
-            profile: "bench".into(),
-            provider: ProviderKind::Uqpay,
-            source: format!("bench-{b}.csv"),
-            created_at_ms: 1_000 + b as i64,
-        };
-        let mut writer = store.batch_writer(&batch).await?;
-        for i in 0..per_batch {
-            writer
-                .push(NewOrder {
-                    line: i + 2,
-                    order_ref: format!("b{b}-{i}"),
-                    idempotency_key: format!("idem-b{b}-{i}"),
-                    payload: serde_json::json!({ "card_holder": "Bench Holder" }).into(),
-                    amount_minor: Some(10_000),
-                    currency: Some(if b % 3 == 0 { "BRL" } else { "USD" }.into()),
-                })
-                .await?;
-        }
-        writer.commit().await?;
-    }
+    fill::fill_batches(store, orders, batches, |b| {
+        if b % 3 == 0 { "BRL" } else { "USD" }
+    })
+    .await?;
     println!(
         "filled   {} orders in {batches} batches in {:.1?}",
         per_batch * batches,
