@@ -12,7 +12,8 @@
 //! set) and `initdb` is on the PATH.
 
 use crate::support::{
-    PG_URL_VAR, RunProcess, assert_one_card_per_order, csv, profile, start_sandbox, submit_csv,
+    PG_URL_VAR, RunProcess, assert_counters_recount, assert_one_card_per_order, csv, profile,
+    start_sandbox, submit_csv,
 };
 use cardbatch::config::{Config, Profile, ReconcileConfig, ServerConfig, WorkerConfig};
 use cardbatch::domain::{OrderState, ProviderKind};
@@ -235,6 +236,7 @@ async fn run_chaos(pg: &PrivatePostgres, per_kind: usize) -> ChaosReport {
             .collect();
         cards += assert_one_card_per_order(&sandbox, &store, *kind, &carded).await;
     }
+    assert_counters_recount(&store, "kills, faults, webhooks and a database restart").await;
     let report = cardbatch::reconcile::report(&store, None).await.unwrap();
     for b in &report.batches {
         assert!(b.mismatches.is_empty(), "{:?}", b.mismatches);

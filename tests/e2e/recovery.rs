@@ -8,8 +8,8 @@
 //! `CARDBATCH_RECOVERY_ORDERS` sets the size (default 700, over the four providers).
 
 use crate::support::{
-    MOVING, RunProcess, SETTLE, TestDb, assert_one_card_per_order, csv, start_sandbox, submit_csv,
-    wait_settled, wait_until,
+    MOVING, RunProcess, SETTLE, TestDb, assert_counters_recount, assert_one_card_per_order, csv,
+    start_sandbox, submit_csv, wait_settled, wait_until,
 };
 use cardbatch::config::{Config, Profile, ServerConfig};
 use cardbatch::domain::{OrderState, ProviderKind};
@@ -135,6 +135,7 @@ async fn a_run_killed_mid_batch_resumes_within_seconds_and_issues_each_card_once
         let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
         assert_one_card_per_order(&sandbox, &store, *kind, &ids).await;
     }
+    assert_counters_recount(&store, "kill -9 and a restart").await;
     println!(
         "recovery ({}): {orders} orders, killed with {at_kill} settled and {held} in flight; \
          next order settled {:.2} s after the kill; the dead process's orders: first taken over \

@@ -16,7 +16,8 @@ mod wait;
 mod process;
 
 pub use batches::{
-    MOVING, SETTLE, assert_one_card_per_order, csv, profile, submit_csv, wait_settled,
+    MOVING, SETTLE, assert_counters_recount, assert_one_card_per_order, csv, profile, submit_csv,
+    wait_settled,
 };
 pub use db::{PG_URL_VAR, TestDb};
 pub use orders::{orders, submit};
