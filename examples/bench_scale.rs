@@ -82,6 +82,15 @@ struct Args {
     generate_only: bool,
 }
 
+/// The engine a `--db` / `--store` value names, without its credentials.
+fn engine_of(db: &str) -> &'static str {
+    if db.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
 const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 
@@ -90,10 +99,20 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let profile = Profile::sandbox(args.provider, DEFAULT_SANDBOX_ADDR);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!(
-        "cores: {cores}; db: {}; big store: {} orders in nights of {}",
-        args.db, args.orders, args.batch
-    );
+    match &args.store {
+        // A kept store says its own size below; `--db` is only where the empty-store run goes.
+        Some(url) => println!(
+            "cores: {cores}; empty-store runs: {}; big store: {}",
+            engine_of(&args.db),
+            engine_of(url)
+        ),
+        None => println!(
+            "cores: {cores}; db: {}; big store: {} orders in nights of {}",
+            engine_of(&args.db),
+            args.orders,
+            args.batch
+        ),
+    }
 
     // 1. A fresh ingest of the file into an empty store.
     if !args.skip_empty && !args.generate_only {
