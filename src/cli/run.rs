@@ -107,8 +107,8 @@ pub async fn until_idle(config: &Config) -> anyhow::Result<ExitCode> {
         let store = store.clone();
         async move {
             loop {
-                match store.order_activity(started_ms).await {
-                    Ok(a) if a.moving == 0 && a.unconfirmed == 0 => return,
+                match store.order_in_progress().await {
+                    Ok(a) if a.idle() => return,
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot read the queue's counts"),
                 }

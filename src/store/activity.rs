@@ -18,26 +18,42 @@ pub struct Activity {
     pub issued_since: u64,
 }
 
+impl Activity {
+    /// Nothing is moving and nothing waits for its confirmation.
+    pub fn idle(&self) -> bool {
+        self.moving == 0 && self.unconfirmed == 0
+    }
+}
+
+// The per-batch counters (O(batches)) and the `orders_submitted` partial index (only the orders
+// awaiting their confirmation): asked every quarter second by `run --until-idle`, so it must not
+// read every order of a store that holds millions.
+// language=SQL
+const IN_PROGRESS: &str = "SELECT \
+    (SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM batch_counts \
+        WHERE state IN ('queued', 'in_flight', 'retry_wait', 'in_doubt')), \
+    (SELECT COUNT(*) FROM orders WHERE state = 'submitted' AND lookup_count = 0)";
+
+// What ended since the run began: read once, when the run stops.
+// language=SQL
+const ENDED_SINCE: &str = "SELECT \
+    CAST(COALESCE(SUM(CASE WHEN state IN ('failed', 'rejected', 'dead', 'needs_review') THEN 1 ELSE 0 END), 0) AS BIGINT), \
+    CAST(COALESCE(SUM(CASE WHEN state = 'issued' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+    FROM orders WHERE updated_at >= $1 \
+        AND state IN ('failed', 'rejected', 'dead', 'needs_review', 'issued')";
+
 impl Store {
-    /// The queue's [`Activity`], counting outcomes reached at or after `since_ms` (Unix ms).
-    pub async fn order_activity(&self, since_ms: i64) -> Result<Activity> {
-        // language=SQL
-        const SQL: &str = "SELECT \
-            CAST(COALESCE(SUM(CASE WHEN state IN ('queued', 'in_flight', 'retry_wait', 'in_doubt') THEN 1 ELSE 0 END), 0) AS BIGINT), \
-            CAST(COALESCE(SUM(CASE WHEN state = 'submitted' AND lookup_count = 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-            CAST(COALESCE(SUM(CASE WHEN state IN ('failed', 'rejected', 'dead', 'needs_review') AND updated_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-            CAST(COALESCE(SUM(CASE WHEN state = 'issued' AND updated_at >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-            FROM orders";
-        let (moving, unconfirmed, failed, issued) = match &self.db {
+    /// The queue's [`Activity`] without the outcomes (`failed_since` and `issued_since` are 0):
+    /// cheap at any store size.
+    pub async fn order_in_progress(&self) -> Result<Activity> {
+        let (moving, unconfirmed) = match &self.db {
             Db::Sqlite { read, .. } => {
-                sqlx::query_as::<_, (i64, i64, i64, i64)>(SQL)
-                    .bind(since_ms)
+                sqlx::query_as::<_, (i64, i64)>(IN_PROGRESS)
                     .fetch_one(read)
                     .await?
             }
             Db::Postgres(pool) => {
-                sqlx::query_as::<_, (i64, i64, i64, i64)>(SQL)
-                    .bind(since_ms)
+                sqlx::query_as::<_, (i64, i64)>(IN_PROGRESS)
                     .fetch_one(pool)
                     .await?
             }
@@ -45,8 +61,31 @@ impl Store {
         Ok(Activity {
             moving: moving.max(0) as u64,
             unconfirmed: unconfirmed.max(0) as u64,
+            ..Activity::default()
+        })
+    }
+
+    /// The queue's [`Activity`], counting outcomes reached at or after `since_ms` (Unix ms).
+    pub async fn order_activity(&self, since_ms: i64) -> Result<Activity> {
+        let in_progress = self.order_in_progress().await?;
+        let (failed, issued) = match &self.db {
+            Db::Sqlite { read, .. } => {
+                sqlx::query_as::<_, (i64, i64)>(ENDED_SINCE)
+                    .bind(since_ms)
+                    .fetch_one(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as::<_, (i64, i64)>(ENDED_SINCE)
+                    .bind(since_ms)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(Activity {
             failed_since: failed.max(0) as u64,
             issued_since: issued.max(0) as u64,
+            ..in_progress
         })
     }
 }

@@ -8,12 +8,13 @@ use super::error::{Result, corrupt};
 use uuid::Uuid;
 
 /// What the threshold reads of a batch: orders, of which queued (not attempted yet) and
-/// permanently failed (`rejected`, `failed`).
+/// permanently failed (`rejected`, `failed`), from the batch's counters (kept in the
+/// transactions that change its orders), not by counting its orders after every failure.
 // language=SQL
-const COUNTS: &str = "SELECT COUNT(*), \
-        CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-        CAST(COALESCE(SUM(CASE WHEN state IN ('rejected', 'failed') THEN 1 ELSE 0 END), 0) AS BIGINT) \
-    FROM orders WHERE batch_id = $1";
+const COUNTS: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN n ELSE 0 END), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(CASE WHEN state IN ('rejected', 'failed') THEN n ELSE 0 END), 0) AS BIGINT) \
+    FROM batch_counts WHERE batch_id = $1";
 // language=SQL
 const BATCH_OF: &str = "SELECT batch_id FROM orders WHERE id = $1";
 /// Only an active batch the threshold has not been overruled on (a resume says `resumed by`).
@@ -52,7 +53,7 @@ impl Store {
         }
         let mut paused = Vec::new();
         for batch in batches {
-            // Counting reads the batch's orders: skip batches the threshold cannot pause.
+            // Skip batches the threshold cannot pause.
             let control = self
                 .batch_control(Uuid::parse_str(&batch).map_err(|e| corrupt("orders", e))?)
                 .await?;
