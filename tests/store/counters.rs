@@ -3,12 +3,10 @@
 //! a dead worker's orders taken over, fences, completions, a refused late completion, releases,
 //! requeues), they equal a full recount of the orders.
 
-use crate::support::{TestDb, orders, submit};
+use crate::support::{TestDb, assert_counters_recount, orders, submit};
 use cardbatch::domain::{OrderState, ProviderRefs};
-use cardbatch::store::{Completion, ConfirmationCount, Store};
-use std::collections::BTreeSet;
+use cardbatch::store::Completion;
 use std::time::Duration;
-use uuid::Uuid;
 
 const LEASE: Duration = Duration::from_secs(5);
 const LEASE_MS: i64 = 5_000;
@@ -31,42 +29,13 @@ fn done(order_id: i64, state: OrderState, card: Option<&str>) -> Completion {
     }
 }
 
-/// Asserts the counters (of `batches`, `status` and the reconcile report) equal the recount.
-async fn assert_counted(store: &Store, step: &str) {
-    let counted = store.batch_list().await.unwrap();
-    let recounted = store.batch_list_recounted().await.unwrap();
-    assert_eq!(counted, recounted, "after {step}");
-    let status = store.batch_status(counted[0].id).await.unwrap();
-    assert_eq!(status.summary, recounted[0], "status after {step}");
-    let by = confirmations(store.order_count_by_confirmation(None).await.unwrap());
-    let by_recounted = confirmations(store.order_count_by_confirmation_recounted().await.unwrap());
-    assert_eq!(by, by_recounted, "confirmations after {step}");
-}
-
-/// Confirmation counts in a comparable order.
-fn confirmations(
-    counts: Vec<ConfirmationCount>,
-) -> BTreeSet<(Uuid, &'static str, Option<&'static str>, u64)> {
-    counts
-        .into_iter()
-        .map(|c| {
-            (
-                c.batch_id,
-                c.state.as_str(),
-                c.confirmed_by.map(|b| b.as_str()),
-                c.count,
-            )
-        })
-        .collect()
-}
-
 async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(db: TestDb) {
     // Arrange: two batches of one profile and one of another.
     let store = db.store().await;
     submit(&store, "uqpay", orders("a", 20)).await;
     submit(&store, "qi", orders("q", 3)).await;
     let ten = submit(&store, "uqpay", orders("b", 10)).await.batch_id;
-    assert_counted(&store, "ingest").await;
+    assert_counters_recount(&store, "ingest").await;
     let listed = store.batch_list().await.unwrap();
     assert_eq!(listed.iter().map(|b| b.total()).sum::<u64>(), 33);
     let b = listed.iter().find(|b| b.id == ten).unwrap();
@@ -83,7 +52,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
         .order_fence_send("w1", &sent, NOW, NOW + LEASE_MS / 2)
         .await
         .unwrap();
-    assert_counted(&store, "a claim and a fence").await;
+    assert_counters_recount(&store, "a claim and a fence").await;
 
     // w2 takes over the unsent ones at once, the sent ones after the doubt wait.
     let later = NOW + LEASE_MS;
@@ -92,7 +61,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
         .await
         .unwrap();
     assert!(!unsent.is_empty());
-    assert_counted(&store, "the first takeover").await;
+    assert_counters_recount(&store, "the first takeover").await;
     let after_doubt = later + 60_000;
     let resolved = store
         .order_claim("uqpay", "w3", 30, LEASE, DOUBT_WAIT, after_doubt)
@@ -102,7 +71,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
         resolved.iter().any(|o| sent.contains(&o.id)),
         "{resolved:?}"
     );
-    assert_counted(&store, "the takeover after the doubt wait").await;
+    assert_counters_recount(&store, "the takeover after the doubt wait").await;
 
     // w1 comes back and tries to complete: refused, nothing moves.
     let late = store
@@ -114,7 +83,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
         .await
         .unwrap();
     assert_eq!(late, vec![false]);
-    assert_counted(&store, "a refused late completion").await;
+    assert_counters_recount(&store, "a refused late completion").await;
 
     // w3 completes what it holds in every outcome, and releases two it never started.
     let states = [
@@ -145,7 +114,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
         .await
         .unwrap();
     assert!(!released.is_empty());
-    assert_counted(&store, "completions and a release").await;
+    assert_counters_recount(&store, "completions and a release").await;
 
     // The operator requeues the dead and the needs-review orders of a batch.
     for b in store.batch_list().await.unwrap() {
@@ -158,7 +127,7 @@ async fn the_counters_equal_a_recount_after_takeovers_completions_and_requeues(d
             .await
             .unwrap();
     }
-    assert_counted(&store, "requeues").await;
+    assert_counters_recount(&store, "requeues").await;
 
     // Assert: the counters moved (not merely both empty): several states, 33 orders in all.
     let listed = store.batch_list().await.unwrap();

@@ -7,8 +7,7 @@ use cardbatch::config::Profile;
 use cardbatch::domain::{Cpf, OrderState, ProviderKind};
 use cardbatch::ingest::{SubmitOptions, SubmitOutcome, submit};
 use cardbatch::sandbox::RunningSandbox;
-use cardbatch::store::{ConfirmationCount, Store};
-use std::collections::BTreeSet;
+use cardbatch::store::Store;
 use std::path::Path;
 use std::time::Duration;
 use uuid::Uuid;
@@ -91,42 +90,6 @@ pub async fn wait_settled(store: Store) {
         MOVING.iter().all(|s| !counts.contains_key(s))
     })
     .await;
-}
-
-/// Asserts the per-batch counters that `batches`, `status` and the reconcile report read equal a
-/// full recount of the orders (issue 16), and returns the confirmation counts for further checks.
-pub async fn assert_counters_recount(
-    store: &Store,
-    step: &str,
-) -> BTreeSet<(Uuid, &'static str, Option<&'static str>, u64)> {
-    let counted = store.batch_list().await.unwrap();
-    let recounted = store.batch_list_recounted().await.unwrap();
-    assert_eq!(counted, recounted, "the counters after {step}");
-    for recount in &recounted {
-        let status = store.batch_status(recount.id).await.unwrap();
-        assert_eq!(&status.summary, recount, "status after {step}");
-    }
-    let by = confirmations(store.order_count_by_confirmation(None).await.unwrap());
-    let by_recounted = confirmations(store.order_count_by_confirmation_recounted().await.unwrap());
-    assert_eq!(by, by_recounted, "confirmations after {step}");
-    by
-}
-
-/// Confirmation counts in a comparable order.
-fn confirmations(
-    counts: Vec<ConfirmationCount>,
-) -> BTreeSet<(Uuid, &'static str, Option<&'static str>, u64)> {
-    counts
-        .into_iter()
-        .map(|c| {
-            (
-                c.batch_id,
-                c.state.as_str(),
-                c.confirmed_by.map(|b| b.as_str()),
-                c.count,
-            )
-        })
-        .collect()
 }
 
 /// A CSV of `n` valid orders for `kind` with refs `{prefix}-{i}`; the rows whose index is in

@@ -6,6 +6,8 @@
 mod db;
 #[path = "../../support/batches.rs"]
 mod batches;
+#[path = "../../support/counters.rs"]
+mod counters;
 #[path = "../../support/orders.rs"]
 mod orders;
 #[path = "../../support/sandbox.rs"]
@@ -16,9 +18,9 @@ mod wait;
 mod process;
 
 pub use batches::{
-    MOVING, SETTLE, assert_counters_recount, assert_one_card_per_order, csv, profile, submit_csv,
-    wait_settled,
+    MOVING, SETTLE, assert_one_card_per_order, csv, profile, submit_csv, wait_settled,
 };
+pub use counters::assert_counters_recount;
 pub use db::{PG_URL_VAR, TestDb};
 pub use orders::{orders, submit};
 pub use process::{RunProcess, completed_in_log, write_config};

@@ -7,6 +7,8 @@
 mod db;
 #[path = "../../support/batches.rs"]
 mod batches;
+#[path = "../../support/counters.rs"]
+mod counters;
 #[path = "../../support/orders.rs"]
 mod orders;
 #[path = "../../support/pickup.rs"]
@@ -20,10 +22,8 @@ mod app;
 pub mod hooks;
 
 pub use app::{AppSetup, TestApp, Webhooks, process_events, spawn_app};
-pub use batches::{
-    SETTLE, assert_counters_recount, assert_one_card_per_order, csv, profile, submit_csv,
-    wait_settled,
-};
+pub use batches::{SETTLE, assert_one_card_per_order, csv, profile, submit_csv, wait_settled};
+pub use counters::assert_counters_recount;
 pub use db::{PG_URL_VAR, TestDb};
 pub use orders::{new_batch, orders, submit};
 pub use sandbox::{dev_credentials, start_sandbox};

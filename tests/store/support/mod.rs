@@ -4,11 +4,14 @@
 #[macro_use]
 #[path = "../../support/db.rs"]
 mod db;
+#[path = "../../support/counters.rs"]
+mod counters;
 #[path = "../../support/orders.rs"]
 mod orders;
 
 mod csv;
 
+pub use counters::assert_counters_recount;
 pub use csv::{UQPAY_IDS, data_rows, example, header_error, no_defaults, read_all, read_str};
 pub use db::TestDb;
 pub use orders::{new_batch, order, orders, submit};
