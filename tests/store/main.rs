@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+mod activity;
 mod batch;
 mod claim;
 mod controls;
