@@ -80,8 +80,7 @@ impl Scheduler {
                         skip_slot(&self.store, schedule, slot, missed).await?
                     }
                 };
-                crate::telemetry::record_schedule_run(&schedule.name, report.outcome.as_str());
-                reports.push(report);
+                reports.push(counted(report));
             }
         }
         for (name, slot_ms) in self.store.schedule_run_dead(now.timestamp_millis()).await? {
@@ -101,8 +100,7 @@ impl Scheduler {
                 RunRetake::IfDead,
             )
             .await?;
-            crate::telemetry::record_schedule_run(&schedule.name, report.outcome.as_str());
-            reports.push(report);
+            reports.push(counted(report));
         }
         Ok(reports)
     }
@@ -145,4 +143,10 @@ impl Scheduler {
             // A slot is only due once its instant has passed.
             + Duration::from_millis(5)
     }
+}
+
+/// `report`, counted in the schedule-run metric as it is made.
+fn counted(report: RunReport) -> RunReport {
+    crate::telemetry::record_schedule_run(&report.schedule, report.outcome.as_str());
+    report
 }

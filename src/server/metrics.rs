@@ -19,6 +19,17 @@ pub struct MetricsState {
     pub clients: ProfileClients,
 }
 
+/// 503 for a scrape whose gauges could not be refreshed (what failed is logged): a scrape must
+/// not report stale numbers as current.
+fn unreadable(what: &str, e: &crate::store::Error) -> Response {
+    tracing::warn!(error = %e, "metrics: {what} failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the store cannot be read\n",
+    )
+        .into_response()
+}
+
 /// The `/metrics` route.
 pub fn routes(state: MetricsState) -> Router {
     Router::new()
@@ -47,27 +58,13 @@ async fn scrape(State(state): State<MetricsState>) -> Response {
                 }
             }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "metrics: counting orders failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the store cannot be read\n",
-            )
-                .into_response();
-        }
+        Err(e) => return unreadable("counting orders", &e),
     }
     let now_ms = chrono::Utc::now().timestamp_millis();
     for client in state.clients.iter() {
         let age = match state.store.order_oldest_due(client.name(), now_ms).await {
             Ok(oldest) => oldest.map_or(0, |due| (now_ms - due).max(0)),
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: reading the oldest due order failed");
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store cannot be read\n",
-                )
-                    .into_response();
-            }
+            Err(e) => return unreadable("reading the oldest due order", &e),
         };
         metrics::gauge!(telemetry::OLDEST_DUE_ORDER_AGE, "profile" => client.name().to_string())
             .set(age as f64 / 1000.0);

@@ -15,8 +15,11 @@ const COUNTS: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT), \
         CAST(COALESCE(SUM(CASE WHEN state = 'queued' THEN n ELSE 0 END), 0) AS BIGINT), \
         CAST(COALESCE(SUM(CASE WHEN state IN ('rejected', 'failed') THEN n ELSE 0 END), 0) AS BIGINT) \
     FROM batch_counts WHERE batch_id = $1";
-// language=SQL
-const BATCH_OF: &str = "SELECT batch_id FROM orders WHERE id = $1";
+// language=SQLite
+const SQLITE_BATCH_OF: &str =
+    "SELECT id, batch_id FROM orders WHERE id IN (SELECT value FROM json_each($1))";
+// language=PostgreSQL
+const PG_BATCH_OF: &str = "SELECT id, batch_id FROM orders WHERE id = ANY($1)";
 /// Only an active batch the threshold has not been overruled on (a resume says `resumed by`).
 // language=SQL
 const PAUSE: &str = "UPDATE batches SET state = 'paused', state_reason = $2 \
@@ -31,24 +34,28 @@ impl Store {
         min_attempts: u64,
         rate: f64,
     ) -> Result<Vec<(Uuid, String)>> {
+        // The orders' batches in one query, then in the order the orders failed.
+        let of: std::collections::HashMap<i64, String> = match &self.db {
+            Db::Sqlite { read, .. } => {
+                let ids = serde_json::to_string(failed_order_ids).expect("integers serialise");
+                sqlx::query_as(SQLITE_BATCH_OF)
+                    .bind(ids)
+                    .fetch_all(read)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(PG_BATCH_OF)
+                    .bind(failed_order_ids)
+                    .fetch_all(pool)
+                    .await?
+            }
+        }
+        .into_iter()
+        .collect();
         let mut batches: Vec<String> = Vec::new();
-        for &id in failed_order_ids {
-            let batch: Option<String> = match &self.db {
-                Db::Sqlite { read, .. } => {
-                    sqlx::query_scalar(BATCH_OF)
-                        .bind(id)
-                        .fetch_optional(read)
-                        .await?
-                }
-                Db::Postgres(pool) => {
-                    sqlx::query_scalar(BATCH_OF)
-                        .bind(id)
-                        .fetch_optional(pool)
-                        .await?
-                }
-            };
-            if let Some(b) = batch.filter(|b| !batches.contains(b)) {
-                batches.push(b);
+        for batch in failed_order_ids.iter().filter_map(|id| of.get(id)) {
+            if !batches.contains(batch) {
+                batches.push(batch.clone());
             }
         }
         let mut paused = Vec::new();

@@ -72,16 +72,41 @@ async fn wait_for_text(browser: &Client, needle: &str) {
     .await;
 }
 
-/// Clicks the control `action` on the batch page and accepts its confirmation.
-async fn control(browser: &Client, action: &str) {
-    let button = format!("button[value=\"{action}\"]");
+/// Clicks the element `css` finds.
+async fn click(browser: &Client, css: &str) {
     browser
-        .find(Locator::Css(&button))
+        .find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+}
+
+/// Fills the log-in form with `token` and sends it.
+async fn log_in(browser: &Client, token: &str) {
+    let field = browser
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap();
+    field.send_keys(token).await.unwrap();
+    click(browser, "form[action=\"/login\"] button").await;
+}
+
+/// Sends `file` from the upload page.
+async fn upload(browser: &Client, base: &str, file: &std::path::Path) {
+    browser.goto(&format!("{base}/upload")).await.unwrap();
+    let input = browser
+        .find(Locator::Css("input[type=file]"))
+        .await
+        .unwrap();
+    input.send_keys(file.to_str().unwrap()).await.unwrap();
+    click(browser, "#upload button").await;
+}
+
+/// Clicks the control `action` on the batch page and accepts its confirmation.
+async fn control(browser: &Client, action: &str) {
+    click(browser, &format!("button[value=\"{action}\"]")).await;
     browser.accept_alert().await.unwrap();
 }
 
@@ -228,34 +253,11 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
     // Act + Assert: log in.
     browser.goto(&base).await.unwrap();
     screenshot(&browser, engine, "login").await;
-    let field = browser
-        .find(Locator::Css("input[name=token]"))
-        .await
-        .unwrap();
-    field.send_keys(&token).await.unwrap();
-    browser
-        .find(Locator::Css("form[action=\"/login\"] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&browser, &token).await;
     wait_for_text(&browser, "Log out").await;
 
     // Upload: the new batch's page.
-    browser.goto(&format!("{base}/upload")).await.unwrap();
-    let file = browser
-        .find(Locator::Css("input[type=file]"))
-        .await
-        .unwrap();
-    file.send_keys(orders.to_str().unwrap()).await.unwrap();
-    browser
-        .find(Locator::Css("#upload button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    upload(&browser, &base, &orders).await;
     wait_for_text(&browser, "Batch ").await;
     let batch_url = browser.current_url().await.unwrap().to_string();
     assert!(batch_url.contains("/batches/"), "{batch_url}");
@@ -324,19 +326,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         browser.goto(&format!("{base}/schedules")).await.unwrap();
         wait_for_text(&browser, "Schedules").await;
         screenshot(&browser, engine, &format!("schedules{suffix}")).await;
-        browser.goto(&format!("{base}/upload")).await.unwrap();
-        let file = browser
-            .find(Locator::Css("input[type=file]"))
-            .await
-            .unwrap();
-        file.send_keys(refused.to_str().unwrap()).await.unwrap();
-        browser
-            .find(Locator::Css("#upload button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        upload(&browser, &base, &refused).await;
         wait_for_text(&browser, "nothing was queued").await;
         screenshot(&browser, engine, &format!("upload{suffix}")).await;
     }
@@ -351,13 +341,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         .unwrap();
     assert!(viewer.status.success());
     let viewer = String::from_utf8(viewer.stdout).unwrap().trim().to_string();
-    browser
-        .find(Locator::Css("form[action=\"/logout\"] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form[action=\"/logout\"] button").await;
     wait_until("the log-in form", WAIT, || async {
         browser
             .find(Locator::Css("input[name=token]"))
@@ -365,18 +349,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
             .is_ok()
     })
     .await;
-    let field = browser
-        .find(Locator::Css("input[name=token]"))
-        .await
-        .unwrap();
-    field.send_keys(&viewer).await.unwrap();
-    browser
-        .find(Locator::Css("form[action=\"/login\"] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&browser, &viewer).await;
     wait_for_text(&browser, "watcher (viewer)").await;
     browser.goto(&batch_url).await.unwrap();
     wait_for_text(&browser, "Orders").await;

@@ -355,24 +355,7 @@ async fn upstream(db: &TestDb, rows: &[(i64, &str, &str, &str, &str)]) {
             "INSERT INTO card_requests VALUES ({id}, '{r}', '{f}', '{l}', {amount})"
         ));
     }
-    let sql = sql.join(";\n");
-    if db.url.starts_with("sqlite:") {
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db.url)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    } else {
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&db.url)
-            .await
-            .unwrap();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
+    db.exec(&sql.join(";\n")).await;
 }
 
 const QUERY: &str = "SELECT order_ref, first_name, last_name, amount AS deposit FROM card_requests";

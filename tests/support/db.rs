@@ -71,6 +71,30 @@ impl TestDb {
     pub async fn store(&self) -> Store {
         Store::connect(&self.url).await.expect("connect the store")
     }
+
+    /// Runs `sql` (one or more statements, no parameters) on this database, outside any store:
+    /// what a test arranges straight in the tables, or another program would write.
+    #[allow(dead_code)] // Not every test program arranges rows with SQL.
+    pub async fn exec(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        if self.url.starts_with("sqlite:") {
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("run SQL");
+        } else {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
+                .await
+                .expect("connect to the test database");
+            sqlx::raw_sql(sql)
+                .execute(&mut conn)
+                .await
+                .expect("run SQL");
+        }
+    }
 }
 
 impl Drop for TestDb {
