@@ -6,7 +6,9 @@
 //! of permits with one `UPDATE … RETURNING` ([`LaneBudget::take`]): the row is locked for the
 //! statement only, so processes are served one after the other and no two permits of any
 //! processes are closer than one interval. A process is only served while the budget is less
-//! than `lookahead` ahead of now, so that a 429 stops every process within that time.
+//! than `lookahead` ahead of now, so that a 429 stops every process within that time. A budget
+//! that fell behind now (every process stalled or idle) starts its next block at most
+//! [`BURST_TOLERANCE`] in the past: a short stall is made up for, a long idle spell is not.
 //! A rate-limited answer seen by any process pauses and slows the row for all
 //! ([`LaneBudget::rate_limited`]). Instants are read off the database's clock, so machines with
 //! different clocks agree.
@@ -26,6 +28,11 @@ pub const RECOVERY_STEP: f64 = 0.1;
 /// Two cuts are at least this far apart: one congestion event halves the rate once, however
 /// many processes saw it.
 pub const CUT_SPACING: Duration = Duration::from_secs(1);
+/// How far in the past a block may start when the budget fell behind now: permits that every
+/// process left unused (all of them stalled, or idle) are given back for up to this long, so a
+/// short stall does not lower the rate achieved; they go out at once, a burst of this many
+/// seconds' worth of calls, as the local lane's burst of a tenth of its rate.
+pub const BURST_TOLERANCE: Duration = Duration::from_millis(100);
 
 /// One profile's row, on a Postgres store.
 #[derive(Debug, Clone)]
@@ -90,7 +97,8 @@ macro_rules! with_now_us {
     };
 }
 
-// $1 profile, $2 configured rate, $3 block size, $4 lookahead (µs), $5 recovery step.
+// $1 profile, $2 configured rate, $3 block size, $4 lookahead (µs), $5 recovery step,
+// $6 burst tolerance (µs).
 // language=PostgreSQL
 const TAKE: &str = with_now_us!(
     "UPDATE lane_budgets b SET \
@@ -99,13 +107,13 @@ const TAKE: &str = with_now_us!(
                    ELSE LEAST(b.rate, $2) END, \
        last_change_us = CASE WHEN b.rate < $2 AND n.us - b.last_change_us >= 1000000 \
                    THEN n.us ELSE b.last_change_us END, \
-       last_grant_us = CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us) <= n.us + $4 \
-                   THEN GREATEST(b.tat_us, b.paused_until_us, n.us) ELSE -1 END, \
-       tat_us = CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us) <= n.us + $4 \
-                   THEN GREATEST(b.tat_us, b.paused_until_us, n.us) \
+       last_grant_us = CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us - $6) <= n.us + $4 \
+                   THEN GREATEST(b.tat_us, b.paused_until_us, n.us - $6) ELSE -1 END, \
+       tat_us = CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us - $6) <= n.us + $4 \
+                   THEN GREATEST(b.tat_us, b.paused_until_us, n.us - $6) \
                         + $3 * ceil(1000000.0 / LEAST(b.rate, $2))::bigint \
                    ELSE b.tat_us END, \
-       permits = b.permits + CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us) <= n.us + $4 \
+       permits = b.permits + CASE WHEN GREATEST(b.tat_us, b.paused_until_us, n.us - $6) <= n.us + $4 \
                    THEN $3 ELSE 0 END \
      FROM n WHERE b.profile = $1 \
      RETURNING n.us, b.last_grant_us, b.tat_us, b.paused_until_us, b.rate"
@@ -149,6 +157,7 @@ impl LaneBudget {
                 .bind(i64::from(block))
                 .bind(micros(lookahead))
                 .bind(RECOVERY_STEP)
+                .bind(micros(BURST_TOLERANCE))
                 .fetch_optional(&self.pool)
                 .await?;
             let Some((now_us, grant_us, tat_us, paused_us, rate)) = row else {

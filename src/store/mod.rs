@@ -51,7 +51,10 @@ pub use connect::{Engine, Store};
 pub use error::{Error, Result};
 pub use fence::SendFence;
 pub use inbox::{EventOutcome, NewWebhookEvent, WebhookEvent};
-pub use lane_budget::{FLOOR_PER_SEC as LANE_FLOOR_PER_SEC, LaneBudget, LaneBudgetRow, LaneGrant};
+pub use lane_budget::{
+    BURST_TOLERANCE as LANE_BURST_TOLERANCE, FLOOR_PER_SEC as LANE_FLOOR_PER_SEC, LaneBudget,
+    LaneBudgetRow, LaneGrant,
+};
 pub use lookup::KeyedOrder;
 pub use model::{
     AttemptKind, AttemptOutcome, AttemptRecord, BatchInsertReport, BatchStatus, BatchSummary,

@@ -98,6 +98,50 @@ async fn a_429_reported_by_one_process_pauses_and_halves_the_lane_of_every_proce
     assert_eq!(next.interval_us, 12_500, "at 80 calls per second");
 }
 
+#[tokio::test]
+async fn a_budget_that_fell_behind_gives_back_at_most_its_burst_tolerance() {
+    let Some((db, a, b)) = two_processes().await else {
+        return;
+    };
+    let tolerance_us = cardbatch::store::LANE_BURST_TOLERANCE.as_micros() as i64;
+    // Every process stalled for 300 ms after its last permit (the row's arrival time is moved
+    // back): the next block starts the tolerance in the past, not 300 ms, nor now.
+    b.take(100.0, 1, Duration::from_millis(100)).await.unwrap();
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let stalled = |pool: sqlx::PgPool| async move {
+        sqlx::query(
+            "UPDATE lane_budgets SET tat_us = \
+             (extract(epoch FROM clock_timestamp()) * 1000000)::bigint - 300000",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+    };
+    stalled(pool.clone()).await;
+    let caught_up = a.take(100.0, 5, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(
+        caught_up.first_us,
+        Some(caught_up.now_us - tolerance_us),
+        "{caught_up:?}"
+    );
+    // The next block follows on from it, one interval after its last permit.
+    let next = b.take(100.0, 5, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(next.first_us, Some(caught_up.first_us.unwrap() + 50_000));
+
+    // A pause the provider asked for is never made up for: after a 429 with a Retry-After the
+    // next block starts where the pause ends, however far behind the arrival time is.
+    a.rate_limited(100.0, Some(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    stalled(pool.clone()).await;
+    let (paused_until_us,): (i64,) = sqlx::query_as("SELECT paused_until_us FROM lane_budgets")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let after = a.take(100.0, 1, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(after.first_us, Some(paused_until_us), "{after:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_shared_lanes_together_keep_to_one_rate() {
     let Some(db) = TestDb::postgres().await else {
@@ -127,10 +171,15 @@ async fn three_shared_lanes_together_keep_to_one_rate() {
     for t in tasks {
         all.extend(t.await.unwrap());
     }
-    // 60 permits at 50/s: the last is at least 59 intervals after the first (a little slack for
-    // placing each block on the local clock); three local lanes would have taken a third of it.
+    // 60 permits at 50/s: the last is at least 59 intervals after the first, less the burst
+    // tolerance (the fresh budget starts that far in the past) and a little slack for placing
+    // each block on the local clock; three local lanes would have taken a third of it.
     let last = all.iter().max().unwrap().duration_since(start);
-    assert!(last >= Duration::from_millis(59 * 20 - 50), "{last:?}");
+    let tolerance = cardbatch::store::LANE_BURST_TOLERANCE.as_millis() as u64;
+    assert!(
+        last >= Duration::from_millis(59 * 20 - tolerance - 50),
+        "{last:?}"
+    );
     let row = db.store().await.lane_budget("uq").unwrap().read().await;
     assert!(row.unwrap().unwrap().permits >= 60);
 }
