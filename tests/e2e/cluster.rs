@@ -66,10 +66,16 @@ async fn three_workers_on_one_postgres_share_the_providers_rate_limit() {
         }
     })
     .await;
+    let budget = store.lane_budget("uqpay").unwrap();
+    let permits = || async { budget.read().await.unwrap().map_or(0, |row| row.permits) };
+    let permits_before = permits().await;
     let full = sandbox.measure(WINDOW).await;
+    let permits_in_window = permits().await - permits_before;
 
     // Assert 1
-    println!("cluster at {LIMIT}/s: {full}");
+    println!(
+        "cluster at {LIMIT}/s: {full}; the shared lane handed out {permits_in_window} permits"
+    );
     assert_eq!(sandbox.stat("rate_limited").await, 0, "a 429 was answered");
     assert!(full.rate() >= 19.6, "{full}");
     assert!(cluster.try_wait().unwrap().is_none(), "cluster.sh stopped");
