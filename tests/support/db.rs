@@ -76,25 +76,26 @@ impl TestDb {
     /// what a test arranges straight in the tables, or another program would write.
     #[allow(dead_code)] // Not every test program arranges rows with SQL.
     pub async fn exec(&self, sql: &str) {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
         if self.url.starts_with("sqlite:") {
-            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.url)
-                .await
-                .expect("connect to the test database");
-            sqlx::raw_sql(sql)
-                .execute(&mut conn)
-                .await
-                .expect("run SQL");
+            exec_on::<sqlx::SqliteConnection>(&self.url, sql).await
         } else {
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&self.url)
-                .await
-                .expect("connect to the test database");
-            sqlx::raw_sql(sql)
-                .execute(&mut conn)
-                .await
-                .expect("run SQL");
+            exec_on::<sqlx::PgConnection>(&self.url, sql).await
         }
     }
+}
+
+/// [`TestDb::exec`] on a connection of either engine.
+#[allow(dead_code)]
+async fn exec_on<C>(url: &str, sql: &str)
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url).await.expect("connect to the test database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .expect("run SQL");
 }
 
 impl Drop for TestDb {
