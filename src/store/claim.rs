@@ -23,6 +23,7 @@
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
 use super::model::ClaimedOrder;
+use super::row::from_row;
 use crate::domain::{OrderState, ProviderOrder, ProviderRefs};
 use std::time::Duration;
 use uuid::Uuid;
@@ -85,21 +86,22 @@ const PG_CLAIM: &str = "WITH expired AS ( \
     RETURNING o.id, o.batch_id, o.profile, o.provider, o.order_ref, o.idempotency_key, o.payload, \
         o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.created_at";
 
-#[derive(sqlx::FromRow)]
-pub(super) struct ClaimRow {
-    id: i64,
-    batch_id: String,
-    profile: String,
-    provider: String,
-    order_ref: String,
-    idempotency_key: String,
-    payload: String,
-    amount_minor: Option<i64>,
-    currency: Option<String>,
-    provider_refs: Option<String>,
-    attempts: i64,
-    claimed_from: Option<String>,
-    created_at: i64,
+from_row! {
+    pub(super) struct ClaimRow {
+        id: i64,
+        batch_id: String,
+        profile: String,
+        provider: String,
+        order_ref: String,
+        idempotency_key: String,
+        payload: String,
+        amount_minor: Option<i64>,
+        currency: Option<String>,
+        provider_refs: Option<String>,
+        attempts: i64,
+        claimed_from: Option<String>,
+        created_at: i64,
+    }
 }
 
 impl ClaimRow {

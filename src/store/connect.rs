@@ -1,6 +1,7 @@
 //! Opening a store: pools, pragmas, migrations.
 
 use super::error::{Error, Result};
+use super::migrations;
 use super::wake::WakeHub;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -77,8 +78,8 @@ impl Store {
     /// Applies the embedded migrations of this store's engine (idempotent).
     pub async fn migrate(&self) -> Result<()> {
         match &self.db {
-            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Sqlite { write, .. } => migrations::sqlite().run(write).await?,
+            Db::Postgres(pool) => migrations::postgres().run(pool).await?,
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use super::connect::{Db, Store};
 use super::error::{Result, corrupt};
+use super::row::from_row;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -110,20 +111,21 @@ macro_rules! select_events {
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct RawEvent {
-    id: i64,
-    endpoint: String,
-    event_key: String,
-    event_type: String,
-    profile: Option<String>,
-    received_at: i64,
-    body: String,
-    outcome: String,
-    checks: i64,
-    processed_at: Option<i64>,
-    order_id: Option<i64>,
-    note: Option<String>,
+from_row! {
+    struct RawEvent {
+        id: i64,
+        endpoint: String,
+        event_key: String,
+        event_type: String,
+        profile: Option<String>,
+        received_at: i64,
+        body: String,
+        outcome: String,
+        checks: i64,
+        processed_at: Option<i64>,
+        order_id: Option<i64>,
+        note: Option<String>,
+    }
 }
 
 impl RawEvent {

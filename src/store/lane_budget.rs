@@ -18,6 +18,7 @@
 
 use super::connect::{Db, Store};
 use super::error::Result;
+use super::row::from_row;
 use sqlx::PgPool;
 use std::time::Duration;
 
@@ -60,17 +61,19 @@ pub struct LaneGrant {
     pub rate: f64,
 }
 
-/// The shared numbers of one profile, for tests and operators.
-#[derive(Debug, Clone, Copy, PartialEq, sqlx::FromRow)]
-pub struct LaneBudgetRow {
-    /// The rate the lane lets through now.
-    pub rate: f64,
-    /// No permit before this instant (µs, database clock).
-    pub paused_until_us: i64,
-    /// Permits handed out so far, by every process.
-    pub permits: i64,
-    /// Rate-limited answers reported so far, by every process.
-    pub rate_limited: i64,
+from_row! {
+    /// The shared numbers of one profile, for tests and operators.
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct LaneBudgetRow {
+        /// The rate the lane lets through now.
+        pub rate: f64,
+        /// No permit before this instant (µs, database clock).
+        pub paused_until_us: i64,
+        /// Permits handed out so far, by every process.
+        pub permits: i64,
+        /// Rate-limited answers reported so far, by every process.
+        pub rate_limited: i64,
+    }
 }
 
 impl Store {

@@ -59,13 +59,28 @@ const ESCALATE: &str = "UPDATE orders SET state = 'needs_review', updated_at = $
         last_error_code = $3, last_error_message = $4 \
     WHERE id = $1 AND state = 'submitted'";
 
-#[derive(sqlx::FromRow)]
 struct LookupRow {
-    #[sqlx(flatten)]
     order: ClaimRow,
     lookup_count: i32,
     /// When the order became `submitted` (nothing else changes a submitted order's row).
     updated_at: i64,
+}
+
+/// The claim's columns, then the lookup's own two.
+impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for LookupRow
+where
+    &'r str: sqlx::ColumnIndex<R>,
+    ClaimRow: sqlx::FromRow<'r, R>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> std::result::Result<Self, sqlx::Error> {
+        Ok(LookupRow {
+            order: ClaimRow::from_row(row)?,
+            lookup_count: sqlx::Row::try_get(row, "lookup_count")?,
+            updated_at: sqlx::Row::try_get(row, "updated_at")?,
+        })
+    }
 }
 
 /// The escalations among `outcomes` that carry no confirmation: (order id, (code, message)).

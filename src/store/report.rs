@@ -5,6 +5,7 @@ use super::connect::{Db, Store};
 use super::error::{Error, Result, corrupt};
 use super::model::{BatchStatus, BatchSummary, OrderRow};
 use super::reconcile_read::parse_confirmed_by;
+use super::row::from_row;
 use crate::domain::{OrderState, mask_message};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -19,24 +20,25 @@ macro_rules! select_orders {
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct RawOrder {
-    id: i64,
-    batch_id: String,
-    order_ref: String,
-    line: i64,
-    state: String,
-    attempts: i64,
-    next_attempt_at: i64,
-    amount_minor: Option<i64>,
-    currency: Option<String>,
-    provider_refs: Option<String>,
-    last_error_code: Option<String>,
-    last_error_message: Option<String>,
-    updated_at: i64,
-    card_ref: Option<String>,
-    confirmed_by: Option<String>,
-    confirmed_at: Option<i64>,
+from_row! {
+    struct RawOrder {
+        id: i64,
+        batch_id: String,
+        order_ref: String,
+        line: i64,
+        state: String,
+        attempts: i64,
+        next_attempt_at: i64,
+        amount_minor: Option<i64>,
+        currency: Option<String>,
+        provider_refs: Option<String>,
+        last_error_code: Option<String>,
+        last_error_message: Option<String>,
+        updated_at: i64,
+        card_ref: Option<String>,
+        confirmed_by: Option<String>,
+        confirmed_at: Option<i64>,
+    }
 }
 
 impl RawOrder {

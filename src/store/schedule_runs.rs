@@ -7,6 +7,7 @@
 
 use super::connect::{Db, Store};
 use super::error::Result;
+use super::row::from_row;
 
 /// The columns of a [`ScheduleRun`], in its field order.
 macro_rules! run_columns {
@@ -40,33 +41,35 @@ macro_rules! on_read {
     };
 }
 
-/// One row of `schedule_runs`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ScheduleRun {
-    /// The row's id.
-    pub id: i64,
-    /// The schedule's name.
-    pub schedule: String,
-    /// The slot (Unix ms).
-    pub slot: i64,
-    /// When the (latest attempt of the) run started (Unix ms).
-    pub started: i64,
-    /// When it finished; `None` while running.
-    pub finished: Option<i64>,
-    /// `running`, `queued`, `nothing_new`, `empty`, `failed` or `skipped`.
-    pub outcome: String,
-    /// The batch written, if any (several ids joined by `,` for a CSV run of several files).
-    pub batch: Option<String>,
-    /// Rows read from the source.
-    pub rows: i64,
-    /// Why it failed, or what it skipped.
-    pub error: Option<String>,
-    /// Database source: the highest cursor value read.
-    pub cursor_value: Option<String>,
-    /// How `cursor_value` compares: `integer`, `real` or `text`.
-    pub cursor_kind: Option<String>,
-    /// 1, plus one per take-over or manual re-run.
-    pub attempt: i64,
+from_row! {
+    /// One row of `schedule_runs`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct ScheduleRun {
+        /// The row's id.
+        pub id: i64,
+        /// The schedule's name.
+        pub schedule: String,
+        /// The slot (Unix ms).
+        pub slot: i64,
+        /// When the (latest attempt of the) run started (Unix ms).
+        pub started: i64,
+        /// When it finished; `None` while running.
+        pub finished: Option<i64>,
+        /// `running`, `queued`, `nothing_new`, `empty`, `failed` or `skipped`.
+        pub outcome: String,
+        /// The batch written, if any (several ids joined by `,` for a CSV run of several files).
+        pub batch: Option<String>,
+        /// Rows read from the source.
+        pub rows: i64,
+        /// Why it failed, or what it skipped.
+        pub error: Option<String>,
+        /// Database source: the highest cursor value read.
+        pub cursor_value: Option<String>,
+        /// How `cursor_value` compares: `integer`, `real` or `text`.
+        pub cursor_kind: Option<String>,
+        /// 1, plus one per take-over or manual re-run.
+        pub attempt: i64,
+    }
 }
 
 /// Which existing run of a slot a claim may take over.

@@ -13,6 +13,7 @@
 
 use super::connect::{Db, Store};
 use super::error::Result;
+use super::row::from_row;
 use sqlx::{Postgres, Sqlite, Transaction};
 use std::fmt;
 
@@ -57,11 +58,12 @@ impl fmt::Debug for TokenLock {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct RawToken {
-    token: String,
-    expires_at: i64,
-    updated_at: i64,
+from_row! {
+    struct RawToken {
+        token: String,
+        expires_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl From<RawToken> for StoredToken {
