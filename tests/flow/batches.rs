@@ -21,7 +21,6 @@ async fn a_faulty_batch_ends_with_exactly_one_card_per_order(
         faults: FaultConfig {
             transient_error_rate: 0.10,
             lost_response_rate: 0.05,
-            rate_limited_rate: 0.05,
             rate_limit_per_sec: Some(50.0),
             rate_limit_burst: Some(10),
             ..FaultConfig::default()
