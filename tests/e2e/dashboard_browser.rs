@@ -317,6 +317,20 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         browser.goto(&base).await.unwrap();
         wait_for_text(&browser, "Batches").await;
         screenshot(&browser, engine, &format!("batches{suffix}")).await;
+        // The batches table fits the screen: nothing to scroll sideways for, even on a phone.
+        let overflow = browser
+            .execute(
+                "const w = document.querySelector('#batches').parentElement; \
+                 return w.scrollWidth - w.clientWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            overflow.as_i64(),
+            Some(0),
+            "the batches table at {width} px"
+        );
         browser.goto(&batch_url).await.unwrap();
         wait_for_text(&browser, "Reconciliation").await;
         screenshot(&browser, engine, &format!("batch{suffix}")).await;
