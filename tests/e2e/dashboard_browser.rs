@@ -317,29 +317,18 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         browser.goto(&base).await.unwrap();
         wait_for_text(&browser, "Batches").await;
         screenshot(&browser, engine, &format!("batches{suffix}")).await;
-        // The batches table fits the screen: nothing to scroll sideways for, even on a phone.
-        let overflow = browser
-            .execute(
-                "const w = document.querySelector('#batches').parentElement; \
-                 return w.scrollWidth - w.clientWidth;",
-                vec![],
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            overflow.as_i64(),
-            Some(0),
-            "the batches table at {width} px"
-        );
+        assert_fits(&browser, "batches", width).await;
         browser.goto(&batch_url).await.unwrap();
         wait_for_text(&browser, "Reconciliation").await;
         screenshot(&browser, engine, &format!("batch{suffix}")).await;
         browser.goto(&format!("{base}/lanes")).await.unwrap();
         wait_for_text(&browser, "Provider lanes").await;
         screenshot(&browser, engine, &format!("lanes{suffix}")).await;
+        assert_fits(&browser, "lanes", width).await;
         browser.goto(&format!("{base}/schedules")).await.unwrap();
         wait_for_text(&browser, "Schedules").await;
         screenshot(&browser, engine, &format!("schedules{suffix}")).await;
+        assert_fits(&browser, "schedules", width).await;
         upload(&browser, &base, &refused).await;
         wait_for_text(&browser, "nothing was queued").await;
         screenshot(&browser, engine, &format!("upload{suffix}")).await;
@@ -398,4 +387,17 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         .unwrap();
     assert_eq!(state, "active");
     browser.close().await.unwrap();
+}
+
+/// The table `#id` fits the window: nothing to scroll sideways for, even on a phone.
+async fn assert_fits(browser: &Client, id: &str, width: u32) {
+    let overflow = browser
+        .execute(
+            "const w = document.getElementById(arguments[0]).parentElement; \
+             return w.scrollWidth - w.clientWidth;",
+            vec![id.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow.as_i64(), Some(0), "the {id} table at {width} px");
 }

@@ -150,7 +150,10 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
             ("viewer", &viewer_page),
         ],
     );
-    assert!(lanes.contains("<tr><td>qitech_prepaid</td>"), "{lanes}");
+    assert!(
+        lanes.contains("<tr><td data-label=\"Profile\">qitech_prepaid</td>"),
+        "{lanes}"
+    );
     // The test app's jobs directory is the default, `jobs/` of the repository (its examples).
     let examples: Vec<String> = std::fs::read_dir("jobs")
         .map(|dir| {
@@ -165,7 +168,7 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     );
     for name in &examples {
         assert!(
-            schedules.contains(&format!("<tr><td>{name}</td>")),
+            schedules.contains(&format!("<tr><td data-label=\"Schedule\">{name}</td>")),
             "{name}: {schedules}"
         );
     }
