@@ -321,6 +321,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         browser.goto(&batch_url).await.unwrap();
         wait_for_text(&browser, "Reconciliation").await;
         screenshot(&browser, engine, &format!("batch{suffix}")).await;
+        assert_fits(&browser, "orders", width).await;
         browser.goto(&format!("{base}/lanes")).await.unwrap();
         wait_for_text(&browser, "Provider lanes").await;
         screenshot(&browser, engine, &format!("lanes{suffix}")).await;
@@ -332,6 +333,7 @@ async fn an_operator_uploads_watches_pauses_and_resumes_in_a_browser(db: TestDb)
         upload(&browser, &base, &refused).await;
         wait_for_text(&browser, "nothing was queued").await;
         screenshot(&browser, engine, &format!("upload{suffix}")).await;
+        assert_fits(&browser, "line-errors", width).await;
     }
     browser.set_window_size(1280, 900).await.unwrap();
 
