@@ -58,3 +58,8 @@ pub mod store;
 pub mod telemetry;
 pub mod webhooks;
 pub mod worker;
+
+/// mimalloc for every program built on this crate (the binary, its examples and tests): glibc's
+/// malloc and free took about an eighth of the CPU of an end-to-end run (BENCHMARKS.md, issue 15).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

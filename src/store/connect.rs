@@ -120,6 +120,9 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         // 64 MiB of page cache (the default is 2 MiB) keeps the orders indexes in memory while a
         // large batch is written in one transaction.
         .pragma("cache_size", "-65536")
+        // A claim returns hundreds of rows; sqlx's worker thread hands them over through a
+        // channel of 50 by default and sleeps whenever it is full.
+        .row_buffer_size(1024)
         .log_slow_statements(log::LevelFilter::Warn, SLOW_STATEMENT);
     let in_memory = options
         .get_filename()

@@ -31,6 +31,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use futures::{FutureExt, Sink};
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -479,7 +480,36 @@ impl tower::Service<Task<ClaimedOrder>> for HandleService {
         Poll::Ready(Ok(()))
     }
 
+    /// apalis polls every task of a worker inside the worker's own future (one task of the
+    /// runtime, one thread at a time), so each order runs as a task of its own: the calls of a
+    /// lane (building, signing and parsing requests) then use every core. Dropping the returned
+    /// future (apalis giving up at the end of a shutdown's grace period) aborts the order's task,
+    /// as dropping the order's future did.
     fn call(&mut self, task: Task<ClaimedOrder>) -> Self::Future {
-        self.lane.clone().process(task.args).boxed()
+        let handle = AbortOnDrop(tokio::spawn(self.lane.clone().process(task.args)));
+        async move {
+            match handle.await {
+                Ok(done) => done,
+                Err(e) => Err(format!("the order's task failed: {e}").into()),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped before it finished.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -24,6 +24,52 @@ fn signal(process: &RunProcess, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
+/// Whether a frozen process holds the database's write lock (SQLite) or a transaction open
+/// (Postgres): the signal can land in the middle of a claim or a lease extension, and then no
+/// other worker can write (SQLite) or take the locked orders (Postgres) until it is resumed.
+async fn frozen_inside_a_write(db: &TestDb) -> bool {
+    use sqlx::Connection;
+    if db.url.starts_with("sqlite:") {
+        let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().unwrap();
+        let mut conn =
+            sqlx::SqliteConnection::connect_with(&options.busy_timeout(std::time::Duration::ZERO))
+                .await
+                .unwrap();
+        let locked = sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut conn)
+            .await
+            .is_err();
+        if !locked {
+            sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+        }
+        locked
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        let open: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        open > 0
+    }
+}
+
+/// Freezes `process` at a moment it holds no lock: stop, look, and resume and try again when
+/// the stop caught it inside a write.
+async fn freeze_outside_a_write(process: &RunProcess, db: &TestDb) {
+    for _ in 0..100 {
+        signal(process, "STOP");
+        if !frozen_inside_a_write(db).await {
+            return;
+        }
+        signal(process, "CONT");
+        tokio::task::yield_now().await;
+    }
+    panic!("the worker was inside a write each of 100 times it was stopped");
+}
+
 fn log_of(process: &RunProcess) -> String {
     std::fs::read_to_string(&process.log).unwrap_or_default()
 }
@@ -66,7 +112,7 @@ async fn a_worker_frozen_while_its_orders_wait_for_the_limiter_sends_nothing_onc
         submitted == 1 && held == 2
     })
     .await;
-    signal(&a, "STOP");
+    freeze_outside_a_write(&a, &db).await;
     let b = RunProcess::spawn(&config, kind, dir.path().join("b.log"));
     wait_settled(store.clone()).await;
     let cards_before_resume = cards();
