@@ -191,11 +191,10 @@ impl Lane {
     /// Handles one order end to end; resolves once its completion is durable (or at once when
     /// the lane is stopping and the order never reached its handler).
     pub(crate) async fn process(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
-        let outcome = self.clone().call_and_record(order).await;
-        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.kick.notify_one();
-        }
-        outcome
+        // Counted out however this ends: finished, dropped at the end of a shutdown, or a panic
+        // in a handler (the lane would otherwise never be idle again).
+        let _outstanding = Outstanding(self.clone());
+        self.clone().call_and_record(order).await
     }
 
     async fn call_and_record(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
@@ -235,6 +234,17 @@ impl Lane {
         }
         self.started.lock().expect("started lock").remove(&id);
         Ok(())
+    }
+}
+
+/// One order yielded to apalis and not finished; counted out when dropped.
+struct Outstanding(Arc<Lane>);
+
+impl Drop for Outstanding {
+    fn drop(&mut self) {
+        if self.0.outstanding.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.kick.notify_one();
+        }
     }
 }
 

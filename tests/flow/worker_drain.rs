@@ -20,6 +20,7 @@ on_both_engines!(
     shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orders,
     an_idle_worker_picks_up_a_newly_queued_order,
     provider_calls_never_exceed_the_profile_concurrency,
+    a_handler_that_panics_keeps_its_order_leased_and_the_lane_drains_the_rest,
 );
 
 fn config() -> WorkerConfig {
@@ -297,4 +298,42 @@ async fn provider_calls_never_exceed_the_profile_concurrency(db: TestDb) {
     assert_eq!(report.completed(), 200);
     let peak = peak.load(Ordering::SeqCst);
     assert!((1..=3).contains(&peak), "peak {peak}");
+}
+
+async fn a_handler_that_panics_keeps_its_order_leased_and_the_lane_drains_the_rest(db: TestDb) {
+    // Arrange: 20 orders; the handler panics on one of them.
+    let store = db.store().await;
+    let batch = submit(&store, "uqpay", orders("p", 20)).await.batch_id;
+    let handler = handler_fn(|order| async move {
+        assert_ne!(order.order.order_ref, "p-7", "a handler bug");
+        submitted(&order)
+    });
+
+    // Act: the run must still find the lane idle and stop.
+    let report = tokio::time::timeout(
+        WAIT,
+        Runtime::new(store.clone(), profiles(4), handler, config()).drain_until_idle(),
+    )
+    .await
+    .expect("the lane never became idle after a handler panicked")
+    .unwrap();
+
+    // Assert: the others are recorded; the panicked one keeps its lease (its call may have
+    // left), for a takeover to resolve once the lease runs out.
+    assert_eq!(report.completed(), 19);
+    let by_ref: HashMap<String, OrderState> = store
+        .order_list(batch, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.order_ref, o.state))
+        .collect();
+    assert_eq!(by_ref["p-7"], OrderState::InFlight);
+    assert_eq!(
+        by_ref
+            .values()
+            .filter(|s| **s == OrderState::Submitted)
+            .count(),
+        19
+    );
 }
