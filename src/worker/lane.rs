@@ -18,7 +18,7 @@
 
 use super::backoff::completion_for;
 use super::clock::Clock;
-use super::handler::{OrderHandler, SendGate};
+use super::handler::{OrderHandler, Outcome, SendGate};
 use super::limit::ConcurrencyLayer;
 use crate::config::{Profile, WorkerConfig};
 use crate::domain::OrderState;
@@ -32,6 +32,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use futures::{FutureExt, Sink};
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -191,8 +192,8 @@ impl Lane {
     /// Handles one order end to end; resolves once its completion is durable (or at once when
     /// the lane is stopping and the order never reached its handler).
     pub(crate) async fn process(self: Arc<Self>, order: ClaimedOrder) -> Result<(), BoxDynError> {
-        // Counted out however this ends: finished, dropped at the end of a shutdown, or a panic
-        // in a handler (the lane would otherwise never be idle again).
+        // Counted out however this ends, finished or dropped at the end of a shutdown (the lane
+        // would otherwise never be idle again).
         let _outstanding = Outstanding(self.clone());
         self.clone().call_and_record(order).await
     }
@@ -215,7 +216,23 @@ impl Lane {
         // `ProfileClient`, holding this slot, so that `rate_limit_per_sec` paces the calls.
         // 2. Call the provider.
         self.started.lock().expect("started lock").insert(id);
-        let result = self.handler.handle(order.clone(), self.send_gate(id)).await;
+        let call = self.handler.handle(order.clone(), self.send_gate(id));
+        let result = match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(result) => result,
+            // A bug in a handler: its call may have left, so the order goes in doubt (looked up
+            // before anything is sent again) rather than staying leased by this worker forever.
+            Err(_) => {
+                tracing::error!(order_id = id, worker = %self.worker_id,
+                    "the order's handler panicked; the order goes in doubt");
+                Outcome::Unknown {
+                    code: "handler_panic".to_string(),
+                    message:
+                        "the provider handler failed unexpectedly; the call may have been sent"
+                            .to_string(),
+                }
+                .into()
+            }
+        };
         drop(slot);
         // 3. Record the outcome; answer only once it is durable. On failure the order keeps its
         //    lease and stays "started", so the shutdown does not release it.
