@@ -309,10 +309,16 @@ async fn a_handler_that_panics_puts_its_order_in_doubt_and_the_lane_drains_the_r
         submitted(&order)
     });
 
+    // The doubt is looked at again an hour later, not within this run.
+    let mut profiles = profiles(4);
+    for p in profiles.values_mut() {
+        p.doubt_wait_ms = Some(3_600_000);
+    }
+
     // Act: the run must still find the lane idle and stop.
     let report = tokio::time::timeout(
         WAIT,
-        Runtime::new(store.clone(), profiles(4), handler, config()).drain_until_idle(),
+        Runtime::new(store.clone(), profiles, handler, config()).drain_until_idle(),
     )
     .await
     .expect("the lane never became idle after a handler panicked")
