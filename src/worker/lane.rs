@@ -31,7 +31,6 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use futures::{FutureExt, Sink};
 use std::collections::{HashSet, VecDeque};
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -39,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use tokio_util::task::AbortOnDropHandle;
 
 /// Completions written per transaction at most.
 const MAX_GROUP: usize = 1_024;
@@ -513,7 +513,7 @@ impl tower::Service<Task<ClaimedOrder>> for HandleService {
     /// future (apalis giving up at the end of a shutdown's grace period) aborts the order's task,
     /// as dropping the order's future did.
     fn call(&mut self, task: Task<ClaimedOrder>) -> Self::Future {
-        let handle = AbortOnDrop(tokio::spawn(self.lane.clone().process(task.args)));
+        let handle = AbortOnDropHandle::new(tokio::spawn(self.lane.clone().process(task.args)));
         async move {
             match handle.await {
                 Ok(done) => done,
@@ -521,22 +521,5 @@ impl tower::Service<Task<ClaimedOrder>> for HandleService {
             }
         }
         .boxed()
-    }
-}
-
-/// A spawned task that is aborted when its handle is dropped before it finished.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
