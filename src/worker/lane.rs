@@ -66,7 +66,8 @@ pub(crate) struct Lane {
     /// Orders whose handler was invoked and whose completion is not yet durable. They may have
     /// reached the provider, so a shutdown never releases them.
     pub(crate) started: Mutex<HashSet<i64>>,
-    /// Set when the shutdown begins: orders still waiting for a call slot are not started.
+    /// Set when the shutdown begins (the runtime's, shared by its lanes): orders still waiting
+    /// for a call slot are not started.
     pub(crate) stopping: watch::Sender<bool>,
     /// Nudges the fetcher when the last outstanding order finishes (it may now be idle).
     kick: Notify,
@@ -90,6 +91,7 @@ impl Lane {
         handler: Arc<dyn OrderHandler>,
         config: &WorkerConfig,
         clock: Clock,
+        stopping: watch::Sender<bool>,
     ) -> Arc<Lane> {
         let worker_id = format!(
             "{profile_name}/{}/{}",
@@ -109,7 +111,7 @@ impl Lane {
             calls: Arc::new(Semaphore::new(profile.concurrency.max(1) as usize)),
             outstanding: AtomicUsize::new(0),
             started: Mutex::new(HashSet::new()),
-            stopping: watch::Sender::new(false),
+            stopping,
             kick: Notify::new(),
             idle: watch::Sender::new(false),
             claim_gate: Arc::default(),

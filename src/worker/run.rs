@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Why the worker runtime stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,8 @@ pub struct Runtime {
     handler: Arc<dyn OrderHandler>,
     config: WorkerConfig,
     clock: Clock,
+    /// Turns true when a run's shutdown begins; shared by every lane of the run.
+    stopping: watch::Sender<bool>,
 }
 
 impl Runtime {
@@ -88,7 +91,14 @@ impl Runtime {
             handler,
             config,
             clock: Clock::System,
+            stopping: watch::Sender::new(false),
         }
+    }
+
+    /// Turns true the moment a run's shutdown begins (false again when the next run starts):
+    /// from then on no claimed order starts its provider call. Calls already started go on.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// Reads "now" from `clock` (tests).
@@ -129,6 +139,7 @@ impl Runtime {
         F: FnOnce(&[Arc<Lane>]) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.stopping.send_replace(false);
         let lanes: Vec<Arc<Lane>> = self
             .profiles
             .iter()
@@ -140,11 +151,12 @@ impl Runtime {
                     self.handler.clone(),
                     &self.config,
                     self.clock.clone(),
+                    self.stopping.clone(),
                 )
             })
             .collect();
         let signal = shutdown(&lanes);
-        let stopping: Vec<_> = lanes.iter().map(|l| l.stopping.clone()).collect();
+        let stopping = self.stopping.clone();
 
         let mut monitor =
             Monitor::new().shutdown_timeout(Duration::from_secs(self.config.shutdown_grace_secs));
@@ -170,9 +182,7 @@ impl Runtime {
                 signal.await;
                 // Before apalis stops the workers: orders still waiting for a call slot must not
                 // start any more.
-                for s in &stopping {
-                    s.send_replace(true);
-                }
+                stopping.send_replace(true);
                 Ok(())
             })
             .await;

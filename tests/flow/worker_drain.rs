@@ -185,16 +185,20 @@ async fn shutdown_finishes_started_calls_and_releases_claimed_but_unstarted_orde
         })
     };
     let trigger = Arc::new(Notify::new());
-    // The gate opens inside the shutdown future, so the runtime is already stopping when the
-    // blocked calls return: nothing new can start in between.
     let shutdown = {
         let trigger = trigger.clone();
-        async move {
-            trigger.notified().await;
-            gate_tx.send_replace(true);
-        }
+        async move { trigger.notified().await }
     };
     let runtime = Runtime::new(store.clone(), profiles(3), handler, config());
+    // The gate opens once the runtime is stopping, so nothing new can start when the blocked
+    // calls return. (Opening it inside the shutdown future raced: each order runs as a task of
+    // its own, and a waiting order could take a freed slot before the runtime began to stop.)
+    let mut stopping = runtime.stopping();
+    tokio::spawn(async move {
+        if stopping.wait_for(|s| *s).await.is_ok() {
+            gate_tx.send_replace(true);
+        }
+    });
     let running = tokio::spawn(runtime.run(shutdown));
 
     // Act
