@@ -42,8 +42,9 @@ const INSERT_SMALL: &str = "INSERT INTO cardbatch_stage \
 /// The batch's constants come from its row (Postgres has no foreign key from orders to batches:
 /// this join is what guarantees the batch exists; migration 0050). A reference of a deleted
 /// batch (`retired_refs`) is a duplicate too.
-// language=PostgreSQL
-const MOVE: &str = "INSERT INTO orders (batch_id, profile, provider, state, attempts, \
+macro_rules! move_select {
+    () => {
+        "INSERT INTO orders (batch_id, profile, provider, state, attempts, \
     next_attempt_at, created_at, updated_at, order_ref, line, idempotency_key, payload, \
     amount_minor, currency) \
     SELECT b.id, b.profile, b.provider, 'queued', 0, b.created_at, b.created_at, b.created_at, \
@@ -51,8 +52,29 @@ const MOVE: &str = "INSERT INTO orders (batch_id, profile, provider, state, atte
     FROM batches AS b, cardbatch_stage AS s \
     WHERE b.id = $1 AND NOT EXISTS (SELECT 1 FROM retired_refs AS r \
       WHERE r.profile = b.profile AND r.order_ref = s.order_ref) \
-    ORDER BY s.line \
-    ON CONFLICT (profile, order_ref) DO NOTHING";
+    ORDER BY s.line"
+    };
+}
+// language=PostgreSQL
+const MOVE: &str = move_select!();
+/// The move when a staged reference may already be taken: a conflicting row is skipped (and
+/// reported by [`DUPLICATES`]).
+// language=PostgreSQL
+const MOVE_ON_CONFLICT: &str = concat!(
+    move_select!(),
+    " ON CONFLICT (profile, order_ref) DO NOTHING"
+);
+/// The optimistic move runs in this savepoint: a taken reference aborts it with a unique
+/// violation, and the stage moves again with [`MOVE_ON_CONFLICT`]. `ON CONFLICT` inserts each row
+/// speculatively (one more index probe and WAL record per row): about a third of the move's
+/// time when nothing conflicts, which is every chunk of a new file (BENCHMARKS.md). The server
+/// logs the aborted insert as an error (a duplicate key): once per batch at most.
+// language=PostgreSQL
+const SAVEPOINT: &str = "SAVEPOINT cardbatch_move";
+// language=PostgreSQL
+const RELEASE: &str = "RELEASE SAVEPOINT cardbatch_move";
+// language=PostgreSQL
+const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT cardbatch_move";
 /// The staged rows that were not inserted, in file order, each with the order (or retired
 /// reference) holding its reference, and whether the content differs (a pruned order's content
 /// is gone: its reference alone makes the duplicate). Each staged row probes the unique index
@@ -105,6 +127,9 @@ pub(super) struct PgStage {
     small: Vec<crate::domain::NewOrder>,
     /// Rows sent to the staging table and not yet moved.
     staged: u64,
+    /// A move of this batch met a taken reference: the next ones go straight to `ON CONFLICT`
+    /// (a re-submitted file conflicts on every chunk; one aborted insert per batch is enough).
+    conflicted: bool,
     /// Orders and amount per currency of the rows encoded or staged since the last move.
     totals: HashMap<String, (i64, i64)>,
 }
@@ -228,12 +253,7 @@ impl PgStage {
                 duplicates: Vec::new(),
             });
         }
-        let inserted = sqlx::query(MOVE)
-            .bind(batch_id)
-            .persistent(false)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
+        let inserted = self.insert_staged(tx, batch_id).await?;
         let mut duplicates = Vec::new();
         if inserted < staged {
             let rows: Vec<DuplicateRow> = sqlx::query_as(DUPLICATES)
@@ -273,6 +293,41 @@ impl PgStage {
             totals,
             duplicates,
         })
+    }
+
+    /// Inserts the staged rows into `orders`, skipping taken references; returns how many went
+    /// in. Tries a plain insert first (see [`SAVEPOINT`]).
+    async fn insert_staged(
+        &mut self,
+        tx: &mut Transaction<'static, Postgres>,
+        batch_id: &str,
+    ) -> Result<u64> {
+        if !self.conflicted {
+            sqlx::query(SAVEPOINT).execute(&mut **tx).await?;
+            let plain = sqlx::query(MOVE)
+                .bind(batch_id)
+                .persistent(false)
+                .execute(&mut **tx)
+                .await;
+            match plain {
+                Ok(done) => {
+                    sqlx::query(RELEASE).execute(&mut **tx).await?;
+                    return Ok(done.rows_affected());
+                }
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    sqlx::query(ROLLBACK).execute(&mut **tx).await?;
+                    sqlx::query(RELEASE).execute(&mut **tx).await?;
+                    self.conflicted = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(sqlx::query(MOVE_ON_CONFLICT)
+            .bind(batch_id)
+            .persistent(false)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
     }
 }
 

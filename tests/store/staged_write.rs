@@ -163,6 +163,57 @@ async fn postgres_a_copy_failing_mid_batch_leaves_no_batch() {
     assert_eq!(again.inserted, 10);
 }
 
+/// Orders staged before they move into `orders` (the writer's `STAGE_ROWS`).
+const STAGE: u64 = 100_000;
+
+/// The first stage of a batch moves with a plain insert; the second meets references already
+/// taken (by the first stage and by an earlier batch), so its plain insert is rolled back to its
+/// savepoint and the stage moves again skipping them: every duplicate is reported on its line,
+/// everything else is inserted once, and the counters equal a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_later_stage_that_meets_taken_references_moves_again_and_reports_them() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // Arrange: lines 2..=STAGE+1 are the first stage, all new. In the second stage, line
+    // STAGE+100 repeats line 2's reference and line STAGE+200 repeats e-5 of an earlier batch.
+    let store = db.store().await;
+    let earlier = submit(&store, "uqpay", orders("e", 10)).await;
+    let total = STAGE + 1_000;
+    let mut rows = orders("n", total);
+    rows[at_line(STAGE + 100)] = order(STAGE + 100, "n-0");
+    let mut same = order(7, "e-5");
+    same.line = STAGE + 200;
+    rows[at_line(STAGE + 200)] = same;
+
+    // Act
+    let batch = new_batch("uqpay");
+    let mut writer = store.batch_writer(&batch).await.unwrap();
+    for o in rows {
+        writer.push(o).await.unwrap();
+    }
+    let report = writer.commit().await.unwrap();
+
+    // Assert
+    assert_eq!(report.inserted, total - 2);
+    assert_eq!(report.duplicates, 2);
+    let samples: Vec<(u64, DuplicateOf)> = report
+        .samples
+        .iter()
+        .map(|s| (s.line, s.duplicate_of.clone()))
+        .collect();
+    assert_eq!(
+        samples,
+        vec![
+            (STAGE + 100, DuplicateOf::EarlierLine(2)),
+            (STAGE + 200, DuplicateOf::Batch(earlier.batch_id)),
+        ]
+    );
+    let summary = store.batch_status(batch.id).await.unwrap().summary;
+    assert_eq!(summary.total(), total - 2);
+    assert_counters_match_a_recount(&store).await;
+}
+
 fn at_line(line: u64) -> usize {
     (line - 2) as usize
 }
