@@ -1,6 +1,6 @@
 //! The batch writer: one transaction per batch, duplicates reported by owner.
 
-use crate::support::{TestDb, new_batch, order, orders, submit};
+use crate::support::{TestDb, duplicate_samples, new_batch, order, orders, submit};
 use cardbatch::domain::OrderState;
 use cardbatch::store::{BatchInsertReport, DuplicateOf};
 
@@ -121,11 +121,7 @@ async fn a_ref_repeated_within_the_file_points_at_its_earlier_line(db: TestDb) {
     assert_eq!(report.duplicates, 2);
     assert_eq!(report.duplicates_within_file, 2);
     assert!(report.duplicates_by_batch.is_empty());
-    let samples: Vec<(u64, DuplicateOf)> = report
-        .samples
-        .iter()
-        .map(|s| (s.line, s.duplicate_of.clone()))
-        .collect();
+    let samples = duplicate_samples(&report);
     assert_eq!(
         samples,
         vec![

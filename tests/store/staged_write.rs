@@ -3,7 +3,7 @@
 //! against earlier batches are reported on their lines across `COPY` chunks, the counters count
 //! only what was inserted, and a failure in the middle leaves no batch.
 
-use crate::support::{TestDb, new_batch, order, orders, submit};
+use crate::support::{TestDb, duplicate_samples, new_batch, order, orders, submit};
 use cardbatch::domain::NewOrder;
 use cardbatch::store::{DuplicateOf, Store};
 
@@ -101,11 +101,7 @@ async fn duplicates_across_copy_chunks_are_reported_on_their_lines_and_counted_o
     assert_eq!(conflicts, vec![15_000, 24_000]);
     assert_eq!(report.duplicates_within_file, 2);
     assert_eq!(report.duplicates_by_batch.get(&earlier.batch_id), Some(&10));
-    let samples: Vec<(u64, DuplicateOf)> = report
-        .samples
-        .iter()
-        .map(|s| (s.line, s.duplicate_of.clone()))
-        .collect();
+    let samples = duplicate_samples(&report);
     let mut expected = vec![(15_000, DuplicateOf::EarlierLine(3))];
     expected.extend((0..10).map(|i| (20_000 + i, DuplicateOf::Batch(earlier.batch_id))));
     expected.push((24_000, DuplicateOf::EarlierLine(14_999)));
@@ -187,21 +183,12 @@ async fn postgres_a_later_stage_that_meets_taken_references_moves_again_and_repo
     rows[at_line(STAGE + 200)] = same;
 
     // Act
-    let batch = new_batch("uqpay");
-    let mut writer = store.batch_writer(&batch).await.unwrap();
-    for o in rows {
-        writer.push(o).await.unwrap();
-    }
-    let report = writer.commit().await.unwrap();
+    let report = submit(&store, "uqpay", rows).await;
 
     // Assert
     assert_eq!(report.inserted, total - 2);
     assert_eq!(report.duplicates, 2);
-    let samples: Vec<(u64, DuplicateOf)> = report
-        .samples
-        .iter()
-        .map(|s| (s.line, s.duplicate_of.clone()))
-        .collect();
+    let samples = duplicate_samples(&report);
     assert_eq!(
         samples,
         vec![
@@ -209,7 +196,7 @@ async fn postgres_a_later_stage_that_meets_taken_references_moves_again_and_repo
             (STAGE + 200, DuplicateOf::Batch(earlier.batch_id)),
         ]
     );
-    let summary = store.batch_status(batch.id).await.unwrap().summary;
+    let summary = store.batch_status(report.batch_id).await.unwrap().summary;
     assert_eq!(summary.total(), total - 2);
     assert_counters_match_a_recount(&store).await;
 }
