@@ -1,6 +1,7 @@
 //! The Postgres side of the batch writer: orders stream into a temporary staging table with
-//! `COPY ... FROM STDIN`, then move into `orders` with one `INSERT ... SELECT ... ON CONFLICT DO
-//! NOTHING` per staged chunk, all inside the batch's transaction.
+//! `COPY ... FROM STDIN`, then move into `orders` with one `INSERT ... SELECT` per staged chunk,
+//! all inside the batch's transaction. The move is a plain insert in a savepoint; if a reference
+//! is taken it is rolled back and made again with `ON CONFLICT DO NOTHING`.
 //!
 //! `COPY` costs the server a fraction of what a bound multi-row `INSERT` does (no parameter
 //! arrays to decode, no plan per statement), and the staging table is temporary, so its rows

@@ -1,5 +1,6 @@
 //! The batch writer's bulk path (Postgres: `COPY` into a staging table, then one `INSERT ...
-//! SELECT ... ON CONFLICT` per stage): text arrives byte for byte, duplicates within the file and
+//! SELECT` per stage, again with `ON CONFLICT` when a reference is taken): text arrives byte for
+//! byte, duplicates within the file and
 //! against earlier batches are reported on their lines across `COPY` chunks, the counters count
 //! only what was inserted, and a failure in the middle leaves no batch.
 
