@@ -201,7 +201,14 @@ impl Store {
     }
 
     /// Pushes the lease deadline of every order `worker_id` holds to `expires_at_ms`; returns how
-    /// many it holds. Called periodically while calls run longer than a lease would allow.
+    /// many it extended. Called periodically (every third of a lease) while the worker runs.
+    ///
+    /// On Postgres an order whose row another transaction is writing right now (this worker's
+    /// completion or fence group) is skipped this time, not waited for: waiting while holding the
+    /// rows already extended deadlocked with completion groups, which lock the same rows in
+    /// another order; each deadlock stalled both for `deadlock_timeout` (1 s) and failed one of
+    /// them. A skipped order is extended by the next heartbeat, a third of a lease later, unless
+    /// the write that held it settled the order first.
     pub async fn order_lease_extend(
         &self,
         profile: &str,
@@ -210,17 +217,21 @@ impl Store {
     ) -> Result<u64> {
         // `profile` and `state` let the engine use the small `orders_leased` index.
         // language=SQL
-        const SQL: &str = "UPDATE orders SET lease_expires_at = $3 \
+        const SQLITE: &str = "UPDATE orders SET lease_expires_at = $3 \
             WHERE profile = $1 AND state = 'in_flight' AND lease_owner = $2";
+        // language=PostgreSQL
+        const POSTGRES: &str = "UPDATE orders SET lease_expires_at = $3 WHERE id IN ( \
+            SELECT id FROM orders WHERE profile = $1 AND state = 'in_flight' AND lease_owner = $2 \
+            FOR NO KEY UPDATE SKIP LOCKED)";
         let done = match &self.db {
-            Db::Sqlite { write, .. } => sqlx::query(SQL)
+            Db::Sqlite { write, .. } => sqlx::query(SQLITE)
                 .bind(profile.to_owned())
                 .bind(worker_id.to_owned())
                 .bind(expires_at_ms)
                 .execute(write)
                 .await?
                 .rows_affected(),
-            Db::Postgres(pool) => sqlx::query(SQL)
+            Db::Postgres(pool) => sqlx::query(POSTGRES)
                 .bind(profile)
                 .bind(worker_id)
                 .bind(expires_at_ms)

@@ -362,6 +362,70 @@ async fn an_extended_lease_keeps_the_order_from_a_takeover(db: TestDb) {
     );
 }
 
+/// The heartbeat never waits for a row another transaction is writing (on Postgres). Before, it
+/// locked the rows it had extended and waited for the one a completion group held, while the
+/// group waited for one of those: a deadlock, one of them failed after `deadlock_timeout`. Here
+/// the "group" holds the second order's row and, after the heartbeat, writes the first one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_heartbeat_skips_a_row_being_written_instead_of_deadlocking_with_it() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    // Arrange: w1 holds two orders; another transaction holds the second one's row.
+    let store = db.store().await;
+    submit(&store, "uqpay", orders("a", 2)).await;
+    let held = claim(&store, "w1", 2, NOW).await;
+    let (first, second) = (held[0].id, held[1].id);
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let mut group = pool.begin().await.unwrap();
+    // language=PostgreSQL
+    const TOUCH: &str = "UPDATE orders SET updated_at = updated_at + 1 WHERE id = $1";
+    sqlx::query(TOUCH)
+        .bind(second)
+        .execute(&mut *group)
+        .await
+        .unwrap();
+    let later = NOW + 50_000;
+
+    // Act: the heartbeat runs while the second row is held (a hang here is the bug: it would
+    // wait for the group, which only ends after it); then the group writes the first row too.
+    let extended = tokio::time::timeout(
+        Duration::from_secs(60),
+        store.order_lease_extend("uqpay", "w1", later),
+    )
+    .await
+    .expect("the heartbeat waited for a row being written")
+    .unwrap();
+    sqlx::query(TOUCH)
+        .bind(first)
+        .execute(&mut *group)
+        .await
+        .expect("the group's write of the first row goes through");
+    group.commit().await.unwrap();
+
+    // Assert: the first order's lease was extended, the second (held) is left to the next beat.
+    assert_eq!(extended, 1);
+    let lease = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            // language=PostgreSQL
+            const SQL: &str = "SELECT lease_expires_at FROM orders WHERE id = $1";
+            let (at,): (Option<i64>,) =
+                sqlx::query_as(SQL).bind(id).fetch_one(&pool).await.unwrap();
+            at
+        }
+    };
+    assert_eq!(lease(first).await, Some(later));
+    assert_ne!(lease(second).await, Some(later));
+    assert_eq!(
+        store
+            .order_lease_extend("uqpay", "w1", later)
+            .await
+            .unwrap(),
+        2
+    );
+}
+
 async fn a_waiting_worker_is_woken_when_orders_are_queued(db: TestDb) {
     // Arrange: on Postgres the orders come from another store (another process, as far as the
     // database can tell), so only LISTEN/NOTIFY can wake the waiter; on SQLite, which has no
