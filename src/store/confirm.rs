@@ -174,6 +174,7 @@ impl Store {
             }
             Db::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                pg_lock_in_id_order(&mut tx, &first).await?;
                 settle_in!(tx, pg_confirm, pg_settle, pg_attempt_insert)
             }
         };
@@ -306,6 +307,30 @@ async fn sqlite_settle(
     sqlx::query(SQLITE_SETTLE)
         .bind(serde_json::Value::Array(rows).to_string())
         .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Locks the orders a group confirms, in id order, before it writes any of them. Two processors
+/// settling events of the same orders received in different orders would otherwise lock the rows
+/// in their own orders (the confirm's `UPDATE ... FROM UNNEST` follows the array) and deadlock;
+/// each deadlock stalls both for `deadlock_timeout` (1 s) and fails one group. In id order, one
+/// waits for the other.
+async fn pg_lock_in_id_order(
+    tx: &mut Transaction<'static, Postgres>,
+    first: &[&OrderConfirmation],
+) -> Result<()> {
+    if first.is_empty() {
+        return Ok(());
+    }
+    // language=PostgreSQL
+    // Not `in_flight` rows: the confirm cannot move them, and waiting for one a worker is
+    // completing would bring the completion's own lock order into the cycle.
+    const LOCK: &str = "SELECT id FROM orders WHERE id = ANY($1) AND state <> 'in_flight' \
+        ORDER BY id FOR NO KEY UPDATE";
+    sqlx::query(LOCK)
+        .bind(first.iter().map(|c| c.order_id).collect::<Vec<i64>>())
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -8,6 +8,7 @@ mod support;
 mod activity;
 mod batch;
 mod claim;
+mod confirm_locks;
 mod controls;
 mod counters;
 mod fence;

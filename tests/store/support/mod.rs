@@ -8,6 +8,8 @@ mod db;
 mod counters;
 #[path = "../../support/orders.rs"]
 mod orders;
+#[path = "../../support/wait.rs"]
+mod wait;
 
 mod csv;
 
@@ -15,6 +17,7 @@ pub use counters::assert_counters_recount;
 pub use csv::{UQPAY_IDS, data_rows, example, header_error, no_defaults, read_all, read_str};
 pub use db::TestDb;
 pub use orders::{new_batch, order, orders, submit};
+pub use wait::wait_until;
 
 /// The report's sample duplicates as (line, what it repeats), in file order.
 pub fn duplicate_samples(
