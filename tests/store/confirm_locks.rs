@@ -2,48 +2,14 @@
 //! same orders take the orders' rows in id order, so one waits for the other instead of both
 //! deadlocking and one failing after `deadlock_timeout`.
 
-use crate::support::{TestDb, orders, submit, wait_until};
-use cardbatch::domain::{OrderState, ProviderRefs};
-use cardbatch::store::{
-    Completion, ConfirmedBy, EventOutcome, EventSettlement, OrderConfirmation, Store,
-};
+use crate::support::{TestDb, completion, orders, settlement, submit, wait_until};
+use cardbatch::domain::OrderState;
+use cardbatch::store::{EventSettlement, Store};
 use std::time::Duration;
 
 const LEASE: Duration = Duration::from_secs(60);
 const NOW: i64 = 10_000;
 const WAIT: Duration = Duration::from_secs(60);
-
-fn submitted(order_id: i64) -> Completion {
-    let card = serde_json::json!({ "card_id": format!("card-{order_id}") });
-    Completion {
-        order_id,
-        state: OrderState::Submitted,
-        next_attempt_at: None,
-        provider_refs: Some(serde_json::from_value::<ProviderRefs>(card).unwrap()),
-        error: None,
-        attempts: Vec::new(),
-        nothing_sent: false,
-    }
-}
-
-/// A matched event (the events need not exist for this test: their outcome update finds none).
-fn issued(event_id: i64, order_id: i64) -> EventSettlement {
-    EventSettlement {
-        event_id,
-        outcome: EventOutcome::Matched,
-        order_id: Some(order_id),
-        note: String::new(),
-        recheck_at_ms: 0,
-        confirm: Some(OrderConfirmation {
-            order_id,
-            state: OrderState::Issued,
-            by: ConfirmedBy::Webhook,
-            provider_refs: None,
-            error: None,
-        }),
-        calls: Vec::new(),
-    }
-}
 
 /// Sessions of this test's database waiting for a lock (a row's transaction, or its tuple lock
 /// when another session queued for the row first).
@@ -78,7 +44,14 @@ async fn postgres_two_groups_settling_the_same_orders_in_opposite_order_both_suc
     ids.sort();
     let (a, b) = (ids[0], ids[1]);
     store
-        .order_complete_many("w1", &[submitted(a), submitted(b)], NOW)
+        .order_complete_many(
+            "w1",
+            &[
+                completion(a, OrderState::Submitted),
+                completion(b, OrderState::Submitted),
+            ],
+            NOW,
+        )
         .await
         .unwrap();
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
@@ -95,12 +68,18 @@ async fn postgres_two_groups_settling_the_same_orders_in_opposite_order_both_suc
     let settle = |store: Store, group: Vec<EventSettlement>| {
         tokio::spawn(async move { store.webhook_event_settle_many(&group, NOW + 1_000).await })
     };
-    let first = settle(store.clone(), vec![issued(1, a), issued(2, b)]);
+    let first = settle(
+        store.clone(),
+        vec![settlement(1, Some(a)), settlement(2, Some(b))],
+    );
     wait_until("the first group to wait", WAIT, || async {
         waiting_for_a_row(&pool).await >= 1
     })
     .await;
-    let second = settle(store.clone(), vec![issued(3, b), issued(4, a)]);
+    let second = settle(
+        store.clone(),
+        vec![settlement(3, Some(b)), settlement(4, Some(a))],
+    );
     wait_until("the second group to wait", WAIT, || async {
         waiting_for_a_row(&pool).await >= 2
     })

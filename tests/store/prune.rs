@@ -2,13 +2,12 @@
 //! replaced and everything else kept; a dry run only counts; a pruned or a deleted batch's file
 //! re-uploaded ingests nothing.
 
-use crate::support::{TestDb, orders, submit};
+use crate::support::{TestDb, completion, orders, settlement, submit};
 use cardbatch::config::{DEFAULT_SANDBOX_ADDR, Profile};
-use cardbatch::domain::{OrderState, ProviderKind, ProviderRefs};
+use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::ingest::{SubmitOptions, SubmitOutcome, SubmitReport, submit as submit_csv};
 use cardbatch::store::{
-    Completion, ConfirmedBy, EventOutcome, EventSettlement, NewWebhookEvent, OrderConfirmation,
-    PRUNED, PruneCount, Store,
+    Completion, EventOutcome, EventSettlement, NewWebhookEvent, PRUNED, PruneCount, Store,
 };
 use std::path::Path;
 use std::time::Duration;
@@ -23,20 +22,6 @@ on_both_engines!(
     a_deleted_batchs_file_reuploaded_ingests_nothing,
 );
 
-fn done(order_id: i64, state: OrderState) -> Completion {
-    let card = serde_json::json!({ "card_id": format!("card-{order_id}") });
-    Completion {
-        order_id,
-        state,
-        next_attempt_at: (state == OrderState::RetryWait).then_some(NOW + 60_000),
-        provider_refs: (state == OrderState::Submitted)
-            .then(|| serde_json::from_value::<ProviderRefs>(card).unwrap()),
-        error: (state != OrderState::Submitted).then(|| ("E1".into(), "refused".into())),
-        attempts: Vec::new(),
-        nothing_sent: false,
-    }
-}
-
 fn event(key: &str) -> NewWebhookEvent {
     NewWebhookEvent {
         endpoint: "uqpay".into(),
@@ -44,27 +29,6 @@ fn event(key: &str) -> NewWebhookEvent {
         event_type: "card.create.succeeded".into(),
         profile: Some("uqpay".into()),
         body: format!(r#"{{"id":"{key}","cardholder":"Ana Souza","email":"ana@example.com"}}"#),
-    }
-}
-
-fn settle(event_id: i64, order_id: Option<i64>) -> EventSettlement {
-    EventSettlement {
-        event_id,
-        outcome: match order_id {
-            Some(_) => EventOutcome::Matched,
-            None => EventOutcome::Unmatched,
-        },
-        order_id,
-        note: String::new(),
-        recheck_at_ms: 0,
-        confirm: order_id.map(|order_id| OrderConfirmation {
-            order_id,
-            state: OrderState::Issued,
-            by: ConfirmedBy::Webhook,
-            provider_refs: None,
-            error: None,
-        }),
-        calls: Vec::new(),
     }
 }
 
@@ -98,7 +62,7 @@ async fn prune_replaces_the_personal_data_of_settled_orders_and_keeps_the_rest(d
     let completions: Vec<Completion> = ids
         .iter()
         .zip(outcomes)
-        .map(|(&id, s)| done(id, s))
+        .map(|(&id, s)| completion(id, s))
         .collect();
     store
         .order_complete_many("w1", &completions, NOW)
@@ -113,7 +77,7 @@ async fn prune_replaces_the_personal_data_of_settled_orders_and_keeps_the_rest(d
     let settlements: Vec<EventSettlement> = pending
         .iter()
         .zip([Some(ids[0]), Some(ids[1]), None])
-        .map(|(e, order)| settle(e.id, order))
+        .map(|(e, order)| settlement(e.id, order))
         .collect();
     store
         .webhook_event_settle_many(&settlements, NOW + 2_000)
@@ -233,7 +197,7 @@ async fn settled_batch(
     assert_eq!(claimed.len() as u64, n);
     let completions: Vec<Completion> = claimed
         .iter()
-        .map(|o| done(o.id, OrderState::Rejected))
+        .map(|o| completion(o.id, OrderState::Rejected))
         .collect();
     store
         .order_complete_many("w1", &completions, now)
