@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
         // The reader of our stdout went away (`| head`): stop quietly, as `yes | head` does.
         Err(err) if cardbatch::cli::is_closed_pipe(&err) => ExitCode::from(141),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cardbatch::cli::error_line(&err));
             ExitCode::FAILURE
         }
     }

@@ -15,7 +15,7 @@ mod schedules;
 mod submit;
 
 pub use args::{Cli, Command, LogFormat, SchedulesAction, TokenCommand};
-pub use output::{is_closed_pipe, neutralise_cell};
+pub use output::{error_line, is_closed_pipe, neutralise_cell};
 pub use reconcile::print_reconcile_report;
 
 use crate::app::Services;

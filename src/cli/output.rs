@@ -43,6 +43,26 @@ pub fn is_closed_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// `err` and its causes on one line, `a: b: c`, each cause once. Many of our errors name their
+/// cause in their own message and also expose it as their source (thiserror's `{0}` with
+/// `#[from]`), and sqlx's errors do the same, so anyhow's `{:#}` printed the same text two or
+/// three times ("unable to open database file: unable to open database file"). A cause whose
+/// text the line already holds is left out.
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Prints rows as a table sized to the terminal.
 pub fn print_table(
     headers: &[&str],
@@ -75,6 +95,26 @@ pub fn format_minor(minor: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot open the store: {0}")]
+    struct Outer(#[from] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct Inner;
+
+    #[test]
+    fn an_error_line_names_each_cause_once() {
+        let repeated = anyhow::Error::from(Outer(Inner));
+        assert_eq!(
+            format!("{repeated:#}"),
+            "cannot open the store: disk full: disk full"
+        );
+        assert_eq!(error_line(&repeated), "cannot open the store: disk full");
+        let distinct = anyhow::Error::from(Inner).context("writing the batch");
+        assert_eq!(error_line(&distinct), "writing the batch: disk full");
+    }
 
     #[test]
     fn minor_units_print_with_two_decimals() {

@@ -324,9 +324,9 @@ async fn pg_lock_in_id_order(
     if first.is_empty() {
         return Ok(());
     }
-    // language=PostgreSQL
     // Not `in_flight` rows: the confirm cannot move them, and waiting for one a worker is
     // completing would bring the completion's own lock order into the cycle.
+    // language=PostgreSQL
     const LOCK: &str = "SELECT id FROM orders WHERE id = ANY($1) AND state <> 'in_flight' \
         ORDER BY id FOR NO KEY UPDATE";
     sqlx::query(LOCK)

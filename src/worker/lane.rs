@@ -66,9 +66,9 @@ pub(crate) struct Lane {
     /// Orders whose handler was invoked and whose completion is not yet durable. They may have
     /// reached the provider, so a shutdown never releases them.
     pub(crate) started: Mutex<HashSet<i64>>,
-    /// Set when the shutdown begins (the runtime's, shared by its lanes): orders still waiting
-    /// for a call slot are not started.
-    pub(crate) stopping: watch::Sender<bool>,
+    /// Set when the shutdown begins (the runtime's flag, shared by its lanes): orders still
+    /// waiting for a call slot are not started.
+    stopping: watch::Receiver<bool>,
     /// Nudges the fetcher when the last outstanding order finishes (it may now be idle).
     kick: Notify,
     /// `true` while the lane has nothing due and nothing running.
@@ -91,7 +91,7 @@ impl Lane {
         handler: Arc<dyn OrderHandler>,
         config: &WorkerConfig,
         clock: Clock,
-        stopping: watch::Sender<bool>,
+        stopping: watch::Receiver<bool>,
     ) -> Arc<Lane> {
         let worker_id = format!(
             "{profile_name}/{}/{}",
@@ -204,7 +204,7 @@ impl Lane {
         let id = order.id;
         // 1. Wait for a call slot; once the shutdown began, leave the order unstarted (it is
         //    released afterwards).
-        let mut stopping = self.stopping.subscribe();
+        let mut stopping = self.stopping.clone();
         let slot = tokio::select! {
             biased;
             _ = stopping.wait_for(|s| *s) => return Ok(()),

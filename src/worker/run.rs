@@ -151,7 +151,7 @@ impl Runtime {
                     self.handler.clone(),
                     &self.config,
                     self.clock.clone(),
-                    self.stopping.clone(),
+                    self.stopping.subscribe(),
                 )
             })
             .collect();
