@@ -96,7 +96,11 @@ async fn create(
                 format!("request body is not valid JSON: {e}"),
             )
         })
-        .and_then(|parsed| validate_create(&core.fixtures, &parsed))
+        .and_then(|parsed| {
+            validate_create(&core.fixtures, &parsed, |id| {
+                uqpay.cardholders.find(&client, id)
+            })
+        })
         .and_then(|valid| uqpay.funds.take(&valid).map(|()| valid));
     let (status, answer) = match outcome {
         Ok(valid) => {

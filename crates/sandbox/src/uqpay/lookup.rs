@@ -86,12 +86,12 @@ pub async fn get_order(
     )
 }
 
-struct Page {
+pub(super) struct Page {
     size: usize,
     number: usize,
 }
 
-fn page(query: &HashMap<String, String>) -> Result<Page, ApiError> {
+pub(super) fn page(query: &HashMap<String, String>) -> Result<Page, ApiError> {
     let number = |name: &str, default: usize, max: usize| -> Result<usize, ApiError> {
         match query.get(name) {
             None => Ok(default),
@@ -113,7 +113,7 @@ fn page(query: &HashMap<String, String>) -> Result<Page, ApiError> {
     })
 }
 
-fn paginate(items: Vec<Value>, page: &Page) -> Value {
+pub(super) fn paginate(items: Vec<Value>, page: &Page) -> Value {
     let total = items.len();
     let data: Vec<Value> = items
         .into_iter()

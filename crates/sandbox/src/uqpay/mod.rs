@@ -7,6 +7,9 @@
 //!   BIN card pools); the card is PENDING, then ACTIVE or FAILED
 //!   with a signed webhook (`lifecycle.rs`).
 //! - `GET /v1/issuing/cards[/{card_id}[/order]]`, `GET /v1/issuing/products` (`lookup.rs`).
+//! - `POST /v1/issuing/cardholders`, `GET /v1/issuing/cardholders[/{id}]` (`cardholders.rs`):
+//!   cards can be issued to the fixtures' cardholders and to those a client creates.
+//! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
 //! - Rate limit: `faults.rate_limit_per_minute` (UQPAY's fixed per-minute window per client;
@@ -22,6 +25,7 @@
 //!   `sub_account_not_found`.
 
 mod auth;
+mod cardholders;
 mod cards;
 mod create;
 mod funds;
@@ -40,7 +44,7 @@ use super::core::{Core, retry_after_secs};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cardbatch_types::ProviderKind;
 use std::sync::Arc;
@@ -56,6 +60,7 @@ pub struct Uqpay {
     tokens: auth::TokenStore,
     idempotency: idempotency::IdempotencyStore,
     cards: cards::CardStore,
+    cardholders: cardholders::CardholderStore,
     funds: funds::Funds,
 }
 
@@ -79,6 +84,7 @@ pub fn router(core: Arc<Core>) -> Router {
         tokens: auth::TokenStore::new(),
         idempotency: idempotency::IdempotencyStore::default(),
         cards: cards::CardStore::default(),
+        cardholders: cardholders::CardholderStore::new(&core.fixtures.uqpay.cardholders),
         funds: funds::Funds::new(&core.fixtures),
         core,
     });
@@ -91,11 +97,34 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/v1/issuing/cards/{card_id}", get(lookup::get_card))
         .route("/v1/issuing/cards/{card_id}/order", get(lookup::get_order))
         .route("/v1/issuing/products", get(lookup::list_products))
+        .route(
+            "/v1/issuing/cardholders",
+            post(cardholders::create_cardholder).get(cardholders::list_cardholders),
+        )
+        .route(
+            "/v1/issuing/cardholders/{id}",
+            get(cardholders::get_cardholder),
+        )
+        .fallback(unknown_path)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             count_request,
         ))
         .with_state(state)
+}
+
+/// A path UQPAY's issuing API does not have: its typed `not_found` rather than an empty 404.
+async fn unknown_path(request: Request) -> Response {
+    ApiError::not_found(
+        axum::http::StatusCode::NOT_FOUND,
+        "resource_not_found",
+        format!(
+            "{} {} does not exist",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+    .into_response()
 }
 
 async fn count_request(State(uqpay): State<Arc<Uqpay>>, request: Request, next: Next) -> Response {

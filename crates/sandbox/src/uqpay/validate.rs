@@ -38,8 +38,12 @@ fn str_field<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>, ApiErro
     }
 }
 
-/// Checks a parsed create body.
-pub fn validate_create(fixtures: &Fixtures, body: &Value) -> Result<ValidCreate, ApiError> {
+/// Checks a parsed create body; `cardholder` finds a cardholder the client may issue to.
+pub fn validate_create(
+    fixtures: &Fixtures,
+    body: &Value,
+    cardholder: impl Fn(&str) -> Option<UqpayCardholder>,
+) -> Result<ValidCreate, ApiError> {
     if !body.is_object() {
         return Err(ApiError::invalid(
             "invalid_request",
@@ -94,7 +98,7 @@ pub fn validate_create(fixtures: &Fixtures, body: &Value) -> Result<ValidCreate,
             format!("card_currency {currency} is not supported by the card product"),
         ));
     }
-    let cardholder = fixtures.uqpay_cardholder(cardholder_id).ok_or_else(|| {
+    let cardholder = cardholder(cardholder_id).ok_or_else(|| {
         ApiError::not_found(
             StatusCode::BAD_REQUEST,
             "cardholder_not_found",
@@ -133,7 +137,7 @@ pub fn validate_create(fixtures: &Fixtures, body: &Value) -> Result<ValidCreate,
     }
     Ok(ValidCreate {
         product: product.clone(),
-        cardholder: cardholder.clone(),
+        cardholder,
         card_currency: currency.to_string(),
         card_limit,
         metadata,

@@ -1,3 +1,4 @@
+mod cardholders;
 mod create;
 mod idempotency;
 mod lookup;
