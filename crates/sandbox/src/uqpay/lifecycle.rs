@@ -66,21 +66,28 @@ fn complete(uqpay: &Arc<Uqpay>, card_id: &str) {
             &card.card_limit,
         );
     }
-    let Some(url) = settings.webhook_url.clone() else {
-        return;
-    };
     let event_type = if failed {
         "card.create.failed"
     } else {
         "card.create.succeeded"
+    };
+    send_webhook(uqpay, event_type, &card.card_order_id, card.webhook_data());
+}
+
+/// Sends a signed card event (`source_id`: the card order it concerns) to the configured URL,
+/// retried on the schedule above; nothing when no URL is configured.
+pub fn send_webhook(uqpay: &Uqpay, event_type: &str, source_id: &str, data: serde_json::Value) {
+    let settings = uqpay.settings();
+    let Some(url) = settings.webhook_url.clone() else {
+        return;
     };
     let body = json!({
         "version": "V1.6.0",
         "event_name": "ISSUING",
         "event_type": event_type,
         "event_id": uuid::Uuid::new_v4().to_string(),
-        "source_id": card.card_order_id,
-        "data": card.webhook_data(),
+        "source_id": source_id,
+        "data": data,
     });
     let secret = settings.webhook_secret.clone();
     let core: Arc<Core> = Arc::clone(&uqpay.core);

@@ -9,6 +9,7 @@
 //! - `GET /v1/issuing/cards[/{card_id}[/order]]`, `GET /v1/issuing/products` (`lookup.rs`).
 //! - `POST /v1/issuing/cardholders`, `GET /v1/issuing/cardholders[/{id}]` (`cardholders.rs`):
 //!   cards can be issued to the fixtures' cardholders and to those a client creates.
+//! - `POST /v1/issuing/cards/{card_id}/status`: freeze, unfreeze, cancel (`status.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
@@ -32,6 +33,7 @@ mod funds;
 mod idempotency;
 mod lifecycle;
 mod lookup;
+mod status;
 mod validate;
 mod wire;
 
@@ -96,6 +98,10 @@ pub fn router(core: Arc<Core>) -> Router {
         )
         .route("/v1/issuing/cards/{card_id}", get(lookup::get_card))
         .route("/v1/issuing/cards/{card_id}/order", get(lookup::get_order))
+        .route(
+            "/v1/issuing/cards/{card_id}/status",
+            post(status::update_status),
+        )
         .route("/v1/issuing/products", get(lookup::list_products))
         .route(
             "/v1/issuing/cardholders",

@@ -2,5 +2,6 @@ mod cardholders;
 mod create;
 mod idempotency;
 mod lookup;
+mod status;
 mod token;
 mod validation;
