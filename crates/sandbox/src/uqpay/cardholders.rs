@@ -14,9 +14,9 @@
 //! - Fixture cardholders are visible to every client; a created one only to its client.
 
 use super::auth::authenticate;
-use super::idempotency::{Begin, MAX_KEY_LEN, fingerprint};
-use super::lookup::{page, paginate};
-use super::wire::{ApiError, PROCESSING_MESSAGE, uqpay_time};
+use super::idempotency::{fingerprint, required_key, take_key};
+use super::lookup::{authorized, page, paginate, respond};
+use super::wire::{ApiError, uqpay_time};
 use super::{PROVIDER, Uqpay};
 use crate::fixtures::UqpayCardholder;
 use axum::Json;
@@ -120,40 +120,10 @@ pub async fn create_cardholder(
 async fn create(uqpay: &Uqpay, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let client = authenticate(uqpay, headers)?;
     uqpay.rate_limit(&client)?;
-    let key = headers
-        .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(ApiError::idempotency(
-            "invalid_idempotency_key",
-            format!("x-idempotency-key is required and at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = required_key(headers)?;
     let core = &uqpay.core;
-    match uqpay
-        .idempotency
-        .begin(&client, key, fingerprint(body), core.clock.now_ms())
-    {
-        Begin::Proceed => {}
-        Begin::Replay(status, body) => {
-            core.stats.incr(PROVIDER, "idempotent_replays");
-            return Ok((status, Json(body)).into_response());
-        }
-        Begin::Processing => {
-            return Err(ApiError::Legacy {
-                status: StatusCode::BAD_REQUEST,
-                code: 200,
-                message: PROCESSING_MESSAGE.into(),
-            });
-        }
-        Begin::Conflict => {
-            return Err(ApiError::idempotency(
-                "key_conflict",
-                "x-idempotency-key was already used with a different request",
-            ));
-        }
+    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(body))? {
+        return Ok(replay);
     }
     core.latency(PROVIDER).await;
     let outcome = serde_json::from_slice::<Value>(body)
@@ -367,13 +337,6 @@ fn conflict(code: &'static str, message: &str) -> ApiError {
     }
 }
 
-async fn authorized(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
-    let client = authenticate(uqpay, headers)?;
-    uqpay.rate_limit(&client)?;
-    uqpay.core.latency(PROVIDER).await;
-    Ok(client)
-}
-
 fn cards_of(uqpay: &Uqpay, client: &str, holder: &Holder) -> usize {
     uqpay
         .cards
@@ -381,13 +344,6 @@ fn cards_of(uqpay: &Uqpay, client: &str, holder: &Holder) -> usize {
             c.cardholder.cardholder_id == holder.holder.cardholder_id
         })
         .len()
-}
-
-fn respond(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 /// `GET /v1/issuing/cardholders/{id}`.

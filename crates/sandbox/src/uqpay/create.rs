@@ -3,9 +3,9 @@
 
 use super::auth::authenticate;
 use super::cards::Card;
-use super::idempotency::{Begin, MAX_KEY_LEN, fingerprint};
+use super::idempotency::{fingerprint, required_key, take_key};
 use super::validate::{ValidCreate, validate_create};
-use super::wire::{ApiError, CreateCardResponse, PROCESSING_MESSAGE, uqpay_time};
+use super::wire::{ApiError, CreateCardResponse, uqpay_time};
 use super::{PROVIDER, Uqpay, lifecycle};
 use crate::core::{CreateFault, LostResponse};
 use axum::Json;
@@ -44,40 +44,10 @@ async fn create(
             "x-on-behalf-of does not name an Issuing sub-account of this account",
         ));
     }
-    let key = headers
-        .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(ApiError::idempotency(
-            "invalid_idempotency_key",
-            format!("x-idempotency-key is required and at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = required_key(headers)?;
     let core = &uqpay.core;
-    match uqpay
-        .idempotency
-        .begin(&client, key, fingerprint(body), core.clock.now_ms())
-    {
-        Begin::Proceed => {}
-        Begin::Replay(status, body) => {
-            core.stats.incr(PROVIDER, "idempotent_replays");
-            return Ok((status, Json(body)).into_response());
-        }
-        Begin::Processing => {
-            return Err(ApiError::Legacy {
-                status: StatusCode::BAD_REQUEST,
-                code: 200,
-                message: PROCESSING_MESSAGE.into(),
-            });
-        }
-        Begin::Conflict => {
-            return Err(ApiError::idempotency(
-                "key_conflict",
-                "x-idempotency-key was already used with a different request",
-            ));
-        }
+    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(body))? {
+        return Ok(replay);
     }
     // Counted once the key is in flight, so a test can wait for this before sending a duplicate.
     core.stats.incr(PROVIDER, "idempotency_keys_locked");

@@ -7,7 +7,11 @@
 //! originals), except the injected 5xx: UQPAY documents those as "safe to retry with the same
 //! key", so they release the key.
 
-use axum::http::StatusCode;
+use super::wire::{ApiError, PROCESSING_MESSAGE};
+use super::{PROVIDER, Uqpay};
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -58,6 +62,53 @@ pub fn fingerprint(body: &[u8]) -> [u8; 32] {
         .map(|v| v.to_string().into_bytes())
         .unwrap_or_else(|_| body.to_vec());
     Sha256::digest(&canonical).into()
+}
+
+/// The request's `x-idempotency-key`: required on every UQPAY write, at most [`MAX_KEY_LEN`].
+pub fn required_key(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let key = headers
+        .get("x-idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(ApiError::idempotency(
+            "invalid_idempotency_key",
+            format!("x-idempotency-key is required and at most {MAX_KEY_LEN} characters"),
+        ));
+    }
+    Ok(key)
+}
+
+/// Takes `key` for a request of `client` with this `fingerprint`: `None` when the request is
+/// to be processed (the key is now in flight; `finish` or `abandon` it), the replayed answer
+/// when the key already has one, an error while it is in flight or used with another request.
+pub fn take_key(
+    uqpay: &Uqpay,
+    client: &str,
+    key: &str,
+    fingerprint: [u8; 32],
+) -> Result<Option<Response>, ApiError> {
+    let core = &uqpay.core;
+    match uqpay
+        .idempotency
+        .begin(client, key, fingerprint, core.clock.now_ms())
+    {
+        Begin::Proceed => Ok(None),
+        Begin::Replay(status, body) => {
+            core.stats.incr(PROVIDER, "idempotent_replays");
+            Ok(Some((status, Json(body)).into_response()))
+        }
+        Begin::Processing => Err(ApiError::Legacy {
+            status: StatusCode::BAD_REQUEST,
+            code: 200,
+            message: PROCESSING_MESSAGE.into(),
+        }),
+        Begin::Conflict => Err(ApiError::idempotency(
+            "key_conflict",
+            "x-idempotency-key was already used with a different request",
+        )),
+    }
 }
 
 impl IdempotencyStore {

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-async fn authorized(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
+/// Authenticates a read, counts it against the client's rate limit and serves the latency.
+pub(super) async fn authorized(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
     let client = authenticate(uqpay, headers)?;
     uqpay.rate_limit(&client)?;
     uqpay.core.latency(PROVIDER).await;
@@ -33,7 +34,7 @@ fn card_not_found() -> ApiError {
     )
 }
 
-fn respond(result: Result<Value, ApiError>) -> Response {
+pub(super) fn respond(result: Result<Value, ApiError>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),

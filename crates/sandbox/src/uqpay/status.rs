@@ -14,9 +14,9 @@
 //!   create order).
 
 use super::auth::authenticate;
-use super::idempotency::{Begin, MAX_KEY_LEN, fingerprint};
+use super::idempotency::{fingerprint, required_key, take_key};
 use super::lifecycle::send_webhook;
-use super::wire::{ApiError, PROCESSING_MESSAGE, uqpay_time};
+use super::wire::{ApiError, uqpay_time};
 use super::{PROVIDER, Uqpay};
 use axum::Json;
 use axum::body::Bytes;
@@ -48,43 +48,13 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let client = authenticate(uqpay, headers)?;
     uqpay.rate_limit(&client)?;
-    let key = headers
-        .get("x-idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(ApiError::idempotency(
-            "invalid_idempotency_key",
-            format!("x-idempotency-key is required and at most {MAX_KEY_LEN} characters"),
-        ));
-    }
+    let key = required_key(headers)?;
     let core = &uqpay.core;
     // The card is part of the request: the same key for another card is another request.
     let mut keyed = card_id.as_bytes().to_vec();
     keyed.extend_from_slice(&fingerprint(body));
-    match uqpay
-        .idempotency
-        .begin(&client, key, fingerprint(&keyed), core.clock.now_ms())
-    {
-        Begin::Proceed => {}
-        Begin::Replay(status, body) => {
-            core.stats.incr(PROVIDER, "idempotent_replays");
-            return Ok((status, Json(body)).into_response());
-        }
-        Begin::Processing => {
-            return Err(ApiError::Legacy {
-                status: StatusCode::BAD_REQUEST,
-                code: 200,
-                message: PROCESSING_MESSAGE.into(),
-            });
-        }
-        Begin::Conflict => {
-            return Err(ApiError::idempotency(
-                "key_conflict",
-                "x-idempotency-key was already used with a different request",
-            ));
-        }
+    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(&keyed))? {
+        return Ok(replay);
     }
     core.latency(PROVIDER).await;
     let (status, answer) = match accept(uqpay, &client, card_id, body) {

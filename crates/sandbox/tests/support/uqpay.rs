@@ -81,9 +81,20 @@ impl Env {
 
     /// `POST /v1/issuing/cards` with `Bearer token` and `key`.
     pub async fn create_raw(&self, token: &str, key: &str, body: &Value) -> (StatusCode, Value) {
+        self.post(token, key, "/v1/issuing/cards", body).await
+    }
+
+    /// A write: `POST path` with `Bearer token`, `key` and a JSON body.
+    pub async fn post(
+        &self,
+        token: &str,
+        key: &str,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
         let r = self
             .http
-            .post(self.url("/v1/issuing/cards"))
+            .post(self.url(path))
             .header("x-auth-token", format!("Bearer {token}"))
             .header("x-idempotency-key", key)
             .header("content-type", "application/json")

@@ -6,18 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn create_holder(env: &Env, token: &str, key: &str, body: &Value) -> (StatusCode, Value) {
-    let r = env
-        .http
-        .post(env.url("/v1/issuing/cardholders"))
-        .header("x-auth-token", format!("Bearer {token}"))
-        .header("x-idempotency-key", key)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap())
+    env.post(token, key, "/v1/issuing/cardholders", body).await
 }
 
 fn holder_body() -> Value {

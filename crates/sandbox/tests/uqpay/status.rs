@@ -12,17 +12,8 @@ async fn set_status(
     card: &str,
     body: &Value,
 ) -> (StatusCode, Value) {
-    let r = env
-        .http
-        .post(env.url(&format!("/v1/issuing/cards/{card}/status")))
-        .header("x-auth-token", format!("Bearer {token}"))
-        .header("x-idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap())
+    let path = format!("/v1/issuing/cards/{card}/status");
+    env.post(token, key, &path, body).await
 }
 
 /// A card made active (its create webhook received).
