@@ -71,7 +71,7 @@ async fn create(
                 uqpay.cardholders.find(&client, id)
             })
         })
-        .and_then(|valid| uqpay.funds.take(&valid).map(|()| valid));
+        .and_then(|valid| uqpay.funds.take(&valid, core.clock.now()).map(|()| valid));
     let (status, answer) = match outcome {
         Ok(valid) => {
             let created = issue(uqpay, &client, key, valid);

@@ -5,18 +5,40 @@
 //!
 //! [inferred] Both codes are `invalid_request_error`, HTTP 400 (UQPAY names the codes but
 //! publishes no table).
+//!
+//! The balance (USD, the fixtures' `issuing_balance_cents`) and its movements are what `GET
+//! /v1/issuing/balances[/transactions]` show (`balances.rs`): a SINGLE-mode card's funding is a
+//! `CARD_RECHARGE` debit, a failed card's return a `REFUND` credit [inferred: the SDK lists
+//! both types, UQPAY documents no mapping].
 
 use super::validate::ValidCreate;
-use super::wire::ApiError;
+use super::wire::{ApiError, uqpay_time};
 use crate::fixtures::Fixtures;
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// The issuing balance's currency.
+pub const BALANCE_CURRENCY: &str = "USD";
+
+/// One movement of the issuing balance.
+#[derive(Debug, Clone)]
+struct Movement {
+    id: String,
+    kind: &'static str,
+    amount_cents: i64,
+    ending_cents: i64,
+    at: DateTime<Utc>,
+    description: String,
+}
 
 #[derive(Debug)]
 struct Inner {
     balance_cents: i64,
     pools: HashMap<String, u32>,
+    opened: DateTime<Utc>,
+    movements: Vec<Movement>,
 }
 
 /// The issuing balance and the BIN pools.
@@ -43,12 +65,14 @@ impl Funds {
             inner: Mutex::new(Inner {
                 balance_cents: fixtures.uqpay.issuing_balance_cents,
                 pools,
+                opened: Utc::now(),
+                movements: Vec::new(),
             }),
         }
     }
 
     /// Takes what a new card needs, or says what is missing.
-    pub fn take(&self, v: &ValidCreate) -> Result<(), ApiError> {
+    pub fn take(&self, v: &ValidCreate, now: DateTime<Utc>) -> Result<(), ApiError> {
         let mut inner = self.inner.lock().expect("funds lock");
         let needed = if v.product.mode_type == "SINGLE" {
             limit_cents(&v.card_limit)
@@ -70,18 +94,114 @@ impl Funds {
             }
             *pool -= 1;
         }
-        inner.balance_cents -= needed;
+        if needed > 0 {
+            inner.record(
+                "CARD_RECHARGE",
+                -needed,
+                now,
+                format!(
+                    "card_limit of a SINGLE mode card of product {}",
+                    v.product.product_id
+                ),
+            );
+        }
         Ok(())
     }
 
     /// Gives back what a failed card took.
-    pub fn give_back(&self, product_id: &str, mode_type: &str, card_limit: &Value) {
+    pub fn give_back(
+        &self,
+        product_id: &str,
+        mode_type: &str,
+        card_limit: &Value,
+        now: DateTime<Utc>,
+    ) {
         let mut inner = self.inner.lock().expect("funds lock");
-        if mode_type == "SINGLE" {
-            inner.balance_cents += limit_cents(card_limit);
+        let cents = limit_cents(card_limit);
+        if mode_type == "SINGLE" && cents > 0 {
+            inner.record(
+                "REFUND",
+                cents,
+                now,
+                format!("funding of a failed SINGLE mode card of product {product_id}"),
+            );
         }
         if let Some(pool) = inner.pools.get_mut(product_id) {
             *pool += 1;
         }
+    }
+}
+
+impl Inner {
+    /// Moves the balance by `amount_cents` and records it.
+    fn record(
+        &mut self,
+        kind: &'static str,
+        amount_cents: i64,
+        at: DateTime<Utc>,
+        description: String,
+    ) {
+        self.balance_cents += amount_cents;
+        self.movements.push(Movement {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            amount_cents,
+            ending_cents: self.balance_cents,
+            at,
+            description,
+        });
+    }
+}
+
+/// Cents as UQPAY writes amounts in these objects: a decimal string.
+fn decimal(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
+/// The balance's id: fixed, so every read names the same balance.
+const BALANCE_ID: &str = "4f8b2c1e-7a3d-4e5f-9b6c-0d1e2f3a4b5c";
+
+impl Funds {
+    /// The issuing balance as the SDKs' `IssuingBalance`.
+    pub fn balance_json(&self) -> Value {
+        let inner = self.inner.lock().expect("funds lock");
+        let last_trade = inner.movements.last().map_or(inner.opened, |m| m.at);
+        json!({
+            "balance_id": BALANCE_ID,
+            "currency": BALANCE_CURRENCY,
+            "available_balance": decimal(inner.balance_cents),
+            "margin_balance": "0.00",
+            "frozen_balance": "0.00",
+            "create_time": uqpay_time(inner.opened),
+            "last_trade_time": uqpay_time(last_trade),
+            "balance_status": "ACTIVE",
+        })
+    }
+
+    /// The balance's movements, newest first, as the SDKs' `IssuingBalanceTransaction`.
+    pub fn movements_json(&self, account_id: &str) -> Vec<Value> {
+        let inner = self.inner.lock().expect("funds lock");
+        inner
+            .movements
+            .iter()
+            .rev()
+            .map(|m| {
+                json!({
+                    "transaction_id": m.id,
+                    "short_transaction_id": m.id[..8].to_uppercase(),
+                    "account_id": account_id,
+                    "balance_id": BALANCE_ID,
+                    "transaction_type": m.kind,
+                    "currency": BALANCE_CURRENCY,
+                    "amount": decimal(m.amount_cents),
+                    "create_time": uqpay_time(m.at),
+                    "complete_time": uqpay_time(m.at),
+                    "transaction_status": "COMPLETED",
+                    "ending_balance": decimal(m.ending_cents),
+                    "description": m.description,
+                })
+            })
+            .collect()
     }
 }

@@ -64,6 +64,7 @@ fn complete(uqpay: &Arc<Uqpay>, card_id: &str) {
             &card.product.product_id,
             &card.product.mode_type,
             &card.card_limit,
+            now,
         );
     }
     let event_type = if failed {

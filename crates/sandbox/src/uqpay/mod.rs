@@ -10,6 +10,8 @@
 //! - `POST /v1/issuing/cardholders`, `GET /v1/issuing/cardholders[/{id}]` (`cardholders.rs`):
 //!   cards can be issued to the fixtures' cardholders and to those a client creates.
 //! - `POST /v1/issuing/cards/{card_id}/status`: freeze, unfreeze, cancel (`status.rs`).
+//! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
+//!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
@@ -26,6 +28,7 @@
 //!   `sub_account_not_found`.
 
 mod auth;
+mod balances;
 mod cardholders;
 mod cards;
 mod create;
@@ -110,6 +113,19 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/v1/issuing/cardholders/{id}",
             get(cardholders::get_cardholder),
+        )
+        .route(
+            "/v1/issuing/balances",
+            get(balances::list_balances).post(balances::retrieve_balance),
+        )
+        .route(
+            "/v1/issuing/balances/transactions",
+            get(balances::list_balance_transactions),
+        )
+        .route("/v1/issuing/transactions", get(balances::list_transactions))
+        .route(
+            "/v1/issuing/transactions/{id}",
+            get(balances::get_transaction),
         )
         .fallback(unknown_path)
         .layer(middleware::from_fn_with_state(

@@ -1,3 +1,4 @@
+mod balances;
 mod cardholders;
 mod create;
 mod idempotency;

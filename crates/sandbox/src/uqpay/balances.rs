@@ -1,0 +1,120 @@
+//! The issuing balance and card transactions, as the SDKs read them:
+//! `GET /v1/issuing/balances` (pages), `POST /v1/issuing/balances` `{"currency"}` (one balance:
+//! UQPAY's retrieve is a POST), `GET /v1/issuing/balances/transactions` (its movements, newest
+//! first), `GET /v1/issuing/transactions[/{id}]`.
+//!
+//! Sandbox choices [inferred]: one account, one USD balance (the fixtures'
+//! `issuing_balance_cents`), moved only by SINGLE-mode cards (`funds.rs`); another currency is
+//! 404 `not_found` `balance_not_found`. Cards are never used here, so the card transaction list
+//! is empty and every transaction id is `transaction_not_found`.
+
+use super::Uqpay;
+use super::auth::ACCOUNT_ID;
+use super::funds::BALANCE_CURRENCY;
+use super::lookup::{authorized, page, paginate, respond};
+use super::wire::ApiError;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// `GET /v1/issuing/balances`.
+pub async fn list_balances(
+    State(uqpay): State<Arc<Uqpay>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            authorized(&uqpay, &headers).await?;
+            Ok(paginate(vec![uqpay.funds.balance_json()], &page(&query)?))
+        }
+        .await,
+    )
+}
+
+/// `POST /v1/issuing/balances` with `{"currency": "USD"}`.
+pub async fn retrieve_balance(
+    State(uqpay): State<Arc<Uqpay>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond(
+        async {
+            authorized(&uqpay, &headers).await?;
+            let request: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::invalid(
+                    "invalid_request",
+                    format!("request body is not valid JSON: {e}"),
+                )
+            })?;
+            let currency = request
+                .get("currency")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| ApiError::missing(vec!["currency".into()]))?;
+            if currency != BALANCE_CURRENCY {
+                return Err(ApiError::not_found(
+                    StatusCode::NOT_FOUND,
+                    "balance_not_found",
+                    format!("No issuing balance in {currency}"),
+                ));
+            }
+            Ok(uqpay.funds.balance_json())
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/issuing/balances/transactions`.
+pub async fn list_balance_transactions(
+    State(uqpay): State<Arc<Uqpay>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            authorized(&uqpay, &headers).await?;
+            let page = page(&query)?;
+            Ok(paginate(uqpay.funds.movements_json(ACCOUNT_ID), &page))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/issuing/transactions`: no card is ever used in the sandbox.
+pub async fn list_transactions(
+    State(uqpay): State<Arc<Uqpay>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            authorized(&uqpay, &headers).await?;
+            Ok(paginate(Vec::new(), &page(&query)?))
+        }
+        .await,
+    )
+}
+
+/// `GET /v1/issuing/transactions/{id}`.
+pub async fn get_transaction(
+    State(uqpay): State<Arc<Uqpay>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        async {
+            authorized(&uqpay, &headers).await?;
+            Err(ApiError::not_found(
+                StatusCode::NOT_FOUND,
+                "transaction_not_found",
+                format!("Transaction {id} does not exist"),
+            ))
+        }
+        .await,
+    )
+}
