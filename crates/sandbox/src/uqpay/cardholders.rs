@@ -1,7 +1,8 @@
 //! Cardholders (spec section 5.2): `POST /v1/issuing/cardholders` (with `x-idempotency-key`),
 //! `GET /v1/issuing/cardholders/{id}` and `GET /v1/issuing/cardholders` (`page_size`,
-//! `page_number`, filter `cardholder_status`). A card can be issued to a fixture cardholder or
-//! to one the client created.
+//! `page_number`, filter `cardholder_status`), `POST /v1/issuing/cardholders/{id}` (update; the
+//! names are immutable, as documented). A card can be issued to a fixture cardholder or to one
+//! the client created.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
 //! - The sandbox runs no KYC: a created cardholder is `SUCCESS` at once (the create answer is
@@ -12,6 +13,8 @@
 //!   `invalid_date_of_birth`, `invalid_gender`, `invalid_nationality`) are the sandbox's own.
 //! - `phone_number`: 4 to 15 digits (E.164's longest), whatever the country.
 //! - Fixture cardholders are visible to every client; a created one only to its client.
+//! - An update answers the whole cardholder object; asking to change `first_name` or
+//!   `last_name` is 400 `invalid_request_error` code `immutable_field`.
 
 use super::auth::authenticate;
 use super::idempotency::{fingerprint, required_key, take_key};
@@ -160,117 +163,117 @@ struct NewHolder {
     nationality: Option<String>,
 }
 
-fn validate(body: &Value) -> Result<NewHolder, ApiError> {
+/// The fields a client may set, each checked by [`check_field`].
+const FIELDS: [&str; 8] = [
+    "email",
+    "first_name",
+    "last_name",
+    "country_code",
+    "phone_number",
+    "date_of_birth",
+    "gender",
+    "nationality",
+];
+
+/// The request's cardholder fields that are present (non-empty strings), each checked.
+fn fields(body: &Value) -> Result<HashMap<&'static str, String>, ApiError> {
     if !body.is_object() {
         return Err(ApiError::invalid(
             "invalid_request",
             "request body must be a JSON object",
         ));
     }
-    let text = |name: &str| -> Result<Option<String>, ApiError> {
-        match body.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::invalid(
-                "invalid_request",
-                format!("{name} must be a string"),
-            )),
-        }
-    };
-    let required = [
-        "email",
-        "first_name",
-        "last_name",
-        "country_code",
-        "phone_number",
-    ];
     let mut values = HashMap::new();
-    let mut missing = Vec::new();
-    for name in required {
-        match text(name)? {
-            Some(v) => {
-                values.insert(name, v);
+    for name in FIELDS {
+        match body.get(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(Value::String(s)) => {
+                check_field(name, s)?;
+                values.insert(name, s.clone());
             }
-            None => missing.push(name.to_string()),
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "invalid_request",
+                    format!("{name} must be a string"),
+                ));
+            }
         }
     }
+    Ok(values)
+}
+
+fn check_field(name: &str, v: &str) -> Result<(), ApiError> {
+    let alpha2 = |v: &str| v.len() == 2 && v.chars().all(|c| c.is_ascii_uppercase());
+    let (ok, code, rule) = match name {
+        "first_name" | "last_name" => (
+            (1..=40).contains(&v.chars().count())
+                && v.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-')
+                && v.trim() == v,
+            "invalid_name",
+            "must be 1-40 letters, spaces or hyphens, without leading or trailing spaces",
+        ),
+        "email" => (
+            v.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.contains('@')
+            }) && !v.contains(' '),
+            "invalid_email",
+            "is not a valid address",
+        ),
+        "country_code" => (
+            alpha2(v),
+            "invalid_country_code",
+            "must be an ISO 3166-1 alpha-2 code, e.g. SG",
+        ),
+        "nationality" => (
+            alpha2(v),
+            "invalid_nationality",
+            "must be an ISO 3166-1 alpha-2 code",
+        ),
+        "phone_number" => (
+            (4..=15).contains(&v.len()) && v.chars().all(|c| c.is_ascii_digit()),
+            "invalid_phone_number",
+            "must be 4 to 15 digits, without the country code",
+        ),
+        "date_of_birth" => (
+            NaiveDate::parse_from_str(v, "%Y-%m-%d").is_ok_and(|d| d < Utc::now().date_naive()),
+            "invalid_date_of_birth",
+            "must be a past date in yyyy-mm-dd form",
+        ),
+        "gender" => (
+            v == "MALE" || v == "FEMALE",
+            "invalid_gender",
+            "must be MALE or FEMALE",
+        ),
+        _ => (true, "", ""),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(code, format!("{name} {rule}")))
+    }
+}
+
+fn validate(body: &Value) -> Result<NewHolder, ApiError> {
+    let mut values = fields(body)?;
+    let missing: Vec<String> = FIELDS[..5]
+        .iter()
+        .filter(|name| !values.contains_key(*name))
+        .map(|name| name.to_string())
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::missing(missing));
     }
-    for name in ["first_name", "last_name"] {
-        let v = &values[name];
-        let letters = v.chars().all(|c| c.is_alphabetic() || c == ' ' || c == '-');
-        if !(1..=40).contains(&v.chars().count()) || !letters || v.trim() != v {
-            return Err(ApiError::invalid(
-                "invalid_name",
-                format!(
-                    "{name} must be 1-40 letters, spaces or hyphens, without leading or trailing spaces"
-                ),
-            ));
-        }
-    }
-    let email = &values["email"];
-    let valid_email = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.contains('@') && !email.contains(' ')
-    });
-    if !valid_email {
-        return Err(ApiError::invalid(
-            "invalid_email",
-            "email is not a valid address",
-        ));
-    }
-    let alpha2 = |v: &str| v.len() == 2 && v.chars().all(|c| c.is_ascii_uppercase());
-    if !alpha2(&values["country_code"]) {
-        return Err(ApiError::invalid(
-            "invalid_country_code",
-            "country_code must be an ISO 3166-1 alpha-2 code, e.g. SG",
-        ));
-    }
-    let phone = &values["phone_number"];
-    if !(4..=15).contains(&phone.len()) || !phone.chars().all(|c| c.is_ascii_digit()) {
-        return Err(ApiError::invalid(
-            "invalid_phone_number",
-            "phone_number must be 4 to 15 digits, without the country code",
-        ));
-    }
-    let date_of_birth = text("date_of_birth")?;
-    if let Some(d) = &date_of_birth {
-        let past =
-            NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok_and(|d| d < Utc::now().date_naive());
-        if !past {
-            return Err(ApiError::invalid(
-                "invalid_date_of_birth",
-                "date_of_birth must be a past date in yyyy-mm-dd form",
-            ));
-        }
-    }
-    let gender = text("gender")?;
-    if gender
-        .as_deref()
-        .is_some_and(|g| g != "MALE" && g != "FEMALE")
-    {
-        return Err(ApiError::invalid(
-            "invalid_gender",
-            "gender must be MALE or FEMALE",
-        ));
-    }
-    let nationality = text("nationality")?;
-    if nationality.as_deref().is_some_and(|n| !alpha2(n)) {
-        return Err(ApiError::invalid(
-            "invalid_nationality",
-            "nationality must be an ISO 3166-1 alpha-2 code",
-        ));
-    }
+    let mut take = |name: &str| values.remove(name);
     Ok(NewHolder {
-        email: values["email"].clone(),
-        first_name: values["first_name"].clone(),
-        last_name: values["last_name"].clone(),
-        country_code: values["country_code"].clone(),
-        phone_number: values["phone_number"].clone(),
-        date_of_birth,
-        gender,
-        nationality,
+        email: take("email").unwrap_or_default(),
+        first_name: take("first_name").unwrap_or_default(),
+        last_name: take("last_name").unwrap_or_default(),
+        country_code: take("country_code").unwrap_or_default(),
+        phone_number: take("phone_number").unwrap_or_default(),
+        date_of_birth: take("date_of_birth"),
+        gender: take("gender"),
+        nationality: take("nationality"),
     })
 }
 
@@ -318,6 +321,56 @@ impl CardholderStore {
         Ok(answer)
     }
 
+    /// Applies checked `changes` to the cardholder `id` of `client`, refusing an e-mail or phone
+    /// number another cardholder of the account has.
+    fn update(
+        &self,
+        client: &str,
+        id: &str,
+        changes: HashMap<&'static str, String>,
+    ) -> Result<Holder, ApiError> {
+        let mut holders = self.lock();
+        let index = holders
+            .iter()
+            .position(|h| h.holder.cardholder_id == id && h.visible_to(client))
+            .ok_or_else(|| holder_not_found(id))?;
+        let others = |same: &dyn Fn(&Holder) -> bool| {
+            holders
+                .iter()
+                .enumerate()
+                .any(|(i, h)| i != index && h.visible_to(client) && same(h))
+        };
+        if let Some(email) = changes.get("email")
+            && others(&|h| h.holder.email.eq_ignore_ascii_case(email))
+        {
+            return Err(conflict(
+                "cardholder_email_exists",
+                "A cardholder with this email already exists",
+            ));
+        }
+        if let Some(phone) = changes.get("phone_number")
+            && others(&|h| h.phone_number.as_deref() == Some(phone.as_str()))
+        {
+            return Err(conflict(
+                "cardholder_phone_exists",
+                "A cardholder with this phone_number already exists",
+            ));
+        }
+        let h = &mut holders[index];
+        for (name, value) in changes {
+            match name {
+                "email" => h.holder.email = value,
+                "country_code" => h.country_code = Some(value),
+                "phone_number" => h.phone_number = Some(value),
+                "date_of_birth" => h.date_of_birth = Some(value),
+                "gender" => h.gender = Some(value),
+                "nationality" => h.nationality = Some(value),
+                _ => {}
+            }
+        }
+        Ok(h.clone())
+    }
+
     fn visible(&self, client: &str, keep: impl Fn(&Holder) -> bool) -> Vec<Holder> {
         self.lock()
             .iter()
@@ -325,6 +378,14 @@ impl CardholderStore {
             .cloned()
             .collect()
     }
+}
+
+fn holder_not_found(id: &str) -> ApiError {
+    ApiError::not_found(
+        StatusCode::NOT_FOUND,
+        "cardholder_not_found",
+        format!("Cardholder {id} does not exist"),
+    )
 }
 
 fn conflict(code: &'static str, message: &str) -> ApiError {
@@ -359,13 +420,7 @@ pub async fn get_cardholder(
                 .cardholders
                 .visible(&client, |h| h.holder.cardholder_id == id)
                 .pop()
-                .ok_or_else(|| {
-                    ApiError::not_found(
-                        StatusCode::NOT_FOUND,
-                        "cardholder_not_found",
-                        format!("Cardholder {id} does not exist"),
-                    )
-                })?;
+                .ok_or_else(|| holder_not_found(&id))?;
             Ok(holder.json(cards_of(&uqpay, &client, &holder)))
         }
         .await,
@@ -396,4 +451,63 @@ pub async fn list_cardholders(
         }
         .await,
     )
+}
+
+/// `POST /v1/issuing/cardholders/{id}`.
+pub async fn update_cardholder(
+    State(uqpay): State<Arc<Uqpay>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match update(&uqpay, &id, &headers, &body).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn update(
+    uqpay: &Uqpay,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let client = authenticate(uqpay, headers)?;
+    uqpay.rate_limit(&client)?;
+    let key = required_key(headers)?;
+    // The cardholder is part of the request: the same key for another one is another request.
+    let mut keyed = id.as_bytes().to_vec();
+    keyed.extend_from_slice(&fingerprint(body));
+    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(&keyed))? {
+        return Ok(replay);
+    }
+    let core = &uqpay.core;
+    core.latency(PROVIDER).await;
+    let outcome = serde_json::from_slice::<Value>(body)
+        .map_err(|e| {
+            ApiError::invalid(
+                "invalid_request",
+                format!("request body is not valid JSON: {e}"),
+            )
+        })
+        .and_then(|parsed| {
+            let names = ["first_name", "last_name"];
+            if let Some(name) = names.iter().find(|n| !parsed[**n].is_null()) {
+                return Err(ApiError::invalid(
+                    "immutable_field",
+                    format!("{name} cannot be changed once the cardholder exists"),
+                ));
+            }
+            fields(&parsed)
+        })
+        .and_then(|changes| uqpay.cardholders.update(&client, id, changes))
+        .map(|holder| holder.json(cards_of(uqpay, &client, &holder)));
+    let (status, answer) = match outcome {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(e) => e.parts(),
+    };
+    uqpay
+        .idempotency
+        .finish(&client, key, status, answer.clone(), core.clock.now_ms());
+    Ok((status, Json(answer)).into_response())
 }

@@ -7,12 +7,14 @@
 //!   BIN card pools); the card is PENDING, then ACTIVE or FAILED
 //!   with a signed webhook (`lifecycle.rs`).
 //! - `GET /v1/issuing/cards[/{card_id}[/order]]`, `GET /v1/issuing/products` (`lookup.rs`).
-//! - `POST /v1/issuing/cardholders`, `GET /v1/issuing/cardholders[/{id}]` (`cardholders.rs`):
+//! - `POST /v1/issuing/cardholders`, `GET /v1/issuing/cardholders[/{id}]`, `POST
+//!   /v1/issuing/cardholders/{id}` (update) (`cardholders.rs`):
 //!   cards can be issued to the fixtures' cardholders and to those a client creates.
 //! - `POST /v1/issuing/cards/{card_id}/status`: freeze, unfreeze, cancel (`status.rs`).
 //! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
 //!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
-//! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`.
+//! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`, and a
+//!   method a path does not take 405 `{"type":"invalid_request_error","code":"method_not_allowed"}`.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
 //! - Rate limit: `faults.rate_limit_per_minute` (UQPAY's fixed per-minute window per client;
@@ -112,7 +114,7 @@ pub fn router(core: Arc<Core>) -> Router {
         )
         .route(
             "/v1/issuing/cardholders/{id}",
-            get(cardholders::get_cardholder),
+            get(cardholders::get_cardholder).post(cardholders::update_cardholder),
         )
         .route(
             "/v1/issuing/balances",
@@ -128,6 +130,7 @@ pub fn router(core: Arc<Core>) -> Router {
             get(balances::get_transaction),
         )
         .fallback(unknown_path)
+        .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             count_request,
@@ -146,6 +149,22 @@ async fn unknown_path(request: Request) -> Response {
             request.uri().path()
         ),
     )
+    .into_response()
+}
+
+/// A path UQPAY has, with a method it does not take there.
+async fn wrong_method(request: Request) -> Response {
+    ApiError::Typed {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        kind: "invalid_request_error",
+        code: "method_not_allowed",
+        message: format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+        missing_fields: Vec::new(),
+    }
     .into_response()
 }
 

@@ -134,3 +134,48 @@ async fn cardholders_are_listed_by_status_and_an_unknown_path_is_a_typed_not_fou
     assert_eq!(unknown_status, StatusCode::NOT_FOUND);
     assert_eq!(unknown["type"], "not_found");
 }
+
+#[tokio::test]
+async fn a_cardholder_update_changes_contact_fields_but_never_the_names() {
+    let env = Env::start(|_| {}).await;
+    let token = env.token().await;
+    let (_, created) = create_holder(&env, &token, &key(), &holder_body()).await;
+    let id = created["cardholder_id"].as_str().unwrap().to_string();
+    let path = format!("/v1/issuing/cardholders/{id}");
+
+    let (status, updated) = env
+        .post(
+            &token,
+            &key(),
+            &path,
+            &json!({"email": "nadia.new@example.com", "gender": "FEMALE"}),
+        )
+        .await;
+    let (name_status, name) = env
+        .post(&token, &key(), &path, &json!({"first_name": "Other"}))
+        .await;
+    let (bad_status, bad) = env
+        .post(&token, &key(), &path, &json!({"country_code": "sg"}))
+        .await;
+    let (_, read) = env.get(&token, &path).await;
+    let wrong = env
+        .http
+        .delete(env.url(&path))
+        .header("x-auth-token", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["email"], "nadia.new@example.com");
+    assert_eq!(read["email"], "nadia.new@example.com");
+    assert_eq!(read["gender"], "FEMALE");
+    assert_eq!(read["first_name"], "Nadia");
+    assert_eq!(name_status, StatusCode::BAD_REQUEST);
+    assert_eq!(name["code"], "immutable_field");
+    assert_eq!(bad_status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["code"], "invalid_country_code");
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let wrong: Value = wrong.json().await.unwrap();
+    assert_eq!(wrong["code"], "method_not_allowed");
+}
