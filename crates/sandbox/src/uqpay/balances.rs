@@ -11,12 +11,12 @@
 use super::Uqpay;
 use super::auth::ACCOUNT_ID;
 use super::funds::BALANCE_CURRENCY;
-use super::lookup::{authorized, page, paginate, respond};
-use super::wire::ApiError;
+use super::lookup::{page, paginate, read};
+use super::wire::{ApiError, parse_body};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,14 +26,11 @@ pub async fn list_balances(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            authorized(&uqpay, &headers).await?;
-            Ok(paginate(vec![uqpay.funds.balance_json()], &page(&query)?))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
+        Ok(paginate(vec![uqpay.funds.balance_json()], &page(&query)?))
+    })
+    .await
 }
 
 /// `POST /v1/issuing/balances` with `{"currency": "USD"}`.
@@ -41,32 +38,24 @@ pub async fn retrieve_balance(
     State(uqpay): State<Arc<Uqpay>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    respond(
-        async {
-            authorized(&uqpay, &headers).await?;
-            let request: Value = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::invalid(
-                    "invalid_request",
-                    format!("request body is not valid JSON: {e}"),
-                )
-            })?;
-            let currency = request
-                .get("currency")
-                .and_then(Value::as_str)
-                .filter(|c| !c.is_empty())
-                .ok_or_else(|| ApiError::missing(vec!["currency".into()]))?;
-            if currency != BALANCE_CURRENCY {
-                return Err(ApiError::not_found(
-                    StatusCode::NOT_FOUND,
-                    "balance_not_found",
-                    format!("No issuing balance in {currency}"),
-                ));
-            }
-            Ok(uqpay.funds.balance_json())
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
+        let request = parse_body(&body)?;
+        let currency = request
+            .get("currency")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| ApiError::missing(vec!["currency".into()]))?;
+        if currency != BALANCE_CURRENCY {
+            return Err(ApiError::not_found(
+                StatusCode::NOT_FOUND,
+                "balance_not_found",
+                format!("No issuing balance in {currency}"),
+            ));
         }
-        .await,
-    )
+        Ok(uqpay.funds.balance_json())
+    })
+    .await
 }
 
 /// `GET /v1/issuing/balances/transactions`.
@@ -74,15 +63,12 @@ pub async fn list_balance_transactions(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            authorized(&uqpay, &headers).await?;
-            let page = page(&query)?;
-            Ok(paginate(uqpay.funds.movements_json(ACCOUNT_ID), &page))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
+        let page = page(&query)?;
+        Ok(paginate(uqpay.funds.movements_json(ACCOUNT_ID), &page))
+    })
+    .await
 }
 
 /// `GET /v1/issuing/transactions`: no card is ever used in the sandbox.
@@ -90,14 +76,11 @@ pub async fn list_transactions(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            authorized(&uqpay, &headers).await?;
-            Ok(paginate(Vec::new(), &page(&query)?))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
+        Ok(paginate(Vec::new(), &page(&query)?))
+    })
+    .await
 }
 
 /// `GET /v1/issuing/transactions/{id}`.
@@ -105,16 +88,13 @@ pub async fn get_transaction(
     State(uqpay): State<Arc<Uqpay>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            authorized(&uqpay, &headers).await?;
-            Err(ApiError::not_found(
-                StatusCode::NOT_FOUND,
-                "transaction_not_found",
-                format!("Transaction {id} does not exist"),
-            ))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
+        Err(ApiError::not_found(
+            StatusCode::NOT_FOUND,
+            "transaction_not_found",
+            format!("Transaction {id} does not exist"),
+        ))
+    })
+    .await
 }

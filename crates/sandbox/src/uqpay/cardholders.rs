@@ -16,17 +16,16 @@
 //! - An update answers the whole cardholder object; asking to change `first_name` or
 //!   `last_name` is 400 `invalid_request_error` code `immutable_field`.
 
-use super::auth::authenticate;
-use super::idempotency::{fingerprint, required_key, take_key};
-use super::lookup::{authorized, page, paginate, respond};
-use super::wire::{ApiError, uqpay_time};
+use super::idempotency::{fingerprint, fingerprint_for, keyed_write};
+use super::lookup::{page, paginate, read};
+use super::wire::{ApiError, parse_body, uqpay_time};
 use super::{PROVIDER, Uqpay};
 use crate::fixtures::UqpayCardholder;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -113,42 +112,17 @@ pub async fn create_cardholder(
     State(uqpay): State<Arc<Uqpay>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match create(&uqpay, &headers, &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn create(uqpay: &Uqpay, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    let client = authenticate(uqpay, headers)?;
-    uqpay.rate_limit(&client)?;
-    let key = required_key(headers)?;
-    let core = &uqpay.core;
-    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(body))? {
-        return Ok(replay);
-    }
-    core.latency(PROVIDER).await;
-    let outcome = serde_json::from_slice::<Value>(body)
-        .map_err(|e| {
-            ApiError::invalid(
-                "invalid_request",
-                format!("request body is not valid JSON: {e}"),
-            )
-        })
-        .and_then(|parsed| validate(&parsed))
-        .and_then(|new| uqpay.cardholders.add(&client, new, core.clock.now()));
-    let (status, answer) = match outcome {
-        Ok(created) => {
-            core.stats.incr(PROVIDER, "cardholders_created");
-            (StatusCode::OK, created)
-        }
-        Err(e) => e.parts(),
-    };
-    uqpay
-        .idempotency
-        .finish(&client, key, status, answer.clone(), core.clock.now_ms());
-    Ok((status, Json(answer)).into_response())
+) -> Result<Response, ApiError> {
+    keyed_write(&uqpay, &headers, fingerprint(&body), |client| {
+        let created = uqpay.cardholders.add(
+            client,
+            validate(&parse_body(&body)?)?,
+            uqpay.core.clock.now(),
+        )?;
+        uqpay.core.stats.incr(PROVIDER, "cardholders_created");
+        Ok(created)
+    })
+    .await
 }
 
 /// A create request that passed validation.
@@ -412,19 +386,16 @@ pub async fn get_cardholder(
     State(uqpay): State<Arc<Uqpay>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            let client = authorized(&uqpay, &headers).await?;
-            let holder = uqpay
-                .cardholders
-                .visible(&client, |h| h.holder.cardholder_id == id)
-                .pop()
-                .ok_or_else(|| holder_not_found(&id))?;
-            Ok(holder.json(cards_of(&uqpay, &client, &holder)))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |client| {
+        let holder = uqpay
+            .cardholders
+            .visible(client, |h| h.holder.cardholder_id == id)
+            .pop()
+            .ok_or_else(|| holder_not_found(&id))?;
+        Ok(holder.json(cards_of(&uqpay, client, &holder)))
+    })
+    .await
 }
 
 /// `GET /v1/issuing/cardholders`.
@@ -432,25 +403,22 @@ pub async fn list_cardholders(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            let client = authorized(&uqpay, &headers).await?;
-            let page = page(&query)?;
-            let status = query.get("cardholder_status").filter(|v| !v.is_empty());
-            let holders = uqpay.cardholders.visible(&client, |h| {
-                status.is_none_or(|s| *s == h.holder.cardholder_status)
-            });
-            Ok(paginate(
-                holders
-                    .iter()
-                    .map(|h| h.json(cards_of(&uqpay, &client, h)))
-                    .collect(),
-                &page,
-            ))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |client| {
+        let page = page(&query)?;
+        let status = query.get("cardholder_status").filter(|v| !v.is_empty());
+        let holders = uqpay.cardholders.visible(client, |h| {
+            status.is_none_or(|s| *s == h.holder.cardholder_status)
+        });
+        Ok(paginate(
+            holders
+                .iter()
+                .map(|h| h.json(cards_of(&uqpay, client, h)))
+                .collect(),
+            &page,
+        ))
+    })
+    .await
 }
 
 /// `POST /v1/issuing/cardholders/{id}`.
@@ -459,55 +427,20 @@ pub async fn update_cardholder(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match update(&uqpay, &id, &headers, &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn update(
-    uqpay: &Uqpay,
-    id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let client = authenticate(uqpay, headers)?;
-    uqpay.rate_limit(&client)?;
-    let key = required_key(headers)?;
-    // The cardholder is part of the request: the same key for another one is another request.
-    let mut keyed = id.as_bytes().to_vec();
-    keyed.extend_from_slice(&fingerprint(body));
-    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(&keyed))? {
-        return Ok(replay);
-    }
-    let core = &uqpay.core;
-    core.latency(PROVIDER).await;
-    let outcome = serde_json::from_slice::<Value>(body)
-        .map_err(|e| {
-            ApiError::invalid(
-                "invalid_request",
-                format!("request body is not valid JSON: {e}"),
-            )
-        })
-        .and_then(|parsed| {
-            let names = ["first_name", "last_name"];
-            if let Some(name) = names.iter().find(|n| !parsed[**n].is_null()) {
-                return Err(ApiError::invalid(
-                    "immutable_field",
-                    format!("{name} cannot be changed once the cardholder exists"),
-                ));
-            }
-            fields(&parsed)
-        })
-        .and_then(|changes| uqpay.cardholders.update(&client, id, changes))
-        .map(|holder| holder.json(cards_of(uqpay, &client, &holder)));
-    let (status, answer) = match outcome {
-        Ok(answer) => (StatusCode::OK, answer),
-        Err(e) => e.parts(),
-    };
-    uqpay
-        .idempotency
-        .finish(&client, key, status, answer.clone(), core.clock.now_ms());
-    Ok((status, Json(answer)).into_response())
+    keyed_write(&uqpay, &headers, fingerprint_for(&id, &body), |client| {
+        let request = parse_body(&body)?;
+        if let Some(name) = ["first_name", "last_name"]
+            .iter()
+            .find(|n| !request[**n].is_null())
+        {
+            return Err(ApiError::invalid(
+                "immutable_field",
+                format!("{name} cannot be changed once the cardholder exists"),
+            ));
+        }
+        let holder = uqpay.cardholders.update(client, &id, fields(&request)?)?;
+        Ok(holder.json(cards_of(&uqpay, client, &holder)))
+    })
+    .await
 }

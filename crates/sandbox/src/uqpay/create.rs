@@ -5,7 +5,7 @@ use super::auth::authenticate;
 use super::cards::Card;
 use super::idempotency::{fingerprint, required_key, take_key};
 use super::validate::{ValidCreate, validate_create};
-use super::wire::{ApiError, CreateCardResponse, uqpay_time};
+use super::wire::{ApiError, CreateCardResponse, parse_body, uqpay_time};
 use super::{PROVIDER, Uqpay, lifecycle};
 use crate::core::{CreateFault, LostResponse};
 use axum::Json;
@@ -13,7 +13,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -22,19 +21,8 @@ pub async fn create_card(
     State(uqpay): State<Arc<Uqpay>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match create(&uqpay, &headers, &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn create(
-    uqpay: &Arc<Uqpay>,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let client = authenticate(uqpay, headers)?;
+    let client = authenticate(&uqpay, &headers)?;
     uqpay.rate_limit(&client)?;
     if headers.contains_key("x-on-behalf-of") {
         // The fixtures define no Issuing sub-accounts, so any value names an unknown one.
@@ -44,9 +32,9 @@ async fn create(
             "x-on-behalf-of does not name an Issuing sub-account of this account",
         ));
     }
-    let key = required_key(headers)?;
+    let key = required_key(&headers)?;
     let core = &uqpay.core;
-    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(body))? {
+    if let Some(replay) = take_key(&uqpay, &client, key, fingerprint(&body))? {
         return Ok(replay);
     }
     // Counted once the key is in flight, so a test can wait for this before sending a duplicate.
@@ -59,13 +47,7 @@ async fn create(
         uqpay.idempotency.abandon(&client, key);
         return Err(ApiError::internal());
     }
-    let outcome = serde_json::from_slice::<Value>(body)
-        .map_err(|e| {
-            ApiError::invalid(
-                "invalid_request",
-                format!("request body is not valid JSON: {e}"),
-            )
-        })
+    let outcome = parse_body(&body)
         .and_then(|parsed| {
             validate_create(&core.fixtures, &parsed, |id| {
                 uqpay.cardholders.find(&client, id)
@@ -74,7 +56,7 @@ async fn create(
         .and_then(|valid| uqpay.funds.take(&valid, core.clock.now()).map(|()| valid));
     let (status, answer) = match outcome {
         Ok(valid) => {
-            let created = issue(uqpay, &client, key, valid);
+            let created = issue(&uqpay, &client, key, valid);
             (
                 StatusCode::OK,
                 serde_json::to_value(created).expect("create response serialises"),

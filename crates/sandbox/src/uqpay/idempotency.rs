@@ -7,6 +7,7 @@
 //! originals), except the injected 5xx: UQPAY documents those as "safe to retry with the same
 //! key", so they release the key.
 
+use super::auth::authenticate;
 use super::wire::{ApiError, PROCESSING_MESSAGE};
 use super::{PROVIDER, Uqpay};
 use axum::Json;
@@ -109,6 +110,41 @@ pub fn take_key(
             "x-idempotency-key was already used with a different request",
         )),
     }
+}
+
+/// The fingerprint of a request on the resource `id` (a path parameter): the same key used for
+/// another resource is another request.
+pub fn fingerprint_for(id: &str, body: &[u8]) -> [u8; 32] {
+    let mut keyed = id.as_bytes().to_vec();
+    keyed.extend_from_slice(&fingerprint(body));
+    fingerprint(&keyed)
+}
+
+/// A write under `x-idempotency-key` whose answer is made at once: authenticates, counts it
+/// against the client's rate limit, takes the key (or replays its answer), serves the latency,
+/// then caches and answers what `write` makes for the client (its error included).
+pub async fn keyed_write(
+    uqpay: &Uqpay,
+    headers: &HeaderMap,
+    fingerprint: [u8; 32],
+    write: impl FnOnce(&str) -> Result<Value, ApiError>,
+) -> Result<Response, ApiError> {
+    let client = authenticate(uqpay, headers)?;
+    uqpay.rate_limit(&client)?;
+    let key = required_key(headers)?;
+    if let Some(replay) = take_key(uqpay, &client, key, fingerprint)? {
+        return Ok(replay);
+    }
+    let core = &uqpay.core;
+    core.latency(PROVIDER).await;
+    let (status, answer) = match write(&client) {
+        Ok(answer) => (StatusCode::OK, answer),
+        Err(e) => e.parts(),
+    };
+    uqpay
+        .idempotency
+        .finish(&client, key, status, answer.clone(), core.clock.now_ms());
+    Ok((status, Json(answer)).into_response())
 }
 
 impl IdempotencyStore {

@@ -13,20 +13,24 @@ use super::{PROVIDER, Uqpay};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Authenticates a read, counts it against the client's rate limit and serves the latency.
-pub(super) async fn authorized(uqpay: &Uqpay, headers: &HeaderMap) -> Result<String, ApiError> {
+/// An authenticated read: authenticates, counts it against the client's rate limit, serves the
+/// latency, then answers what `read` makes for the client.
+pub(super) async fn read(
+    uqpay: &Uqpay,
+    headers: &HeaderMap,
+    read: impl FnOnce(&str) -> Result<Value, ApiError>,
+) -> Result<Json<Value>, ApiError> {
     let client = authenticate(uqpay, headers)?;
     uqpay.rate_limit(&client)?;
     uqpay.core.latency(PROVIDER).await;
-    Ok(client)
+    read(&client).map(Json)
 }
 
-fn card_not_found() -> ApiError {
+pub(super) fn card_not_found() -> ApiError {
     ApiError::not_found(
         StatusCode::NOT_FOUND,
         "card_not_found",
@@ -34,31 +38,21 @@ fn card_not_found() -> ApiError {
     )
 }
 
-pub(super) fn respond(result: Result<Value, ApiError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into_response(),
-    }
-}
-
 /// `GET /v1/issuing/cards/{card_id}`.
 pub async fn get_card(
     State(uqpay): State<Arc<Uqpay>>,
     Path(card_id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            let client = authorized(&uqpay, &headers).await?;
-            let card = uqpay
-                .cards
-                .get(&card_id)
-                .filter(|c| c.client_id == client)
-                .ok_or_else(card_not_found)?;
-            Ok(card.retrieve_json())
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |client| {
+        let card = uqpay
+            .cards
+            .get(&card_id)
+            .filter(|c| c.client_id == client)
+            .ok_or_else(card_not_found)?;
+        Ok(card.retrieve_json())
+    })
+    .await
 }
 
 /// `GET /v1/issuing/cards/{id}/order`.
@@ -66,25 +60,22 @@ pub async fn get_order(
     State(uqpay): State<Arc<Uqpay>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            let client = authorized(&uqpay, &headers).await?;
-            let card = uqpay
-                .cards
-                .get_by_order(&id)
-                .filter(|c| c.client_id == client)
-                .ok_or_else(|| {
-                    ApiError::not_found(
-                        StatusCode::NOT_FOUND,
-                        "card_order_not_found",
-                        "Card order does not exist",
-                    )
-                })?;
-            Ok(card.order_json())
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |client| {
+        let card = uqpay
+            .cards
+            .get_by_order(&id)
+            .filter(|c| c.client_id == client)
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    StatusCode::NOT_FOUND,
+                    "card_order_not_found",
+                    "Card order does not exist",
+                )
+            })?;
+        Ok(card.order_json())
+    })
+    .await
 }
 
 pub(super) struct Page {
@@ -129,27 +120,24 @@ pub async fn list_cards(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(
-        async {
-            let client = authorized(&uqpay, &headers).await?;
-            let page = page(&query)?;
-            let wanted = |name: &str| query.get(name).filter(|v| !v.is_empty());
-            let keep = |c: &Card| {
-                wanted("cardholder_id").is_none_or(|v| *v == c.cardholder.cardholder_id)
-                    && wanted("card_status").is_none_or(|v| *v == c.card_status)
-                    && wanted("card_number").is_none_or(|v| {
-                        *v == c.masked_number() || c.masked_number().ends_with(v.as_str())
-                    })
-            };
-            let cards = uqpay.cards.list(&client, keep);
-            Ok(paginate(
-                cards.iter().map(Card::retrieve_json).collect(),
-                &page,
-            ))
-        }
-        .await,
-    )
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |client| {
+        let page = page(&query)?;
+        let wanted = |name: &str| query.get(name).filter(|v| !v.is_empty());
+        let keep = |c: &Card| {
+            wanted("cardholder_id").is_none_or(|v| *v == c.cardholder.cardholder_id)
+                && wanted("card_status").is_none_or(|v| *v == c.card_status)
+                && wanted("card_number").is_none_or(|v| {
+                    *v == c.masked_number() || c.masked_number().ends_with(v.as_str())
+                })
+        };
+        let cards = uqpay.cards.list(client, keep);
+        Ok(paginate(
+            cards.iter().map(Card::retrieve_json).collect(),
+            &page,
+        ))
+    })
+    .await
 }
 
 /// `GET /v1/issuing/products`.
@@ -157,9 +145,8 @@ pub async fn list_products(
     State(uqpay): State<Arc<Uqpay>>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    respond(async {
-        authorized(&uqpay, &headers).await?;
+) -> Result<Json<Value>, ApiError> {
+    read(&uqpay, &headers, |_| {
         let page = page(&query)?;
         let products = uqpay
             .core
@@ -176,6 +163,6 @@ pub async fn list_products(
             })
             .collect();
         Ok(paginate(products, &page))
-    }
-    .await)
+    })
+    .await
 }

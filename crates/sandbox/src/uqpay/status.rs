@@ -13,16 +13,15 @@
 //! - The update's order is not listed by `GET /v1/issuing/cards/{id}/order` (that answers the
 //!   create order).
 
-use super::auth::authenticate;
-use super::idempotency::{fingerprint, required_key, take_key};
+use super::idempotency::{fingerprint_for, keyed_write};
 use super::lifecycle::send_webhook;
-use super::wire::{ApiError, uqpay_time};
+use super::lookup::card_not_found;
+use super::wire::{ApiError, parse_body, uqpay_time};
 use super::{PROVIDER, Uqpay};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,48 +32,20 @@ pub async fn update_status(
     Path(card_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    match update(&uqpay, &card_id, &headers, &body).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn update(
-    uqpay: &Arc<Uqpay>,
-    card_id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let client = authenticate(uqpay, headers)?;
-    uqpay.rate_limit(&client)?;
-    let key = required_key(headers)?;
-    let core = &uqpay.core;
     // The card is part of the request: the same key for another card is another request.
-    let mut keyed = card_id.as_bytes().to_vec();
-    keyed.extend_from_slice(&fingerprint(body));
-    if let Some(replay) = take_key(uqpay, &client, key, fingerprint(&keyed))? {
-        return Ok(replay);
-    }
-    core.latency(PROVIDER).await;
-    let (status, answer) = match accept(uqpay, &client, card_id, body) {
-        Ok(answer) => (StatusCode::OK, answer),
-        Err(e) => e.parts(),
-    };
-    uqpay
-        .idempotency
-        .finish(&client, key, status, answer.clone(), core.clock.now_ms());
-    Ok((status, Json(answer)).into_response())
+    keyed_write(
+        &uqpay,
+        &headers,
+        fingerprint_for(&card_id, &body),
+        |client| accept(&uqpay, client, &card_id, &body),
+    )
+    .await
 }
 
 /// Checks the request against the card and schedules the change; the answer.
 fn accept(uqpay: &Arc<Uqpay>, client: &str, card_id: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let request: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(
-            "invalid_request",
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+    let request = parse_body(body)?;
     let wanted = match request.get("card_status") {
         None | Some(Value::Null) => return Err(ApiError::missing(vec!["card_status".into()])),
         Some(Value::String(s)) if ["ACTIVE", "FROZEN", "CANCELLED"].contains(&s.as_str()) => {
@@ -101,13 +72,7 @@ fn accept(uqpay: &Arc<Uqpay>, client: &str, card_id: &str, body: &[u8]) -> Resul
         .cards
         .get(card_id)
         .filter(|c| c.client_id == client)
-        .ok_or_else(|| {
-            ApiError::not_found(
-                StatusCode::NOT_FOUND,
-                "card_not_found",
-                "Card does not exist",
-            )
-        })?;
+        .ok_or_else(card_not_found)?;
     let allowed = matches!(
         (card.card_status.as_str(), wanted.as_str()),
         ("ACTIVE", "FROZEN" | "CANCELLED") | ("FROZEN", "ACTIVE" | "CANCELLED")

@@ -20,6 +20,16 @@ pub const TOO_MANY_REQUESTS_MESSAGE: &str = "Too many requests have been made to
 /// The in-flight idempotency answer (HTTP 400 with `code: 200`).
 pub const PROCESSING_MESSAGE: &str = "Request is processing, please try again later";
 
+/// A request body as JSON, or the 400 answered for one that is not.
+pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid(
+            "invalid_request",
+            format!("request body is not valid JSON: {e}"),
+        )
+    })
+}
+
 /// A UQPAY error answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
