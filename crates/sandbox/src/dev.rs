@@ -8,6 +8,7 @@ use crate::config::{
 };
 use crate::qitech::options::{CLIENT_PUBLIC_KEY_PEM, SANDBOX_PRIVATE_KEY_PEM};
 use crate::qitech::{DEV_CLIENT_PRIVATE_KEY_PEM, DEV_SERVER_PUBLIC_KEY_PEM};
+use crate::server::{ALCHEMYPAY_MOUNT, QITECH_MOUNT, UQPAY_MOUNT};
 use cardbatch_types::ProviderKind;
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -46,9 +47,9 @@ pub fn guide(config: &SandboxConfig, addr: SocketAddr) -> String {
     for kind in ProviderKind::ALL {
         let settings = config.provider(kind);
         let path = match kind {
-            ProviderKind::Uqpay => "/uqpay/api",
-            ProviderKind::AlchemypayVcc => "/alchemypay",
-            ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => "/qitech",
+            ProviderKind::Uqpay => UQPAY_MOUNT,
+            ProviderKind::AlchemypayVcc => ALCHEMYPAY_MOUNT,
+            ProviderKind::QitechPrepaid | ProviderKind::QitechPostpaid => QITECH_MOUNT,
         };
         let _ = writeln!(out, "\n  {kind}\n    base_url = {base}{path}");
         // Configured credentials come on top of the fixtures' development client, unless they

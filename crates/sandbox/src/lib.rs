@@ -30,4 +30,6 @@ pub use config::{ProviderSettings, SandboxConfig};
 pub use core::{Core, FaultConfig};
 pub use dev::{dev_credentials, guide};
 pub use fixtures::Fixtures;
-pub use server::{RunningSandbox, Sandbox, SandboxError, app, run};
+pub use server::{
+    ALCHEMYPAY_MOUNT, QITECH_MOUNT, RunningSandbox, Sandbox, SandboxError, UQPAY_MOUNT, app, run,
+};

@@ -52,12 +52,19 @@ pub struct RunningSandbox {
     stop: watch::Sender<bool>,
 }
 
+/// Where QI Tech (prepaid and postpaid) is mounted: its base URL is the sandbox's plus this.
+pub const QITECH_MOUNT: &str = "/qitech";
+/// Where Alchemy Pay VCC is mounted.
+pub const ALCHEMYPAY_MOUNT: &str = "/alchemypay";
+/// Where UQPAY is mounted (UQPAY's own base URLs end in `/api`).
+pub const UQPAY_MOUNT: &str = "/uqpay/api";
+
 /// Every provider's routes plus the admin routes, on one router.
 pub fn app(core: Arc<Core>) -> Router {
     admin::router(Arc::clone(&core))
-        .nest("/qitech", qitech::router(Arc::clone(&core)))
-        .nest("/alchemypay", alchemypay::router(Arc::clone(&core)))
-        .nest("/uqpay/api", uqpay::router(core))
+        .nest(QITECH_MOUNT, qitech::router(Arc::clone(&core)))
+        .nest(ALCHEMYPAY_MOUNT, alchemypay::router(Arc::clone(&core)))
+        .nest(UQPAY_MOUNT, uqpay::router(core))
 }
 
 impl Sandbox {

@@ -70,12 +70,13 @@ async fn each_forged_or_stale_request_gets_gdf000014_and_creates_nothing() {
     };
     let another_key = v2_request(&new_key(), API_KEY, "POST", PATH, Some(&seed_virtual()));
     let another_path = {
-        // Signed without the /qitech prefix the sandbox is mounted under.
+        // Signed for another endpoint (relative to the mount, as a client given the sandbox's
+        // base URL signs it).
         let mut req = v2_request(
             &qi.client_key,
             API_KEY,
             "POST",
-            "/prepaid/card",
+            "/wallet/3f9a7c2e-1b4d-4e8f-9a6c-5d2e8b7f1a30/payment_instrument",
             Some(&seed_virtual()),
         );
         req.path = PATH.into();

@@ -3,7 +3,8 @@
 //!
 //! The canonical body: object keys sorted, `null`, `""`, `[]` and `{}` removed (recursively,
 //! after their own cleaning), compact JSON. The request path is the full path as received (the
-//! `/alchemypay` prefix included) with its query string; a signature over the query parameters
+//! `/alchemypay` prefix included) or the path relative to that mount (as at Alchemy Pay, where
+//! `requestPath` is `/open/api/card/create`), with its query string; a signature over the query parameters
 //! sorted by name is accepted too, since the docs disagree on their order. [inferred] Array
 //! elements keep their order (no VCC request carries an array). Unknown access key: 300002
 //! "Merchant information does not exist".
@@ -107,13 +108,14 @@ pub struct Signed<'a> {
 
 /// Checks a signed message; `secret_of` gives the secret of an access key. Returns the access
 /// key. Errors: 200001 (missing header), 300002 (unknown key), 200002 (timestamp not 13 digits),
-/// 200005 (outside the window), 200006 (wrong signature).
+/// 200005 (outside the window), 200006 (wrong signature). `paths`: the request's path and
+/// query as received and relative to the sandbox's mount; a signature over either is accepted.
 pub fn verify(
     signed: Signed<'_>,
     secret_of: impl Fn(&str) -> Option<String>,
     now_ms: i64,
     method: &str,
-    path_and_query: &str,
+    paths: &[&str],
     body: &[u8],
 ) -> Result<String, AchError> {
     let key = signed
@@ -144,14 +146,10 @@ pub fn verify(
         ));
     }
     let canonical = canonical_body(body);
-    if !signature_matches(
-        &secret,
-        timestamp,
-        method,
-        path_and_query,
-        &canonical,
-        given,
-    ) {
+    if !paths
+        .iter()
+        .any(|path| signature_matches(&secret, timestamp, method, path, &canonical, given))
+    {
         return Err(AchError::new(200006, "signature error"));
     }
     Ok(key.to_string())

@@ -36,6 +36,7 @@ pub use lifecycle::retry_schedule;
 
 use super::config::{DEV_ALCHEMYPAY_SECRET_KEY, ProviderSettings};
 use super::core::{Core, retry_after_secs};
+use super::server::ALCHEMYPAY_MOUNT;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Uri};
@@ -106,6 +107,11 @@ impl AlchemyPay {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or_else(|| uri.path());
+        // At Alchemy Pay there is no mount: a client given the sandbox's base URL signs the
+        // path it asked for, `/open/api/card/create`.
+        let relative = path_and_query
+            .strip_prefix(ALCHEMYPAY_MOUNT)
+            .unwrap_or(path_and_query);
         auth::verify(
             auth::Signed {
                 key: header("ach-access-key"),
@@ -115,7 +121,7 @@ impl AlchemyPay {
             |k| self.secret_of(k),
             self.core.clock.now_ms(),
             method,
-            path_and_query,
+            &[path_and_query, relative],
             body,
         )
     }

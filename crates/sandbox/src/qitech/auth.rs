@@ -48,10 +48,29 @@ pub struct RequestView<'a> {
     pub method: &'a str,
     /// The full path as received (sandbox prefix included) plus `?query` if any.
     pub path_and_query: &'a str,
+    /// Where the sandbox mounts QI (`/qitech`); a signature may name the path relative to it.
+    pub mount: &'a str,
     /// Request headers.
     pub headers: &'a HeaderMap,
     /// Raw body bytes.
     pub body: &'a [u8],
+}
+
+impl RequestView<'_> {
+    /// Whether a signature's `signed` path names this request: the path and query as received,
+    /// or relative to the sandbox's mount. At QI there is no mount, and a client given the
+    /// sandbox's base URL (`.../qitech`) signs the path it asked for (`/prepaid/card`), as the
+    /// public clients do. `query_optional`: the path alone names it too.
+    fn is_named_by(&self, signed: &str, query_optional: bool) -> bool {
+        let received = [
+            Some(self.path_and_query),
+            self.path_and_query.strip_prefix(self.mount),
+        ];
+        received.into_iter().flatten().any(|path| {
+            signed == path
+                || (query_optional && signed == path.split('?').next().unwrap_or_default())
+        })
+    }
 }
 
 /// What a request is checked against.
@@ -182,7 +201,7 @@ fn verify_v1(
     let signed_at = DateTime::parse_from_rfc2822(date)
         .map_err(|_| unauth("the signed date is not RFC 1123"))?;
     check_skew(signed_at.with_timezone(&Utc), settings)?;
-    if path != req.path_and_query {
+    if !req.is_named_by(path, false) {
         return Err(unauth("signed path differs"));
     }
     Ok(body)
@@ -216,9 +235,7 @@ fn verify_v2(
         return Err(unauth("signed method differs"));
     }
     // The documented sample signs the path only; a query string is accepted too.
-    let uri = claim("uri")?;
-    let path = req.path_and_query.split('?').next().unwrap_or_default();
-    if uri != path && uri != req.path_and_query {
+    if !req.is_named_by(claim("uri")?, true) {
         return Err(unauth("signed uri differs"));
     }
     let timestamp = NaiveDateTime::parse_from_str(claim("timestamp")?, V2_TIMESTAMP_PARSE)

@@ -45,6 +45,7 @@ impl Fixture {
         let req = RequestView {
             method,
             path_and_query: path,
+            mount: "/qitech",
             headers: &headers,
             body: &signed.body,
         };
@@ -97,6 +98,53 @@ fn a_bodiless_v1_get_is_accepted_with_an_empty_or_json_content_type() {
         body: Vec::new(),
     };
     assert!(f.check("GET", path, &other).is_ok());
+}
+
+#[test]
+fn a_path_may_be_signed_relative_to_the_sandbox_mount_as_at_qi() {
+    let f = Fixture::new();
+    // A client given the base URL `.../qitech` signs the path it asked for, as at QI.
+    let path = "/qitech/prepaid/card?account_key=x";
+    let v1 = sign_v1(
+        &f.client,
+        API_KEY,
+        "GET",
+        "/prepaid/card?account_key=x",
+        None,
+        f.now,
+    );
+    assert!(f.check("GET", path, &v1).is_ok());
+    let v2 = sign_v2(
+        &f.client,
+        API_KEY,
+        "POST",
+        "/prepaid/card",
+        Some(&body()),
+        f.now,
+    );
+    assert!(f.check("POST", PATH, &v2).is_ok());
+
+    // Still the same path: another one, or a mount-relative path without its query, is refused.
+    let other = sign_v1(
+        &f.client,
+        API_KEY,
+        "GET",
+        "/wallet/x?account_key=x",
+        None,
+        f.now,
+    );
+    assert_eq!(code(f.check("GET", path, &other)), "GDF000014");
+    let no_query = sign_v1(&f.client, API_KEY, "GET", "/prepaid/card", None, f.now);
+    assert_eq!(code(f.check("GET", path, &no_query)), "GDF000014");
+    let v2_other = sign_v2(
+        &f.client,
+        API_KEY,
+        "POST",
+        "/wallet/x",
+        Some(&body()),
+        f.now,
+    );
+    assert_eq!(code(f.check("POST", PATH, &v2_other)), "GDF000014");
 }
 
 #[test]

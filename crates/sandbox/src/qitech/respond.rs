@@ -12,6 +12,7 @@ use super::error::QiError;
 use super::sign::{sign_v1, sign_v2_headers};
 use super::state::Qi;
 use crate::core::{names, retry_after_secs};
+use crate::server::QITECH_MOUNT;
 use cardbatch_types::ProviderKind;
 
 /// How to sign the answer to one request: the variant, the caller's key, and what the
@@ -69,6 +70,7 @@ pub async fn admit(
     let view = RequestView {
         method: method.as_str(),
         path_and_query: &reply.path_and_query,
+        mount: QITECH_MOUNT,
         headers,
         body,
     };

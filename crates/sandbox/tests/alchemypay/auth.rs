@@ -129,3 +129,41 @@ async fn over_the_rate_limit_an_access_key_gets_429_with_retry_after() {
     assert!(retry_after >= 1);
     assert_error(&r.json().await.unwrap(), "429");
 }
+
+#[tokio::test]
+async fn the_signed_path_may_be_relative_to_the_sandbox_mount_as_at_alchemy_pay() {
+    let env = Env::start(|_, _| {}).await;
+    // A client given the base URL `.../alchemypay` signs the path it asked for.
+    let post = |signed_path: &'static str, order_no: &str| {
+        let body = env.create_body(order_no).to_string();
+        let ts = now_ms().to_string();
+        env.http
+            .post(format!("{}{CREATE}", env.sandbox.base_url()))
+            .header("content-type", "application/json")
+            .header("ach-access-key", KEY)
+            .header("ach-access-timestamp", &ts)
+            .header(
+                "ach-access-sign",
+                alchemy_sign(SECRET, &ts, "POST", signed_path, &body),
+            )
+            .body(body)
+            .send()
+    };
+
+    let relative: Value = post("/open/api/card/create", "rel-1")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let elsewhere: Value = post("/open/api/card/info", "rel-2")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(relative["code"], "0", "{relative}");
+    assert_error(&elsewhere, "200006");
+    assert_eq!(env.sandbox.ledger().len(), 1);
+}
