@@ -19,7 +19,12 @@ pub struct Card {
     pub card_currency: String,
     /// `card_limit` as sent (a JSON number), 0 when omitted.
     pub card_limit: Value,
+    /// A SINGLE-mode card's own balance, in cents: its funded `card_limit`, moved by recharges
+    /// and withdrawals. A SHARE-mode card has none (it draws on the shared issuing balance).
+    pub balance_cents: i64,
     pub metadata: Value,
+    /// Set by a card update; `Null` until then.
+    pub no_pin_payment_amount: Value,
     pub spending_controls: Value,
     pub risk_controls: Value,
     pub usage_type: String,
@@ -45,6 +50,20 @@ impl Card {
         }
     }
 
+    /// Whether the card has a balance of its own (SINGLE mode).
+    pub fn is_single(&self) -> bool {
+        self.product.mode_type == "SINGLE"
+    }
+
+    /// `available_balance`: a SINGLE-mode card's own balance, a SHARE-mode card's limit.
+    pub fn available_balance(&self) -> Value {
+        if self.is_single() {
+            amount_value(self.balance_cents)
+        } else {
+            self.card_limit.clone()
+        }
+    }
+
     /// `GET /v1/issuing/cards/{card_id}` (SDK `RetrieveCardResponse`).
     pub fn retrieve_json(&self) -> Value {
         json!({
@@ -57,7 +76,7 @@ impl Card {
             "mode_type": self.product.mode_type,
             "card_product_id": self.product.product_id,
             "card_limit": self.card_limit,
-            "available_balance": self.card_limit,
+            "available_balance": self.available_balance(),
             "cardholder": {
                 "cardholder_id": self.cardholder.cardholder_id,
                 "email": self.cardholder.email,
@@ -66,6 +85,7 @@ impl Card {
                 "cardholder_status": self.cardholder.cardholder_status,
             },
             "spending_controls": self.spending_controls,
+            "no_pin_payment_amount": self.no_pin_payment_amount,
             "risk_controls": self.risk_controls,
             "metadata": self.metadata,
             "usage_type": self.usage_type,
@@ -117,8 +137,12 @@ impl Card {
                 .cloned()
                 .unwrap_or_else(|| json!("Y"))
         };
+        let available = match self.available_balance() {
+            Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
         json!({
-            "card_available_balance": self.limit_string(),
+            "card_available_balance": available,
             "card_bin": self.product.card_bin,
             "card_id": self.card_id,
             "card_number": self.masked_number(),
@@ -146,11 +170,55 @@ impl Card {
     }
 }
 
+/// Cents as an API amount: a JSON number (`12`, `12.5`).
+pub fn amount_value(cents: i64) -> Value {
+    if cents % 100 == 0 {
+        json!(cents / 100)
+    } else {
+        json!(cents as f64 / 100.0)
+    }
+}
+
+/// A card order other than the create: a recharge, a withdrawal or an update.
+#[derive(Debug, Clone)]
+pub struct CardOrder {
+    pub card_order_id: String,
+    pub card_id: String,
+    /// `CARD_RECHARGE`, `CARD_WITHDRAW` or `CARD_UPDATE`.
+    pub order_type: &'static str,
+    pub amount_cents: i64,
+    pub card_currency: String,
+    pub order_status: &'static str,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+    pub complete_time: Option<DateTime<Utc>>,
+}
+
+impl CardOrder {
+    /// The SDKs' `CardOrder`: the answer to a recharge or withdrawal and what `GET
+    /// /v1/issuing/cards/{id}/order` shows.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "card_id": self.card_id,
+            "card_order_id": self.card_order_id,
+            "order_type": self.order_type,
+            "amount": amount_value(self.amount_cents),
+            "card_currency": self.card_currency,
+            "create_time": uqpay_time(self.create_time),
+            "update_time": uqpay_time(self.update_time),
+            "complete_time": self.complete_time.map(uqpay_time),
+            "order_status": self.order_status,
+        })
+    }
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     cards: Vec<Card>,
     by_id: HashMap<String, usize>,
     by_order: HashMap<String, usize>,
+    /// Orders other than the creates, by `card_order_id`.
+    orders: HashMap<String, CardOrder>,
 }
 
 /// Every card, in creation order.
@@ -175,22 +243,68 @@ impl CardStore {
         inner.by_id.get(card_id).map(|&i| inner.cards[i].clone())
     }
 
-    /// The card whose create order has this id (or, leniently, whose card id it is).
-    pub fn get_by_order(&self, id: &str) -> Option<Card> {
-        let inner = self.inner.lock().expect("uqpay cards lock");
-        inner
-            .by_order
-            .get(id)
-            .or_else(|| inner.by_id.get(id))
-            .map(|&i| inner.cards[i].clone())
-    }
-
     /// Applies `f` to a card and returns the updated copy.
     pub fn update(&self, card_id: &str, f: impl FnOnce(&mut Card)) -> Option<Card> {
         let mut inner = self.inner.lock().expect("uqpay cards lock");
         let i = *inner.by_id.get(card_id)?;
         f(&mut inner.cards[i]);
         Some(inner.cards[i].clone())
+    }
+
+    /// Applies `f` to the card under the store's lock, and records `order` only when `f`
+    /// accepts, so a check and a move of money cannot interleave with another's.
+    pub fn apply_with_order<T>(
+        &self,
+        card_id: &str,
+        f: impl FnOnce(&mut Card) -> Result<T, super::wire::ApiError>,
+        order: CardOrder,
+    ) -> Option<Result<T, super::wire::ApiError>> {
+        let mut inner = self.inner.lock().expect("uqpay cards lock");
+        let i = *inner.by_id.get(card_id)?;
+        let result = f(&mut inner.cards[i]);
+        if result.is_ok() {
+            inner.orders.insert(order.card_order_id.clone(), order);
+        }
+        Some(result)
+    }
+
+    /// Completes an order: `f` changes its card; the order becomes `SUCCESS`.
+    pub fn complete_order(
+        &self,
+        card_order_id: &str,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&mut Card, &CardOrder),
+    ) -> Option<(Card, CardOrder)> {
+        let mut inner = self.inner.lock().expect("uqpay cards lock");
+        let mut order = inner.orders.get(card_order_id)?.clone();
+        let i = *inner.by_id.get(&order.card_id)?;
+        order.order_status = "SUCCESS";
+        order.update_time = now;
+        order.complete_time = Some(now);
+        f(&mut inner.cards[i], &order);
+        inner.cards[i].update_time = now;
+        inner
+            .orders
+            .insert(order.card_order_id.clone(), order.clone());
+        Some((inner.cards[i].clone(), order))
+    }
+
+    /// An order of `client_id`, create orders included, as `GET .../order` shows it. A card id
+    /// names its create order (leniently).
+    pub fn order_json(&self, client_id: &str, id: &str) -> Option<Value> {
+        let inner = self.inner.lock().expect("uqpay cards lock");
+        let create = inner
+            .by_order
+            .get(id)
+            .or_else(|| inner.by_id.get(id))
+            .map(|&i| &inner.cards[i])
+            .filter(|c| c.client_id == client_id)
+            .map(Card::order_json);
+        create.or_else(|| {
+            let order = inner.orders.get(id)?;
+            let card = &inner.cards[*inner.by_id.get(&order.card_id)?];
+            (card.client_id == client_id).then(|| order.to_json())
+        })
     }
 
     /// The cards of `client_id` matching `keep`, in creation order.

@@ -3,6 +3,7 @@
 
 use super::auth::authenticate;
 use super::cards::Card;
+use super::funds::limit_cents;
 use super::idempotency::{fingerprint, required_key, take_key};
 use super::validate::{ValidCreate, validate_create};
 use super::wire::{ApiError, CreateCardResponse, parse_body, uqpay_time};
@@ -97,6 +98,11 @@ fn issue(uqpay: &Arc<Uqpay>, client: &str, key: &str, v: ValidCreate) -> CreateC
     if let Some(order_ref) = v.metadata["cardbatch_order_ref"].as_str() {
         references.insert("cardbatch_order_ref".to_string(), order_ref.to_string());
     }
+    let balance_cents = if v.product.mode_type == "SINGLE" {
+        limit_cents(&v.card_limit)
+    } else {
+        0
+    };
     let card = Card {
         card_id: card_id.clone(),
         card_order_id: card_order_id.clone(),
@@ -105,7 +111,9 @@ fn issue(uqpay: &Arc<Uqpay>, client: &str, key: &str, v: ValidCreate) -> CreateC
         cardholder: v.cardholder,
         card_currency: v.card_currency,
         card_limit: v.card_limit,
+        balance_cents,
         metadata: v.metadata,
+        no_pin_payment_amount: serde_json::Value::Null,
         spending_controls: v.spending_controls,
         risk_controls: v.risk_controls,
         usage_type: v.usage_type,

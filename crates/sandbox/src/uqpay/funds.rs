@@ -7,9 +7,10 @@
 //! publishes no table).
 //!
 //! The balance (USD, the fixtures' `issuing_balance_cents`) and its movements are what `GET
-//! /v1/issuing/balances[/transactions]` show (`balances.rs`): a SINGLE-mode card's funding is a
-//! `CARD_RECHARGE` debit, a failed card's return a `REFUND` credit [inferred: the SDK lists
-//! both types, UQPAY documents no mapping].
+//! /v1/issuing/balances[/transactions]` show (`balances.rs`): a SINGLE-mode card's funding and
+//! its recharges are `CARD_RECHARGE` debits, its withdrawals `CARD_WITHDRAW` credits, a failed
+//! card's return a `REFUND` credit [inferred: the SDK lists these types, UQPAY documents no
+//! mapping].
 
 use super::validate::ValidCreate;
 use super::wire::{ApiError, uqpay_time};
@@ -106,6 +107,31 @@ impl Funds {
             );
         }
         Ok(())
+    }
+
+    /// Takes `cents` from the issuing balance for a card (a recharge), or says it is short.
+    pub fn debit(
+        &self,
+        kind: &'static str,
+        cents: i64,
+        now: DateTime<Utc>,
+        description: String,
+    ) -> Result<(), ApiError> {
+        let mut inner = self.inner.lock().expect("funds lock");
+        if cents > inner.balance_cents {
+            return Err(ApiError::invalid(
+                "insufficient_balance",
+                "Issuing balance is insufficient for this recharge",
+            ));
+        }
+        inner.record(kind, -cents, now, description);
+        Ok(())
+    }
+
+    /// Puts `cents` back on the issuing balance (a withdrawal from a card, a refused recharge).
+    pub fn credit(&self, kind: &'static str, cents: i64, now: DateTime<Utc>, description: String) {
+        let mut inner = self.inner.lock().expect("funds lock");
+        inner.record(kind, cents, now, description);
     }
 
     /// Gives back what a failed card took.

@@ -55,6 +55,9 @@ fn complete(uqpay: &Arc<Uqpay>, card_id: &str) {
         c.order_status = order_status.into();
         c.update_time = now;
         c.complete_time = Some(now);
+        if failed {
+            c.balance_cents = 0;
+        }
     }) else {
         return;
     };

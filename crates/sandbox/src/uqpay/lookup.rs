@@ -2,8 +2,8 @@
 //! filters `cardholder_id`, `card_status`, `card_number`), `GET /v1/issuing/cards/{id}/order`
 //! and `GET /v1/issuing/products`.
 //!
-//! [inferred] The order lookup's `{id}` is the `card_order_id` (as the SDK and CLI pass it); a
-//! `card_id` is accepted too. Pages: `page_size` 1-100 (default 10), `page_number` from 1.
+//! [inferred] The order lookup's `{id}` is the `card_order_id` (as the SDK and CLI pass it) of a
+//! create, recharge, withdrawal or update; a `card_id` names its create order too. Pages: `page_size` 1-100 (default 10), `page_number` from 1.
 //! Cards of another client are not found.
 
 use super::auth::authenticate;
@@ -62,18 +62,13 @@ pub async fn get_order(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     read(&uqpay, &headers, |client| {
-        let card = uqpay
-            .cards
-            .get_by_order(&id)
-            .filter(|c| c.client_id == client)
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    StatusCode::NOT_FOUND,
-                    "card_order_not_found",
-                    "Card order does not exist",
-                )
-            })?;
-        Ok(card.order_json())
+        uqpay.cards.order_json(client, &id).ok_or_else(|| {
+            ApiError::not_found(
+                StatusCode::NOT_FOUND,
+                "card_order_not_found",
+                "Card order does not exist",
+            )
+        })
     })
     .await
 }

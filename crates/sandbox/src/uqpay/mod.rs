@@ -11,6 +11,9 @@
 //!   /v1/issuing/cardholders/{id}` (update) (`cardholders.rs`):
 //!   cards can be issued to the fixtures' cardholders and to those a client creates.
 //! - `POST /v1/issuing/cards/{card_id}/status`: freeze, unfreeze, cancel (`status.rs`).
+//! - `POST /v1/issuing/cards/{card_id}` (update: limits, controls, metadata; `update.rs`),
+//!   `POST /v1/issuing/cards/{card_id}/recharge` and `/withdraw` (a SINGLE-mode card's own
+//!   balance; `recharge.rs`); their orders are read like the create's.
 //! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
 //!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`, and a
@@ -38,7 +41,9 @@ mod funds;
 mod idempotency;
 mod lifecycle;
 mod lookup;
+mod recharge;
 mod status;
+mod update;
 mod validate;
 mod wire;
 
@@ -101,7 +106,18 @@ pub fn router(core: Arc<Core>) -> Router {
             "/v1/issuing/cards",
             post(create::create_card).get(lookup::list_cards),
         )
-        .route("/v1/issuing/cards/{card_id}", get(lookup::get_card))
+        .route(
+            "/v1/issuing/cards/{card_id}",
+            get(lookup::get_card).post(update::update_card),
+        )
+        .route(
+            "/v1/issuing/cards/{card_id}/recharge",
+            post(recharge::recharge),
+        )
+        .route(
+            "/v1/issuing/cards/{card_id}/withdraw",
+            post(recharge::withdraw),
+        )
         .route("/v1/issuing/cards/{card_id}/order", get(lookup::get_order))
         .route(
             "/v1/issuing/cards/{card_id}/status",

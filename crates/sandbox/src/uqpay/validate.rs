@@ -118,23 +118,8 @@ pub fn validate_create(
     let card_limit = validate_limit(product, body.get("card_limit"))?;
     let (usage_type, auto_cancel_trigger) = validate_usage(body)?;
     let metadata = validate_metadata(body.get("metadata"))?;
-    let risk_controls = body.get("risk_controls").cloned().unwrap_or(Value::Null);
-    if !risk_controls.is_null() {
-        let has = |k: &str| risk_controls.get(k).is_some_and(|v| !v.is_null());
-        if !risk_controls.is_object() || (has("allowed_mcc") && has("blocked_mcc")) {
-            return Err(ApiError::invalid(
-                "invalid_risk_controls",
-                "risk_controls must be an object; allowed_mcc and blocked_mcc are mutually exclusive",
-            ));
-        }
-    }
-    let spending_controls = body.get("spending_controls").cloned().unwrap_or(json!([]));
-    if !spending_controls.is_array() {
-        return Err(ApiError::invalid(
-            "invalid_request",
-            "spending_controls must be an array",
-        ));
-    }
+    let risk_controls = validate_risk_controls(body.get("risk_controls"))?;
+    let spending_controls = validate_spending_controls(body.get("spending_controls"))?;
     Ok(ValidCreate {
         product: product.clone(),
         cardholder,
@@ -148,7 +133,38 @@ pub fn validate_create(
     })
 }
 
-fn validate_limit(product: &UqpayProduct, limit: Option<&Value>) -> Result<Value, ApiError> {
+/// `risk_controls`: an object, `allowed_mcc` and `blocked_mcc` not both; `Null` when absent.
+pub(super) fn validate_risk_controls(risk_controls: Option<&Value>) -> Result<Value, ApiError> {
+    let risk_controls = risk_controls.cloned().unwrap_or(Value::Null);
+    if !risk_controls.is_null() {
+        let has = |k: &str| risk_controls.get(k).is_some_and(|v| !v.is_null());
+        if !risk_controls.is_object() || (has("allowed_mcc") && has("blocked_mcc")) {
+            return Err(ApiError::invalid(
+                "invalid_risk_controls",
+                "risk_controls must be an object; allowed_mcc and blocked_mcc are mutually exclusive",
+            ));
+        }
+    }
+    Ok(risk_controls)
+}
+
+/// `spending_controls`: an array; empty when absent.
+pub(super) fn validate_spending_controls(controls: Option<&Value>) -> Result<Value, ApiError> {
+    let controls = controls.cloned().unwrap_or(json!([]));
+    if !controls.is_array() {
+        return Err(ApiError::invalid(
+            "invalid_request",
+            "spending_controls must be an array",
+        ));
+    }
+    Ok(controls)
+}
+
+/// `card_limit`: a number, at least 0 (0.01 on the BINs that require one); 0 when absent.
+pub(super) fn validate_limit(
+    product: &UqpayProduct,
+    limit: Option<&Value>,
+) -> Result<Value, ApiError> {
     let requires = BINS_REQUIRING_CARD_LIMIT.contains(&product.card_bin.as_str());
     let value = match limit {
         None | Some(Value::Null) => None,
@@ -206,7 +222,8 @@ fn validate_usage(body: &Value) -> Result<(String, Option<String>), ApiError> {
     }
 }
 
-fn validate_metadata(metadata: Option<&Value>) -> Result<Value, ApiError> {
+/// `metadata`: an object of at most [`METADATA_MAX_BYTES`]; `{}` when absent.
+pub(super) fn validate_metadata(metadata: Option<&Value>) -> Result<Value, ApiError> {
     match metadata {
         None | Some(Value::Null) => Ok(json!({})),
         Some(m @ Value::Object(_)) => {

@@ -3,6 +3,7 @@ mod cardholders;
 mod create;
 mod idempotency;
 mod lookup;
+mod recharge;
 mod status;
 mod token;
 mod validation;
