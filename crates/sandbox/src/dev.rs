@@ -87,6 +87,12 @@ pub fn guide(config: &SandboxConfig, addr: SocketAddr) -> String {
         };
         let _ = writeln!(out, "    callbacks -> {callbacks}");
     }
+    let _ = writeln!(
+        out,
+        "\n  each provider also answers at its own paths from the root, as on its own host \
+         ({base}/prepaid/card, /wallet/..., /open/api/card/..., /api/v1/...), for clients \
+         that take only a host"
+    );
     let _ = write!(
         out,
         "\n  admin: GET|PUT|PATCH {base}/_sandbox/faults, GET {base}/_sandbox/ledger[?provider=], \

@@ -59,12 +59,28 @@ pub const ALCHEMYPAY_MOUNT: &str = "/alchemypay";
 /// Where UQPAY is mounted (UQPAY's own base URLs end in `/api`).
 pub const UQPAY_MOUNT: &str = "/uqpay/api";
 
+/// Where UQPAY's own base URL puts its API: a client given only the sandbox's address finds it
+/// there too.
+const UQPAY_OWN_PATH: &str = "/api";
+
 /// Every provider's routes plus the admin routes, on one router.
+///
+/// Each provider is served twice, over the same state: under its mount (the built-in profiles'
+/// base URLs) and at its own paths from the root, as on its own host (`/prepaid/card`,
+/// `/wallet/...`, `/test/{api_key}`, `/open/api/card/...`, `/api/v1/...`; none collide). A
+/// client that takes only a host, or resolves an absolute path against its base URL as
+/// `Url::join` and `urljoin` do (dropping the mount), reaches the provider all the same.
 pub fn app(core: Arc<Core>) -> Router {
-    admin::router(Arc::clone(&core))
-        .nest(QITECH_MOUNT, qitech::router(Arc::clone(&core)))
-        .nest(ALCHEMYPAY_MOUNT, alchemypay::router(Arc::clone(&core)))
-        .nest(UQPAY_MOUNT, uqpay::router(core))
+    let qitech = qitech::router(Arc::clone(&core));
+    let alchemypay = alchemypay::router(Arc::clone(&core));
+    let uqpay = uqpay::router(Arc::clone(&core));
+    admin::router(core)
+        .nest(QITECH_MOUNT, qitech.clone())
+        .nest(ALCHEMYPAY_MOUNT, alchemypay.clone())
+        .nest(UQPAY_MOUNT, uqpay.clone())
+        .merge(qitech)
+        .merge(alchemypay)
+        .nest(UQPAY_OWN_PATH, uqpay)
 }
 
 impl Sandbox {
@@ -227,7 +243,7 @@ pub async fn run(
             source,
         })?;
     let running = Sandbox::start(config, listener)?;
-    tracing::info!(addr = %running.addr(), "sandbox listening: /qitech, /alchemypay, /uqpay/api, /_sandbox");
+    tracing::info!(addr = %running.addr(), "sandbox listening: /qitech, /alchemypay, /uqpay/api (and each at its own paths from the root), /_sandbox");
     on_start(&running);
     shutdown.await;
     running.shutdown().await;

@@ -30,11 +30,36 @@ fn qi_public_key() -> EcKey<Public> {
         .unwrap()
 }
 
+/// Where the built-in profiles find each provider: its mount in the sandbox.
+const MOUNTS: Paths = Paths {
+    uqpay_api: "/uqpay/api",
+    alchemy_create: CREATE,
+    qi_create: "/qitech/prepaid/card",
+};
+
+/// Where each provider is on its own host, which the sandbox also serves from its root.
+const OWN_PATHS: Paths = Paths {
+    uqpay_api: "/api",
+    alchemy_create: "/open/api/card/create",
+    qi_create: "/prepaid/card",
+};
+
+struct Paths {
+    uqpay_api: &'static str,
+    alchemy_create: &'static str,
+    qi_create: &'static str,
+}
+
 /// A UQPAY card made with the development credentials; the create's status.
 async fn uqpay_card(http: &reqwest::Client, base: &str) -> reqwest::StatusCode {
+    uqpay_card_at(http, base, &MOUNTS).await
+}
+
+async fn uqpay_card_at(http: &reqwest::Client, base: &str, paths: &Paths) -> reqwest::StatusCode {
+    let api = format!("{base}{}", paths.uqpay_api);
     let c = creds(ProviderKind::Uqpay);
     let token: Value = http
-        .post(format!("{base}/uqpay/api/v1/connect/token"))
+        .post(format!("{api}/v1/connect/token"))
         .header("x-client-id", c["client_id"])
         .header("x-api-key", c["api_key"])
         .send()
@@ -43,7 +68,7 @@ async fn uqpay_card(http: &reqwest::Client, base: &str) -> reqwest::StatusCode {
         .json()
         .await
         .unwrap();
-    http.post(format!("{base}/uqpay/api/v1/issuing/cards"))
+    http.post(format!("{api}/v1/issuing/cards"))
         .header(
             "x-auth-token",
             format!("Bearer {}", token["auth_token"].as_str().unwrap()),
@@ -59,16 +84,22 @@ async fn uqpay_card(http: &reqwest::Client, base: &str) -> reqwest::StatusCode {
 
 /// An Alchemy Pay card made with the development credentials; the answer.
 async fn alchemy_card(http: &reqwest::Client, base: &str) -> Value {
+    alchemy_card_at(http, base, &MOUNTS).await
+}
+
+/// Signed over the path it is sent to, as a client given that base URL signs it.
+async fn alchemy_card_at(http: &reqwest::Client, base: &str, paths: &Paths) -> Value {
+    let create = paths.alchemy_create;
     let c = creds(ProviderKind::AlchemypayVcc);
     let body = json!({"deposit": "1000", "vid": "USD", "orderNo": key(), "callbackUrl": "http://127.0.0.1:9/cb"}).to_string();
     let ts = now_ms().to_string();
-    http.post(format!("{base}{CREATE}"))
+    http.post(format!("{base}{create}"))
         .header("content-type", "application/json")
         .header("ach-access-key", c["access_key"])
         .header("ach-access-timestamp", &ts)
         .header(
             "ach-access-sign",
-            alchemy_sign(c["secret_key"], &ts, "POST", CREATE, &body),
+            alchemy_sign(c["secret_key"], &ts, "POST", create, &body),
         )
         .body(body)
         .send()
@@ -81,11 +112,15 @@ async fn alchemy_card(http: &reqwest::Client, base: &str) -> Value {
 
 /// A QI Tech prepaid card signed with the development client key; the answer's status.
 async fn qi_card(http: &reqwest::Client, sandbox: &RunningSandbox) -> u16 {
+    qi_card_at(http, sandbox, &MOUNTS).await
+}
+
+async fn qi_card_at(http: &reqwest::Client, sandbox: &RunningSandbox, paths: &Paths) -> u16 {
     let req = request(
         Variant::V2,
         &qi_private_key(),
         "POST",
-        "/qitech/prepaid/card",
+        paths.qi_create,
         Some(&seed_virtual()),
     );
     let answer = req.send(http, &sandbox.base_url()).await.unwrap();
@@ -130,6 +165,65 @@ async fn the_development_credentials_are_accepted_by_a_sandbox_configured_with_n
             vec!["client_id", "api_key", "webhook_secret"],
         ]
     );
+}
+
+#[tokio::test]
+async fn each_provider_also_answers_at_its_own_paths_from_the_root_over_the_same_state() {
+    // Arrange: a client given only the sandbox's address, as it would be given the provider's
+    // host.
+    let sandbox = start(SandboxConfig::default()).await;
+    let http = reqwest::Client::new();
+    let base = sandbox.base_url();
+
+    // Act
+    let uqpay = uqpay_card_at(&http, &base, &OWN_PATHS).await;
+    let alchemy = alchemy_card_at(&http, &base, &OWN_PATHS).await;
+    let qi = qi_card_at(&http, &sandbox, &OWN_PATHS).await;
+    let listed: Value = {
+        // The card made at `/api` is listed under the mount: one UQPAY, not two.
+        let c = creds(ProviderKind::Uqpay);
+        let token: Value = http
+            .post(format!("{base}/uqpay/api/v1/connect/token"))
+            .header("x-client-id", c["client_id"])
+            .header("x-api-key", c["api_key"])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        http.get(format!("{base}/uqpay/api/v1/issuing/cards"))
+            .header(
+                "x-auth-token",
+                format!("Bearer {}", token["auth_token"].as_str().unwrap()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    let unknown = http
+        .get(format!("{base}/prepaid/nothing"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+
+    // Assert
+    assert_eq!(uqpay, reqwest::StatusCode::OK);
+    assert_eq!(alchemy["code"], "0", "{alchemy}");
+    assert_eq!(qi, 201);
+    assert_eq!(listed["total_items"], 1, "{listed}");
+    let providers: Vec<String> = sandbox
+        .ledger()
+        .entries()
+        .into_iter()
+        .map(|e| e.provider)
+        .collect();
+    assert_eq!(providers, ["uqpay", "alchemypay_vcc", "qitech_prepaid"]);
+    assert_eq!(unknown, reqwest::StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
