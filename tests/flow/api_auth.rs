@@ -12,6 +12,7 @@ on_both_engines!(
     each_role_may_do_what_it_allows_and_gets_403_beyond,
     the_openapi_document_lists_every_route,
     the_api_is_refused_beyond_loopback_while_no_token_exists,
+    a_malformed_request_is_refused_with_its_reason_as_json,
 );
 
 /// Every route of the contract, with `{id}` standing for a batch id.
@@ -331,6 +332,45 @@ async fn the_openapi_document_lists_every_route(db: TestDb) {
         expected.len(),
         "an undocumented or unexpected route"
     );
+    // Every parameter is where it is read: ids in the path, the rest in the query, optional
+    // but for the profile of a submit.
+    let required_in_query = [("post", "/api/v1/batches", "profile")];
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let place = if path.contains(&format!("{{{name}}}")) {
+                    "path"
+                } else {
+                    "query"
+                };
+                assert_eq!(parameter["in"], place, "{method} {path} {name}");
+                let required = place == "path"
+                    || required_in_query.contains(&(method.as_str(), path.as_str(), name));
+                assert_eq!(parameter["required"], required, "{method} {path} {name}");
+            }
+        }
+    }
+    // The order states a page may be filtered by are the states there are.
+    let state_filter = doc["paths"]["/api/v1/batches/{id}/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "state")
+        .unwrap()["schema"]["pattern"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let documented_states: Vec<&str> = state_filter
+        .trim_start_matches("^(")
+        .trim_end_matches(")?$")
+        .split('|')
+        .collect();
+    let states: Vec<&str> = cardbatch::domain::OrderState::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(documented_states, states);
     // The document is the one the code generates.
     let generated = serde_json::to_value(cardbatch::server::api::openapi()).unwrap();
     assert_eq!(
@@ -368,4 +408,109 @@ async fn the_api_is_refused_beyond_loopback_while_no_token_exists(db: TestDb) {
         "{error}"
     );
     store.close().await;
+}
+
+async fn a_malformed_request_is_refused_with_its_reason_as_json(db: TestDb) {
+    // Arrange
+    let app = spawn_app(&db, AppSetup::new(ProviderKind::QitechPrepaid)).await;
+    let admin = token(&app, Role::Admin).await;
+    let http = reqwest::Client::new();
+    let send = |method: Method, path: &str, content_type: Option<&str>, body: &str| {
+        let mut request = http
+            .request(method, format!("{}{path}", app.url))
+            .bearer_auth(&admin)
+            .body(body.to_string());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let is_json = response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json");
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, is_json, body)
+        }
+    };
+    let json = Some("application/json");
+
+    // Act
+    let cases = [
+        (
+            "a token body without its content type",
+            send(
+                Method::POST,
+                "/api/v1/tokens",
+                None,
+                r#"{"name":"a","role":"viewer"}"#,
+            )
+            .await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "a token body that is not JSON",
+            send(Method::POST, "/api/v1/tokens", json, "\u{0}").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a token body of the wrong shape",
+            send(Method::POST, "/api/v1/tokens", json, r#"{"name":1}"#).await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "an order id that is not a number",
+            send(
+                Method::POST,
+                "/api/v1/orders/abc/attach",
+                json,
+                r#"{"refs":{"card_id":"c"}}"#,
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "an audit limit that is not a number",
+            send(Method::GET, "/api/v1/audit?limit=many", None, "").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "an audit limit out of range",
+            send(Method::GET, "/api/v1/audit?limit=1001", None, "").await,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "a submit without its profile",
+            send(
+                Method::POST,
+                "/api/v1/batches",
+                Some("text/csv"),
+                "order_ref\n",
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+
+    // Assert
+    for (name, (status, is_json, body), expected) in cases {
+        assert_eq!(status, expected, "{name}: {body}");
+        assert!(is_json, "{name}: not JSON");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{name}: {body}"
+        );
+    }
+    // Nothing was made by the refused token bodies.
+    let names: Vec<String> = app
+        .store
+        .api_token_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(!names.contains(&"a".to_string()), "{names:?}");
+    app.shutdown().await;
 }

@@ -47,6 +47,7 @@ fn sandbox_accepts(
     let view = RequestView {
         method,
         path_and_query,
+        mount: crate::sandbox::QITECH_MOUNT,
         headers: &headers,
         body: signed.body.as_deref().unwrap_or_default(),
     };

@@ -5,12 +5,13 @@ use super::ApiState;
 use super::auth::Caller;
 use super::batches::batch_id;
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::json::{ActionResult, Batch};
 use crate::control::{Action, perform};
 use crate::domain::{OrderState, Role};
 use crate::store::AuditEntry;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::Deserialize;
 
 /// One action as `caller`: the role check (a refusal is audited), then
@@ -64,7 +65,7 @@ pub(crate) async fn act(
 pub async fn pause(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActionResult>, ApiError> {
     act(&state, &caller, &id, Action::Pause, Role::Operator).await
 }
@@ -83,7 +84,7 @@ pub async fn pause(
 pub async fn resume(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActionResult>, ApiError> {
     act(&state, &caller, &id, Action::Resume, Role::Operator).await
 }
@@ -103,7 +104,7 @@ pub async fn resume(
 pub async fn cancel(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActionResult>, ApiError> {
     act(&state, &caller, &id, Action::Cancel, Role::Operator).await
 }
@@ -122,15 +123,17 @@ pub async fn cancel(
 pub async fn approve(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ActionResult>, ApiError> {
     act(&state, &caller, &id, Action::Approve, Role::Approver).await
 }
 
 /// The query of `POST /api/v1/batches/{id}/requeue`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequeueQuery {
     /// `dead` (default) or `needs_review`.
+    #[param(pattern = "^(dead|needs_review)$")]
     state: Option<String>,
     /// Must be true for `needs_review`.
     confirm: Option<bool>,
@@ -151,8 +154,8 @@ pub struct RequeueQuery {
 pub async fn requeue(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<RequeueQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<RequeueQuery>,
 ) -> Result<Json<ActionResult>, ApiError> {
     let order_state = match query.state.as_deref() {
         None | Some("") => OrderState::Dead,
@@ -168,8 +171,22 @@ pub async fn requeue(
 /// The body of `POST /api/v1/orders/{id}/attach`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AttachRequest {
-    /// The refs found by hand, e.g. `{"card_id": "c-123"}`.
+    /// The refs found by hand, e.g. `{"card_id": "c-123"}`: at least one.
+    #[schema(schema_with = refs_schema)]
     refs: std::collections::BTreeMap<String, String>,
+}
+
+/// `refs`: a map of strings with at least one entry (an empty one is refused).
+fn refs_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .min_properties(Some(1))
+        .description(Some(
+            "The refs found by hand, e.g. `{\"card_id\": \"c-123\"}`: at least one.",
+        ))
+        .build()
 }
 
 /// Attaches card refs found by hand to an order that needs review: it becomes submitted, and
@@ -180,17 +197,18 @@ pub struct AttachRequest {
     request_body = AttachRequest,
     responses(
         (status = 200, description = "Attached; the order as it is now", body = super::json::Order),
-        (status = 400, description = "No refs", body = ErrorBody),
+        (status = 400, description = "No refs, a body that is not the documented JSON, or an id that is not a number", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not (operator or above)", body = ErrorBody),
         (status = 404, description = "No such order", body = ErrorBody),
         (status = 409, description = "The order does not need review", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
     ))]
 pub async fn attach(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<i64>,
-    Json(request): Json<AttachRequest>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(request): ApiJson<AttachRequest>,
 ) -> Result<Json<super::json::Order>, ApiError> {
     caller.require(Role::Operator)?;
     let refs = request

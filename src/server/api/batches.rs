@@ -5,6 +5,7 @@
 use super::ApiState;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, LineError, LineErrors};
+use super::extract::{ApiPath, ApiQuery};
 use super::json::{Batch, IngestCounts, Order, OrdersPage, Submitted};
 use crate::control::audit;
 use crate::domain::{OrderState, Role};
@@ -12,7 +13,7 @@ use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, submit_by};
 use crate::store::AuditEntry;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header::CONTENT_TYPE};
 use axum::response::IntoResponse;
 use serde::Deserialize;
@@ -50,7 +51,7 @@ pub async fn list_batches(
 pub async fn get_batch(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Batch>, ApiError> {
     caller.require(Role::Viewer)?;
     let id = batch_id(&id)?;
@@ -59,12 +60,17 @@ pub async fn get_batch(
 
 /// The query of `GET /api/v1/batches/{id}/orders`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     /// Only orders in this state.
+    #[param(
+        pattern = "^(queued|in_flight|retry_wait|submitted|in_doubt|issued|failed|rejected|dead|canceled|needs_review)?$"
+    )]
     state: Option<String>,
     /// Only orders whose order_ref contains this text.
     q: Option<String>,
     /// Orders per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// The `next_after` of the previous page.
     after: Option<i64>,
@@ -83,8 +89,8 @@ pub struct OrdersQuery {
 pub async fn list_orders(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(id): Path<String>,
-    Query(query): Query<OrdersQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<OrdersQuery>,
 ) -> Result<Json<OrdersPage>, ApiError> {
     caller.require(Role::Viewer)?;
     let id = batch_id(&id)?;
@@ -119,6 +125,7 @@ pub async fn list_orders(
 
 /// The query of `POST /api/v1/batches`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SubmitQuery {
     /// The profile to issue through.
     profile: String,
@@ -133,6 +140,7 @@ pub struct SubmitQuery {
     responses(
         (status = 201, description = "Queued: the new batch, with how the file was read", body = Submitted),
         (status = 200, description = "Every row was already ingested; no batch was made", body = IngestCounts),
+        (status = 400, description = "No `profile`, or a query parameter that does not parse", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token may not submit", body = ErrorBody),
         (status = 404, description = "No such profile", body = ErrorBody),
@@ -143,7 +151,7 @@ pub struct SubmitQuery {
 pub async fn submit_batch(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(query): Query<SubmitQuery>,
+    ApiQuery(query): ApiQuery<SubmitQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::response::Response, ApiError> {

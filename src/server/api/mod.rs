@@ -7,6 +7,7 @@ mod actions;
 mod auth;
 mod batches;
 mod error;
+mod extract;
 mod json;
 mod reads;
 

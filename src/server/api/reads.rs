@@ -2,18 +2,20 @@
 
 use super::ApiState;
 use super::auth::Caller;
-use super::batches::batch_id;
+use super::batches::{MAX_PAGE, batch_id};
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::json::{AuditRecord, NewToken, TokenInfo, time};
 use crate::control::tokens;
 use crate::domain::Role;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 /// The query of `GET /api/v1/reconcile`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReconcileQuery {
     /// Only this batch.
     batch: Option<String>,
@@ -25,13 +27,14 @@ pub struct ReconcileQuery {
     params(ReconcileQuery),
     responses(
         (status = 200, description = "Per batch: confirmed by webhook and by lookup, awaiting, failed, mismatches, needing review; unmatched events", body = Object),
+        (status = 400, description = "A query parameter that does not parse", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such batch", body = ErrorBody),
     ))]
 pub async fn reconcile(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(query): Query<ReconcileQuery>,
+    ApiQuery(query): ApiQuery<ReconcileQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Role::Viewer)?;
     let batch = match query.batch.as_deref().filter(|b| !b.is_empty()) {
@@ -49,8 +52,10 @@ pub async fn reconcile(
 
 /// The query of `GET /api/v1/audit`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Rows (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
     /// Only rows older than this id (the last `id` of the previous page).
     before: Option<i64>,
@@ -62,15 +67,21 @@ pub struct AuditQuery {
     params(AuditQuery),
     responses(
         (status = 200, description = "Actions, newest first", body = [AuditRecord]),
+        (status = 400, description = "A limit out of range, or a query parameter that does not parse", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
 pub async fn audit(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(query): Query<AuditQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<Vec<AuditRecord>>, ApiError> {
     caller.require(Role::Viewer)?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1_000);
+    let limit = query.limit.unwrap_or(100);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
     let rows = state.store.audit_list(limit, query.before).await?;
     Ok(Json(
         rows.into_iter()
@@ -118,8 +129,10 @@ pub async fn list_tokens(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     /// A unique name.
+    #[schema(min_length = 1)]
     name: String,
     /// `viewer`, `operator`, `approver` or `admin`.
+    #[schema(pattern = "^(viewer|operator|approver|admin)$")]
     role: String,
 }
 
@@ -129,15 +142,16 @@ pub struct TokenRequest {
     request_body = TokenRequest,
     responses(
         (status = 201, description = "The new token, shown once", body = NewToken),
-        (status = 400, description = "An unknown role or an empty name", body = ErrorBody),
+        (status = 400, description = "An unknown role or an empty name, or a body that is not the documented JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Admins only", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
     ))]
 pub async fn create_token(
     State(state): State<ApiState>,
     caller: Caller,
-    Json(request): Json<TokenRequest>,
+    ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<NewToken>), ApiError> {
     caller.require(Role::Admin)?;
     let role: Role = request.role.parse().map_err(ApiError::BadRequest)?;
@@ -166,7 +180,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<ApiState>,
     caller: Caller,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     let now = chrono::Utc::now().timestamp_millis();
