@@ -55,8 +55,8 @@ async fn uqpay_card(http: &reqwest::Client, base: &str) -> reqwest::StatusCode {
     uqpay_card_at(http, base, &MOUNTS).await
 }
 
-async fn uqpay_card_at(http: &reqwest::Client, base: &str, paths: &Paths) -> reqwest::StatusCode {
-    let api = format!("{base}{}", paths.uqpay_api);
+/// A UQPAY `x-auth-token` for the development credentials, from the API at `api`.
+async fn uqpay_token(http: &reqwest::Client, api: &str) -> String {
     let c = creds(ProviderKind::Uqpay);
     let token: Value = http
         .post(format!("{api}/v1/connect/token"))
@@ -68,11 +68,13 @@ async fn uqpay_card_at(http: &reqwest::Client, base: &str, paths: &Paths) -> req
         .json()
         .await
         .unwrap();
+    format!("Bearer {}", token["auth_token"].as_str().unwrap())
+}
+
+async fn uqpay_card_at(http: &reqwest::Client, base: &str, paths: &Paths) -> reqwest::StatusCode {
+    let api = format!("{base}{}", paths.uqpay_api);
     http.post(format!("{api}/v1/issuing/cards"))
-        .header(
-            "x-auth-token",
-            format!("Bearer {}", token["auth_token"].as_str().unwrap()),
-        )
+        .header("x-auth-token", uqpay_token(http, &api).await)
         .header("x-idempotency-key", key())
         .header("content-type", "application/json")
         .body(BODY)
@@ -181,22 +183,9 @@ async fn each_provider_also_answers_at_its_own_paths_from_the_root_over_the_same
     let qi = qi_card_at(&http, &sandbox, &OWN_PATHS).await;
     let listed: Value = {
         // The card made at `/api` is listed under the mount: one UQPAY, not two.
-        let c = creds(ProviderKind::Uqpay);
-        let token: Value = http
-            .post(format!("{base}/uqpay/api/v1/connect/token"))
-            .header("x-client-id", c["client_id"])
-            .header("x-api-key", c["api_key"])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        http.get(format!("{base}/uqpay/api/v1/issuing/cards"))
-            .header(
-                "x-auth-token",
-                format!("Bearer {}", token["auth_token"].as_str().unwrap()),
-            )
+        let mounted = format!("{base}{}", MOUNTS.uqpay_api);
+        http.get(format!("{mounted}/v1/issuing/cards"))
+            .header("x-auth-token", uqpay_token(&http, &mounted).await)
             .send()
             .await
             .unwrap()

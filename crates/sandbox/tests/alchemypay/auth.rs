@@ -133,32 +133,29 @@ async fn over_the_rate_limit_an_access_key_gets_429_with_retry_after() {
 #[tokio::test]
 async fn the_signed_path_may_be_relative_to_the_sandbox_mount_as_at_alchemy_pay() {
     let env = Env::start(|_, _| {}).await;
-    // A client given the base URL `.../alchemypay` signs the path it asked for.
-    let post = |signed_path: &'static str, order_no: &str| {
-        let body = env.create_body(order_no).to_string();
-        let ts = now_ms().to_string();
-        env.http
-            .post(format!("{}{CREATE}", env.sandbox.base_url()))
-            .header("content-type", "application/json")
-            .header("ach-access-key", KEY)
-            .header("ach-access-timestamp", &ts)
-            .header(
-                "ach-access-sign",
-                alchemy_sign(SECRET, &ts, "POST", signed_path, &body),
-            )
-            .body(body)
-            .send()
-    };
+    let relative = env.create_body("rel-1").to_string();
+    let elsewhere = env.create_body("rel-2").to_string();
 
-    let relative: Value = post("/open/api/card/create", "rel-1")
+    // A client given the base URL `.../alchemypay` signs the path it asked for.
+    let relative: Value = env
+        .send_signed_for(
+            CREATE,
+            "/open/api/card/create",
+            &relative,
+            &Signing::of(&relative),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
-    let elsewhere: Value = post("/open/api/card/info", "rel-2")
+    let elsewhere: Value = env
+        .send_signed_for(
+            CREATE,
+            "/open/api/card/info",
+            &elsewhere,
+            &Signing::of(&elsewhere),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -127,8 +127,25 @@ impl Env {
 
     /// POSTs `body` to `path` signed as `signing` says; the raw answer.
     pub async fn send(&self, path: &str, body: &str, signing: &Signing<'_>) -> reqwest::Response {
+        self.send_signed_for(path, path, body, signing).await
+    }
+
+    /// POSTs `body` to `path` with a signature over `signed_path`.
+    pub async fn send_signed_for(
+        &self,
+        path: &str,
+        signed_path: &str,
+        body: &str,
+        signing: &Signing<'_>,
+    ) -> reqwest::Response {
         let ts = signing.timestamp_ms.to_string();
-        let sign = alchemy_sign(signing.secret, &ts, "POST", path, signing.signed_body);
+        let sign = alchemy_sign(
+            signing.secret,
+            &ts,
+            "POST",
+            signed_path,
+            signing.signed_body,
+        );
         let mut request = self
             .http
             .post(format!("{}{path}", self.sandbox.base_url()))
