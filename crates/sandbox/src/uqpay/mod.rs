@@ -14,6 +14,8 @@
 //! - `POST /v1/issuing/cards/{card_id}` (update: limits, controls, metadata; `update.rs`),
 //!   `POST /v1/issuing/cards/{card_id}/recharge` and `/withdraw` (a SINGLE-mode card's own
 //!   balance; `recharge.rs`); their orders are read like the create's.
+//! - `GET /v1/issuing/cards/{card_id}/secure`, `POST .../token`: test card data and an iframe
+//!   token (`secure.rs`).
 //! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
 //!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`, and a
@@ -42,6 +44,7 @@ mod idempotency;
 mod lifecycle;
 mod lookup;
 mod recharge;
+mod secure;
 mod status;
 mod update;
 mod validate;
@@ -117,6 +120,14 @@ pub fn router(core: Arc<Core>) -> Router {
         .route(
             "/v1/issuing/cards/{card_id}/withdraw",
             post(recharge::withdraw),
+        )
+        .route(
+            "/v1/issuing/cards/{card_id}/secure",
+            get(secure::get_secure),
+        )
+        .route(
+            "/v1/issuing/cards/{card_id}/token",
+            post(secure::create_pan_token),
         )
         .route("/v1/issuing/cards/{card_id}/order", get(lookup::get_order))
         .route(

@@ -1,4 +1,5 @@
-//! UQPAY's read endpoints (card list, card, products) and the per-minute rate limit.
+//! UQPAY's read endpoints (card list, card, products, secure card data) and the per-minute rate
+//! limit.
 
 use crate::support::uqpay::{Env, HOLDER, HOLDER_2, PRODUCT, key, seed_body};
 use reqwest::StatusCode;
@@ -112,4 +113,81 @@ async fn over_the_per_minute_limit_a_client_gets_429_with_the_documented_body() 
     );
     assert_eq!(env.sandbox.stats().get("uqpay", "rate_limited"), 1);
     assert_eq!(env.sandbox.ledger().len(), 3);
+}
+
+#[tokio::test]
+async fn an_active_cards_secure_data_matches_its_mask_and_a_pending_one_has_none() {
+    let env = Env::start(|s| s.lifecycle_delay_ms = 60_000_000).await;
+    let token = env.token().await;
+    let (_, pending) = env.create_raw(&token, &key(), &seed_body()).await;
+    let pending = pending["card_id"].as_str().unwrap();
+
+    let (status, refused) = env
+        .get(&token, &format!("/v1/issuing/cards/{pending}/secure"))
+        .await;
+
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(refused["code"], "invalid_card_status");
+}
+
+#[tokio::test]
+async fn secure_data_is_a_luhn_valid_number_under_the_cards_mask_and_a_token_lives_a_minute() {
+    let env = Env::start(|_| {}).await;
+    let token = env.token().await;
+    let (_, created) = env.create_raw(&token, &key(), &seed_body()).await;
+    env.receiver.wait_for("/webhooks/uqpay", 1).await;
+    let card = created["card_id"].as_str().unwrap();
+
+    let (status, secure) = env
+        .get(&token, &format!("/v1/issuing/cards/{card}/secure"))
+        .await;
+    let (_, again) = env
+        .get(&token, &format!("/v1/issuing/cards/{card}/secure"))
+        .await;
+    let (_, read) = env.get(&token, &format!("/v1/issuing/cards/{card}")).await;
+    let (token_status, pan_token) = env
+        .post(
+            &token,
+            &key(),
+            &format!("/v1/issuing/cards/{card}/token"),
+            &json!({}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{secure}");
+    let number = secure["card_number"].as_str().unwrap();
+    let mask = read["card_number"].as_str().unwrap();
+    let (bin, last4) = mask.split_once("****").unwrap();
+    assert_eq!(number.len(), 16);
+    assert!(number.starts_with(bin) && number.ends_with(last4), "{mask}");
+    assert!(luhn_valid(number));
+    assert_eq!(secure["cvv"].as_str().unwrap().len(), 3);
+    let expiry = secure["expire_date"].as_str().unwrap();
+    assert!(
+        expiry.len() == 5 && expiry.as_bytes()[2] == b'/',
+        "{expiry}"
+    );
+    assert_eq!(again, secure, "the same card data on every read");
+    assert_eq!(token_status, StatusCode::OK, "{pan_token}");
+    assert_eq!(pan_token["expires_in"], 60);
+    assert!(pan_token["token"].as_str().is_some_and(|t| t.len() >= 16));
+}
+
+/// The Luhn check, written here apart from the sandbox's.
+fn luhn_valid(number: &str) -> bool {
+    let sum: u32 = number
+        .chars()
+        .rev()
+        .enumerate()
+        .map(|(i, c)| {
+            let d = c.to_digit(10).unwrap();
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
 }
