@@ -168,7 +168,12 @@ fn requests_signed_here_pass_the_sandbox_verifier_in_both_variants() {
 fn a_request_signed_for_another_path_is_refused_by_the_sandbox_verifier() {
     let now = Utc::now();
     for variant in [Variant::V1, Variant::V2] {
-        let signed = signer(variant).sign("POST", "/prepaid/card", Some(&seed_body()), now);
+        let signed = signer(variant).sign(
+            "POST",
+            "/qitech/wallet/x/payment_instrument",
+            Some(&seed_body()),
+            now,
+        );
 
         let err = sandbox_accepts(&signed, "POST", "/qitech/prepaid/card", now).unwrap_err();
 

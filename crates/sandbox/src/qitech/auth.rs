@@ -183,10 +183,13 @@ fn verify_v1(
     if md5 != expected_md5 {
         return Err(unauth("signed body MD5 differs"));
     }
-    let sent_type = header(req.headers, "content-type").unwrap_or("");
-    // A bodiless request may sign "" or the configured type (client libraries differ).
-    let type_ok = content_type == sent_type
-        || (encoded_body.is_empty() && matches!(content_type, "" | "application/json"));
+    let sent_type = header(req.headers, "content-type");
+    // A bodiless request may sign "" or the configured type (client libraries differ), and so
+    // may one that sends no `Content-Type` at all: the Clojure client signs `application/json`
+    // and its HTTP library sends none, against QI's own sandbox.
+    let type_ok = sent_type == Some(content_type)
+        || ((encoded_body.is_empty() || sent_type.is_none())
+            && matches!(content_type, "" | "application/json"));
     if !type_ok {
         return Err(unauth("signed content type differs"));
     }
@@ -198,9 +201,8 @@ fn verify_v1(
     {
         return Err(unauth("signed date differs from the Date header"));
     }
-    let signed_at = DateTime::parse_from_rfc2822(date)
-        .map_err(|_| unauth("the signed date is not RFC 1123"))?;
-    check_skew(signed_at.with_timezone(&Utc), settings)?;
+    let signed_at = signed_date(date).ok_or_else(|| unauth("the signed date is not RFC 1123"))?;
+    check_skew(signed_at, settings)?;
     if !req.is_named_by(path, false) {
         return Err(unauth("signed path differs"));
     }
@@ -247,6 +249,21 @@ fn verify_v2(
     }
     // A body that is not JSON is a schema error, not an authentication one: the signature held.
     serde_json::from_slice(req.body).map_err(|e| QiError::schema(&format!("body is not JSON: {e}")))
+}
+
+/// The v1 signed date: RFC 1123 (`Tue, 01 Dec 2026 05:03:07 GMT`), or the same with unpadded
+/// numbers as the Clojure client writes it with Joda's `E, d MMM y H:m:s` (`Tue, 1 Dec 2026
+/// 5:3:7 GMT`).
+fn signed_date(date: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc2822(date)
+        .map(|d| d.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            let naive = date.strip_suffix(" GMT")?;
+            NaiveDateTime::parse_from_str(naive, "%a, %d %b %Y %H:%M:%S")
+                .ok()
+                .map(|d| d.and_utc())
+        })
 }
 
 /// The JWT registered claims (RFC 7519 §4.1). JWT libraries add some to every token they sign

@@ -382,3 +382,41 @@ fn the_registered_claims_of_an_encoded_body_are_not_part_of_the_request() {
 
     assert_eq!(f.check("POST", PATH, &signed).unwrap().body, body());
 }
+
+/// A v1 request as Captalys/qitech-auth (Clojure) sends it, a client written against QI's own
+/// sandbox: the date unpadded (`E, d MMM y H:m:s GMT`), `application/json` signed although no
+/// `Content-Type` header is sent, no `Date` header.
+#[test]
+fn a_v1_request_signed_as_the_clojure_client_signs_it_is_accepted() {
+    let f = Fixture::new();
+    let encoded = jws::sign(&f.client, &body());
+    let at = "2026-12-01T05:03:07Z".parse::<DateTime<Utc>>().unwrap();
+    let date = at.format("%a, %-d %b %Y %-H:%-M:%-S GMT").to_string();
+    assert_eq!(date, "Tue, 1 Dec 2026 5:3:7 GMT");
+    let signature = format!(
+        "POST\n{}\napplication/json\n{date}\n/prepaid/card",
+        md5_hex(encoded.as_bytes())
+    );
+    let token = jws::sign(&f.client, &json!({"sub": API_KEY, "signature": signature}));
+    let signed = Signed {
+        headers: vec![
+            (
+                "authorization".parse().unwrap(),
+                format!("QIT {API_KEY}:{token}").parse().unwrap(),
+            ),
+            ("api-client-key".parse().unwrap(), API_KEY.parse().unwrap()),
+        ],
+        body: json!({ "encoded_body": encoded }).to_string().into_bytes(),
+    };
+
+    let auth = f.check_at("POST", PATH, &signed, at).unwrap();
+
+    assert_eq!(auth.body, body());
+    // Still checked: a date that is not one, and a type other than the one signed.
+    let mut typed = signed.clone();
+    typed.headers.push((
+        "content-type".parse().unwrap(),
+        "text/plain".parse().unwrap(),
+    ));
+    assert_eq!(code(f.check_at("POST", PATH, &typed, at)), "GDF000014");
+}
