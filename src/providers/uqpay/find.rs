@@ -108,7 +108,7 @@ impl UqpayClient {
             let found = page
                 .data
                 .iter()
-                .find(|card| card["metadata"]["cardbatch_order_ref"].as_str() == Some(&order_ref))
+                .find(|card| listed_order_ref(card).as_deref() == Some(order_ref.as_str()))
                 .and_then(|card| card["card_id"].as_str())
                 .map(|card_id| ProviderRefs::new().with(ProviderRefs::CARD_ID, card_id));
             // The page was read: the call succeeded, whether or not the card was on it.
@@ -134,6 +134,20 @@ impl UqpayClient {
     }
 }
 
+/// The `cardbatch_order_ref` in a listed card's metadata. UQPAY lists `metadata` as JSON text
+/// (`"{\"cardbatch_order_ref\": \"r-1\"}"`, the official SDKs' response fixtures) where a
+/// single card's read has the object; both are read, so a card made for the order is found
+/// whichever way it comes (missing it would mean sending again: a second card).
+fn listed_order_ref(card: &Value) -> Option<String> {
+    let order_ref = |metadata: &Value| metadata["cardbatch_order_ref"].as_str().map(str::to_string);
+    match &card["metadata"] {
+        Value::String(text) => serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|m| order_ref(&m)),
+        object => order_ref(object),
+    }
+}
+
 fn push(mut reports: Vec<CallReport>, report: CallReport) -> Vec<CallReport> {
     reports.push(report);
     reports
@@ -141,7 +155,8 @@ fn push(mut reports: Vec<CallReport>, report: CallReport) -> Vec<CallReport> {
 
 #[cfg(test)]
 mod tests {
-    use super::CardPage;
+    use super::{CardPage, listed_order_ref};
+    use serde_json::json;
 
     #[test]
     fn a_page_that_does_not_say_how_many_pages_there_are_proves_nothing() {
@@ -155,5 +170,22 @@ mod tests {
         assert!(serde_json::from_slice::<CardPage>(not_a_number).is_err());
         assert!(serde_json::from_slice::<CardPage>(without_cards).is_err());
         assert!(serde_json::from_slice::<CardPage>(complete).is_ok());
+    }
+
+    #[test]
+    fn the_order_ref_is_read_from_listed_metadata_as_json_text_or_as_an_object() {
+        let text = json!({"metadata": "{\"cardbatch_order_ref\": \"r-1\", \"x\": \"测试\"}"});
+        let object = json!({"metadata": {"cardbatch_order_ref": "r-2"}});
+        assert_eq!(listed_order_ref(&text).as_deref(), Some("r-1"));
+        assert_eq!(listed_order_ref(&object).as_deref(), Some("r-2"));
+        for none in [
+            json!({"metadata": ""}),
+            json!({"metadata": "{}"}),
+            json!({"metadata": null}),
+            json!({"metadata": "not json"}),
+            json!({}),
+        ] {
+            assert_eq!(listed_order_ref(&none), None, "{none}");
+        }
     }
 }

@@ -96,12 +96,23 @@ impl Card {
         })
     }
 
-    /// `GET /v1/issuing/cards/{id}/order`.
+    /// An item of `GET /v1/issuing/cards`: the card as retrieved, but its `metadata` as JSON
+    /// text, as UQPAY lists it (the SDKs' response fixtures: `cards.list` carries
+    /// `"metadata": "{\"reference\": \"0001\"}"` where `cards.get` has the object).
+    pub fn list_item_json(&self) -> Value {
+        let mut item = self.retrieve_json();
+        item["metadata"] = Value::String(self.metadata.to_string());
+        item
+    }
+
+    /// `GET /v1/issuing/cards/{id}/order`. A create order's type is `CREATE_CARD`, as the API
+    /// reference's example and the SDKs' contract alignment (uqpay 4.0.0) give it; recharges and
+    /// withdrawals are `CARD_RECHARGE` / `CARD_WITHDRAW`.
     pub fn order_json(&self) -> Value {
         json!({
             "card_id": self.card_id,
             "card_order_id": self.card_order_id,
-            "order_type": "CARD_CREATE",
+            "order_type": "CREATE_CARD",
             "amount": self.limit_string(),
             "card_currency": self.card_currency,
             "create_time": uqpay_time(self.create_time),

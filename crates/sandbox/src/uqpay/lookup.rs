@@ -1,5 +1,6 @@
 //! Read endpoints: `GET /v1/issuing/cards/{card_id}`, `GET /v1/issuing/cards` (pagination,
-//! filters `cardholder_id`, `card_status`, `card_number`), `GET /v1/issuing/cards/{id}/order`
+//! filters `cardholder_id`, `card_status`, `card_number`; each card's `metadata` is JSON text
+//! there, an object in the single read, as the SDKs' response fixtures show), `GET /v1/issuing/cards/{id}/order`
 //! and `GET /v1/issuing/products`.
 //!
 //! [inferred] The order lookup's `{id}` is the `card_order_id` (as the SDK and CLI pass it) of a
@@ -128,7 +129,7 @@ pub async fn list_cards(
         };
         let cards = uqpay.cards.list(client, keep);
         Ok(paginate(
-            cards.iter().map(Card::retrieve_json).collect(),
+            cards.iter().map(Card::list_item_json).collect(),
             &page,
         ))
     })

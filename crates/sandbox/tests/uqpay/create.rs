@@ -89,6 +89,7 @@ async fn the_card_becomes_active_with_a_webhook_signed_as_uqpay_signs() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(order["order_status"], "SUCCESS");
+    assert_eq!(order["order_type"], "CREATE_CARD");
     assert_eq!(order["card_id"], created["card_id"]);
     assert_eq!(
         env.sandbox.ledger().get("uqpay", card_id).unwrap().status,

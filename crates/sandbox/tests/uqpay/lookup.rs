@@ -36,7 +36,15 @@ async fn cards_are_listed_by_cardholder_with_pagination() {
     assert_eq!(page2["total_pages"], 2);
     assert_eq!(page2["data"].as_array().unwrap().len(), 1);
     assert_eq!(other["total_items"], 1);
-    assert_eq!(other["data"][0]["metadata"], json!({"job": HOLDER_2}));
+    // Listed, the metadata is JSON text (as UQPAY lists it); read alone, an object.
+    let listed = other["data"][0]["metadata"].as_str().expect("JSON text");
+    assert_eq!(
+        serde_json::from_str::<Value>(listed).unwrap(),
+        json!({"job": HOLDER_2})
+    );
+    let card = other["data"][0]["card_id"].as_str().unwrap();
+    let (_, read) = env.get(&token, &format!("/v1/issuing/cards/{card}")).await;
+    assert_eq!(read["metadata"], json!({"job": HOLDER_2}));
 }
 
 #[tokio::test]
