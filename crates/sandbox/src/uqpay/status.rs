@@ -1,7 +1,8 @@
 //! `POST /v1/issuing/cards/{card_id}/status` (spec section 8): freeze, unfreeze or cancel a card
 //! (`{"card_status": "ACTIVE"|"FROZEN"|"CANCELLED", "update_reason"?}`, with
-//! `x-idempotency-key`). The answer is `{card_id, card_order_id, order_status: "PENDING",
-//! update_reason}`; after `lifecycle_delay_ms` (scaled) the card changes and a signed
+//! `x-idempotency-key`). The answer is `{card_id, card_order_id, order_status: "PROCESSING",
+//! update_reason?}` (the SDKs' response fixtures for the current API reference; older pages
+//! said `PENDING`; `update_reason` only when one was given); after `lifecycle_delay_ms` (scaled) the card changes and a signed
 //! `card.status.update.succeeded` webhook follows, `source_id` the update's order.
 //!
 //! Sandbox choices where the spec is silent or says [inferred]:
@@ -99,12 +100,15 @@ fn accept(uqpay: &Arc<Uqpay>, client: &str, card_id: &str, body: &[u8]) -> Resul
         new_status,
         reason.clone(),
     );
-    Ok(json!({
+    let mut answer = json!({
         "card_id": card_id,
         "card_order_id": order_id,
-        "order_status": "PENDING",
-        "update_reason": reason,
-    }))
+        "order_status": "PROCESSING",
+    });
+    if let Some(reason) = reason {
+        answer["update_reason"] = Value::String(reason);
+    }
+    Ok(answer)
 }
 
 fn schedule(

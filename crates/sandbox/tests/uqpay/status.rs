@@ -1,5 +1,5 @@
 //! UQPAY card status updates (spec section 8): freeze, unfreeze and cancel, each answered
-//! `PENDING` and finished by a signed `card.status.update.succeeded` webhook.
+//! `PROCESSING` and finished by a signed `card.status.update.succeeded` webhook.
 
 use crate::support::uqpay::{Env, SECRET, hmac512_hex, key, seed_body};
 use reqwest::StatusCode;
@@ -41,7 +41,7 @@ async fn a_card_is_frozen_then_cancelled_each_with_a_signed_status_webhook() {
     let (_, read) = env.get(&token, &format!("/v1/issuing/cards/{card}")).await;
 
     assert_eq!(status, StatusCode::OK, "{frozen}");
-    assert_eq!(frozen["order_status"], "PENDING");
+    assert_eq!(frozen["order_status"], "PROCESSING");
     assert_eq!(frozen["update_reason"], "lost wallet");
     let hook = &hooks[1];
     let ts = hook.header("x-wk-timestamp").unwrap();
@@ -95,6 +95,7 @@ async fn a_move_the_card_cannot_make_is_refused_and_a_repeated_key_replays() {
     .await;
 
     assert_eq!(replay["card_order_id"], first["card_order_id"]);
+    assert!(first.get("update_reason").is_none(), "no reason given: {first}");
     assert_eq!(again_status, StatusCode::BAD_REQUEST);
     assert_eq!(again["code"], "invalid_card_status");
     assert_eq!(bad_status, StatusCode::BAD_REQUEST);
