@@ -207,13 +207,15 @@ pub struct CardOrder {
 
 impl CardOrder {
     /// The SDKs' `CardOrder`: the answer to a recharge or withdrawal and what `GET
-    /// /v1/issuing/cards/{id}/order` shows.
+    /// /v1/issuing/cards/{id}/order` shows. The amount is a decimal string, as for the create
+    /// order: the Go SDK notes that UQPAY's sandbox answers a string where the reference says
+    /// a number, and reads both.
     pub fn to_json(&self) -> Value {
         json!({
             "card_id": self.card_id,
             "card_order_id": self.card_order_id,
             "order_type": self.order_type,
-            "amount": amount_value(self.amount_cents),
+            "amount": amount_value(self.amount_cents).to_string(),
             "card_currency": self.card_currency,
             "create_time": uqpay_time(self.create_time),
             "update_time": uqpay_time(self.update_time),

@@ -42,7 +42,7 @@ async fn a_recharge_moves_money_from_the_issuing_balance_to_the_card_and_says_so
     assert_eq!(status, StatusCode::OK, "{recharged}");
     assert_eq!(recharged["order_type"], "CARD_RECHARGE");
     assert_eq!(recharged["order_status"], "PROCESSING");
-    assert_eq!(recharged["amount"], 10.5);
+    assert_eq!(recharged["amount"], "10.5");
     assert_eq!(recharged["card_currency"], "USD");
     assert_eq!(replay["card_order_id"], recharged["card_order_id"]);
     let event = hooks[1].json();
@@ -95,7 +95,7 @@ async fn a_withdrawal_cannot_overdraw_the_card_and_credits_the_issuing_balance()
     assert_eq!(second_status, StatusCode::BAD_REQUEST);
     assert_eq!(second["code"], "insufficient_card_balance");
     assert_eq!(read["available_balance"], 5);
-    assert_eq!(done["amount"], 20);
+    assert_eq!(done["amount"], "20");
     assert_eq!(moves["data"][0]["transaction_type"], "CARD_WITHDRAW");
     assert_eq!(moves["data"][0]["amount"], "20.00");
     assert_eq!(moves["data"][0]["ending_balance"], "99995.00");
