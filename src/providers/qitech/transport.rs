@@ -173,9 +173,7 @@ impl QiTransport {
                 };
             }
         };
-        let read = self
-            .read(method.as_str(), &full_path, &headers, bytes)
-            .await;
+        let read = self.read(&headers, bytes).await;
         let answer = read
             .map(|json| Answer {
                 status,
@@ -196,8 +194,6 @@ impl QiTransport {
 
     async fn read<B: AsRef<[u8]> + Send + 'static>(
         &self,
-        method: &str,
-        path_and_query: &str,
         headers: &reqwest::header::HeaderMap,
         bytes: B,
     ) -> Result<Value, AnswerError> {
@@ -205,19 +201,14 @@ impl QiTransport {
         let Some(key) = &self.qi_key else {
             let to = AnswerTo {
                 api_key: self.signer.api_key(),
-                method,
-                path_and_query,
             };
             return read_answer(variant, None, &to, headers, bytes.as_ref());
         };
         // Verifying is as costly as signing: off the async threads too.
         let (key, signer, headers) = (Arc::clone(key), Arc::clone(&self.signer), headers.clone());
-        let (method, path_and_query) = (method.to_string(), path_and_query.to_string());
         tokio::task::spawn_blocking(move || {
             let to = AnswerTo {
                 api_key: signer.api_key(),
-                method: &method,
-                path_and_query: &path_and_query,
             };
             read_answer(variant, Some(&key), &to, &headers, bytes.as_ref())
         })

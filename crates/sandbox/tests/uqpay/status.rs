@@ -95,7 +95,10 @@ async fn a_move_the_card_cannot_make_is_refused_and_a_repeated_key_replays() {
     .await;
 
     assert_eq!(replay["card_order_id"], first["card_order_id"]);
-    assert!(first.get("update_reason").is_none(), "no reason given: {first}");
+    assert!(
+        first.get("update_reason").is_none(),
+        "no reason given: {first}"
+    );
     assert_eq!(again_status, StatusCode::BAD_REQUEST);
     assert_eq!(again["code"], "invalid_card_status");
     assert_eq!(bad_status, StatusCode::BAD_REQUEST);
