@@ -119,7 +119,7 @@ impl App {
             public_url: config.public_url(),
         };
         let mut clients = ProfileClients::new();
-        let mut webhook_keys = WebhookKeys::new();
+        let mut webhook_keys = WebhookKeys::new().with_public_url(&config.public_url());
         let mut check_keys = CheckKeys::new();
         for (name, profile) in &config.profiles {
             let creds = credentials(name, profile)?;

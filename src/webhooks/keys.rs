@@ -27,6 +27,9 @@ pub struct WebhookKeys {
     /// Alchemy Pay's secret key per profile: it tags each order's callback URL.
     pub(crate) alchemypay: Vec<(String, String)>,
     pub(crate) tolerance: Duration,
+    /// The path of `server.public_url` (`/cardbatch` behind a proxy that serves cardbatch under
+    /// it; empty at a host's root): QI signs the URI it calls, which is this plus our route.
+    pub(crate) public_path: String,
 }
 
 /// A profile whose webhook key cannot be read.
@@ -53,7 +56,16 @@ impl WebhookKeys {
             qitech: Vec::new(),
             alchemypay: Vec::new(),
             tolerance: DEFAULT_TOLERANCE,
+            public_path: String::new(),
         }
+    }
+
+    /// Where providers reach us (`server.public_url`): its path prefixes the URI QI signs.
+    pub fn with_public_url(mut self, public_url: &str) -> WebhookKeys {
+        self.public_path = reqwest::Url::parse(public_url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        self
     }
 
     /// Accepts UQPAY webhooks signed with `secret` as `profile`'s.

@@ -49,10 +49,12 @@ pub fn verify(
             claim("method")
         )));
     }
-    if claim("uri") != path {
+    // QI signs the URI it calls: our route, under `public_url`'s path when a proxy serves us
+    // there (it may strip that prefix before we see the request).
+    let uri = claim("uri");
+    if uri != path && uri.strip_prefix(keys.public_path.as_str()) != Some(path) {
         return Err(Error::Unauthorized(format!(
-            "signed for uri `{}`, received at {path}",
-            claim("uri")
+            "signed for uri `{uri}`, received at {path}"
         )));
     }
     let signed_at = chrono::DateTime::parse_from_rfc3339(claim("timestamp"))
@@ -158,6 +160,31 @@ mod tests {
         let headers = signed("POST", "/webhooks/qitech", BODY, NOW - 6 * 60 * 1000);
         let err = verify(&keys(), &headers, "POST", "/webhooks/qitech", BODY, NOW).unwrap_err();
         assert!(err.to_string().contains("away from our clock"), "{err}");
+    }
+
+    #[test]
+    fn behind_a_proxy_the_uri_qi_signed_is_our_public_urls_path_plus_our_route() {
+        let proxied = keys().with_public_url("https://ops.example.com/cardbatch/");
+        let via_proxy = signed("POST", "/cardbatch/webhooks/qitech", BODY, NOW);
+        let elsewhere = signed("POST", "/other/webhooks/qitech", BODY, NOW);
+
+        assert!(verify(&proxied, &via_proxy, "POST", "/webhooks/qitech", BODY, NOW).is_ok());
+        // Or the proxy passed the prefix on.
+        assert!(
+            verify(
+                &proxied,
+                &via_proxy,
+                "POST",
+                "/cardbatch/webhooks/qitech",
+                BODY,
+                NOW
+            )
+            .is_ok()
+        );
+        let err = verify(&proxied, &elsewhere, "POST", "/webhooks/qitech", BODY, NOW).unwrap_err();
+        assert!(err.to_string().contains("uri"), "{err}");
+        // Without that public URL, the prefixed URI is not ours.
+        assert!(verify(&keys(), &via_proxy, "POST", "/webhooks/qitech", BODY, NOW).is_err());
     }
 
     #[test]
