@@ -120,7 +120,7 @@ impl App {
         };
         let mut clients = ProfileClients::new();
         let mut webhook_keys = WebhookKeys::new().with_public_url(&config.public_url());
-        let mut check_keys = CheckKeys::new();
+        let mut check_keys = CheckKeys::new().with_public_url(&config.public_url());
         for (name, profile) in &config.profiles {
             let creds = credentials(name, profile)?;
             let provider = crate::providers::build(name, profile, &creds, &env)?;

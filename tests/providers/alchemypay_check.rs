@@ -3,13 +3,17 @@
 //! for an order the store holds in flight.
 
 use crate::support::TestDb;
-use crate::support::alchemypay::{Env, PROFILE, PROVIDER, assert_code, now_ms, write_order};
+use crate::support::alchemypay::{
+    Env, PROFILE, PROVIDER, assert_code, credentials, now_ms, write_order,
+};
+use crate::support::serve;
 use cardbatch::domain::{OrderState, ProviderKind};
 use cardbatch::providers::Classified;
 use cardbatch::providers::alchemypay::{self, AccessKey, CheckKeys};
 use cardbatch::sandbox::config::{DEV_ALCHEMYPAY_ACCESS_KEY, DEV_ALCHEMYPAY_SECRET_KEY};
 use serde_json::Value;
 use std::time::Duration;
+use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn reverse_validation_refuses_an_order_number_cardbatch_never_sent() {
@@ -90,6 +94,36 @@ async fn an_in_flight_order_gets_a_success_signed_as_the_sandbox_verifies_it() {
     let answer = reqwest::get(format!("{}{path}", env.server)).await.unwrap();
 
     // Assert: checked with the sandbox's own, independent signing code.
+    assert_signed_success(answer, &path).await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_success_is_signed_over_the_path_alchemy_pay_called() {
+    // Arrange: cardbatch served under https://ops.example.com/cardbatch by a proxy that strips
+    // the prefix; Alchemy Pay calls (and verifies) /cardbatch/alchemypay/create-check.
+    let env = Env::start().await;
+    let order = env.one_claimed().await;
+    let mut keys = CheckKeys::new().with_public_url("https://ops.example.com/cardbatch/");
+    keys.add_profile(PROFILE, &credentials()).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxied = format!("http://{}", listener.local_addr().unwrap());
+    serve(listener, &env.store, keys, None, std::future::pending());
+    let path = format!(
+        "{}?orderNo={}",
+        alchemypay::CREATE_CHECK_PATH,
+        order.order.idempotency_key
+    );
+
+    // Act
+    let answer = reqwest::get(format!("{proxied}{path}")).await.unwrap();
+
+    // Assert
+    assert_signed_success(answer, &format!("/cardbatch{path}")).await;
+}
+
+/// A yes, signed with the development key over `signed_path`, as the sandbox's own signing code
+/// computes it.
+async fn assert_signed_success(answer: reqwest::Response, signed_path: &str) {
     assert_eq!(answer.status(), 200);
     let header = |name: &str| {
         answer
@@ -114,7 +148,7 @@ async fn an_in_flight_order_gets_a_success_signed_as_the_sandbox_verifies_it() {
         DEV_ALCHEMYPAY_SECRET_KEY,
         &ts,
         "GET",
-        &path,
+        signed_path,
         &cardbatch::sandbox::alchemypay::canonical_body(body.as_bytes()),
     );
     assert_eq!(sign, expected);

@@ -33,9 +33,15 @@ pub const CREATE_CHECK_PATH: &str = "/alchemypay/create-check";
 /// The body of a yes.
 pub const SUCCESS_BODY: &str = "success";
 
-/// The access keys that sign check answers, per profile name.
+/// The access keys that sign check answers, per profile name, and the path Alchemy Pay calls
+/// us under.
 #[derive(Debug, Clone, Default)]
-pub struct CheckKeys(BTreeMap<String, AccessKey>);
+pub struct CheckKeys {
+    keys: BTreeMap<String, AccessKey>,
+    /// The path of `server.public_url` (empty at a host's root): a proxy that serves cardbatch
+    /// under it strips it, but Alchemy Pay signs and verifies the path it called.
+    public_path: String,
+}
 
 impl CheckKeys {
     /// No keys yet.
@@ -53,7 +59,7 @@ impl CheckKeys {
             key: credentials.get(profile_name, "access_key")?.to_string(),
             secret: credentials.get(profile_name, "secret_key")?.to_string(),
         };
-        self.0.insert(profile_name.to_string(), key);
+        self.keys.insert(profile_name.to_string(), key);
         Ok(())
     }
 
@@ -74,12 +80,20 @@ impl CheckKeys {
 
     /// Adds a key directly.
     pub fn insert(&mut self, profile_name: &str, key: AccessKey) {
-        self.0.insert(profile_name.to_string(), key);
+        self.keys.insert(profile_name.to_string(), key);
+    }
+
+    /// Where Alchemy Pay reaches us (`server.public_url`): its path prefixes the path it calls.
+    pub fn with_public_url(mut self, public_url: &str) -> CheckKeys {
+        self.public_path = reqwest::Url::parse(public_url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        self
     }
 
     /// No profile has a key.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.is_empty()
     }
 }
 
@@ -140,18 +154,21 @@ async fn create_check(
         );
         return refuse(StatusCode::CONFLICT, "orderNo is not being sent");
     }
-    let Some(key) = state.keys.0.get(&order.profile) else {
+    let Some(key) = state.keys.keys.get(&order.profile) else {
         tracing::error!(
             profile = %order.profile,
             "alchemypay create check: no access key for the order's profile"
         );
         return refuse(StatusCode::INTERNAL_SERVER_ERROR, "not configured");
     };
-    // The path and query exactly as received: that is what Alchemy Pay verifies against.
-    let request_path = uri
+    // The path and query Alchemy Pay called, which it verifies against: as received, under the
+    // public URL's path when a proxy serves us there (a proxy that kept the prefix would not
+    // have reached this route).
+    let received = uri
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| uri.path().to_string());
+    let request_path = format!("{}{received}", state.keys.public_path);
     let signed = key.sign(
         chrono::Utc::now().timestamp_millis(),
         "GET",
@@ -200,10 +217,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            keys.0.keys().collect::<Vec<_>>(),
+            keys.keys.keys().collect::<Vec<_>>(),
             [ProviderKind::AlchemypayVcc.as_str()]
         );
-        assert_eq!(keys.0["alchemypay_vcc"].key, "key-of-alchemypay_vcc");
+        assert_eq!(keys.keys["alchemypay_vcc"].key, "key-of-alchemypay_vcc");
     }
 
     #[test]
