@@ -451,6 +451,15 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.server.listen))
     }
 
+    /// The path of [`Config::public_url`] without its trailing `/` (`/cardbatch` when a proxy
+    /// serves cardbatch under it, empty at a host's root): providers that sign the path they
+    /// call sign it under this prefix, which such a proxy strips before cardbatch sees it.
+    pub fn public_path(&self) -> String {
+        reqwest::Url::parse(&self.public_url())
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default()
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |key: String, problem: &str| {
             Err(ConfigError::Invalid {
@@ -729,6 +738,22 @@ mod tests {
         for kind in ProviderKind::ALL {
             assert_eq!(config.profile(kind.as_str()).unwrap().provider, kind);
         }
+    }
+
+    #[test]
+    fn the_public_path_is_the_public_urls_path_without_its_trailing_slash() {
+        let path = |url: Option<&str>| {
+            let mut config = Config::builtin();
+            config.server.public_url = url.map(str::to_string);
+            config.public_path()
+        };
+        assert_eq!(
+            path(Some("https://ops.example.com/cardbatch/")),
+            "/cardbatch"
+        );
+        assert_eq!(path(Some("https://ops.example.com/a/b")), "/a/b");
+        assert_eq!(path(Some("https://cards.example.com")), "");
+        assert_eq!(path(None), "", "the listen address: a host's root");
     }
 
     #[test]

@@ -119,8 +119,9 @@ impl App {
             public_url: config.public_url(),
         };
         let mut clients = ProfileClients::new();
-        let mut webhook_keys = WebhookKeys::new().with_public_url(&config.public_url());
-        let mut check_keys = CheckKeys::new().with_public_url(&config.public_url());
+        let public_path = config.public_path();
+        let mut webhook_keys = WebhookKeys::new().with_public_path(&public_path);
+        let mut check_keys = CheckKeys::new().with_public_path(&public_path);
         for (name, profile) in &config.profiles {
             let creds = credentials(name, profile)?;
             let provider = crate::providers::build(name, profile, &creds, &env)?;

@@ -60,11 +60,10 @@ impl WebhookKeys {
         }
     }
 
-    /// Where providers reach us (`server.public_url`): its path prefixes the URI QI signs.
-    pub fn with_public_url(mut self, public_url: &str) -> WebhookKeys {
-        self.public_path = reqwest::Url::parse(public_url)
-            .map(|u| u.path().trim_end_matches('/').to_string())
-            .unwrap_or_default();
+    /// The path providers reach us under ([`crate::config::Config::public_path`]): it
+    /// prefixes the URI QI signs.
+    pub fn with_public_path(mut self, public_path: &str) -> WebhookKeys {
+        self.public_path = public_path.to_string();
         self
     }
 

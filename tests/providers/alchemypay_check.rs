@@ -103,7 +103,7 @@ async fn behind_a_proxy_the_success_is_signed_over_the_path_alchemy_pay_called()
     // the prefix; Alchemy Pay calls (and verifies) /cardbatch/alchemypay/create-check.
     let env = Env::start().await;
     let order = env.one_claimed().await;
-    let mut keys = CheckKeys::new().with_public_url("https://ops.example.com/cardbatch/");
+    let mut keys = CheckKeys::new().with_public_path("/cardbatch");
     keys.add_profile(PROFILE, &credentials()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxied = format!("http://{}", listener.local_addr().unwrap());

@@ -83,11 +83,10 @@ impl CheckKeys {
         self.keys.insert(profile_name.to_string(), key);
     }
 
-    /// Where Alchemy Pay reaches us (`server.public_url`): its path prefixes the path it calls.
-    pub fn with_public_url(mut self, public_url: &str) -> CheckKeys {
-        self.public_path = reqwest::Url::parse(public_url)
-            .map(|u| u.path().trim_end_matches('/').to_string())
-            .unwrap_or_default();
+    /// The path Alchemy Pay reaches us under ([`crate::config::Config::public_path`]): it
+    /// prefixes the path it calls.
+    pub fn with_public_path(mut self, public_path: &str) -> CheckKeys {
+        self.public_path = public_path.to_string();
         self
     }
 
