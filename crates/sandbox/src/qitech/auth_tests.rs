@@ -412,7 +412,14 @@ fn a_v1_request_signed_as_the_clojure_client_signs_it_is_accepted() {
     let auth = f.check_at("POST", PATH, &signed, at).unwrap();
 
     assert_eq!(auth.body, body());
-    // Still checked: a date that is not one, and a type other than the one signed.
+    // A charset parameter on the type sent is no other type.
+    let mut with_charset = signed.clone();
+    with_charset.headers.push((
+        "content-type".parse().unwrap(),
+        "application/json; charset=utf-8".parse().unwrap(),
+    ));
+    assert!(f.check_at("POST", PATH, &with_charset, at).is_ok());
+    // Still checked: a type other than the one signed.
     let mut typed = signed.clone();
     typed.headers.push((
         "content-type".parse().unwrap(),
