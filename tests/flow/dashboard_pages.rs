@@ -104,8 +104,11 @@ async fn an_operator_logs_in_and_pauses_a_batch_a_viewer_sees_no_controls_and_is
     let (_, schedules) = get(&app, &views, "/schedules").await;
     let (_, searched) = get(&app, &views, &format!("{page}?state=queued&q=d-2")).await;
     let (_, other_state) = get(&app, &views, &format!("{page}?state=failed")).await;
+    let (bad_after, bad_after_body) = get(&app, &views, &format!("{page}?after=x")).await;
 
     // Assert
+    assert_eq!(bad_after, StatusCode::BAD_REQUEST);
+    assert!(bad_after_body.contains(r#""error""#), "{bad_after_body}");
     assert_eq!(anonymous, StatusCode::OK);
     assert!(login_form.contains(r#"action="/login""#), "{login_form}");
     assert_eq!(refused_login, StatusCode::UNAUTHORIZED);

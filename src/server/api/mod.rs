@@ -15,6 +15,7 @@ pub(crate) use actions::act;
 pub use auth::Caller;
 pub(crate) use batches::{batch_id, submit_as};
 pub use error::{ApiError, LineError};
+pub(crate) use extract::ApiQuery;
 
 use crate::config::Config;
 use crate::store::Store;

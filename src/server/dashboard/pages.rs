@@ -5,11 +5,11 @@
 use super::session::{CsrfForm, User, login_page, poster, user};
 use crate::control::Action;
 use crate::domain::{BatchState, OrderState, Role};
-use crate::server::api::{ApiError, ApiState};
+use crate::server::api::{ApiError, ApiQuery, ApiState};
 use crate::store::{BatchSummary, ConfirmedBy};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
@@ -226,7 +226,7 @@ pub async fn batch(
     State(state): State<ApiState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(filter): Query<OrderFilter>,
+    ApiQuery(filter): ApiQuery<OrderFilter>,
 ) -> Result<Response, ApiError> {
     let Some(user) = user(&state, &headers).await? else {
         return Ok(Redirect::to("/").into_response());

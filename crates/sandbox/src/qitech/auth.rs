@@ -185,8 +185,8 @@ fn verify_v1(
     }
     // The media type sent, without parameters: HTTP libraries add `; charset=utf-8` (OkHttp,
     // which QI's Java samples use) to the `application/json` a client signs.
-    let sent_type = header(req.headers, "content-type")
-        .map(|t| t.split(';').next().unwrap_or_default().trim());
+    let sent_type =
+        header(req.headers, "content-type").map(|t| t.split(';').next().unwrap_or_default().trim());
     // A bodiless request may sign "" or the configured type (client libraries differ), and so
     // may one that sends no `Content-Type` at all: the Clojure client signs `application/json`
     // and its HTTP library sends none, against QI's own sandbox.
