@@ -212,6 +212,18 @@ impl QiError {
         )
     }
 
+    /// 400 CARD000012 on a PCI read: the card has no data to give yet ([inferred] meaning: the
+    /// code is documented for the PCI reads, its text is not).
+    pub fn pci_unavailable(status: &str) -> Self {
+        Self::new(
+            400,
+            "CARD000012",
+            "Bad Request",
+            format!("The card data is not available for a card in status {status}."),
+            "Dados do cartão indisponíveis".into(),
+        )
+    }
+
     /// 406 CARD000013: the status change is not allowed from the current status.
     pub fn transition_not_allowed(old: &str, new: &str) -> Self {
         Self::new(

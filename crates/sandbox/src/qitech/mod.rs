@@ -57,6 +57,11 @@
 //!   duplicates.
 //! - `GET|POST /test/{api_key}` answers the auth self-test with the request echoed (the shape is
 //!   not documented).
+//! - `GET .../card/{card_key}/pci` (prepaid and postpaid) answers an active card's test card
+//!   data (see the `pci` module).
+//! - A path may be signed as received or relative to the `/qitech` mount; a signed date may be
+//!   unpadded (Joda's `E, d MMM y H:m:s`); a request with no `Content-Type` may sign
+//!   `application/json`, and a `Content-Type` with parameters is its media type.
 
 mod auth;
 mod dev_keys;
@@ -64,6 +69,7 @@ mod error;
 mod fields;
 mod jws;
 mod patch;
+mod pci;
 mod postpaid;
 mod postpaid_request;
 mod postpaid_store;
@@ -117,9 +123,14 @@ pub fn router(core: Arc<Core>) -> Router {
             "/prepaid/card/{card_key}",
             get(prepaid::get).patch(patch::prepaid),
         )
+        .route("/prepaid/card/{card_key}/pci", get(pci::prepaid))
         .route(
             "/wallet/{wallet_key}/payment_instrument",
             post(postpaid::create),
+        )
+        .route(
+            "/wallet/{wallet_key}/card/{card_key}/pci",
+            get(pci::postpaid),
         )
         .route(
             "/wallet/{wallet_key}/card/{card_key}",

@@ -145,3 +145,49 @@ async fn a_postpaid_card_can_be_blocked_and_unblocked() {
     changes.sort();
     assert_eq!(changes, ["active->blocked", "blocked->active"]);
 }
+
+#[tokio::test]
+async fn an_active_postpaid_cards_pci_data_is_read_under_its_wallet() {
+    let hooks = Receiver::start().await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url(HOOK_PATH)),
+        ..Setup::default()
+    })
+    .await;
+    let created = qi
+        .call(
+            Variant::V2,
+            "POST",
+            &create_path(WALLET),
+            Some(&virtual_card(&key(14))),
+        )
+        .await;
+    let card_key = created.json["postpaid_card_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Active once its webhook came.
+    hooks.next().await;
+
+    let data = qi
+        .call(
+            Variant::V2,
+            "GET",
+            &format!("/wallet/{WALLET}/card/{card_key}/pci"),
+            None,
+        )
+        .await;
+    let card = qi
+        .call(
+            Variant::V2,
+            "GET",
+            &format!("/wallet/{WALLET}/card/{card_key}"),
+            None,
+        )
+        .await;
+
+    assert_eq!(data.status, 200, "{}", data.json);
+    let number = data.json["card_number"].as_str().unwrap();
+    assert!(number.ends_with(card.json["last_four_digits"].as_str().unwrap()));
+    assert_eq!(data.json["printed_name"], card.json["printed_name"]);
+}

@@ -221,3 +221,59 @@ async fn a_status_change_is_answered_notified_and_terminated_cards_refuse_more()
         "canceled"
     );
 }
+
+#[tokio::test]
+async fn an_active_cards_pci_data_ends_with_its_last_four_and_a_blocked_one_has_none() {
+    let hooks = Receiver::start().await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url(HOOK_PATH)),
+        ..Setup::default()
+    })
+    .await;
+    let created = qi
+        .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
+        .await;
+    let card_key = created.json["card_key"].as_str().unwrap().to_string();
+    let pci = format!("/prepaid/card/{card_key}/pci");
+    let path = format!("/prepaid/card/{card_key}");
+    // The creation notice, then the change to active.
+    hooks.next().await;
+    hooks.next().await;
+
+    let data = qi.call(Variant::V1, "GET", &pci, None).await;
+    let card = qi.call(Variant::V2, "GET", &path, None).await;
+    let blocked = qi.set_status(Variant::V2, &path, "blocked").await;
+    let blocked_pci = qi.call(Variant::V2, "GET", &pci, None).await;
+    let unknown = qi
+        .call(
+            Variant::V2,
+            "GET",
+            "/prepaid/card/05fd3654-1f5d-479d-ade5-64239fdf214d/pci",
+            None,
+        )
+        .await;
+
+    assert_eq!(blocked.status, 200, "{}", blocked.json);
+    assert_eq!(
+        (blocked_pci.status, blocked_pci.json["code"].as_str()),
+        (400, Some("CARD000012")),
+        "{}",
+        blocked_pci.json
+    );
+    assert_eq!(data.status, 200, "{}", data.json);
+    let number = data.json["card_number"].as_str().unwrap();
+    let last4 = card.json["last_four_digits"].as_str().unwrap();
+    assert_eq!(number.len(), 16);
+    assert!(number.ends_with(last4), "{number} / {last4}");
+    assert_eq!(data.json["cvv"].as_str().unwrap().len(), 3);
+    assert_eq!(data.json["printed_name"], "Aurora Catarina");
+    let expiry = data.json["expiration_date"].as_str().unwrap();
+    assert!(
+        expiry.len() == 5 && expiry.as_bytes()[2] == b'/',
+        "{expiry}"
+    );
+    assert_eq!(
+        (unknown.status, unknown.json["code"].as_str()),
+        (404, Some("CARD000011"))
+    );
+}
