@@ -179,6 +179,33 @@ impl Inner {
     }
 }
 
+impl Funds {
+    /// The balance's movements between `start` and `end`, oldest first, as CSV (a `LEDGER`
+    /// report).
+    pub fn ledger_csv(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        let inner = self.inner.lock().expect("funds lock");
+        let mut csv = String::from(
+            "transaction_id,transaction_type,currency,amount,ending_balance,create_time,description\n",
+        );
+        for m in inner
+            .movements
+            .iter()
+            .filter(|m| m.at >= start && m.at <= end)
+        {
+            csv.push_str(&format!(
+                "{},{},{BALANCE_CURRENCY},{},{},{},\"{}\"\n",
+                m.id,
+                m.kind,
+                decimal(m.amount_cents),
+                decimal(m.ending_cents),
+                uqpay_time(m.at),
+                m.description.replace('"', "\"\"")
+            ));
+        }
+        csv
+    }
+}
+
 /// Cents as UQPAY writes amounts in these objects: a decimal string.
 fn decimal(cents: i64) -> String {
     let sign = if cents < 0 { "-" } else { "" };

@@ -25,10 +25,19 @@ pub(super) async fn read(
     headers: &HeaderMap,
     read: impl FnOnce(&str) -> Result<Value, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
+    read_with(uqpay, headers, read).await.map(Json)
+}
+
+/// [`read`] for an answer of any kind (a file).
+pub(super) async fn read_with<T>(
+    uqpay: &Uqpay,
+    headers: &HeaderMap,
+    read: impl FnOnce(&str) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let client = authenticate(uqpay, headers)?;
     uqpay.rate_limit(&client)?;
     uqpay.core.latency(PROVIDER).await;
-    read(&client).map(Json)
+    read(&client)
 }
 
 pub(super) fn card_not_found() -> ApiError {

@@ -16,6 +16,8 @@
 //!   balance; `recharge.rs`); their orders are read like the create's.
 //! - `GET /v1/issuing/cards/{card_id}/secure`, `POST .../token`: test card data and an iframe
 //!   token (`secure.rs`).
+//! - `POST /v1/issuing/reports`, `GET /v1/issuing/reports/{id}`: LEDGER and SETTLEMENT reports
+//!   as CSV files (`reports.rs`).
 //! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
 //!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`, and a
@@ -44,6 +46,7 @@ mod idempotency;
 mod lifecycle;
 mod lookup;
 mod recharge;
+mod reports;
 mod secure;
 mod status;
 mod update;
@@ -77,6 +80,7 @@ pub struct Uqpay {
     cards: cards::CardStore,
     cardholders: cardholders::CardholderStore,
     funds: funds::Funds,
+    reports: reports::ReportStore,
 }
 
 impl Uqpay {
@@ -101,6 +105,7 @@ pub fn router(core: Arc<Core>) -> Router {
         cards: cards::CardStore::default(),
         cardholders: cardholders::CardholderStore::new(&core.fixtures.uqpay.cardholders),
         funds: funds::Funds::new(&core.fixtures),
+        reports: reports::ReportStore::default(),
         core,
     });
     Router::new()
@@ -151,6 +156,8 @@ pub fn router(core: Arc<Core>) -> Router {
             "/v1/issuing/balances/transactions",
             get(balances::list_balance_transactions),
         )
+        .route("/v1/issuing/reports", post(reports::create_report))
+        .route("/v1/issuing/reports/{id}", get(reports::download_report))
         .route("/v1/issuing/transactions", get(balances::list_transactions))
         .route(
             "/v1/issuing/transactions/{id}",

@@ -1,9 +1,10 @@
 //! The issuing balance as the SDKs read it: a SINGLE-mode card's funding shows as a debit, a
-//! failed one's return as a credit; card transactions are an empty list.
+//! failed one's return as a credit; card transactions are an empty list; a ledger report is
+//! the balance's movements as CSV.
 
 use crate::support::uqpay::{Env, HOLDER, PRODUCT_SINGLE, key};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_single_mode_card_is_a_debit_of_the_issuing_balance() {
@@ -93,4 +94,74 @@ async fn card_transactions_are_an_empty_list_and_an_unknown_one_is_not_found() {
     assert_eq!(list["data"], json!([]));
     assert_eq!(missing_status, StatusCode::NOT_FOUND);
     assert_eq!(missing["code"], "transaction_not_found");
+}
+
+#[tokio::test]
+async fn a_ledger_report_lists_the_balance_movements_of_its_window_as_csv() {
+    let env = Env::start(|_| {}).await;
+    let token = env.token().await;
+    let card = json!({"cardholder_id": HOLDER, "card_product_id": PRODUCT_SINGLE, "card_currency": "USD", "card_limit": 25});
+    env.create_raw(&token, &key(), &card).await;
+    let report = |kind: &str, start: &str, end: &str| json!({"report_type": kind, "start_time": start, "end_time": end});
+
+    let (status, ledger) = env
+        .post(
+            &token,
+            &key(),
+            "/v1/issuing/reports",
+            &report(
+                "LEDGER",
+                "2000-01-01T00:00:00Z",
+                "2100-01-01T00:00:00+08:00",
+            ),
+        )
+        .await;
+    let (_, before) = env
+        .post(
+            &token,
+            &key(),
+            "/v1/issuing/reports",
+            &report("LEDGER", "2000-01-01T00:00:00Z", "2000-01-02T00:00:00Z"),
+        )
+        .await;
+    let (bad_status, bad) = env
+        .post(
+            &token,
+            &key(),
+            "/v1/issuing/reports",
+            &report("FEES", "2000-01-01T00:00:00Z", "2000-01-02T00:00:00Z"),
+        )
+        .await;
+    let download = |id: &Value| {
+        env.http
+            .get(env.url(&format!("/v1/issuing/reports/{}", id.as_str().unwrap())))
+            .header("x-auth-token", format!("Bearer {token}"))
+            .send()
+    };
+    let file = download(&ledger["report_id"]).await.unwrap();
+    let file_type = file.headers()["content-type"].to_str().unwrap().to_string();
+    let file = file.text().await.unwrap();
+    let empty = download(&before["report_id"])
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let unknown = env
+        .get(
+            &token,
+            "/v1/issuing/reports/00000000-0000-4000-8000-000000000000",
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{ledger}");
+    assert!(file_type.starts_with("text/csv"), "{file_type}");
+    let lines: Vec<&str> = file.lines().collect();
+    assert_eq!(lines.len(), 2, "{file}");
+    assert!(lines[0].starts_with("transaction_id,transaction_type"));
+    assert!(lines[1].contains(",CARD_RECHARGE,USD,-25.00,"), "{file}");
+    assert_eq!(empty.lines().count(), 1, "outside the window: {empty}");
+    assert_eq!(bad_status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["code"], "invalid_request");
+    assert_eq!(unknown.0, StatusCode::NOT_FOUND);
 }
