@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::error::QiError;
 use super::postpaid_request::find_wallet;
-use super::respond::admit;
+use super::respond::{QiCall, admit};
 use super::state::Qi;
 use crate::core::TestCardData;
 use cardbatch_types::ProviderKind;
@@ -73,10 +73,7 @@ pub async fn prepaid(
             status: c.status().to_string(),
             created: c.status_events[0].at,
         });
-    match pci(card, &card_key) {
-        Ok(data) => call.reply.json(&qi, StatusCode::OK, &data),
-        Err(e) => call.reply.error(&qi, &e),
-    }
+    answer(&qi, &call, card, &card_key)
 }
 
 /// `GET /wallet/{wallet_key}/card/{card_key}/pci`.
@@ -116,9 +113,14 @@ pub async fn postpaid(
             status: c.status().to_string(),
             created: c.status_events[0].at,
         });
-    match pci(card, &card_key) {
-        Ok(data) => call.reply.json(&qi, StatusCode::OK, &data),
-        Err(e) => call.reply.error(&qi, &e),
+    answer(&qi, &call, card, &card_key)
+}
+
+/// The signed answer: the card's PCI data, or why there is none.
+fn answer(qi: &Qi, call: &QiCall, card: Option<PciCard>, card_key: &str) -> Response {
+    match pci(card, card_key) {
+        Ok(data) => call.reply.json(qi, StatusCode::OK, &data),
+        Err(e) => call.reply.error(qi, &e),
     }
 }
 
