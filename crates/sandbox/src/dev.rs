@@ -8,7 +8,7 @@ use crate::config::{
 };
 use crate::qitech::options::{CLIENT_PUBLIC_KEY_PEM, SANDBOX_PRIVATE_KEY_PEM};
 use crate::qitech::{DEV_CLIENT_PRIVATE_KEY_PEM, DEV_SERVER_PUBLIC_KEY_PEM};
-use crate::server::{ALCHEMYPAY_MOUNT, QITECH_MOUNT, UQPAY_MOUNT};
+use crate::server::{ALCHEMYPAY_MOUNT, QITECH_MOUNT, UQPAY_MOUNT, UQPAY_SIMULATOR_MOUNT};
 use cardbatch_types::ProviderKind;
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -91,7 +91,8 @@ pub fn guide(config: &SandboxConfig, addr: SocketAddr) -> String {
         out,
         "\n  each provider also answers at its own paths from the root, as on its own host \
          ({base}/prepaid/card, /wallet/..., /open/api/card/..., /api/v1/...), for clients \
-         that take only a host"
+         that take only a host; UQPAY also at {base}{UQPAY_SIMULATOR_MOUNT} for SDKs that \
+         enable their simulator only on a sandbox URL"
     );
     let _ = write!(
         out,

@@ -31,5 +31,6 @@ pub use core::{Core, FaultConfig};
 pub use dev::{dev_credentials, guide};
 pub use fixtures::Fixtures;
 pub use server::{
-    ALCHEMYPAY_MOUNT, QITECH_MOUNT, RunningSandbox, Sandbox, SandboxError, UQPAY_MOUNT, app, run,
+    ALCHEMYPAY_MOUNT, QITECH_MOUNT, RunningSandbox, Sandbox, SandboxError, UQPAY_MOUNT,
+    UQPAY_SIMULATOR_MOUNT, app, run,
 };

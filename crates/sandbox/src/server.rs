@@ -63,6 +63,10 @@ pub const UQPAY_MOUNT: &str = "/uqpay/api";
 /// there too.
 const UQPAY_OWN_PATH: &str = "/api";
 
+/// UQPAY once more, under a path with `sandbox` in it: the official SDKs enable their simulator
+/// resource (`/v1/simulation/...`) only for a base URL containing `sandbox`.
+pub const UQPAY_SIMULATOR_MOUNT: &str = "/uqpay/sandbox/api";
+
 /// Every provider's routes plus the admin routes, on one router.
 ///
 /// Each provider is served twice, over the same state: under its mount (the built-in profiles'
@@ -78,6 +82,7 @@ pub fn app(core: Arc<Core>) -> Router {
         .nest(QITECH_MOUNT, qitech.clone())
         .nest(ALCHEMYPAY_MOUNT, alchemypay.clone())
         .nest(UQPAY_MOUNT, uqpay.clone())
+        .nest(UQPAY_SIMULATOR_MOUNT, uqpay.clone())
         .merge(qitech)
         .merge(alchemypay)
         .nest(UQPAY_OWN_PATH, uqpay)

@@ -8,7 +8,9 @@ use crate::support::qitech::seed_virtual;
 use crate::support::qitech_sign::{Variant, es512_verify, md5_hex, new_key, request};
 use crate::support::uqpay::{BODY, hmac512_hex, key};
 use crate::support::{Receiver, eventually, start};
-use cardbatch_sandbox::{ProviderSettings, RunningSandbox, SandboxConfig, dev_credentials};
+use cardbatch_sandbox::{
+    ProviderSettings, RunningSandbox, SandboxConfig, UQPAY_SIMULATOR_MOUNT, dev_credentials,
+};
 use cardbatch_types::ProviderKind;
 use openssl::ec::EcKey;
 use openssl::pkey::{Private, Public};
@@ -193,6 +195,15 @@ async fn each_provider_also_answers_at_its_own_paths_from_the_root_over_the_same
             .await
             .unwrap()
     };
+    // And under a path with `sandbox` in it, for the SDKs' simulator.
+    let simulator_api = format!("{base}{UQPAY_SIMULATOR_MOUNT}");
+    let products = http
+        .get(format!("{simulator_api}/v1/issuing/products"))
+        .header("x-auth-token", uqpay_token(&http, &simulator_api).await)
+        .send()
+        .await
+        .unwrap()
+        .status();
     let unknown = http
         .get(format!("{base}/prepaid/nothing"))
         .send()
@@ -212,6 +223,7 @@ async fn each_provider_also_answers_at_its_own_paths_from_the_root_over_the_same
         .map(|e| e.provider)
         .collect();
     assert_eq!(providers, ["uqpay", "alchemypay_vcc", "qitech_prepaid"]);
+    assert_eq!(products, reqwest::StatusCode::OK);
     assert_eq!(unknown, reqwest::StatusCode::NOT_FOUND);
 }
 

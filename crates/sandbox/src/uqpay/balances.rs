@@ -1,12 +1,11 @@
-//! The issuing balance and card transactions, as the SDKs read them:
-//! `GET /v1/issuing/balances` (pages), `POST /v1/issuing/balances` `{"currency"}` (one balance:
-//! UQPAY's retrieve is a POST), `GET /v1/issuing/balances/transactions` (its movements, newest
-//! first), `GET /v1/issuing/transactions[/{id}]`.
+//! The issuing balance, as the SDKs read it: `GET /v1/issuing/balances` (pages), `POST
+//! /v1/issuing/balances` `{"currency"}` (one balance: UQPAY's retrieve is a POST), `GET
+//! /v1/issuing/balances/transactions` (its movements, newest first). Card transactions are in
+//! `simulator.rs`.
 //!
 //! Sandbox choices [inferred]: one account, one USD balance (the fixtures'
-//! `issuing_balance_cents`), moved only by SINGLE-mode cards (`funds.rs`); another currency is
-//! 404 `not_found` `balance_not_found`. Cards are never used here, so the card transaction list
-//! is empty and every transaction id is `transaction_not_found`.
+//! `issuing_balance_cents`), moved by SINGLE-mode cards and by the simulated use of SHARE-mode
+//! ones (`funds.rs`); another currency is 404 `not_found` `balance_not_found`.
 
 use super::Uqpay;
 use super::auth::ACCOUNT_ID;
@@ -15,7 +14,7 @@ use super::lookup::{page, paginate, read};
 use super::wire::{ApiError, parse_body};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -67,34 +66,6 @@ pub async fn list_balance_transactions(
     read(&uqpay, &headers, |_| {
         let page = page(&query)?;
         Ok(paginate(uqpay.funds.movements_json(ACCOUNT_ID), &page))
-    })
-    .await
-}
-
-/// `GET /v1/issuing/transactions`: no card is ever used in the sandbox.
-pub async fn list_transactions(
-    State(uqpay): State<Arc<Uqpay>>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    read(&uqpay, &headers, |_| {
-        Ok(paginate(Vec::new(), &page(&query)?))
-    })
-    .await
-}
-
-/// `GET /v1/issuing/transactions/{id}`.
-pub async fn get_transaction(
-    State(uqpay): State<Arc<Uqpay>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    read(&uqpay, &headers, |_| {
-        Err(ApiError::not_found(
-            StatusCode::NOT_FOUND,
-            "transaction_not_found",
-            format!("Transaction {id} does not exist"),
-        ))
     })
     .await
 }

@@ -264,6 +264,13 @@ impl CardStore {
         Some(inner.cards[i].clone())
     }
 
+    /// Applies `f` to the card under the store's lock; `None` when there is no such card.
+    pub fn apply<R>(&self, card_id: &str, f: impl FnOnce(&mut Card) -> R) -> Option<R> {
+        let mut inner = self.inner.lock().expect("uqpay cards lock");
+        let i = *inner.by_id.get(card_id)?;
+        Some(f(&mut inner.cards[i]))
+    }
+
     /// Applies `f` to the card under the store's lock, and records `order` only when `f`
     /// accepts, so a check and a move of money cannot interleave with another's.
     pub fn apply_with_order<T>(

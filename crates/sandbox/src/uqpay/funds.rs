@@ -128,6 +128,11 @@ impl Funds {
         Ok(())
     }
 
+    /// The issuing balance, in cents.
+    pub fn balance_cents(&self) -> i64 {
+        self.inner.lock().expect("funds lock").balance_cents
+    }
+
     /// Puts `cents` back on the issuing balance (a withdrawal from a card, a refused recharge).
     pub fn credit(&self, kind: &'static str, cents: i64, now: DateTime<Utc>, description: String) {
         let mut inner = self.inner.lock().expect("funds lock");

@@ -18,8 +18,10 @@
 //!   token (`secure.rs`).
 //! - `POST /v1/issuing/reports`, `GET /v1/issuing/reports/{id}`: LEDGER and SETTLEMENT reports
 //!   as CSV files (`reports.rs`).
-//! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`, `GET
-//!   /v1/issuing/transactions[/{id}]` (`balances.rs`).
+//! - `GET`/`POST /v1/issuing/balances`, `GET /v1/issuing/balances/transactions`
+//!   (`balances.rs`).
+//! - `POST /v1/simulation/issuing/authorization` and `/reversal` (UQPAY's sandbox simulator of
+//!   card use), `GET /v1/issuing/transactions[/{id}]` (`simulator.rs`).
 //! - Any other path answers 404 `{"type":"not_found","code":"resource_not_found",...}`, and a
 //!   method a path does not take 405 `{"type":"invalid_request_error","code":"method_not_allowed"}`.
 //!
@@ -48,6 +50,7 @@ mod lookup;
 mod recharge;
 mod reports;
 mod secure;
+mod simulator;
 mod status;
 mod update;
 mod validate;
@@ -81,6 +84,7 @@ pub struct Uqpay {
     cardholders: cardholders::CardholderStore,
     funds: funds::Funds,
     reports: reports::ReportStore,
+    transactions: simulator::TransactionStore,
 }
 
 impl Uqpay {
@@ -106,6 +110,7 @@ pub fn router(core: Arc<Core>) -> Router {
         cardholders: cardholders::CardholderStore::new(&core.fixtures.uqpay.cardholders),
         funds: funds::Funds::new(&core.fixtures),
         reports: reports::ReportStore::default(),
+        transactions: simulator::TransactionStore::default(),
         core,
     });
     Router::new()
@@ -158,11 +163,19 @@ pub fn router(core: Arc<Core>) -> Router {
         )
         .route("/v1/issuing/reports", post(reports::create_report))
         .route("/v1/issuing/reports/{id}", get(reports::download_report))
-        .route("/v1/issuing/transactions", get(balances::list_transactions))
+        .route(
+            "/v1/issuing/transactions",
+            get(simulator::list_transactions),
+        )
         .route(
             "/v1/issuing/transactions/{id}",
-            get(balances::get_transaction),
+            get(simulator::get_transaction),
         )
+        .route(
+            "/v1/simulation/issuing/authorization",
+            post(simulator::authorize),
+        )
+        .route("/v1/simulation/issuing/reversal", post(simulator::reverse))
         .fallback(unknown_path)
         .method_not_allowed_fallback(wrong_method)
         .layer(middleware::from_fn_with_state(

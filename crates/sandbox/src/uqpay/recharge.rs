@@ -169,7 +169,7 @@ fn may_move_money(card: &Card) -> Result<(), ApiError> {
 }
 
 /// `amount` in cents: a number or numeric string above 0, at most two decimals.
-fn amount_cents(body: &Value) -> Result<i64, ApiError> {
+pub(super) fn amount_cents(body: &Value) -> Result<i64, ApiError> {
     let text = match body.get("amount") {
         None | Some(Value::Null) => return Err(ApiError::missing(vec!["amount".into()])),
         Some(Value::Number(n)) => n.to_string(),

@@ -4,6 +4,7 @@ mod create;
 mod idempotency;
 mod lookup;
 mod recharge;
+mod simulator;
 mod status;
 mod token;
 mod validation;
