@@ -23,5 +23,5 @@ pub use classify::{CODES, Class, QiCall, classify, rule};
 pub use jws::{JwsError, private_key_from_pem, public_key_from_pem, verify as verify_jws};
 pub use postpaid::QiPostpaid;
 pub use prepaid::QiPrepaid;
-pub use signing::{AnswerError, AnswerTo, RequestSigner, SignedRequest, Variant, read_answer};
+pub use signing::{AnswerError, RequestSigner, SignedRequest, Variant, read_answer};
 pub use transport::{Answer, BadBaseUrl, Exchange, QiTransport};

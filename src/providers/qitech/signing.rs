@@ -173,15 +173,9 @@ impl RequestSigner {
     }
 }
 
-/// Whom a verified answer must be addressed to.
-#[derive(Debug, Clone, Copy)]
-pub struct AnswerTo<'a> {
-    /// Our `API-CLIENT-KEY` (v1 answers name it in `Authorization: QIT <api_key>:<jwt>`).
-    pub api_key: &'a str,
-}
-
 /// Reads an answer signed in `variant`: the JSON it carries (v1: the claims of
-/// `encoded_body`). With `qi_key`, what QI documents of its answers is checked, no more (a
+/// `encoded_body`). `our_api_key` is our `API-CLIENT-KEY`, which a v1 answer's `Authorization:
+/// QIT <api_key>:<jwt>` must name. With `qi_key`, what QI documents of its answers is checked, no more (a
 /// check of what QI does not document could refuse every real answer):
 /// - v1: `encoded_body` is a token QI signed; the `Authorization: QIT <api_key>:<jwt>` names
 ///   our key, its token is QI's, and its `signature` claim's second line is the MD5 of this
@@ -196,7 +190,7 @@ pub struct AnswerTo<'a> {
 pub fn read_answer(
     variant: Variant,
     qi_key: Option<&VerifyingKey>,
-    to: &AnswerTo<'_>,
+    our_api_key: &str,
     headers: &HeaderMap,
     bytes: &[u8],
 ) -> Result<Value, AnswerError> {
@@ -221,7 +215,7 @@ pub fn read_answer(
             let claims = jws::verify(key, token).map_err(bad)?;
             let signature = claims.get("signature").and_then(Value::as_str);
             let md5 = md5_hex(encoded.as_bytes());
-            let covers = api_key == to.api_key
+            let covers = api_key == our_api_key
                 && signature.and_then(|s| s.split('\n').nth(1)) == Some(md5.as_str());
             if !covers {
                 return Err(not_covered());

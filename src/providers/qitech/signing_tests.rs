@@ -60,11 +60,6 @@ fn sandbox_accepts(
     authenticate(&view, &settings).map_err(|e| e.description)
 }
 
-/// The request the answers in these tests answer.
-fn to() -> AnswerTo<'static> {
-    AnswerTo { api_key: API_KEY }
-}
-
 fn seed_body() -> Vec<u8> {
     serde_json::to_vec(&json!({
         "account_key": "5294ed8d-08fc-4397-b15f-6d9aa07b0041",
@@ -204,8 +199,8 @@ fn a_sandbox_signed_answer_is_read_and_verified_in_both_variants() {
         let headers: HeaderMap = signed.headers.into_iter().collect();
 
         // Act
-        let verified = read_answer(variant, Some(&qi_public), &to(), &headers, &signed.body);
-        let unverified = read_answer(variant, None, &to(), &headers, &signed.body);
+        let verified = read_answer(variant, Some(&qi_public), API_KEY, &headers, &signed.body);
+        let unverified = read_answer(variant, None, API_KEY, &headers, &signed.body);
 
         // Assert
         assert_eq!(verified.unwrap(), answer, "{variant:?}");
@@ -243,16 +238,26 @@ fn a_v1_answer_must_name_our_key_and_the_md5_of_its_encoded_body_and_nothing_els
         "authorization",
         other.headers[0].1.clone(), // another answer's header token: another MD5
     );
-    let not_ours = AnswerTo {
-        api_key: "someone-else",
-    };
+    let not_ours = "someone-else";
 
-    let read = read_answer(Variant::V1, Some(&qi_public), &to(), &headers, &signed.body);
-    let with_swapped = read_answer(Variant::V1, Some(&qi_public), &to(), &swapped, &signed.body);
+    let read = read_answer(
+        Variant::V1,
+        Some(&qi_public),
+        API_KEY,
+        &headers,
+        &signed.body,
+    );
+    let with_swapped = read_answer(
+        Variant::V1,
+        Some(&qi_public),
+        API_KEY,
+        &swapped,
+        &signed.body,
+    );
     let to_another = read_answer(
         Variant::V1,
         Some(&qi_public),
-        &not_ours,
+        not_ours,
         &headers,
         &signed.body,
     );
@@ -282,19 +287,18 @@ fn a_v2_answer_signed_by_another_key_or_altered_is_refused_and_an_unsigned_one_i
     let v2 = sign_v2(&qi, API_KEY, "POST", "/p", Some(&answer), Utc::now());
     let headers: HeaderMap = v2.headers.into_iter().collect();
 
-    let answer_to = to();
-    let foreign = read_answer(Variant::V2, Some(&other), &answer_to, &headers, &v2.body);
+    let foreign = read_answer(Variant::V2, Some(&other), API_KEY, &headers, &v2.body);
     let altered = read_answer(
         Variant::V2,
         Some(&VerifyingKey::from(&qi)),
-        &answer_to,
+        API_KEY,
         &headers,
         br#"{"card_key":"b"}"#,
     );
     let unsigned = read_answer(
         Variant::V2,
         Some(&VerifyingKey::from(&qi)),
-        &answer_to,
+        API_KEY,
         &HeaderMap::new(),
         &v2.body,
     );
@@ -315,7 +319,7 @@ fn a_gateway_error_page_reads_as_null() {
     let read = read_answer(
         Variant::V1,
         None,
-        &to(),
+        API_KEY,
         &HeaderMap::new(),
         b"<html>502</html>",
     );

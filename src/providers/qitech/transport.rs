@@ -1,7 +1,7 @@
 //! One signed HTTP exchange with QI Tech: sign, send the exact bytes signed, read (and, with
 //! QI's public key, verify) the answer, and time it for the `attempts` table.
 
-use super::signing::{AnswerError, AnswerTo, RequestSigner, read_answer};
+use super::signing::{AnswerError, RequestSigner, read_answer};
 use crate::providers::http::{classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified};
 use p521::ecdsa::VerifyingKey;
@@ -199,18 +199,24 @@ impl QiTransport {
     ) -> Result<Value, AnswerError> {
         let variant = self.signer.variant();
         let Some(key) = &self.qi_key else {
-            let to = AnswerTo {
-                api_key: self.signer.api_key(),
-            };
-            return read_answer(variant, None, &to, headers, bytes.as_ref());
+            return read_answer(
+                variant,
+                None,
+                self.signer.api_key(),
+                headers,
+                bytes.as_ref(),
+            );
         };
         // Verifying is as costly as signing: off the async threads too.
         let (key, signer, headers) = (Arc::clone(key), Arc::clone(&self.signer), headers.clone());
         tokio::task::spawn_blocking(move || {
-            let to = AnswerTo {
-                api_key: signer.api_key(),
-            };
-            read_answer(variant, Some(&key), &to, &headers, bytes.as_ref())
+            read_answer(
+                variant,
+                Some(&key),
+                signer.api_key(),
+                &headers,
+                bytes.as_ref(),
+            )
         })
         .await
         .expect("verifying does not panic")

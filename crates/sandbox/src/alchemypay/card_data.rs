@@ -4,6 +4,7 @@
 //! really sends. The values stay in memory; nothing here is logged ([`CardSecrets`]'s `Debug`
 //! shows the last four digits only).
 
+use crate::core::luhn_check_digit;
 use rand::Rng;
 use std::fmt;
 
@@ -46,25 +47,6 @@ impl fmt::Debug for CardSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CardSecrets(…{})", self.last4())
     }
-}
-
-/// The digit that makes `payload` followed by it pass the Luhn check.
-fn luhn_check_digit(payload: &str) -> char {
-    // Doubling starts at the payload's last digit, which sits left of the check digit.
-    let sum: u32 = payload
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            match (i % 2 == 0, d * 2) {
-                (true, doubled) if doubled > 9 => doubled - 9,
-                (true, doubled) => doubled,
-                (false, _) => d,
-            }
-        })
-        .sum();
-    char::from(b'0' + u8::try_from((10 - sum % 10) % 10).expect("a digit"))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ pub use ledger::{Ledger, LedgerEntry, LedgerSnapshot, ORDER_REFERENCES, Referenc
 pub use lost::{ConnectionKill, LostResponse};
 pub use rate_limit::{RateLimits, retry_after_secs};
 pub use stats::{Stats, StatsSnapshot, names};
-pub use test_card::TestCardData;
+pub use test_card::{TestCardData, luhn_check_digit};
 pub(crate) use webhooks::until_stopped;
 pub use webhooks::{ATTEMPT_TIMEOUT, Delivery, REORDER_MAX_HOLD, Signer, WebhookDispatcher, every};
 

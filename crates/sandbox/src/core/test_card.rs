@@ -38,6 +38,15 @@ impl TestCardData {
     }
 }
 
+/// The digit that makes `payload` followed by it pass the Luhn check.
+pub fn luhn_check_digit(payload: &str) -> char {
+    let mut digits: Vec<u8> = payload.bytes().map(|b| b - b'0').collect();
+    // The check digit itself is not doubled: with 0 in its place, it must bring the sum to a
+    // multiple of ten.
+    digits.push(0);
+    char::from(b'0' + u8::try_from((10 - luhn_sum(&digits) % 10) % 10).expect("a digit"))
+}
+
 /// Decimal digits drawn from the card id's SHA-256.
 fn digits(card_id: &str, salt: &str) -> impl Iterator<Item = u8> {
     Sha256::digest(format!("{salt}:{card_id}"))

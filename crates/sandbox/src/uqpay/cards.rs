@@ -258,10 +258,10 @@ impl CardStore {
 
     /// Applies `f` to a card and returns the updated copy.
     pub fn update(&self, card_id: &str, f: impl FnOnce(&mut Card)) -> Option<Card> {
-        let mut inner = self.inner.lock().expect("uqpay cards lock");
-        let i = *inner.by_id.get(card_id)?;
-        f(&mut inner.cards[i]);
-        Some(inner.cards[i].clone())
+        self.apply(card_id, |card| {
+            f(card);
+            card.clone()
+        })
     }
 
     /// Applies `f` to the card under the store's lock; `None` when there is no such card.

@@ -11,13 +11,13 @@
 use super::Uqpay;
 use super::idempotency::{fingerprint, keyed_write};
 use super::lookup::read_with;
-use super::wire::{ApiError, parse_body};
+use super::wire::{ApiError, missing_text, parse_body, text};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -47,17 +47,8 @@ pub async fn create_report(
 ) -> Result<Response, ApiError> {
     keyed_write(&uqpay, &headers, fingerprint(&body), |client| {
         let request = parse_body(&body)?;
-        let field = |name: &str| {
-            request
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        let missing: Vec<String> = ["report_type", "start_time", "end_time"]
-            .into_iter()
-            .filter(|n| field(n).is_none())
-            .map(str::to_string)
-            .collect();
+        let field = |name: &str| text(&request, name);
+        let missing = missing_text(&request, &["report_type", "start_time", "end_time"]);
         if !missing.is_empty() {
             return Err(ApiError::missing(missing));
         }

@@ -21,7 +21,7 @@ use super::cards::{Card, amount_value};
 use super::idempotency::{fingerprint, keyed_write};
 use super::lifecycle::send_webhook;
 use super::lookup::{card_not_found, page, paginate, read};
-use super::wire::{ApiError, parse_body, uqpay_time};
+use super::wire::{ApiError, missing_text, parse_body, text, uqpay_time};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -119,36 +119,26 @@ pub async fn authorize(
 ) -> Result<Response, ApiError> {
     keyed_write(&uqpay, &headers, fingerprint(&body), |client| {
         let request = parse_body(&body)?;
-        let text = |name: &str| {
-            request
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let missing: Vec<String> = ["card_id", "transaction_currency", "merchant_name"]
-            .into_iter()
-            .filter(|n| text(n).is_none())
-            .chain(
-                request
-                    .get("transaction_amount")
-                    .is_none()
-                    .then_some("transaction_amount"),
-            )
-            .map(str::to_string)
-            .collect();
+        let mut missing = missing_text(
+            &request,
+            &["card_id", "transaction_currency", "merchant_name"],
+        );
+        if request.get("transaction_amount").is_none() {
+            missing.push("transaction_amount".into());
+        }
         if !missing.is_empty() {
             return Err(ApiError::missing(missing));
         }
         let cents = amount_cents(&request["transaction_amount"])?;
-        let card_id = text("card_id").unwrap_or_default();
+        let card_id = text(&request, "card_id").unwrap_or_default();
         let card = uqpay
             .cards
             .get(card_id)
             .filter(|c| c.client_id == client)
             .ok_or_else(card_not_found)?;
         let merchant = json!({
-            "name": text("merchant_name"),
-            "category_code": text("merchant_category_code"),
+            "name": text(&request, "merchant_name"),
+            "category_code": text(&request, "merchant_category_code"),
         });
         let txn = spend(&uqpay, client, &card, cents, merchant);
         let answer = txn.answer_json();

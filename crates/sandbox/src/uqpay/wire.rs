@@ -30,6 +30,22 @@ pub fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     })
 }
 
+/// A string field of a request body; `None` when it is absent, not a string or empty.
+pub fn text<'a>(body: &'a Value, name: &str) -> Option<&'a str> {
+    body.get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// The names among `names` whose string field `body` lacks (see [`text`]).
+pub fn missing_text(body: &Value, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| text(body, name).is_none())
+        .map(|name| name.to_string())
+        .collect()
+}
+
 /// A UQPAY error answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {

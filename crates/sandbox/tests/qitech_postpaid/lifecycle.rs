@@ -2,19 +2,13 @@
 //! blocked and unblocked.
 
 use super::{WALLET, create_path, key, virtual_card};
-use crate::support::Receiver;
-use crate::support::qitech::{HOOK_PATH, Setup, start};
+use crate::support::qitech::{Setup, start, start_with_hooks};
 use crate::support::qitech_sign::{Variant, es512_verify, md5_hex};
 use serde_json::Value;
 
 #[tokio::test]
 async fn the_card_becomes_active_with_a_signed_pospaid_webhook_and_get_shows_it() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(
             Variant::V2,
@@ -103,12 +97,7 @@ async fn a_card_looked_up_under_another_wallet_gets_card000011() {
 
 #[tokio::test]
 async fn a_postpaid_card_can_be_blocked_and_unblocked() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(
             Variant::V2,
@@ -148,12 +137,7 @@ async fn a_postpaid_card_can_be_blocked_and_unblocked() {
 
 #[tokio::test]
 async fn an_active_postpaid_cards_pci_data_is_read_under_its_wallet() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(
             Variant::V2,

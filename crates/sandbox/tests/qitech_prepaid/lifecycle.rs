@@ -4,19 +4,14 @@
 use super::{ACCOUNT, PROVIDER};
 use crate::support::Receiver;
 use crate::support::eventually;
-use crate::support::qitech::{HOOK_PATH, Setup, seed_virtual, start};
+use crate::support::qitech::{HOOK_PATH, Setup, seed_virtual, start, start_with_hooks};
 use crate::support::qitech_sign::{API_KEY, Variant, es512_verify, md5_hex};
 use cardbatch_sandbox::FaultConfig;
 use serde_json::Value;
 
 #[tokio::test]
 async fn a_card_becomes_active_and_get_shows_its_status_events() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
         .await;
@@ -55,12 +50,7 @@ async fn a_card_becomes_active_and_get_shows_its_status_events() {
 
 #[tokio::test]
 async fn webhooks_are_signed_v2_style_and_verify_with_the_sandbox_public_key() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
 
     let created = qi
         .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
@@ -139,12 +129,7 @@ async fn with_a_failure_rate_of_one_the_card_is_canceled_instead_of_activated() 
 
 #[tokio::test]
 async fn with_the_duplicate_fault_every_webhook_arrives_twice() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     qi.sandbox.set_faults(
         PROVIDER,
         FaultConfig {
@@ -168,12 +153,7 @@ async fn with_the_duplicate_fault_every_webhook_arrives_twice() {
 #[tokio::test]
 async fn a_status_change_is_answered_notified_and_terminated_cards_refuse_more() {
     // Arrange: an active card.
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
         .await;
@@ -224,12 +204,7 @@ async fn a_status_change_is_answered_notified_and_terminated_cards_refuse_more()
 
 #[tokio::test]
 async fn an_active_cards_pci_data_ends_with_its_last_four_and_a_blocked_one_has_none() {
-    let hooks = Receiver::start().await;
-    let qi = start(Setup {
-        webhook_url: Some(hooks.url(HOOK_PATH)),
-        ..Setup::default()
-    })
-    .await;
+    let (hooks, qi) = start_with_hooks().await;
     let created = qi
         .call(Variant::V2, "POST", "/prepaid/card", Some(&seed_virtual()))
         .await;

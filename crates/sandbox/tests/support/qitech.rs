@@ -2,6 +2,7 @@
 //! signs with it (see `qitech_sign`) and checks the sandbox's signature on every answer.
 
 use super::qitech_sign::{Request, Variant, es512_verify, md5_hex, new_key, request};
+use super::receiver::Receiver;
 use super::sandbox::json_by_content_type;
 use axum::http::HeaderMap;
 use cardbatch_sandbox::{ProviderSettings, RunningSandbox, Sandbox, SandboxConfig};
@@ -37,6 +38,17 @@ pub struct Setup {
     pub options: Vec<(&'static str, &'static str)>,
     pub rate_limit_per_sec: Option<f64>,
     pub failure_rate: f64,
+}
+
+/// [`start`] with the default setup whose webhooks go to a new [`Receiver`]'s [`HOOK_PATH`].
+pub async fn start_with_hooks() -> (Receiver, QiHarness) {
+    let hooks = Receiver::start().await;
+    let qi = start(Setup {
+        webhook_url: Some(hooks.url(HOOK_PATH)),
+        ..Setup::default()
+    })
+    .await;
+    (hooks, qi)
 }
 
 /// Starts a sandbox on 127.0.0.1:0 configured with a new client key pair; lifecycles and
