@@ -1,9 +1,14 @@
 //! Cards, order numbers and the merchant balance of the Alchemy Pay simulator.
 
 use super::card_data::CardSecrets;
+use super::trades::{Book, Trade};
+use super::wire::AchError;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// The status of a cancelled (deleted) card, from the spec's status table (§4.3).
+pub const CANCELED: &str = "CANCELED";
 
 /// One virtual card.
 #[derive(Debug, Clone)]
@@ -16,7 +21,10 @@ pub struct Card {
     pub order_no: String,
     pub first_name: String,
     pub last_name: String,
+    /// Everything deposited: the initial deposit plus every top-up (info's `deposit`).
     pub deposit_cents: i64,
+    /// What is on the card: deposits minus refunds; 0 once cancelled.
+    pub balance_cents: i64,
     pub currency: String,
     pub vid: String,
     /// The card's number and cvc, sent as the provider sends them.
@@ -39,23 +47,29 @@ impl Card {
             "INIT_ACTIVE_CARD" => "Activating card",
             "ACTIVE" => "Activated",
             "CREATE_CARD_FAILED_REFUND" => "Creation failed, refunded",
+            // [inferred] The spec's table says "deleted".
+            CANCELED => "Deleted",
             _ => "",
         }
     }
 
-    fn balance(&self) -> i64 {
+    /// What is on the card (0 after a refused creation, whose deposit went back).
+    pub fn balance(&self) -> i64 {
         if self.status == "CREATE_CARD_FAILED_REFUND" {
             0
         } else {
-            self.deposit_cents
+            self.balance_cents
         }
     }
 
     /// Whether the issuer has made the card: its number, cvc and expiry exist from
-    /// `INIT_ACTIVE_CARD` on \[inferred\]; before that, or after a refused creation, they are
-    /// `null`.
-    fn issued(&self) -> bool {
-        matches!(self.status.as_str(), "INIT_ACTIVE_CARD" | "ACTIVE")
+    /// `INIT_ACTIVE_CARD` on, and stay once the card is cancelled \[inferred\]; before that, or
+    /// after a refused creation, they are `null`.
+    pub fn issued(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "INIT_ACTIVE_CARD" | "ACTIVE" | CANCELED
+        )
     }
 
     /// `number`, `cvc`, `last4`, `expYear`, `expMonth`, as the provider shows them.
@@ -138,12 +152,17 @@ pub enum Reserve {
     Used,
 }
 
-/// Cards by id, order numbers per merchant key, and the merchant balance.
+/// Cards by id, create order numbers per merchant key, the merchant balance, and the book of
+/// money movements on cards (with the deposit and refund order numbers).
+///
+/// Locks are taken one at a time, except in [`CardStore::transact`], which takes them in the
+/// order cards, book, balance.
 #[derive(Debug)]
 pub struct CardStore {
     cards: Mutex<HashMap<String, Card>>,
     orders: Mutex<HashMap<(String, String), Slot>>,
     balance_cents: Mutex<i64>,
+    book: Mutex<Book>,
 }
 
 impl CardStore {
@@ -153,6 +172,7 @@ impl CardStore {
             cards: Mutex::new(HashMap::new()),
             orders: Mutex::new(HashMap::new()),
             balance_cents: Mutex::new(balance_cents),
+            book: Mutex::new(Book::default()),
         }
     }
 
@@ -218,5 +238,37 @@ impl CardStore {
         let card = cards.get_mut(card_id)?;
         card.status = status.to_string();
         Some(card.clone())
+    }
+
+    /// The card `card_id` if it belongs to `access_key`; otherwise 404005, as for a card that
+    /// does not exist.
+    pub fn get_own(&self, access_key: &str, card_id: &str) -> Result<Card, AchError> {
+        self.get(card_id)
+            .filter(|c| c.access_key == access_key)
+            .ok_or_else(AchError::no_card)
+    }
+
+    /// Runs `op` on the card `card_id` of `access_key`, the merchant balance and the book, all
+    /// locked for its duration, so a money movement happens whole or not at all (`op` checks
+    /// before it changes anything). A card of another access key is 404005.
+    pub fn transact<T>(
+        &self,
+        access_key: &str,
+        card_id: &str,
+        op: impl FnOnce(&mut Card, &mut i64, &mut Book) -> Result<T, AchError>,
+    ) -> Result<T, AchError> {
+        let mut cards = self.cards.lock().expect("cards lock");
+        let card = cards
+            .get_mut(card_id)
+            .filter(|c| c.access_key == access_key)
+            .ok_or_else(AchError::no_card)?;
+        let mut book = self.book.lock().expect("book lock");
+        let mut merchant = self.balance_cents.lock().expect("balance lock");
+        op(card, &mut merchant, &mut book)
+    }
+
+    /// The money movements on a card, oldest first.
+    pub fn trades(&self, card_id: &str) -> Vec<Trade> {
+        self.book.lock().expect("book lock").trades(card_id)
     }
 }

@@ -82,7 +82,7 @@ async fn create(
                 "Card already applied, please do not make duplicate requests",
             ));
         }
-        Reserve::Used => return Err(AchError::new(300001, "Duplicate business order number")),
+        Reserve::Used => return Err(AchError::duplicate_order()),
     }
     if let Err(e) = check_with_merchant(alchemy, &access_key, &request.order_no).await {
         alchemy.cards.release(&access_key, &request.order_no);
@@ -90,10 +90,7 @@ async fn create(
     }
     if !alchemy.cards.debit(request.deposit_cents) {
         alchemy.cards.release(&access_key, &request.order_no);
-        return Err(AchError::new(
-            300004,
-            "Insufficient balance, minimum reserve 1$",
-        ));
+        return Err(AchError::merchant_balance());
     }
     let card = issue(alchemy, &access_key, request);
     let model = json!({ "activeLink": alchemy.active_link(&card) });
@@ -147,6 +144,7 @@ fn issue(alchemy: &Arc<AlchemyPay>, access_key: &str, r: CreateRequest) -> Card 
         first_name: r.first_name,
         last_name: r.last_name,
         deposit_cents: r.deposit_cents,
+        balance_cents: r.deposit_cents,
         currency: r.currency,
         vid: r.vid,
         secrets: CardSecrets::generate(&mut rand::rng()),
@@ -169,13 +167,37 @@ fn issue(alchemy: &Arc<AlchemyPay>, access_key: &str, r: CreateRequest) -> Card 
     card
 }
 
-fn required_str(body: &Value, field: &str) -> Result<String, AchError> {
+/// A required string field: missing, `null` or `""` -> 200001; not a string -> 200002.
+pub fn required_str(body: &Value, field: &str) -> Result<String, AchError> {
     match body.get(field) {
         None | Some(Value::Null) => Err(AchError::null(field)),
         Some(Value::String(s)) if s.is_empty() => Err(AchError::null(field)),
         Some(Value::String(s)) => Ok(s.clone()),
         Some(_) => Err(AchError::param(field, ", expected a string")),
     }
+}
+
+/// An amount in cents, as a string of digits (as documented) or a JSON integer: missing ->
+/// 200001; anything else (decimals, a number too large) -> 400005.
+pub fn cents(body: &Value, field: &str) -> Result<i64, AchError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Err(AchError::null(field)),
+        Some(Value::String(s)) if s.is_empty() => Err(AchError::null(field)),
+        Some(Value::String(s)) if s.len() <= 24 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<i64>().map_err(|_| AchError::illegal_amount())
+        }
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(AchError::illegal_amount),
+        Some(_) => Err(AchError::illegal_amount()),
+    }
+}
+
+/// `orderNo`: required, at most 64 characters (200002).
+pub fn order_no(body: &Value) -> Result<String, AchError> {
+    let order_no = required_str(body, "orderNo")?;
+    if order_no.chars().count() > 64 {
+        return Err(AchError::param("orderNo", ", at most 64 characters"));
+    }
+    Ok(order_no)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -214,15 +236,7 @@ pub fn parse(alchemy: &AlchemyPay, body: &[u8]) -> Result<CreateRequest, AchErro
         }
         Some(_) => return Err(AchError::param("cardHolder", ", expected an object")),
     };
-    let deposit_cents = match body.get("deposit") {
-        None | Some(Value::Null) => return Err(AchError::null("deposit")),
-        Some(Value::String(s)) if s.is_empty() => return Err(AchError::null("deposit")),
-        Some(Value::String(s)) if s.len() <= 24 && s.bytes().all(|b| b.is_ascii_digit()) => s
-            .parse::<i64>()
-            .map_err(|_| AchError::new(400005, "Illegal amount"))?,
-        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64().unwrap_or_default(),
-        Some(_) => return Err(AchError::new(400005, "Illegal amount")),
-    };
+    let deposit_cents = cents(&body, "deposit")?;
     if !DEPOSIT_RANGE_CENTS.contains(&deposit_cents) {
         return Err(AchError::new(300003, "Single amount limit"));
     }
@@ -231,10 +245,7 @@ pub fn parse(alchemy: &AlchemyPay, body: &[u8]) -> Result<CreateRequest, AchErro
         Some(Value::String(c)) if ["USD", "EUR", "CHF"].contains(&c.as_str()) => c.clone(),
         Some(_) => return Err(AchError::new(400007, "Currency error")),
     };
-    let order_no = required_str(&body, "orderNo")?;
-    if order_no.chars().count() > 64 {
-        return Err(AchError::param("orderNo", ", at most 64 characters"));
-    }
+    let order_no = order_no(&body)?;
     let callback_url = required_str(&body, "callbackUrl")?;
     if !valid_callback(&callback_url) {
         return Err(AchError::param(

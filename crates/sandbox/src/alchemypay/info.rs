@@ -18,25 +18,13 @@ pub async fn card_info(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let access_key = alchemy.authenticate(&headers, "POST", &uri, &body)?;
-        alchemy.rate_limit(&access_key)?;
-        alchemy.core.latency(super::PROVIDER).await;
-        let request: Value = serde_json::from_slice(&body)
-            .ok()
-            .filter(Value::is_object)
-            .ok_or_else(|| {
-                AchError::new(200004, "Request parameter format error requires JSON:body")
-            })?;
+        let (access_key, request) = alchemy.signed_object(&headers, &uri, &body).await?;
         let card_id = request
             .get("cardId")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .ok_or_else(|| AchError::null("cardId"))?;
-        let card = alchemy
-            .cards
-            .get(card_id)
-            .filter(|c| c.access_key == access_key)
-            .ok_or_else(|| AchError::new(404005, "Card does not exist"))?;
+        let card = alchemy.cards.get_own(&access_key, card_id)?;
         Ok::<_, AchError>(card.info_model())
     }
     .await;

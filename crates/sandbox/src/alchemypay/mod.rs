@@ -5,6 +5,16 @@
 //!   the first request with that orderNo is still being processed), merchant balance (300004),
 //!   then the card lifecycle and its callbacks (`lifecycle.rs`).
 //! - `POST /open/api/card/info` (`info.rs`).
+//! - `POST /open/api/card/deposit`: tops up an `ACTIVE` card from the merchant balance
+//!   (`orderNo` unique among deposits: 300001; merchant balance: 300004).
+//! - `POST /open/api/card/withdraw/refund`: moves part of an `ACTIVE` card's balance back to the
+//!   merchant balance (`orderNo` unique among refunds; above the card's balance: 403101).
+//! - `POST /open/api/card/cancel`: the card becomes `CANCELED` and its balance goes back.
+//! - `POST /open/api/card/trade/list`: the card's deposits and refunds (a cancellation's
+//!   too), newest first, paged.
+//!
+//! The last four are in `operations.rs` (their choices there), their records in `trades.rs`.
+//! A card of another access key is "404005 Card does not exist" everywhere.
 //!
 //! Every answer is the envelope `{code, msg, model, traceId, success, error}`.
 //!
@@ -20,6 +30,9 @@
 //! - A lost response happens after the card was created, so a retry with the same orderNo gets
 //!   300001 and the client must wait for the callback (or the ledger shows the card).
 //! - The merchant balance is shared by every access key (one merchant).
+//! - A card's `balance` is its deposits minus its refunds (0 once cancelled, or after a refused
+//!   creation); its `deposit` is everything deposited, the initial deposit included. The card
+//!   operations roll no faults.
 
 mod auth;
 mod card_data;
@@ -27,7 +40,9 @@ mod cards;
 mod create;
 mod info;
 mod lifecycle;
+mod operations;
 mod reverse;
+mod trades;
 mod wire;
 
 pub use auth::{canonical_body, sign};
@@ -47,7 +62,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cardbatch_types::ProviderKind;
 use hmac::{Hmac, Mac};
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use std::sync::Arc;
 use wire::AchError;
@@ -126,6 +141,27 @@ impl AlchemyPay {
         )
     }
 
+    /// What every request but create goes through: the signature, the rate limit and the
+    /// latency, then a body that must be a JSON object (200004). Returns the access key and the
+    /// body.
+    async fn signed_object(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+        body: &[u8],
+    ) -> Result<(String, Value), AchError> {
+        let access_key = self.authenticate(headers, "POST", uri, body)?;
+        self.rate_limit(&access_key)?;
+        self.core.latency(PROVIDER).await;
+        let request = serde_json::from_slice(body)
+            .ok()
+            .filter(Value::is_object)
+            .ok_or_else(|| {
+                AchError::new(200004, "Request parameter format error requires JSON:body")
+            })?;
+        Ok((access_key, request))
+    }
+
     fn rate_limit(&self, access_key: &str) -> Result<(), AchError> {
         self.core
             .rate_limit(PROVIDER, access_key)
@@ -164,6 +200,13 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/open/api/card/create", post(create::create_card))
         .route("/open/api/card/info", post(info::card_info))
+        .route("/open/api/card/deposit", post(operations::deposit_card))
+        .route(
+            "/open/api/card/withdraw/refund",
+            post(operations::refund_card),
+        )
+        .route("/open/api/card/cancel", post(operations::cancel_card))
+        .route("/open/api/card/trade/list", post(operations::trade_list))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             count_request,

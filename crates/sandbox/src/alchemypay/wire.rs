@@ -42,6 +42,26 @@ impl AchError {
         )
     }
 
+    /// 404005, for a card that does not exist or belongs to another access key.
+    pub fn no_card() -> AchError {
+        AchError::new(404005, "Card does not exist")
+    }
+
+    /// 300001, for an order number already used.
+    pub fn duplicate_order() -> AchError {
+        AchError::new(300001, "Duplicate business order number")
+    }
+
+    /// 300004, for a merchant balance below the amount.
+    pub fn merchant_balance() -> AchError {
+        AchError::new(300004, "Insufficient balance, minimum reserve 1$")
+    }
+
+    /// 400005, for an amount that is not a positive number of cents.
+    pub fn illegal_amount() -> AchError {
+        AchError::new(400005, "Illegal amount")
+    }
+
     /// [inferred] Alchemy Pay documents no rate limit: HTTP 429, envelope code 429,
     /// `Retry-After` in seconds.
     pub fn rate_limited(retry_after_secs: u64) -> AchError {

@@ -1,3 +1,4 @@
 mod auth;
 mod create;
 mod lifecycle;
+mod operations;

@@ -16,6 +16,10 @@ pub const KEY: &str = "ach-sandbox-app-key";
 pub const SECRET: &str = "ach-sandbox-secret-key";
 pub const CREATE: &str = "/alchemypay/open/api/card/create";
 pub const INFO: &str = "/alchemypay/open/api/card/info";
+pub const DEPOSIT: &str = "/alchemypay/open/api/card/deposit";
+pub const REFUND: &str = "/alchemypay/open/api/card/withdraw/refund";
+pub const CANCEL: &str = "/alchemypay/open/api/card/cancel";
+pub const TRADES: &str = "/alchemypay/open/api/card/trade/list";
 
 /// Alchemy Pay's canonical body: keys sorted, null/""/[]/{} removed, compact. Non-JSON bodies
 /// are used as they are.
