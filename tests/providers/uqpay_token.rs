@@ -112,7 +112,34 @@ async fn a_process_refused_with_a_token_the_row_no_longer_holds_adopts_the_row_s
     assert_eq!(b.tokens().minted(), 1, "B's token is still valid");
 }
 
+async fn an_unreachable_token_endpoint_is_a_call_that_never_left(db: TestDb) {
+    // Arrange: the profile points at a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let profile =
+        cardbatch::config::Profile::sandbox(cardbatch::domain::ProviderKind::Uqpay, &addr);
+    let client = crate::support::uqpay::client_with(
+        &profile,
+        &crate::support::uqpay::credentials(),
+        &db.store().await,
+    );
+
+    // Act
+    let report = client.create(&order(seed_payload())).await;
+
+    // Assert: the worker's "never sent" code, which uses up no attempt (an outage longer than
+    // max_attempts' backoff must not kill a batch).
+    match &report.classified {
+        cardbatch::providers::Classified::Transient { code, .. } => {
+            assert_eq!(code, cardbatch::providers::http::NOT_SENT, "{report:?}")
+        }
+        other => panic!("expected a transient failure, got {other:?}"),
+    }
+}
+
 on_both_engines!(
+    an_unreachable_token_endpoint_is_a_call_that_never_left,
     a_process_refused_with_a_token_the_row_no_longer_holds_adopts_the_row_s_without_minting,
     an_expired_token_is_refreshed_transparently,
     a_token_near_expiry_in_the_database_is_replaced_before_use,

@@ -12,7 +12,7 @@
 //! adopted; otherwise a new one is minted. The token is never logged.
 
 use super::wire::{ErrorBody, TokenResponse};
-use crate::providers::http::{classify_transport, retry_after};
+use crate::providers::http::{NOT_SENT, classify_transport, retry_after};
 use crate::providers::{CallKind, CallReport, Classified};
 use crate::store::{self, Store, StoredToken};
 use std::fmt;
@@ -102,7 +102,9 @@ impl TokenError {
                 *retry_after,
                 *status == 429,
             ),
-            TokenError::Transport(_) => (None, "token_unreachable".to_string(), None, false),
+            // No token means the create or lookup never left either: like a refused connection
+            // it is no attempt, so an outage is bounded by the time budget, not `max_attempts`.
+            TokenError::Transport(_) => (None, NOT_SENT.to_string(), None, false),
             TokenError::Unreadable(_) => (None, "token_unreadable".to_string(), None, false),
             TokenError::Store(_) => (None, "token_store".to_string(), None, false),
         };
