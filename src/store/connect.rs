@@ -139,6 +139,7 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
         .max_connections(1)
         // A long batch write holds the only write connection; claims wait for it.
         .acquire_timeout(Duration::from_secs(600))
+        .before_acquire(|conn, _| Box::pin(usable_outside_a_transaction(conn)))
         .connect_with(options.clone())
         .await?;
     // An in-memory database exists once per connection, so it cannot have a second pool.
@@ -152,6 +153,28 @@ async fn connect_sqlite(url: &str) -> Result<Db> {
             .await?
     };
     Ok(Db::Sqlite { read, write })
+}
+
+/// Hands out the write connection only if no transaction is left open on it. A `COMMIT` that fails
+/// (disk full, an I/O error) can make SQLite roll the transaction back by itself; sqlx's rollback
+/// on drop then fails ("no transaction is active") and its transaction depth stays at one, so
+/// every later `BEGIN IMMEDIATE` on the connection would be refused until a restart. Such a
+/// connection is closed instead, and the pool opens a fresh one for the next writer.
+///
+/// Checked when the connection is next taken rather than when it is put back: the pool pings a
+/// connection as it comes back, which flushes the dropped transaction's queued rollback first.
+async fn usable_outside_a_transaction(
+    conn: &mut sqlx::SqliteConnection,
+) -> std::result::Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        tracing::warn!(
+            "a write transaction could not be ended (a failed commit or rollback); \
+             reopening the database's write connection"
+        );
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Creates the database file readable by its owner only (it holds personal data and provider
@@ -194,5 +217,28 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(synchronous, 2);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_could_not_be_ended_does_not_block_later_writes() {
+        // Arrange: a transaction that SQLite ended behind sqlx's back, as a failed COMMIT on a
+        // full disk does: sqlx's rollback on drop then fails and its depth stays at one.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        let Db::Sqlite { write, .. } = &store.db else {
+            unreachable!("a SQLite store")
+        };
+        {
+            let mut tx = write.begin_with("BEGIN IMMEDIATE").await.unwrap();
+            sqlx::query("COMMIT").execute(&mut *tx).await.unwrap();
+        }
+
+        // Act: the next writer, as every store write begins.
+        let next = write.begin_with("BEGIN IMMEDIATE").await;
+
+        // Assert
+        let tx = next.expect("a fresh write connection");
+        tx.commit().await.unwrap();
     }
 }
