@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How the reconciler paces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,10 +132,21 @@ impl Reconciler {
     /// Runs one pass (see the module doc) at `now_ms`: every profile at once, each looking up
     /// to its client's concurrency in parallel (its lane bounds the rate).
     pub async fn pass(&self, now_ms: i64) -> crate::store::Result<LookupReport> {
+        self.pass_until(now_ms, &CancellationToken::new()).await
+    }
+
+    /// [`Reconciler::pass`], starting no new lookup once `stop` is cancelled: the lookups in
+    /// flight finish and are settled; the orders claimed but not looked up keep their lease and
+    /// are looked up once it ends.
+    async fn pass_until(
+        &self,
+        now_ms: i64,
+        stop: &CancellationToken,
+    ) -> crate::store::Result<LookupReport> {
         let passes = self
             .clients
             .iter()
-            .map(|client| self.pass_profile(client, now_ms));
+            .map(|client| self.pass_profile(client, now_ms, stop));
         let mut report = LookupReport::default();
         let results = futures::future::join_all(passes).await;
         for (client, profile) in self.clients.iter().zip(results) {
@@ -149,6 +161,7 @@ impl Reconciler {
         &self,
         client: &ProfileClient,
         now_ms: i64,
+        stop: &CancellationToken,
     ) -> crate::store::Result<LookupReport> {
         let mut report = LookupReport::default();
         // A provider that refused every connection of the last pass is left alone for a while
@@ -179,18 +192,27 @@ impl Reconciler {
             return Ok(report);
         }
         let looked: Vec<(LookupOutcome, CardStatus)> =
-            futures::stream::iter(claimed.into_iter().map(|claim| async move {
+            // `take_while` is asked as each lookup is about to start, so a stop ends the pass
+            // after the lookups in flight instead of after the whole batch (hundreds of lookups
+            // at a provider's rate of a few a second).
+            futures::stream::iter(claimed.into_iter().take_while(|_| !stop.is_cancelled()).map(
+                |claim| async move {
                 let (status, calls) = client.status(&claim.order.order).await;
                 let mut outcome = self.decide(&claim, &status, now_ms);
                 outcome.calls = calls
                     .iter()
                     .map(|c| c.attempt_record(claim.order.attempt))
                     .collect();
-                (outcome, status)
-            }))
+                    (outcome, status)
+                },
+            ))
             .buffer_unordered(client.concurrency())
             .collect()
             .await;
+        if looked.is_empty() {
+            // Stopped before any lookup started: nothing to settle or to learn from.
+            return Ok(report);
+        }
         let outcomes: Vec<LookupOutcome> = looked.iter().map(|(o, _)| o.clone()).collect();
         let moved = self
             .store
@@ -252,6 +274,7 @@ impl Reconciler {
             mismatch: None,
             escalate: None,
             next_lookup_at_ms: now_ms + backoff.as_millis() as i64,
+            answered: !matches!(status, CardStatus::Transient { .. }),
             calls: Vec::new(),
         };
         let confirm = |state, error| OrderConfirmation {
@@ -309,9 +332,24 @@ impl Reconciler {
         F: Future<Output = ()> + Send,
     {
         tokio::pin!(shutdown);
+        let stop = CancellationToken::new();
         loop {
             let now = crate::worker::system_now_ms();
-            let full = match self.pass(now).await {
+            let pass = self.pass_until(now, &stop);
+            tokio::pin!(pass);
+            let result = tokio::select! {
+                biased;
+                result = &mut pass => result,
+                _ = &mut shutdown => {
+                    tracing::info!("stopping: the reconciler finishes the lookups in flight");
+                    stop.cancel();
+                    if let Err(e) = pass.await {
+                        tracing::warn!(error = %e, "the reconciler's last pass failed");
+                    }
+                    return;
+                }
+            };
+            let full = match result {
                 Ok(report) => {
                     if report.examined > 0 {
                         tracing::info!(?report, "reconciler pass");

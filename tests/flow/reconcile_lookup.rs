@@ -28,6 +28,7 @@ on_both_engines!(
     a_qi_postpaid_card_without_its_webhook_is_issued_by_lookup,
     an_alchemy_order_without_its_callback_goes_to_review_once_the_wait_is_over,
     an_unreachable_provider_is_left_alone_after_a_pass_that_reached_nothing,
+    a_stopped_reconciler_starts_no_new_lookup_and_leaves_its_orders_for_the_next_run,
 );
 
 /// UQPAY on the sandbox (every webhook dropped, cards finishing after 20 ms, `failure_rate` of
@@ -300,4 +301,36 @@ async fn an_unreachable_provider_is_left_alone_after_a_pass_that_reached_nothing
     assert_eq!((first.examined, first.lookup_failed), (2, 2), "{first:?}");
     assert_eq!(second.examined, 0, "{second:?}");
     assert_eq!(later.examined, 2, "{later:?}");
+}
+
+async fn a_stopped_reconciler_starts_no_new_lookup_and_leaves_its_orders_for_the_next_run(
+    db: TestDb,
+) {
+    // Arrange: a batch left `submitted` (every webhook dropped), and a stop already requested
+    // when the reconciler starts (a SIGTERM during its pass: at a provider's few lookups a
+    // second, finishing a pass of hundreds would hold the process up for minutes).
+    let e2e = start_dropping_webhooks(&db, KIND).await;
+    let batch = e2e.submit_csv(&csv(KIND, "stop", ORDERS, &[])).await;
+    e2e.run_until_settled().await;
+    let options = eager();
+    let lease_ms = options.lease.as_millis() as i64;
+
+    // Act
+    e2e.reconciler(options.clone())
+        .run(std::future::ready(()))
+        .await;
+
+    // Assert: no lookup was made and every order is still `submitted`; once the lease of the
+    // pass that was cut short ends, the next run looks every one of them up.
+    for o in e2e.orders(batch).await {
+        assert_eq!(o.state, OrderState::Submitted, "{o:?}");
+        let calls = e2e.store.attempt_list(o.id).await.unwrap();
+        assert!(
+            calls.iter().all(|c| c.kind != Some(AttemptKind::Lookup)),
+            "{calls:?}"
+        );
+    }
+    let later = cardbatch::worker::system_now_ms() + lease_ms + 1;
+    let next = e2e.reconciler(options).pass(later).await.unwrap();
+    assert_eq!(next.examined, ORDERS, "{next:?}");
 }
