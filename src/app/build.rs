@@ -129,7 +129,7 @@ impl App {
             // Postgres: one budget shared by every process on the database; SQLite: in process.
             let lane: Arc<dyn Lane> = match store.lane_budget(name) {
                 Some(budget) => Arc::new(SharedLane::new(budget, profile.rate_limit_per_sec)),
-                None => Arc::new(LocalLane::new(profile.rate_limit_per_sec)),
+                None => Arc::new(LocalLane::new(profile.rate_limit_per_sec).named(name)),
             };
             clients = clients.with(
                 ProfileClient::new(name, provider, lane).with_concurrency(profile.concurrency),

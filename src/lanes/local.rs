@@ -138,6 +138,8 @@ struct State {
 
 /// The rate limit of one profile in this process. Cheap to share: hold it in an `Arc`.
 pub struct LocalLane {
+    /// The profile's name, for the log.
+    profile: String,
     configured: f64,
     clock: LaneClock,
     state: Mutex<State>,
@@ -150,6 +152,12 @@ impl LocalLane {
         Self::with_clock(rate_per_sec, LaneClock::Tokio)
     }
 
+    /// The lane named after `profile` in what it logs.
+    pub fn named(mut self, profile: &str) -> LocalLane {
+        self.profile = profile.to_string();
+        self
+    }
+
     fn with_clock(rate_per_sec: f64, clock: LaneClock) -> LocalLane {
         let configured = if rate_per_sec.is_finite() && rate_per_sec > 0.0 {
             rate_per_sec
@@ -158,6 +166,7 @@ impl LocalLane {
         };
         let now = clock.instant();
         LocalLane {
+            profile: String::new(),
             configured,
             state: Mutex::new(State {
                 rate: configured,
@@ -220,7 +229,7 @@ impl LocalLane {
                 let rate = (st.rate / 2.0).max(FLOOR_PER_SEC);
                 st.set_rate(rate, now, &self.clock);
                 st.last_cut = Some(now);
-                tracing::info!(rate, "provider rate limit hit; lane slowed down");
+                tracing::info!(profile = %self.profile, rate, "provider rate limit hit; lane slowed down");
             }
             // Recovery counts clean seconds from the last rate-limited answer.
             st.last_change = now;
