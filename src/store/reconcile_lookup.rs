@@ -34,10 +34,11 @@ const PG_CLAIM: &str = "WITH picked AS ( \
         o.amount_minor, o.currency, o.provider_refs, o.attempts, o.claimed_from, o.created_at, \
         o.lookup_count, o.updated_at";
 
-/// Counts the lookup and schedules the next one; records a mismatch when given. Not fenced on
-/// the state: an order confirmed meanwhile simply never comes back to the reconciler.
+/// Counts the lookup when the provider answered it and schedules the next one; records a mismatch
+/// when given. Not fenced on the state: an order confirmed meanwhile simply never comes back to
+/// the reconciler.
 // language=SQL
-const RESCHEDULE: &str = "UPDATE orders SET lookup_count = lookup_count + 1, lookup_next_at = $2, \
+const RESCHEDULE: &str = "UPDATE orders SET lookup_count = lookup_count + $5, lookup_next_at = $2, \
         mismatch = COALESCE($3, mismatch), \
         mismatch_at = CASE WHEN $3 IS NULL THEN mismatch_at ELSE $4 END \
     WHERE id = $1";
@@ -124,6 +125,10 @@ pub struct LookupOutcome {
     pub escalate: Option<(String, String)>,
     /// When to look again if the order is still `submitted` (Unix ms).
     pub next_lookup_at_ms: i64,
+    /// The provider answered the lookup (an answer of any kind, even "pending"). A lookup that
+    /// failed (429, 5xx, unreachable) is not counted: until one is answered the order still
+    /// counts as unconfirmed, and `run --until-idle` waits for it.
+    pub answered: bool,
     /// The lookup's provider calls, for the `attempts` table.
     pub calls: Vec<AttemptRecord>,
 }
@@ -200,6 +205,7 @@ impl Store {
                         .bind(o.next_lookup_at_ms)
                         .bind(o.mismatch.as_deref())
                         .bind(now_ms)
+                        .bind(i32::from(o.answered))
                         .execute(&mut *$tx)
                         .await?;
                 }

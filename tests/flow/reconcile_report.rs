@@ -15,6 +15,7 @@ on_both_engines!(
     the_report_counts_each_kind_of_confirmation_and_lists_what_needs_attention,
     a_lookup_claim_keeps_other_reconcilers_off_the_order_until_its_lease_ends,
     the_export_shows_the_final_state_card_refs_and_confirmation_source,
+    an_order_whose_lookup_failed_still_counts_as_unconfirmed,
 );
 
 /// A batch of seven UQPAY orders `mix-0..7`, as the report test describes them. Returns the
@@ -83,6 +84,7 @@ fn lookup(order_id: i64, state: Option<OrderState>, mismatch: Option<&str>) -> L
         mismatch: mismatch.map(str::to_string),
         escalate: None,
         next_lookup_at_ms: now_ms() + 60_000,
+        answered: true,
         calls: Vec::new(),
     }
 }
@@ -339,5 +341,27 @@ async fn the_export_shows_the_final_state_card_refs_and_confirmation_source(db: 
     assert_eq!(cell("mix-4", "confirmed_by"), "");
     assert_eq!(cell("mix-4", "confirmed_at"), "");
     assert_eq!(cell("mix-6", "card_ref"), "");
+    hooks.shutdown().await;
+}
+
+async fn an_order_whose_lookup_failed_still_counts_as_unconfirmed(db: TestDb) {
+    // Arrange: five submitted orders (mix-0..4), none looked up yet.
+    let (_, ids, hooks) = mixed_batch(&db).await;
+    let store = hooks.app.store.clone();
+    let before = store.order_in_progress().await.unwrap().unconfirmed;
+    let failed = LookupOutcome {
+        answered: false,
+        ..lookup(ids["mix-0"], None, None)
+    };
+
+    // Act: mix-0's lookup failed (a 429, say); mix-1's was answered "still pending".
+    store
+        .order_lookup_settle_many(&[failed, lookup(ids["mix-1"], None, None)], now_ms())
+        .await
+        .unwrap();
+
+    // Assert: `run --until-idle` still waits for mix-0, not for mix-1 (the provider has it).
+    assert_eq!(before, 5);
+    assert_eq!(store.order_in_progress().await.unwrap().unconfirmed, 4);
     hooks.shutdown().await;
 }
