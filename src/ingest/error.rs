@@ -4,15 +4,17 @@
 use crate::domain::ProviderKind;
 use std::fmt;
 
+/// Why bytes that are not UTF-8 refuse the file, without the line: a [`RowError`] names its line
+/// itself, [`FileError::NotUtf8`] prefixes it.
+pub(crate) const NOT_UTF8: &str = "the file is not valid UTF-8; it looks like Latin-1/Windows-1252 (Excel's plain \"CSV\" export). \
+     Re-save it as UTF-8 (Excel: \"CSV UTF-8\"; LibreOffice: character set \"Unicode (UTF-8)\") and try again";
+
 /// A problem that makes the whole file unusable; returned by [`super::CsvOrders::new`].
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
     /// The bytes are not UTF-8. Excel's plain "CSV" export on Windows writes Windows-1252, which
     /// would otherwise turn `João` into mojibake in every card.
-    #[error(
-        "line {line}: the file is not valid UTF-8; it looks like Latin-1/Windows-1252 (Excel's plain \"CSV\" export). \
-         Re-save it as UTF-8 (Excel: \"CSV UTF-8\"; LibreOffice: character set \"Unicode (UTF-8)\") and try again"
-    )]
+    #[error("line {line}: {}", NOT_UTF8)]
     NotUtf8 { line: u64 },
     /// The file starts with a UTF-16 byte order mark (Excel's "Unicode text" export).
     #[error(
@@ -47,7 +49,8 @@ pub enum FileError {
     /// A profile default for `order_ref`: every row would share one reference.
     #[error("a profile cannot default order_ref: each row needs its own reference")]
     OrderRefDefault,
-    /// No header line at all.
+    /// No header line at all: the file has no bytes, or only blank lines, whitespace or a byte
+    /// order mark.
     #[error("the file is empty: expected a header line naming the columns")]
     Empty,
     /// A header and no order: most likely the wrong file, or an export that lost its rows.

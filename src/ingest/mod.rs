@@ -2,7 +2,7 @@
 //! [`NewOrder`](crate::domain::NewOrder)s plus a report of rejected rows with line numbers.
 //!
 //! The file is streamed (memory does not grow with its size), its dialect is sniffed (UTF-8 with
-//! or without BOM, CRLF or LF, `,` or `;`), the header is matched against the provider's columns
+//! or without BOM, LF, CRLF or CR line endings, `,` or `;`, an Excel `sep=` line), the header is matched against the provider's columns
 //! ([`columns`]), and every row is validated as the provider's spec says, with the profile's
 //! defaults filling omitted cells. Each order gets its idempotency key here, once. One module per
 //! provider holds its columns, rules and payload type. Writing the orders is the store's job.
@@ -13,6 +13,7 @@ mod dialect;
 mod error;
 mod fields;
 mod idempotency;
+mod newlines;
 mod qitech_postpaid;
 mod qitech_postpaid_owner;
 mod qitech_prepaid;

@@ -8,14 +8,14 @@
 
 use super::check::RowChecker;
 use super::dialect;
-use super::error::{FileError, Problem, RowError};
+use super::error::{FileError, NOT_UTF8, Problem, RowError};
 use super::row::Row;
 use super::schema::Schema;
 use super::{alchemypay_vcc, qitech_postpaid, qitech_prepaid, uqpay};
 use crate::domain::{NewOrder, Payload, ProviderKind};
 use csv::StringRecord;
 use std::collections::BTreeMap;
-use std::io::{BufReader, Chain, Read};
+use std::io::{Chain, Read};
 
 /// What a provider's validator returns for a row without problems.
 pub(crate) struct Validated {
@@ -33,22 +33,25 @@ pub(crate) type Validator = fn(&mut Row<'_>, &str) -> Option<Validated>;
 ///
 /// Yields `Ok(NewOrder)` for a good row and `Err(RowError)` for a row with problems, then goes
 /// on with the next row, so one pass reports every problem in the file. Rows whose cells are all
-/// empty (spreadsheets leave them at the end) are skipped. Bytes that are not UTF-8 after the
+/// empty (spreadsheets leave them at the end) are skipped. Line endings may be `\n`, `\r\n` or
+/// lone `\r`, mixed; line numbers are physical lines of the file as written. Bytes that are not UTF-8 after the
 /// header end the iteration with one `RowError` whose `fatal` is true: the whole file must then
 /// be refused.
 pub struct CsvOrders<R: Read> {
-    reader: csv::Reader<Chain<BufReader<R>, &'static [u8]>>,
+    reader: csv::Reader<Chain<dialect::Normalised<R>, &'static [u8]>>,
     headers: StringRecord,
     record: StringRecord,
     delimiter: u8,
-    crlf: bool,
+    /// Physical lines before the csv reader's first line (an Excel `sep=` line).
+    lines_skipped: u64,
     checker: RowChecker,
     done: bool,
 }
 
 impl<R: Read> CsvOrders<R> {
     /// Reads and checks the header; fatal problems (encoding, missing/unknown/duplicate columns,
-    /// profile defaults naming unknown columns, an empty file) are returned here.
+    /// profile defaults naming unknown columns, an empty file) are returned here. Blank lines
+    /// before the header are skipped; a file of nothing else is [`FileError::Empty`].
     ///
     /// `defaults` are the profile's column -> value defaults: a default applies when its column
     /// is absent from the header or the row's cell is empty, and is validated like a cell.
@@ -59,11 +62,7 @@ impl<R: Read> CsvOrders<R> {
     ) -> Result<Self, FileError> {
         let (buf, dialect) = dialect::sniff(input)?;
         let delimiter = dialect.delimiter;
-        // A line break after the last byte gives every record a terminator, so the line
-        // arithmetic in `record_start_line` holds for a file without a final newline too; an
-        // extra blank line at the end is skipped like any other.
-        let tail: &'static [u8] = if dialect.crlf { b"\r\n" } else { b"\n" };
-        let buf = buf.chain(tail);
+        let buf = buf.chain(TAIL);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -71,16 +70,20 @@ impl<R: Read> CsvOrders<R> {
             .delimiter(delimiter)
             .from_reader(buf);
         let mut headers = StringRecord::new();
-        match reader.read_record(&mut headers) {
-            Ok(true) => {}
-            Ok(false) => return Err(FileError::Empty),
-            Err(e) => {
-                return Err(match e.kind() {
-                    csv::ErrorKind::Utf8 { pos, .. } => FileError::NotUtf8 {
-                        line: pos.as_ref().map_or(1, |p| p.line()),
-                    },
-                    _ => FileError::Csv(e),
-                });
+        loop {
+            match reader.read_record(&mut headers) {
+                // Lines of spaces (or `;;;` from a spreadsheet) are not a header.
+                Ok(true) if headers.iter().all(|c| c.trim().is_empty()) => continue,
+                Ok(true) => break,
+                Ok(false) => return Err(FileError::Empty),
+                Err(e) => {
+                    return Err(match e.kind() {
+                        csv::ErrorKind::Utf8 { pos, .. } => FileError::NotUtf8 {
+                            line: pos.as_ref().map_or(1, |p| p.line()) + dialect.lines_skipped,
+                        },
+                        _ => FileError::Csv(e),
+                    });
+                }
             }
         }
         let checker = RowChecker::new(provider, &headers, defaults)?;
@@ -89,7 +92,7 @@ impl<R: Read> CsvOrders<R> {
             headers,
             record: StringRecord::new(),
             delimiter,
-            crlf: dialect.crlf,
+            lines_skipped: dialect.lines_skipped,
             checker,
             done: false,
         })
@@ -110,27 +113,27 @@ impl<R: Read> CsvOrders<R> {
         self.checker.provider()
     }
 
-    /// The physical line where the record just read starts (the header is line 1).
+    /// The physical line where the record just read starts (the header is line 1, or 2 after
+    /// a `sep=` line).
     ///
     /// The csv reader's own record position is the line where the previous record ended, which
-    /// is wrong after blank lines and in CRLF files. Its line counter after the read is exact,
-    /// though: it has counted every `\n` consumed, so the start is that count minus the line
-    /// breaks inside quoted cells, minus the terminating `\n` in an LF file (in a CRLF file the
-    /// record ends at the `\r`).
+    /// is wrong after blank lines. Its line counter after the read is exact, though: it has
+    /// counted every `\n` consumed (after [`Newlines`](super::newlines::Newlines) every line
+    /// ending is one `\n`), so the start is that count minus the line breaks inside quoted cells,
+    /// minus the record's terminating `\n`.
     fn record_start_line(&self) -> u64 {
         let after = self.reader.position().line();
         let embedded = bytecount_newlines(self.record.as_byte_record().as_slice());
-        // A cell still open at the end of the file took the final line break in: it is
-        // counted among the embedded ones already.
-        let terminator = u64::from(!self.crlf && !self.ran_to_end_in_a_quote());
-        after.saturating_sub(embedded + terminator)
+        // A cell still open at the end of the file took the tail's line break in: it is
+        // counted among the embedded ones already, and the record has no terminator.
+        let terminator = u64::from(!self.ran_to_end_in_a_quote());
+        (after + self.lines_skipped).saturating_sub(embedded + terminator)
     }
 
-    /// The record just read ended inside a quoted cell: its last cell ends with the line break
-    /// appended after the file's last byte, so a quote was never closed. (No order field
-    /// legitimately ends with a line break.)
+    /// The record just read ended inside a quoted cell: it holds the `\r` of [`TAIL`], which
+    /// the normalised file never contains, so a quote opened in it was never closed.
     fn ran_to_end_in_a_quote(&self) -> bool {
-        self.record.as_byte_record().as_slice().ends_with(b"\n")
+        self.record.as_byte_record().as_slice().contains(&b'\r')
     }
 
     /// A cell opened with `"` and never closed swallows every line after it into one record:
@@ -140,9 +143,13 @@ impl<R: Read> CsvOrders<R> {
         if !self.ran_to_end_in_a_quote() {
             return None;
         }
-        // The last line with text in it: the line breaks at the very end are the file's own.
+        // The last line with text in it: the line breaks at the very end are the file's own
+        // (or the tail's).
         let bytes = self.record.as_byte_record().as_slice();
-        let text_end = bytes.iter().rposition(|&b| b != b'\n').map_or(0, |i| i + 1);
+        let text_end = bytes
+            .iter()
+            .rposition(|&b| b != b'\n' && b != b'\r')
+            .map_or(0, |i| i + 1);
         let last = line + bytecount_newlines(&bytes[..text_end]);
         let reason = format!(
             "a quote (\") opens a cell here that is never closed: it runs to the end of the file \
@@ -168,21 +175,18 @@ impl<R: Read> CsvOrders<R> {
     /// Turns a read error after the header into the final, fatal row error. The record's cells
     /// are not available, so its line is computed as for a record without quoted line breaks.
     fn fatal(&self, e: csv::Error) -> RowError {
-        let line = self
-            .reader
-            .position()
-            .line()
-            .saturating_sub(u64::from(!self.crlf));
+        let line = (self.reader.position().line() + self.lines_skipped).saturating_sub(1);
         let (line, column, reason) = match e.kind() {
             csv::ErrorKind::Utf8 { err, .. } => {
                 let column = self
                     .headers
                     .get(err.field())
                     .map(|h| h.trim().to_ascii_lowercase());
-                (line, column, FileError::NotUtf8 { line }.to_string())
+                // The row error names its line itself: the reason does not repeat it.
+                (line, column, NOT_UTF8.to_string())
             }
             _ => {
-                let line = e.position().map_or(line, |p| p.line());
+                let line = e.position().map_or(line, |p| p.line() + self.lines_skipped);
                 (line, None, FileError::Csv(e).to_string())
             }
         };
@@ -221,6 +225,13 @@ impl<R: Read> Iterator for CsvOrders<R> {
     }
 }
 
+/// Appended after the file's last byte. The `\n` gives every record a terminator, so the line
+/// arithmetic in `record_start_line` holds for a file without a final newline too (an extra
+/// blank line at the end is skipped like any other). The `\r` cannot occur in the normalised
+/// file: outside quotes it ends an empty line, which is skipped; inside a quote that was never
+/// closed it becomes part of the last record, which is how that record is recognised.
+const TAIL: &[u8] = b"\n\r";
+
 fn bytecount_newlines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
 }
@@ -239,3 +250,7 @@ pub(crate) fn parts(provider: ProviderKind) -> (&'static Schema, Validator) {
 pub fn columns(provider: ProviderKind) -> &'static [&'static str] {
     parts(provider).0.columns
 }
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;
