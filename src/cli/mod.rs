@@ -25,6 +25,9 @@ use anyhow::Context;
 use output::outln;
 use std::process::ExitCode;
 
+/// Exit code of a bad command line: clap's own usage errors, and values it cannot check (a
+/// `--provider` naming no configured profile).
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code when the input (a CSV file, a batch id) was refused; nothing was written.
 pub const EXIT_INPUT_REFUSED: u8 = 3;
 /// Exit code of `run --until-idle` when some orders ended failed, rejected, dead or

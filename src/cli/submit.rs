@@ -1,15 +1,15 @@
 //! `cardbatch submit FILE --provider PROFILE`: validate a CSV and queue it as one batch.
 
 use super::output::{outln, print_json};
-use super::{EXIT_INPUT_REFUSED, open_store};
+use super::{EXIT_INPUT_REFUSED, EXIT_USAGE, open_store};
 use crate::cli::args::SubmitArgs;
 use crate::config::Config;
 use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit};
 use crate::store::DuplicateOf;
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::BufReader;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// Files above this size get a progress bar (when stderr is a terminal).
@@ -17,10 +17,27 @@ const PROGRESS_MIN_BYTES: u64 = 8 * 1024 * 1024;
 /// Invalid rows printed on the terminal; the rejects file (`--skip-invalid`) has them all.
 const PRINTED_ERRORS: usize = 200;
 
+/// Exit status: 0 queued, nothing new or a dry run; 2 an unknown `--provider`; 3 the input was
+/// refused (a missing or unreadable file, a directory, invalid rows, or with `--skip-invalid`
+/// no valid row at all); nothing is written unless the status is 0.
 pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> {
-    let profile = config.profile(&args.provider)?;
-    let file =
-        File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+    // Both checks come before the store is opened: a mistyped command touches no database.
+    let Ok(profile) = config.profile(&args.provider) else {
+        let known: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+        eprintln!(
+            "error: --provider {}: no such profile; the configured profiles are: {}",
+            args.provider,
+            known.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_USAGE));
+    };
+    let file = match open_input(&args.file) {
+        Ok(file) => file,
+        Err(reason) => {
+            eprintln!("error: {}: {reason}", args.file.display());
+            return Ok(ExitCode::from(EXIT_INPUT_REFUSED));
+        }
+    };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     // ProgressBar draws on stderr and stays hidden when stderr is not a terminal.
     let bar = if size >= PROGRESS_MIN_BYTES {
@@ -78,6 +95,19 @@ pub async fn run(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> 
     })
 }
 
+/// The input file, or why it cannot be read as one (a directory opens fine on Unix, and fails
+/// only at the first read with a less helpful message).
+fn open_input(path: &Path) -> Result<File, String> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        _ => format!("cannot open the file: {e}"),
+    })?;
+    match file.metadata() {
+        Ok(m) if m.is_dir() => Err("is a directory, not a CSV file".to_string()),
+        _ => Ok(file),
+    }
+}
+
 fn print_summary(r: &SubmitReport) -> std::io::Result<()> {
     for e in r.errors.iter().take(PRINTED_ERRORS) {
         eprintln!("line {}: {}", e.line, e.reason);
@@ -101,6 +131,11 @@ fn print_summary(r: &SubmitReport) -> std::io::Result<()> {
         SubmitOutcome::NothingNew => {
             outln!("nothing new: every valid row was already ingested; no batch created")?
         }
+        // `--skip-invalid` would not help: there is no valid row to queue.
+        SubmitOutcome::Refused if r.invalid == r.rows => eprintln!(
+            "refused: all {} rows are invalid; nothing was written (fix them and submit again)",
+            r.rows
+        ),
         SubmitOutcome::Refused => eprintln!(
             "refused: {} of {} rows are invalid; nothing was written (fix them, or use --skip-invalid)",
             r.invalid, r.rows

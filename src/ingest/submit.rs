@@ -5,8 +5,8 @@
 //!    few chunks ahead of the writer (so parsing overlaps the database's work), valid orders are
 //!    written in chunks, invalid rows are collected (and, with `skip_invalid`, written to the
 //!    rejects file).
-//! 3. Decide: commit only when every row was valid (or invalid rows are being skipped), this is
-//!    not a dry run, and at least one order is new. Otherwise roll back, still reporting which
+//! 3. Decide: commit only when every row was valid (or invalid rows are being skipped and at
+//!    least one row is valid), this is not a dry run, and at least one order is new. Otherwise roll back, still reporting which
 //!    rows were duplicates.
 
 use super::error::Problem;
@@ -43,7 +43,8 @@ pub struct SubmitOptions {
 pub enum SubmitOutcome {
     /// A batch was written and its new orders are queued.
     Queued,
-    /// Invalid rows refused the whole file; nothing was written.
+    /// Invalid rows refused the whole file (with `skip_invalid`: every row was invalid); nothing
+    /// was written.
     Refused,
     /// A dry run: nothing was written.
     DryRun,
@@ -268,8 +269,9 @@ pub(crate) async fn ingest_rows(
         None => None,
     };
 
-    // 3. Commit or roll back.
-    let refused = invalid > 0 && !options.skip_invalid;
+    // 3. Commit or roll back. Skipping invalid rows still needs one valid row: a file of
+    // nothing but rejects is refused, not an empty batch.
+    let refused = invalid > 0 && (!options.skip_invalid || invalid == rows);
     let (outcome, insert) = if refused {
         (SubmitOutcome::Refused, writer.abandon().await?)
     } else if options.dry_run {

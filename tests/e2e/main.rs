@@ -20,4 +20,5 @@ mod recovery;
 mod restart;
 mod sandbox_cli;
 mod schedules_cli;
+mod submit_cli;
 mod zero_config;

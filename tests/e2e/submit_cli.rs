@@ -1,0 +1,126 @@
+//! `cardbatch submit` as users run it, on input it must refuse: the exit code says which kind of
+//! refusal (2 a bad command line, 3 refused input), stderr says why, and no batch is created.
+
+use crate::support::{PG_URL_VAR, TestDb};
+use serde_json::Value;
+use std::path::Path;
+
+on_both_engines!(
+    skip_invalid_with_no_valid_row_is_refused_and_creates_no_batch,
+    an_unknown_provider_is_a_usage_error_listing_the_profiles,
+    a_missing_file_or_a_directory_is_refused_naming_the_path,
+);
+
+const HEADER: &str = "order_ref,first_name,last_name,deposit\n";
+
+/// Runs `cardbatch --database-url URL <args>`; returns (exit code, stdout, stderr).
+async fn cardbatch(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .env_remove(PG_URL_VAR)
+        .arg("--database-url")
+        .arg(url)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The batches `cardbatch batches --json` lists.
+async fn batches(url: &str) -> usize {
+    let (code, out, err) = cardbatch(url, &["batches", "--json"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    list.as_array().unwrap().len()
+}
+
+fn submit_args<'a>(file: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "submit",
+        file.to_str().unwrap(),
+        "--provider",
+        "alchemypay_vcc",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+async fn skip_invalid_with_no_valid_row_is_refused_and_creates_no_batch(db: TestDb) {
+    // Arrange: deposits of 1 are below Alchemy Pay's single-load minimum.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, format!("{HEADER}A-1,Ana,Lima,1\nA-2,Bia,Lima,2\n")).unwrap();
+    let url = db.url.as_str();
+
+    // Act
+    let (code, _, err) = cardbatch(url, &submit_args(&bad, &["--skip-invalid"])).await;
+
+    // Assert
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("line 2: deposit") && err.contains("line 3: deposit"),
+        "{err}"
+    );
+    assert!(err.contains("refused: all 2 rows are invalid"), "{err}");
+    assert_eq!(batches(url).await, 0);
+    // The rejects file is there to fix the rows in.
+    let rejects = std::fs::read_to_string(dir.path().join("bad.rejected.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 3, "{rejects}");
+
+    // The same rows with one valid among them: queued, so the count above could see a batch.
+    let mixed = dir.path().join("mixed.csv");
+    std::fs::write(&mixed, format!("{HEADER}A-1,Ana,Lima,1\nA-3,Ana,Lima,10\n")).unwrap();
+    let (code, _, err) = cardbatch(url, &submit_args(&mixed, &["--skip-invalid"])).await;
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(batches(url).await, 1);
+}
+
+async fn an_unknown_provider_is_a_usage_error_listing_the_profiles(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, format!("{HEADER}A-1,Ana,Lima,10\n")).unwrap();
+    let url = db.url.as_str();
+
+    let (code, _, err) = cardbatch(
+        url,
+        &["submit", good.to_str().unwrap(), "--provider", "uqpai"],
+    )
+    .await;
+
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--provider uqpai: no such profile"), "{err}");
+    for profile in [
+        "alchemypay_vcc",
+        "qitech_postpaid",
+        "qitech_prepaid",
+        "uqpay",
+    ] {
+        assert!(err.contains(profile), "{profile} not listed: {err}");
+    }
+    assert_eq!(batches(url).await, 0);
+}
+
+async fn a_missing_file_or_a_directory_is_refused_naming_the_path(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.csv");
+    let url = db.url.as_str();
+
+    let (code, _, err) = cardbatch(url, &submit_args(&missing, &[])).await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{}: no such file", missing.display())),
+        "{err}"
+    );
+
+    let (code, _, err) = cardbatch(url, &submit_args(dir.path(), &["--skip-invalid"])).await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{}: is a directory", dir.path().display())),
+        "{err}"
+    );
+    assert_eq!(batches(url).await, 0);
+}
