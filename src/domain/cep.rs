@@ -1,5 +1,7 @@
 //! CEP, the Brazilian postal code: 8 digits.
 
+use super::masking;
+
 /// A CEP held as its 8 digits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cep(String);
@@ -10,7 +12,12 @@ impl Cep {
     pub fn parse(s: &str) -> Result<Cep, String> {
         let digits = super::text::digits_ignoring(s, b".- ")
             .filter(|d| d.len() == 8)
-            .ok_or_else(|| format!("`{s}` is not a CEP: expected 8 digits, e.g. 01310-100"))?;
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a CEP: expected 8 digits, e.g. 01310-100",
+                    masking::shown_masked(s)
+                )
+            })?;
         if digits == "00000000" {
             return Err("`00000000` is not a CEP".to_string());
         }

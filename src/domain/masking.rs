@@ -62,9 +62,110 @@ pub fn mask_generic(value: &str) -> String {
     }
 }
 
+/// Characters of a cell echoed by [`shown`] and [`shown_masked`]; a longer value is cut there
+/// and ends in `…`.
+pub const SHOWN_MAX_CHARS: usize = 40;
+
+/// Characters [`shown_masked`] leaves readable at the start of a value.
+const SHOWN_MASKED_KEEP: usize = 3;
+
+/// A cell value that is not personal data (an amount, a state code, an enum value), as a
+/// message echoes it: in backticks, at most [`SHOWN_MAX_CHARS`] characters then `…`, control
+/// and invisible formatting characters escaped (`\t`, `\n`, `\r`, `\u{7}`), so a message stays
+/// one readable line whatever the cell held.
+pub fn shown(value: &str) -> String {
+    echoed(value, usize::MAX)
+}
+
+/// A cell value that may be personal data (a name, a document number, an e-mail, a phone, an
+/// address, a date of birth, a card-like number), as a message echoes it: like [`shown`], but
+/// only the first three characters are readable and every later letter or digit is `*`
+/// (`01310-100` -> `` `013**-***` ``). Punctuation stays, so the value's shape (where a dash or
+/// a space went wrong) can still be told. Non-ASCII letters and digits are masked too.
+pub fn shown_masked(value: &str) -> String {
+    echoed(value, SHOWN_MASKED_KEEP)
+}
+
+/// `value` in backticks, capped and escaped, with letters and digits after the first `keep`
+/// characters replaced by `*`.
+fn echoed(value: &str, keep: usize) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(value.len().min(4 * SHOWN_MAX_CHARS) + 4);
+    out.push('`');
+    for (i, c) in value.chars().enumerate() {
+        if i == SHOWN_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        let c = if i >= keep && c.is_alphanumeric() {
+            '*'
+        } else {
+            c
+        };
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || is_invisible_format(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('`');
+    out
+}
+
+/// Zero-width and bidirectional formatting characters: printed as they are, they would hide
+/// or reorder what the message shows.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shown_value_is_quoted_and_kept_whole_when_short() {
+        assert_eq!(shown("1.234,56"), "`1.234,56`");
+        assert_eq!(shown(""), "``");
+        assert_eq!(shown("São Paulo"), "`São Paulo`");
+    }
+
+    #[test]
+    fn a_shown_value_is_capped_at_40_characters() {
+        let long = "9".repeat(41);
+        assert_eq!(shown(&long), format!("`{}…`", "9".repeat(40)));
+        assert_eq!(shown(&"9".repeat(40)), format!("`{}`", "9".repeat(40)));
+        // Characters, not bytes: a cut never splits one.
+        assert_eq!(shown(&"é".repeat(50)), format!("`{}…`", "é".repeat(40)));
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_escaped() {
+        assert_eq!(shown("a\tb\nc\rd"), "`a\\tb\\nc\\rd`");
+        assert_eq!(shown("x\u{7}y\u{1b}[2J"), "`x\\u{7}y\\u{1b}[2J`");
+        assert_eq!(shown("ab\u{202E}cd"), "`ab\\u{202e}cd`");
+    }
+
+    #[test]
+    fn a_masked_value_keeps_its_first_three_characters_and_its_punctuation() {
+        assert_eq!(shown_masked("123.456.789-09"), "`123.***.***-**`");
+        assert_eq!(
+            shown_masked("joao.silva@example.com"),
+            "`joa*.*****@*******.***`"
+        );
+        assert_eq!(shown_masked("Conceição"), "`Con******`");
+        assert_eq!(shown_masked("ab"), "`ab`");
+    }
+
+    #[test]
+    fn a_masked_value_is_capped_and_escaped_too() {
+        let pan = "4111111111111111".repeat(3);
+        assert_eq!(shown_masked(&pan), format!("`411{}…`", "*".repeat(37)));
+        assert_eq!(shown_masked("12\t345"), "`12\\t***`");
+    }
 
     #[test]
     fn a_cpf_shows_only_its_middle_digits() {

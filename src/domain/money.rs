@@ -1,6 +1,8 @@
 //! Money as it is written in a CSV (major units, up to two decimals, `.` or `,`) and as it is
 //! held inside cardbatch (integer minor units).
 
+use super::masking::shown;
+
 /// The largest amount accepted, in major units digits: 15 digits keep every value far from the
 /// `i64` limit while allowing any realistic card limit.
 const MAX_INTEGER_DIGITS: usize = 15;
@@ -17,14 +19,16 @@ pub fn parse_amount_minor(s: &str) -> Result<i64, String> {
     }
     if s.starts_with('-') {
         return Err(format!(
-            "`{s}` is negative; expected an amount of 0 or more"
+            "{} is negative; expected an amount of 0 or more",
+            shown(s)
         ));
     }
     let bytes = s.as_bytes();
     let sep_count = bytes.iter().filter(|&&b| b == b'.' || b == b',').count();
     if sep_count > 1 {
         return Err(format!(
-            "`{s}` has more than one separator; thousands separators are not allowed, write 1234.56"
+            "{} has more than one separator; thousands separators are not allowed, write 1234.56",
+            shown(s)
         ));
     }
     let (int, frac) = match s.find(['.', ',']) {
@@ -33,22 +37,25 @@ pub fn parse_amount_minor(s: &str) -> Result<i64, String> {
     };
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "`{s}` is not an amount; expected digits with up to two decimals, e.g. 150.00 or 150,00"
+            "{} is not an amount; expected digits with up to two decimals, e.g. 150.00 or 150,00",
+            shown(s)
         ));
     }
     if sep_count == 1 && (frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit())) {
         return Err(format!(
-            "`{s}` is not an amount; expected digits with up to two decimals, e.g. 150.00 or 150,00"
+            "{} is not an amount; expected digits with up to two decimals, e.g. 150.00 or 150,00",
+            shown(s)
         ));
     }
     if frac.len() > 2 {
         return Err(format!(
-            "`{s}` has {} decimals: at most two decimals are allowed (and no thousands separators)",
+            "{} has {} decimals: at most two decimals are allowed (and no thousands separators)",
+            shown(s),
             frac.len()
         ));
     }
     if int.len() > MAX_INTEGER_DIGITS {
-        return Err(format!("`{s}` is too large"));
+        return Err(format!("{} is too large", shown(s)));
     }
     let mut minor: i64 = 0;
     for b in int.bytes() {

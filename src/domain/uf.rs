@@ -18,7 +18,8 @@ impl Uf {
     pub fn parse(s: &str) -> Result<Uf, String> {
         Self::lookup(s).ok_or_else(|| {
             format!(
-                "`{s}` is not a Brazilian state (UF); expected one of {}",
+                "{} is not a Brazilian state (UF); expected one of {}",
+                super::masking::shown(s),
                 STATES.join(", ")
             )
         })
@@ -31,7 +32,8 @@ impl Uf {
         }
         Self::lookup(s).ok_or_else(|| {
             format!(
-                "`{s}` is not a Brazilian state (UF); expected one of {}, or EX for abroad",
+                "{} is not a Brazilian state (UF); expected one of {}, or EX for abroad",
+                super::masking::shown(s),
                 STATES.join(", ")
             )
         })

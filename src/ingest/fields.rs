@@ -1,6 +1,7 @@
 //! Checks for single cell values, shared by the providers. Each returns the parsed value or a
 //! reason in plain words. Personal values (names, e-mails, phones, documents) are never echoed in
-//! a reason; codes and enum values are, because seeing them is how the typo gets fixed.
+//! a reason; codes and enum values are, because seeing them is how the typo gets fixed, through
+//! [`masking::shown`] (capped, control characters escaped).
 
 use crate::domain::masking;
 use crate::domain::text::{first_control_char, is_digits, is_latin_letter};
@@ -23,7 +24,10 @@ pub fn order_ref(s: &str) -> Result<&str, String> {
 /// The cell itself is returned when it is already in that form, as it usually is.
 pub fn uuid(s: &str) -> Result<Cow<'_, str>, String> {
     let parsed = uuid::Uuid::try_parse(s).map_err(|_| {
-        format!("`{s}` is not a UUID (expected e.g. 5294ed8d-08fc-4397-b15f-6d9aa07b0041)")
+        format!(
+            "{} is not a UUID (expected e.g. 5294ed8d-08fc-4397-b15f-6d9aa07b0041)",
+            masking::shown(s)
+        )
     })?;
     if s.len() == 36 && !s.bytes().any(|b| b.is_ascii_uppercase()) {
         Ok(Cow::Borrowed(s))
@@ -118,7 +122,8 @@ pub fn one_of(s: &str, allowed: &[&'static str]) -> Result<&'static str, String>
         .copied()
         .ok_or_else(|| {
             format!(
-                "`{s}` is not allowed; expected one of {}",
+                "{} is not allowed; expected one of {}",
+                masking::shown(s),
                 allowed.join(", ")
             )
         })
@@ -128,7 +133,10 @@ pub fn one_of(s: &str, allowed: &[&'static str]) -> Result<&'static str, String>
 pub fn positive_int(s: &str) -> Result<u32, String> {
     match s.parse::<u32>() {
         Ok(n) if n >= 1 && is_digits(s) => Ok(n),
-        _ => Err(format!("`{s}` is not a whole number of at least 1")),
+        _ => Err(format!(
+            "{} is not a whole number of at least 1",
+            masking::shown(s)
+        )),
     }
 }
 
@@ -139,7 +147,7 @@ pub fn boolean(s: &str) -> Result<bool, String> {
     } else if s.eq_ignore_ascii_case("false") {
         Ok(false)
     } else {
-        Err(format!("`{s}` is not true or false"))
+        Err(format!("{} is not true or false", masking::shown(s)))
     }
 }
 
@@ -171,10 +179,13 @@ pub fn past_date(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
 /// An RFC 3339 date-time strictly after `now` (`2027-03-19T18:46:43+08:00`).
 pub fn future_datetime(s: &str, now: DateTime<Utc>) -> Result<&str, String> {
     let t = DateTime::parse_from_rfc3339(s).map_err(|_| {
-        format!("`{s}` is not an RFC 3339 date-time (e.g. 2027-03-19T18:46:43+08:00)")
+        format!(
+            "{} is not an RFC 3339 date-time (e.g. 2027-03-19T18:46:43+08:00)",
+            masking::shown(s)
+        )
     })?;
     if t <= now {
-        return Err(format!("`{s}` must be in the future"));
+        return Err(format!("{} must be in the future", masking::shown(s)));
     }
     Ok(s)
 }
@@ -260,7 +271,8 @@ pub fn mcc_list(s: &str) -> Result<Vec<&str>, String> {
     let codes: Vec<&str> = s.split('|').map(str::trim).collect();
     match codes.iter().find(|c| c.len() != 4 || !is_digits(c)) {
         Some(bad) => Err(format!(
-            "`{bad}` is not a 4-digit MCC; write codes separated by |, e.g. 5411|5812"
+            "{} is not a 4-digit MCC; write codes separated by |, e.g. 5411|5812",
+            masking::shown(bad)
         )),
         None => Ok(codes),
     }

@@ -9,7 +9,7 @@ use super::fields;
 use super::reader::Validated;
 use super::row::Row;
 use super::schema::{Schema, columns};
-use crate::domain::{Cep, Payload, ProviderKind, Uf};
+use crate::domain::{Cep, Payload, ProviderKind, Uf, masking};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -156,7 +156,10 @@ fn delivery_address<'a>(row: &mut Row<'a>) -> Option<PrepaidDeliveryAddress<'a>>
         fields::digits(s, 1, 10, false)
             .map(|d| d.parse::<u64>().unwrap_or(0))
             .map_err(|_| {
-                format!("`{s}` must be a number (leave it empty for an address without one)")
+                format!(
+                    "{} must be a number (leave it empty for an address without one)",
+                    masking::shown_masked(s)
+                )
             })
     });
     let complement = row.opt(DELIVERY_COMPLEMENT, |s| fields::text(s, 100));

@@ -117,3 +117,21 @@ fn a_card_name_column_is_refused_with_the_reason() {
 }
 
 use crate::ingest::CsvOrders;
+
+#[test]
+fn an_address_number_and_a_cep_are_masked_when_echoed() {
+    let p = problems(
+        P,
+        HEAD,
+        &format!(
+            "A-9,{KEYS},plastic,Aurora,,false,Rua A,1234B,Centro,01310-1000,Recife,PE,residential"
+        ),
+    );
+    assert_problem(&p, "delivery_number", "`123**` must be a number");
+    assert_problem(&p, "delivery_zip_code", "`013**-****` is not a CEP");
+    assert!(
+        p.iter()
+            .all(|(_, r)| !r.contains("1234B") && !r.contains("1310-1000")),
+        "{p:?}"
+    );
+}

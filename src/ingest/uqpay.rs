@@ -10,7 +10,7 @@ use super::row::Row;
 use super::schema::{Schema, columns};
 use crate::domain::money::parse_amount_minor;
 use crate::domain::text::is_digits;
-use crate::domain::{Payload, ProviderKind};
+use crate::domain::{Payload, ProviderKind, masking};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -119,7 +119,11 @@ pub(crate) fn validate(row: &mut Row<'_>, order_ref: &str) -> Option<Validated> 
         if is_digits(s) && (6..=8).contains(&s.len()) {
             Ok(s)
         } else {
-            Err(format!("`{s}` is not a card BIN (6 to 8 digits)"))
+            // Masked: a card number pasted here by mistake must not be echoed.
+            Err(format!(
+                "{} is not a card BIN (6 to 8 digits)",
+                masking::shown_masked(s)
+            ))
         }
     });
     let card_limit = row.opt(CARD_LIMIT, parse_amount_minor);

@@ -131,3 +131,30 @@ fn a_currency_outside_the_enum_is_refused() {
     let p = problems(P, HEAD, &format!("U-17,{IDS},BRL,,,,,,,,,,,,"));
     assert_problem(&p, "card_currency", "USD, SGD");
 }
+
+#[test]
+fn a_card_number_pasted_as_the_bin_is_masked_in_the_message() {
+    let p = problems(
+        P,
+        HEAD,
+        &format!("U-20,{IDS},USD,4111111111111111,,,,,,,,,,,"),
+    );
+    assert_problem(&p, "card_bin", "`411*************` is not a card BIN");
+    assert!(
+        p.iter().all(|(_, r)| !r.contains("4111111111111111")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_long_amount_is_echoed_capped_and_a_control_character_escaped() {
+    let long = format!("{}x", "9".repeat(60));
+    let p = problems(P, HEAD, &format!("U-21,{IDS},USD,,{long},,,,,,,,,,"));
+    assert_problem(
+        &p,
+        "card_limit",
+        &format!("`{}…` is not an amount", "9".repeat(40)),
+    );
+    let p = problems(P, HEAD, &format!("U-22,{IDS},\"US\tD\",,,,,,,,,,,,"));
+    assert_problem(&p, "card_currency", "`US\\tD` is not allowed");
+}
