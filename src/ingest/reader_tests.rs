@@ -162,3 +162,54 @@ fn a_latin1_row_names_its_line_once() {
     );
     assert_eq!(message.matches("line 3").count(), 1, "{message}");
 }
+
+#[test]
+fn a_repeated_order_ref_is_an_error_naming_the_first_line_and_every_row_is_still_checked() {
+    // Line 4 repeats line 2 exactly; line 6 repeats line 3, whose own row is invalid; line 5 is
+    // invalid for another reason and line 7 is good.
+    let csv = format!(
+        "{HEADER}\nA-1,Ana,Lima,10,USD\nA-2,Ana,Lima,1,USD\nA-1,Ana,Lima,10,USD\nA-3,Ana,Lima,1,USD\n\
+         A-2,Bia,Lima,20,USD\nA-4,Ana,Lima,10,USD\n"
+    );
+    let (orders, errors) = run(ProviderKind::AlchemypayVcc, &csv, &[]);
+    assert_eq!(
+        orders.iter().map(|o| o.line).collect::<Vec<_>>(),
+        vec![2, 7]
+    );
+    let got: Vec<(u64, Option<&str>)> = errors
+        .iter()
+        .map(|e| (e.line, e.column.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, Some("deposit")),
+            (4, Some("order_ref")),
+            (5, Some("deposit")),
+            (6, Some("order_ref"))
+        ]
+    );
+    assert_eq!(
+        errors[1].to_string(),
+        "line 4, order_ref: `A-1` repeats line 2 of this file; each order needs its own reference"
+    );
+    assert!(
+        errors[3].reason.contains("`A-2` repeats line 3"),
+        "{}",
+        errors[3]
+    );
+    assert!(errors.iter().all(|e| !e.fatal));
+}
+
+#[test]
+fn references_differing_only_in_case_or_spaces_around_are_told_apart_as_the_store_does() {
+    // Cells are trimmed, so ` A-1 ` is `A-1`; letter case is significant.
+    let csv =
+        format!("{HEADER}\nA-1,Ana,Lima,10,USD\na-1,Ana,Lima,10,USD\n A-1 ,Ana,Lima,10,USD\n");
+    let (orders, errors) = run(ProviderKind::AlchemypayVcc, &csv, &[]);
+    assert_eq!(
+        orders.iter().map(|o| o.line).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![4]);
+}

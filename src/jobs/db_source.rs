@@ -166,8 +166,9 @@ pub async fn run(
             .map(|&i| columns[i].0.as_str())
             .collect::<Vec<_>>(),
     );
-    let checker =
-        RowChecker::new(profile.provider, &header, &profile.defaults).map_err(DbError::Columns)?;
+    let checker = RowChecker::new(profile.provider, &header, &profile.defaults)
+        .map_err(DbError::Columns)?
+        .counting_query_rows();
     let width = header.len();
 
     // 3. The query, every column as text.

@@ -1,5 +1,6 @@
 //! `cardbatch submit` as users run it, on input it must refuse: the exit code says which kind of
 //! refusal (2 a bad command line, 3 refused input), stderr says why, and no batch is created.
+//! On Postgres the orders go through the COPY staging path, on SQLite through inserts.
 
 use crate::support::{PG_URL_VAR, TestDb};
 use serde_json::Value;
@@ -9,6 +10,7 @@ on_both_engines!(
     skip_invalid_with_no_valid_row_is_refused_and_creates_no_batch,
     an_unknown_provider_is_a_usage_error_listing_the_profiles,
     a_missing_file_or_a_directory_is_refused_naming_the_path,
+    a_row_repeated_in_the_file_refuses_it_or_is_skipped_and_reported,
 );
 
 const HEADER: &str = "order_ref,first_name,last_name,deposit\n";
@@ -123,4 +125,45 @@ async fn a_missing_file_or_a_directory_is_refused_naming_the_path(db: TestDb) {
         "{err}"
     );
     assert_eq!(batches(url).await, 0);
+}
+
+async fn a_row_repeated_in_the_file_refuses_it_or_is_skipped_and_reported(db: TestDb) {
+    // Arrange: line 4 is line 2 again, character for character.
+    let dir = tempfile::tempdir().unwrap();
+    let twice = dir.path().join("twice.csv");
+    std::fs::write(
+        &twice,
+        format!("{HEADER}A-1,Ana,Lima,10\nA-2,Bia,Lima,20\nA-1,Ana,Lima,10\n"),
+    )
+    .unwrap();
+    let url = db.url.as_str();
+
+    // Act + Assert: refused whole, naming both lines.
+    let (code, _, err) = cardbatch(url, &submit_args(&twice, &[])).await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("line 4: order_ref: `A-1` repeats line 2 of this file"),
+        "{err}"
+    );
+    assert!(err.contains("refused: 1 of 3 rows are invalid"), "{err}");
+    assert_eq!(batches(url).await, 0);
+
+    // With --skip-invalid: the first occurrence is queued, the repeat reported and rejected.
+    let (code, out, err) =
+        cardbatch(url, &submit_args(&twice, &["--skip-invalid", "--json"])).await;
+    assert_eq!(code, Some(0), "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["outcome"], "queued", "{summary}");
+    assert_eq!(summary["queued"], 2, "{summary}");
+    assert_eq!(summary["invalid"], 1, "{summary}");
+    assert_eq!(summary["errors"][0]["line"], 4, "{summary}");
+    assert_eq!(summary["errors"][0]["column"], "order_ref", "{summary}");
+    let rejects = std::fs::read_to_string(dir.path().join("twice.rejected.csv")).unwrap();
+    let rejected: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(rejected.len(), 1, "{rejects}");
+    assert!(
+        rejected[0].starts_with("A-1,Ana,Lima,10,\"line 4, order_ref: `A-1` repeats line 2"),
+        "{rejects}"
+    );
+    assert_eq!(batches(url).await, 1);
 }
