@@ -28,8 +28,9 @@ pub(crate) struct RowChecker {
 /// The `order_ref`s of the source so far, each with the line (or row) it first appeared on, so
 /// that a repeat is an error naming that line.
 ///
-/// A reference is kept as a 64-bit hash of it, not as a `String`: a million rows cost ~35 MB
-/// at most (a `u64 -> u64` table at its largest load) instead of every reference's text. Two
+/// A reference is kept as a 64-bit hash of it, not as a `String`: a million rows cost about
+/// 36 MB (a `u64 -> u64` table of 2²¹ slots; briefly half as much again while it grows) instead
+/// of every reference's text. Two
 /// different references share a hash with a probability of about n²/2⁶⁵ (3·10⁻⁸ for a million
 /// rows); the hash keys are random per source, so such a collision would not repeat when the
 /// file is submitted again.
