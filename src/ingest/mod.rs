@@ -1,8 +1,7 @@
 //! Ingest, stage 1 of an order's life: a CSV file of card orders becomes validated
 //! [`NewOrder`](crate::domain::NewOrder)s plus a report of rejected rows with line numbers.
 //!
-//! The file is streamed (memory grows only by a hash and a line number per row, to find a repeated
-//! `order_ref`), its dialect is sniffed (UTF-8 with or without BOM, LF, CRLF or CR line endings,
+//! The file is streamed (memory does not grow with its size), its dialect is sniffed (UTF-8 with or without BOM, LF, CRLF or CR line endings,
 //! `,` or `;`, an Excel `sep=` line), the header is matched against the provider's columns
 //! ([`columns`]), and every row is validated as the provider's spec says, with the profile's
 //! defaults filling omitted cells. Each order gets its idempotency key here, once. One module per
@@ -36,6 +35,6 @@ pub use qitech_postpaid::{
 pub use qitech_prepaid::{PrepaidDeliveryAddress, QitechPrepaidOrder};
 pub use reader::{CsvOrders, columns};
 pub use rejects::RejectsWriter;
-pub(crate) use submit::{HANDOFF_ROWS, HandoffSender, Handoffs, RowSource, ingest_rows};
+pub(crate) use submit::{HANDOFF_ROWS, HandoffSender, Handoffs, Positions, RowSource, ingest_rows};
 pub use submit::{SubmitError, SubmitOptions, SubmitOutcome, SubmitReport, submit, submit_by};
 pub use uqpay::{UqpayOrder, UqpayRiskControls, UqpaySpendingControl};

@@ -1,9 +1,9 @@
 //! [`CsvOrders`]: a streaming reader that turns an order file into validated [`NewOrder`]s and
 //! row errors, one record at a time.
 //!
-//! Memory stays nearly flat whatever the file's size: the file is read through a buffer, one
-//! `StringRecord` is reused for every row, and of earlier rows only a hash of each `order_ref`
-//! with its line is kept (to report a repeat; 16 bytes a row plus the table's slack). The
+//! Memory stays flat whatever the file's size: the file is read through a buffer, one
+//! `StringRecord` is reused for every row, and nothing about earlier rows is kept (a repeated
+//! `order_ref` is found by the store's unique index when the rows are written). The
 //! `StringRecord` (rather than a `ByteRecord`) makes the csv crate check each cell's UTF-8 while
 //! it parses, and report the record's position and cell when the check fails.
 

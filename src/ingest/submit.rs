@@ -146,6 +146,7 @@ pub async fn submit_by<R: Read + Send + 'static>(
         handoffs,
         reader,
         rejects,
+        positions: Positions::FILE_LINES,
     };
     ingest_rows(store, profile, actor, batch, path, rows, options).await
 }
@@ -156,6 +157,27 @@ pub(crate) struct RowSource {
     pub handoffs: Handoffs,
     pub reader: JoinHandle<()>,
     pub rejects: Option<(PathBuf, RejectsWriter<BufWriter<File>>)>,
+    /// How the source's positions read in messages.
+    pub positions: Positions,
+}
+
+/// How a source's positions (`line` of a [`NewOrder`]) read in messages: `line N of this file`,
+/// `row N of the query`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Positions {
+    unit: &'static str,
+    of: &'static str,
+}
+
+impl Positions {
+    pub const FILE_LINES: Positions = Positions {
+        unit: "line",
+        of: "this file",
+    };
+    pub const QUERY_ROWS: Positions = Positions {
+        unit: "row",
+        of: "the query",
+    };
 }
 
 /// Steps 2 and 3 for rows from any source: `handoffs` carries the validated rows of `producer`
@@ -176,6 +198,7 @@ pub(crate) async fn ingest_rows(
         mut handoffs,
         reader,
         mut rejects,
+        positions,
     } = source;
     let file_error = |source| SubmitError::File {
         path: path.to_path_buf(),
@@ -186,12 +209,9 @@ pub(crate) async fn ingest_rows(
     while let Some(item) = handoffs.next().await {
         rows += 1;
         match item {
-            Ok(order) => {
-                // Once the file is refused, valid rows are only validated, not written.
-                if invalid == 0 || options.skip_invalid {
-                    writer.push(order).await?;
-                }
-            }
+            // Written even once the file is refused (the transaction is rolled back then): the
+            // store finds a reference repeated within the file, so one pass reports those too.
+            Ok(order) => writer.push(order).await?,
             Err(e) if e.fatal => {
                 writer.rollback().await?;
                 if let Some((p, _)) = rejects {
@@ -230,8 +250,8 @@ pub(crate) async fn ingest_rows(
         }
         return Err(file_error(FileError::NoOrders));
     }
-    // Conflicting duplicates (a reference reused for different content) are invalid rows: the
-    // second order would otherwise silently never get a card.
+    // Conflicting duplicates (a reference reused for different content, or repeated within the
+    // source) are invalid rows: the second order would otherwise silently never get a card.
     let (conflicts, conflicting) = {
         let report = writer.flush_report().await?;
         (report.conflicts.clone(), report.conflicting)
@@ -239,7 +259,7 @@ pub(crate) async fn ingest_rows(
     if conflicting > 0 {
         invalid += conflicting;
         for conflict in conflicts {
-            let error = conflict_error(&conflict);
+            let error = conflict_error(&conflict, positions);
             if let Some((p, w)) = rejects.as_mut() {
                 w.write(&error).map_err(|source| SubmitError::Rejects {
                     path: p.clone(),
@@ -328,20 +348,24 @@ async fn approval(
     Ok((BatchState::Active, None))
 }
 
-/// The line error of a reused `order_ref` whose content differs from the order holding it.
-fn conflict_error(conflict: &DuplicateSample) -> RowError {
-    let holder = match conflict.duplicate_of {
-        DuplicateOf::EarlierLine(line) => format!("line {line} of this file"),
-        DuplicateOf::Batch(batch) => format!("an order of batch {batch}"),
+/// The line error of an `order_ref` that repeats an earlier row of the source, or that an
+/// earlier batch holds for other content.
+fn conflict_error(conflict: &DuplicateSample, positions: Positions) -> RowError {
+    let r = &conflict.order_ref;
+    let reason = match conflict.duplicate_of {
+        DuplicateOf::EarlierLine(line) => format!(
+            "`{r}` repeats {} {line} of {}; each order needs its own reference",
+            positions.unit, positions.of
+        ),
+        DuplicateOf::Batch(batch) => format!(
+            "`{r}` already names an order of batch {batch} with different content; each order needs its own reference (an identical repeat would be skipped)"
+        ),
     };
     RowError::new(
         conflict.line,
         vec![Problem {
             column: Some("order_ref".into()),
-            reason: format!(
-                "`{}` already names {holder} with different content; each order needs its own reference (an identical repeat would be skipped)",
-                conflict.order_ref
-            ),
+            reason,
         }],
         csv::StringRecord::new(),
         false,

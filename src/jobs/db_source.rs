@@ -18,8 +18,8 @@ use crate::cli::redact_url;
 use crate::config::Profile;
 use crate::domain::NewBatch;
 use crate::ingest::{
-    FileError, HANDOFF_ROWS, HandoffSender, Handoffs, Problem, RowChecker, RowError, RowSource,
-    SubmitError, SubmitOptions, SubmitReport, ingest_rows,
+    FileError, HANDOFF_ROWS, HandoffSender, Handoffs, Positions, Problem, RowChecker, RowError,
+    RowSource, SubmitError, SubmitOptions, SubmitReport, ingest_rows,
 };
 use crate::store::Store;
 use futures::StreamExt;
@@ -166,9 +166,8 @@ pub async fn run(
             .map(|&i| columns[i].0.as_str())
             .collect::<Vec<_>>(),
     );
-    let checker = RowChecker::new(profile.provider, &header, &profile.defaults)
-        .map_err(DbError::Columns)?
-        .counting_query_rows();
+    let checker =
+        RowChecker::new(profile.provider, &header, &profile.defaults).map_err(DbError::Columns)?;
     let width = header.len();
 
     // 3. The query, every column as text.
@@ -247,6 +246,7 @@ pub async fn run(
         handoffs,
         reader: producer,
         rejects: None,
+        positions: Positions::QUERY_ROWS,
     };
     let actor = format!("schedule:{schedule}");
     let result = ingest_rows(

@@ -334,7 +334,8 @@ impl BatchWriter {
     /// file) holding its reference.
     fn record_duplicate(&mut self, duplicate: Duplicate) -> Result<()> {
         let batch_id = Uuid::parse_str(&duplicate.owner_batch).map_err(|e| corrupt("orders", e))?;
-        let duplicate_of = if batch_id == self.report.batch_id {
+        let within_file = batch_id == self.report.batch_id;
+        let duplicate_of = if within_file {
             self.report.duplicates_within_file += 1;
             DuplicateOf::EarlierLine(duplicate.owner_line as u64)
         } else {
@@ -347,7 +348,10 @@ impl BatchWriter {
             order_ref: duplicate.order_ref,
             duplicate_of,
         };
-        if duplicate.conflicting {
+        // A repeat within the file is an error even with the same content: one file names each
+        // order once, so a second row is a mistake (a pasted row, a wrong reference) that the
+        // operator must see, not a re-upload to skip.
+        if duplicate.conflicting || within_file {
             self.report.conflicting += 1;
             if self.report.conflicts.len() < BatchInsertReport::CONFLICT_LIMIT {
                 self.report.conflicts.push(sample.clone());

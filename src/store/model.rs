@@ -157,9 +157,10 @@ pub struct BatchInsertReport {
     pub duplicates_within_file: u64,
     /// The first [`BatchInsertReport::SAMPLE_LIMIT`] duplicates, in file order.
     pub samples: Vec<DuplicateSample>,
-    /// Duplicates whose content differs from the order that holds the reference (another
-    /// person's card under a reused reference): counted in `duplicates`, and an error for the
-    /// caller to report on their line. At most [`BatchInsertReport::CONFLICT_LIMIT`] are kept.
+    /// Duplicates that are errors for the caller to report on their line: a reference reused
+    /// for other content (another person's card), and any repeat of an earlier line of the
+    /// same file. Counted in `duplicates` too. At most [`BatchInsertReport::CONFLICT_LIMIT`]
+    /// are kept.
     pub conflicts: Vec<DuplicateSample>,
     /// How many duplicates conflicted, kept or not.
     pub conflicting: u64,

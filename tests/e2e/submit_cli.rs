@@ -161,9 +161,26 @@ async fn a_row_repeated_in_the_file_refuses_it_or_is_skipped_and_reported(db: Te
     let rejects = std::fs::read_to_string(dir.path().join("twice.rejected.csv")).unwrap();
     let rejected: Vec<&str> = rejects.lines().skip(1).collect();
     assert_eq!(rejected.len(), 1, "{rejects}");
+    // The store finds the repeat, after the row's cells are gone: the reason names the line.
     assert!(
-        rejected[0].starts_with("A-1,Ana,Lima,10,\"line 4, order_ref: `A-1` repeats line 2"),
+        rejected[0].contains("\"line 4, order_ref: `A-1` repeats line 2 of this file"),
         "{rejects}"
+    );
+    assert_eq!(batches(url).await, 1);
+
+    // A repeat after an invalid row is found in the same pass: both lines are reported.
+    let both = dir.path().join("both.csv");
+    std::fs::write(
+        &both,
+        format!("{HEADER}B-1,Ana,Lima,10\nB-2,Bia,Lima,1\nB-1,Ana,Lima,10\n"),
+    )
+    .unwrap();
+    let (code, _, err) = cardbatch(url, &submit_args(&both, &[])).await;
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("line 3: deposit"), "{err}");
+    assert!(
+        err.contains("line 4: order_ref: `B-1` repeats line 2 of this file"),
+        "{err}"
     );
     assert_eq!(batches(url).await, 1);
 }

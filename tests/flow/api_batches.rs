@@ -1,5 +1,5 @@
-//! The HTTP API's batches: uploads through the ingest path (201, 422 with line errors, 409 on a
-//! conflicting duplicate), keyset pages of orders, the actions' 404 and 409, pause stopping the
+//! The HTTP API's batches: uploads through the ingest path (201, 422 with line errors or a
+//! reference repeated within the file, 409 on a conflict with an earlier batch), keyset pages of orders, the actions' 404 and 409, pause stopping the
 //! workers' claims, and maker-checker approval.
 
 use crate::api_auth::{call, token};
@@ -32,6 +32,9 @@ async fn an_upload_is_queued_or_refused_with_every_line_error(db: TestDb) {
     let (refused, errors) = call(&app, "POST", UPLOAD, Some(&ops), Some(invalid)).await;
     let conflicting = good.replace("Ana Silva", "Bia Souza");
     let (conflict, conflicts) = call(&app, "POST", UPLOAD, Some(&ops), Some(conflicting)).await;
+    let own = csv(KIND, "w", 2, &[]);
+    let twice = format!("{own}{}\n", own.lines().nth(1).unwrap());
+    let (repeated, repeats) = call(&app, "POST", UPLOAD, Some(&ops), Some(twice)).await;
     let raw = |content_type: Option<&'static str>, body: String| {
         let mut request = reqwest::Client::new()
             .post(format!("{}{UPLOAD}", app.url))
@@ -67,6 +70,11 @@ async fn an_upload_is_queued_or_refused_with_every_line_error(db: TestDb) {
     assert!(errors["errors"][0].get("column").is_some());
     assert_eq!(conflict, StatusCode::CONFLICT, "{conflicts}");
     assert_eq!(conflicts["errors"][0]["column"], "order_ref");
+    // A file repeating one of its own rows is a bad file (422), not a clash with stored orders.
+    assert_eq!(repeated, StatusCode::UNPROCESSABLE_ENTITY, "{repeats}");
+    assert_eq!(repeats["errors"][0]["line"], 4, "{repeats}");
+    let reason = repeats["errors"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("repeats line 2 of this file"), "{reason}");
     assert_eq!(no_profile, StatusCode::NOT_FOUND);
     assert_eq!(as_json, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(

@@ -103,16 +103,21 @@ async fn overlapping_refs_are_split_between_new_and_duplicate(db: TestDb) {
 }
 
 async fn a_ref_repeated_within_the_file_points_at_its_earlier_line(db: TestDb) {
-    // Arrange: line 5 repeats line 2's ref; line 900 repeats line 3's (another chunk on SQLite).
+    // Arrange: line 5 repeats line 2 exactly; line 900 repeats line 3 exactly (another chunk
+    // on SQLite).
     let store = db.store().await;
+    let at = |line: u64, mut o: cardbatch::domain::NewOrder| {
+        o.line = line;
+        o
+    };
     let mut rows = vec![
         order(2, "x-1"),
         order(3, "x-2"),
         order(4, "x-3"),
-        order(5, "x-1"),
+        at(5, order(2, "x-1")),
     ];
     rows.extend((6..900).map(|l| order(l, &format!("y-{l}"))));
-    rows.push(order(900, "x-2"));
+    rows.push(at(900, order(3, "x-2")));
 
     // Act
     let report = submit(&store, "uqpay", rows).await;
@@ -130,6 +135,10 @@ async fn a_ref_repeated_within_the_file_points_at_its_earlier_line(db: TestDb) {
         ]
     );
     assert_eq!(report.inserted, 3 + 894);
+    // Even with the same content, a repeat within the file is an error for the caller.
+    assert_eq!(report.conflicting, 2);
+    let errors: Vec<u64> = report.conflicts.iter().map(|c| c.line).collect();
+    assert_eq!(errors, vec![5, 900]);
 }
 
 async fn duplicate_samples_stop_at_the_limit_but_counts_do_not(db: TestDb) {

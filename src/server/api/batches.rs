@@ -10,7 +10,7 @@ use super::json::{Batch, IngestCounts, Order, OrdersPage, Submitted};
 use crate::control::audit;
 use crate::domain::{OrderState, Role};
 use crate::ingest::{SubmitError, SubmitOptions, SubmitOutcome, submit_by};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, DuplicateOf};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -266,7 +266,14 @@ pub(crate) async fn submit_as(
                 report.invalid, report.rows
             ));
             audit(&state.store, entry).await?;
-            if report.insert.conflicting > 0 {
+            // 409 only where an earlier batch holds a reference for other content; a file
+            // that repeats a reference of its own is refused like any other bad row (422).
+            let clashes_with_stored = report
+                .insert
+                .conflicts
+                .iter()
+                .any(|c| matches!(c.duplicate_of, DuplicateOf::Batch(_)));
+            if clashes_with_stored {
                 Err(ApiError::ConflictLines(errors))
             } else {
                 Err(ApiError::Unprocessable(errors))
