@@ -132,6 +132,9 @@ fn print_summary(r: &SubmitReport) -> std::io::Result<()> {
             outln!("nothing new: every valid row was already ingested; no batch created")?
         }
         // `--skip-invalid` would not help: there is no valid row to queue.
+        SubmitOutcome::Refused if r.rows == 1 && r.invalid == 1 => eprintln!(
+            "refused: the file's only row is invalid; nothing was written (fix it and submit again)"
+        ),
         SubmitOutcome::Refused if r.invalid == r.rows => eprintln!(
             "refused: all {} rows are invalid; nothing was written (fix them and submit again)",
             r.rows
