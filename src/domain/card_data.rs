@@ -77,7 +77,7 @@ fn normalise(name: &str) -> String {
 }
 
 /// `************1111`: every digit but the last four hidden (a short value is hidden whole).
-fn last_four(s: &str) -> String {
+pub fn last_four(s: &str) -> String {
     let digits: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
     if digits.len() < 8 {
         return REDACTED.into();
@@ -87,7 +87,7 @@ fn last_four(s: &str) -> String {
 }
 
 /// 15 to 19 digits (spaces and dashes between them allowed) passing the Luhn check.
-fn looks_like_pan(s: &str) -> bool {
+pub fn looks_like_pan(s: &str) -> bool {
     let s = s.trim();
     if s.is_empty()
         || !s
@@ -98,6 +98,68 @@ fn looks_like_pan(s: &str) -> bool {
     }
     let digits: Vec<u32> = s.chars().filter_map(|c| c.to_digit(10)).collect();
     (15..=19).contains(&digits.len()) && luhn(&digits)
+}
+
+/// True when a card number appears anywhere in `s`: a run of digits, spaces and dashes that
+/// [`looks_like_pan`] (a whole cell, or a number inside free text or a JSON cell).
+pub fn contains_pan(s: &str) -> bool {
+    pan_runs(s).next().is_some()
+}
+
+/// `s` with every card number in it reduced to its last four digits (`************1111`); the
+/// rest as written.
+pub fn mask_pans(s: &str) -> std::borrow::Cow<'_, str> {
+    let runs: Vec<_> = pan_runs(s).collect();
+    if runs.is_empty() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut at = 0;
+    for run in runs {
+        out.push_str(&s[at..run.start]);
+        let run_text = &s[run.clone()];
+        let digits = run_text.chars().filter(char::is_ascii_digit).count();
+        let mut seen = 0;
+        for c in run_text.chars() {
+            if c.is_ascii_digit() {
+                seen += 1;
+                out.push(if seen <= digits - 4 { '*' } else { c });
+            } else {
+                out.push(c);
+            }
+        }
+        at = run.end;
+    }
+    out.push_str(&s[at..]);
+    std::borrow::Cow::Owned(out)
+}
+
+/// The byte ranges of `s` that look like card numbers: maximal runs of digits, spaces and
+/// dashes, trimmed of spaces and dashes at their ends.
+fn pan_runs(s: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let bytes = s.as_bytes();
+    let is_part = |b: u8| b.is_ascii_digit() || b == b' ' || b == b'-';
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_part(bytes[i]) {
+                i += 1;
+            }
+            let mut end = i;
+            while end > start && !bytes[end - 1].is_ascii_digit() {
+                end -= 1;
+            }
+            if looks_like_pan(&s[start..end]) {
+                return Some(start..end);
+            }
+        }
+        None
+    })
 }
 
 fn luhn(digits: &[u32]) -> bool {
@@ -120,6 +182,27 @@ fn luhn(digits: &[u32]) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_card_number_inside_text_or_json_is_found_and_masked() {
+        let cell = r#"{"note":"card 4111 1111 1111 1111, call back","ref":"12345678901234567"}"#;
+        assert!(contains_pan(cell));
+        assert_eq!(
+            mask_pans(cell),
+            r#"{"note":"card **** **** **** 1111, call back","ref":"12345678901234567"}"#
+        );
+        assert!(contains_pan("4111111111111111"));
+        // Not card numbers: the Luhn check fails, too few digits, a UUID, a date.
+        for other in [
+            "4111111111111112",
+            "41111111111111",
+            "5d3b8c4e-1f6a-4ead-89b7-2a4f3e5d6c7b",
+            "2029-02-15T23:59:59+08:00",
+        ] {
+            assert!(!contains_pan(other), "{other}");
+            assert_eq!(mask_pans(other), other);
+        }
+    }
 
     #[test]
     fn an_alchemy_pay_create_card_callback_keeps_only_the_last_four() {

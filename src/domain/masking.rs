@@ -90,6 +90,8 @@ pub fn shown_masked(value: &str) -> String {
 /// characters replaced by `*`.
 fn echoed(value: &str, keep: usize) -> String {
     use std::fmt::Write;
+    // A card number pasted into any column is never echoed: its last four digits at most.
+    let value = &*super::card_data::mask_pans(value);
     let mut out = String::with_capacity(value.len().min(4 * SHOWN_MAX_CHARS) + 4);
     out.push('`');
     for (i, c) in value.chars().enumerate() {
@@ -131,6 +133,18 @@ mod tests {
         assert_eq!(shown("1.234,56"), "`1.234,56`");
         assert_eq!(shown(""), "``");
         assert_eq!(shown("São Paulo"), "`São Paulo`");
+    }
+
+    #[test]
+    fn a_card_number_is_shown_by_its_last_four_digits_only() {
+        assert_eq!(shown("4111111111111111"), "`************1111`");
+        assert_eq!(shown_masked("4111 1111 1111 1111"), "`**** **** **** ****`");
+        assert_eq!(
+            shown("pan 4111-1111-1111-1111"),
+            "`pan ****-****-****-1111`"
+        );
+        // Not a card number (the Luhn check fails): an amount that is too large stays readable.
+        assert_eq!(shown("4111111111111112"), "`4111111111111112`");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::idempotency::KeyMaker;
 use super::reader::{Validator, parts};
 use super::row::{Cells, Clock, Row};
 use super::schema::{ColumnMap, Schema};
+use crate::domain::card_data::contains_pan;
 use crate::domain::{NewOrder, ProviderKind};
 use std::collections::BTreeMap;
 
@@ -78,6 +79,7 @@ impl RowChecker {
             // Column 0 of every schema is `order_ref`.
             let order_ref = row.req(0, fields::order_ref);
             let validated = (self.validate)(&mut row, order_ref.unwrap_or(""));
+            refuse_card_numbers(&mut row, self.schema.columns);
             result = order_ref.zip(validated);
         }
         match result {
@@ -97,6 +99,24 @@ impl RowChecker {
                     reason,
                 })
                 .collect()),
+        }
+    }
+}
+
+/// A card number in a cell is a problem: cardbatch never stores one, and no order field asks
+/// for one (a PAN pasted into a name, an address, a note or a metadata object would otherwise
+/// rest in the payload). Identifiers are exempt: `order_ref` (the customer's own reference)
+/// and the `*_id` / `*_key` columns, where a long number that happens to pass the Luhn check
+/// (one in ten do) is someone's id, not a card.
+fn refuse_card_numbers(row: &mut Row<'_>, names: &[&str]) {
+    for (col, name) in names.iter().enumerate() {
+        let identifier = col == 0 || name.ends_with("_id") || name.ends_with("_key");
+        if !identifier && row.cell(col).is_some_and(contains_pan) {
+            row.fail(
+                col,
+                "holds what looks like a card number (15 to 19 digits passing the Luhn check); \
+                 cardbatch never stores card numbers: remove it",
+            );
         }
     }
 }

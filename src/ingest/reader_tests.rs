@@ -162,3 +162,29 @@ fn a_latin1_row_names_its_line_once() {
     );
     assert_eq!(message.matches("line 3").count(), 1, "{message}");
 }
+
+#[test]
+fn a_card_number_in_a_cell_refuses_the_row_but_an_id_may_be_any_number() {
+    // Line 2: a PAN in `vid`; line 3: a number passing the Luhn check as `customer_id`.
+    let csv = "order_ref,first_name,last_name,deposit,vid,customer_id\n\
+               A-1,Ana,Lima,10,4111 1111 1111 1111,c-1\n\
+               A-2,Ana,Lima,10,vab_1,4111111111111111\n";
+    let (orders, errors) = run(ProviderKind::AlchemypayVcc, csv, &[]);
+    assert_eq!(orders.iter().map(|o| o.line).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].column.as_deref(), Some("vid"));
+    let message = errors[0].to_string();
+    assert!(message.contains("looks like a card number"), "{message}");
+    assert!(!message.contains("4111 1111 1111 1111"), "{message}");
+}
+
+#[test]
+fn a_card_number_inside_uqpay_metadata_refuses_the_row() {
+    let csv = "order_ref,cardholder_id,card_product_id,card_currency,card_limit,metadata\n\
+               U-1,25ea804d-7fd5-43d5-8792-0fc0214cdb2f,467e993f-317a-49fc-9ea0-bf49de7d1f76,SGD,10.00,\"{\"\"note\"\":\"\"4111111111111111\"\"}\"\n\
+               U-2,25ea804d-7fd5-43d5-8792-0fc0214cdb2f,467e993f-317a-49fc-9ea0-bf49de7d1f76,SGD,10.00,\"{\"\"note\"\":\"\"ok\"\"}\"\n";
+    let (orders, errors) = run(ProviderKind::Uqpay, csv, &[]);
+    assert_eq!(orders.iter().map(|o| o.line).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].column.as_deref(), Some("metadata"));
+}

@@ -2,7 +2,9 @@
 //! finance team can fix them in their spreadsheet and upload just those rows again.
 
 use super::error::RowError;
+use crate::domain::card_data::mask_pans;
 use crate::domain::text::neutralise_cell;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -58,12 +60,11 @@ impl<W: Write> RejectsWriter<W> {
     /// Every cell is made spreadsheet-safe ([`neutralise_cell`]): the file is meant to be opened
     /// in a spreadsheet, and a cell starting with `=` or `+` must show as text, not run.
     pub fn write(&mut self, error: &RowError) -> Result<(), csv::Error> {
-        let mut cells: Vec<&str> = error.record.iter().collect();
+        let mut cells: Vec<Cow<'_, str>> = error.record.iter().map(without_card_number).collect();
         while cells.len() < self.width {
-            cells.push("");
+            cells.push(Cow::Borrowed(""));
         }
-        let reason = error.to_string();
-        cells.push(&reason);
+        cells.push(Cow::Owned(error.to_string()));
         self.writer
             .write_record(cells.iter().map(|c| neutralise_cell(c).into_owned()))?;
         self.written += 1;
@@ -81,6 +82,12 @@ impl<W: Write> RejectsWriter<W> {
             .into_inner()
             .map_err(|e| csv::Error::from(e.into_error()))
     }
+}
+
+/// A cell as the rejects file keeps it: as written, except a card number (which no order may
+/// carry), reduced to its last four digits so the file holds none.
+fn without_card_number(cell: &str) -> Cow<'_, str> {
+    mask_pans(cell)
 }
 
 #[cfg(test)]
@@ -110,6 +117,25 @@ mod tests {
             text,
             "order_ref;printed_name;reason\nA-1;J0ao;line 7, printed_name: must contain only letters\n"
         );
+    }
+
+    #[test]
+    fn a_card_number_in_a_rejected_row_keeps_only_its_last_four_digits() {
+        let headers = csv::StringRecord::from(vec!["order_ref", "note"]);
+        let error = RowError::new(
+            3,
+            vec![Problem {
+                column: Some("note".into()),
+                reason: "holds what looks like a card number".into(),
+            }],
+            csv::StringRecord::from(vec!["A-1", "card 4111111111111111"]),
+            false,
+        );
+        let mut rejects = RejectsWriter::new(Vec::new(), &headers, b',').unwrap();
+        rejects.write(&error).unwrap();
+        let text = String::from_utf8(rejects.finish().unwrap()).unwrap();
+        assert!(text.contains("A-1,card ************1111,"), "{text}");
+        assert!(!text.contains("4111111111111111"), "{text}");
     }
 
     #[test]

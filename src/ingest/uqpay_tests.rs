@@ -139,7 +139,8 @@ fn a_card_number_pasted_as_the_bin_is_masked_in_the_message() {
         HEAD,
         &format!("U-20,{IDS},USD,4111111111111111,,,,,,,,,,,"),
     );
-    assert_problem(&p, "card_bin", "`411*************` is not a card BIN");
+    assert_problem(&p, "card_bin", "`****************` is not a card BIN");
+    assert_problem(&p, "card_bin", "looks like a card number");
     assert!(
         p.iter().all(|(_, r)| !r.contains("4111111111111111")),
         "{p:?}"
