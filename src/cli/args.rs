@@ -51,7 +51,13 @@ pub enum Command {
     ///
     /// Every error in the file is reported at once (line, column, reason). By default one bad
     /// row refuses the whole file and nothing is written. Rows whose order_ref was already
-    /// ingested for the profile are reported as duplicates and never queued twice.
+    /// ingested for the profile are reported as duplicates and never queued twice; an order_ref
+    /// used twice within the file is an error on its later line. A cell holding a card number
+    /// rejects its row: cardbatch never stores one.
+    ///
+    /// Exit codes: 0 queued (or nothing new), 1 another failure (the database unreachable), 2 a
+    /// bad command line or an unknown profile, 3 the input refused (bad rows, an unreadable,
+    /// missing or empty file); nothing is written after 1, 2 or 3.
     Submit(SubmitArgs),
 
     /// List batches: profile, source file, creation time, orders per state, totals per currency.
@@ -326,7 +332,7 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// Queue the valid rows and write the rejected ones, with a reason column, to
-    /// <FILE stem>.rejected.csv next to the input.
+    /// <FILE stem>.rejected.csv next to the input. A file with no valid row is still refused.
     #[arg(long)]
     pub skip_invalid: bool,
     /// Print the summary as JSON.
