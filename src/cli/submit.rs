@@ -149,21 +149,17 @@ fn print_summary(r: &SubmitReport) -> std::io::Result<()> {
         r.rows,
         r.rows - r.invalid,
         r.invalid,
-        r.insert.duplicates
+        // Repeats within the file and conflicting reuses are errors, counted as invalid above.
+        r.insert.duplicates - r.insert.conflicting
     )?;
     for (batch, n) in &r.insert.duplicates_by_batch {
         outln!("  {n} rows already in batch {batch}")?;
     }
-    if r.insert.duplicates_within_file > 0 {
-        outln!(
-            "  {} rows repeat an order_ref of an earlier line",
-            r.insert.duplicates_within_file
-        )?;
-    }
     for s in r.insert.samples.iter().take(10) {
         let of = match &s.duplicate_of {
             DuplicateOf::Batch(b) => format!("batch {b}"),
-            DuplicateOf::EarlierLine(l) => format!("line {l}"),
+            // Listed among the errors.
+            DuplicateOf::EarlierLine(_) => continue,
         };
         outln!(
             "  line {}: order_ref {} duplicates {of}",
