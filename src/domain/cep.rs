@@ -13,8 +13,13 @@ impl Cep {
         let digits = super::text::digits_ignoring(s, b".- ")
             .filter(|d| d.len() == 8)
             .ok_or_else(|| {
+                // Not padded: a CEP has no check digit, and a card sent to a guessed address
+                // is lost.
+                let hint = super::text::restore_leading_zeros(s, 7, 8)
+                    .map(|_| format!(" ({})", super::text::LEADING_ZEROS_HINT))
+                    .unwrap_or_default();
                 format!(
-                    "{} is not a CEP: expected 8 digits, e.g. 01310-100",
+                    "{} is not a CEP: expected 8 digits, e.g. 01310-100{hint}",
                     masking::shown_masked(s)
                 )
             })?;
@@ -38,6 +43,17 @@ impl Cep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cep_a_spreadsheet_cut_to_seven_digits_is_refused_with_the_reason() {
+        let err = Cep::parse("1310100").unwrap_err();
+        assert!(err.contains("format the column as text"), "{err}");
+        assert!(
+            !Cep::parse("131010")
+                .unwrap_err()
+                .contains("format the column")
+        );
+    }
 
     #[test]
     fn a_cep_is_accepted_with_or_without_its_dash_and_normalised_to_digits() {

@@ -15,6 +15,11 @@ impl Cnpj {
         let digits = super::text::digits_ignoring(s, b"./- ").ok_or_else(|| {
             "must be a CNPJ: 14 digits, optionally written as 11.222.333/0001-81".to_string()
         })?;
+        // A bare number a few digits short is what a spreadsheet leaves of a CNPJ with leading
+        // zeros: padded back, it is accepted only if its check digits then hold.
+        let restored = super::text::restore_leading_zeros(s, 12, 14);
+        let padded = restored.is_some();
+        let digits = restored.unwrap_or(digits);
         if digits.len() != 14 {
             return Err(format!(
                 "must be a CNPJ of 14 digits, found {}",
@@ -26,8 +31,16 @@ impl Cnpj {
             return Err("is not a valid CNPJ (all digits equal)".to_string());
         }
         if check_digit(&d[..12]) != d[12] - b'0' || check_digit(&d[..13]) != d[13] - b'0' {
+            let hint = if padded {
+                format!(
+                    " (the cell has {} digits, read with the leading zeros a spreadsheet drops)",
+                    s.trim().len()
+                )
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "CNPJ {} has wrong check digits",
+                "CNPJ {} has wrong check digits{hint}",
                 masking::mask_cnpj(&digits)
             ));
         }
@@ -70,6 +83,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_cnpj_whose_leading_zero_a_spreadsheet_dropped_is_read_with_it() {
+        // 04.252.011/0001-10, a valid CNPJ with a leading zero, as a number cell leaves it.
+        assert_eq!(
+            Cnpj::parse("4252011000110").unwrap().as_str(),
+            "04252011000110"
+        );
+        assert!(
+            Cnpj::parse("4252011000111")
+                .unwrap_err()
+                .contains("the cell has 13 digits")
+        );
+    }
+
+    #[test]
     fn a_cnpj_with_valid_check_digits_is_accepted_with_or_without_punctuation() {
         assert_eq!(
             Cnpj::parse("11.222.333/0001-81").unwrap().as_str(),
@@ -92,7 +119,7 @@ mod tests {
     #[test]
     fn a_cnpj_of_the_wrong_length_or_repeated_digits_is_rejected() {
         assert!(
-            Cnpj::parse("1122233300018")
+            Cnpj::parse("11.222.333/0001-8")
                 .unwrap_err()
                 .contains("found 13")
         );

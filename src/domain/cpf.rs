@@ -14,6 +14,11 @@ impl Cpf {
         let digits = super::text::digits_ignoring(s, b".- ").ok_or_else(|| {
             "must be a CPF: 11 digits, optionally written as 123.456.789-09".to_string()
         })?;
+        // A bare number a few digits short is what a spreadsheet leaves of a CPF with leading
+        // zeros: padded back, it is accepted only if its check digits then hold.
+        let restored = super::text::restore_leading_zeros(s, 9, 11);
+        let padded = restored.is_some();
+        let digits = restored.unwrap_or(digits);
         if digits.len() != 11 {
             return Err(format!(
                 "must be a CPF of 11 digits, found {}",
@@ -25,8 +30,16 @@ impl Cpf {
             return Err("is not a valid CPF (all digits equal)".to_string());
         }
         if check_digit(&d[..9]) != d[9] - b'0' || check_digit(&d[..10]) != d[10] - b'0' {
+            let hint = if padded {
+                format!(
+                    " (the cell has {} digits, read with the leading zeros a spreadsheet drops)",
+                    s.trim().len()
+                )
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "CPF {} has wrong check digits",
+                "CPF {} has wrong check digits{hint}",
                 masking::mask_cpf(&digits)
             ));
         }
@@ -97,6 +110,26 @@ mod tests {
     }
 
     #[test]
+    fn a_cpf_whose_leading_zeros_a_spreadsheet_dropped_is_read_with_them() {
+        let cpf = Cpf::from_base([0, 0, 1, 2, 3, 4, 5, 6, 7]);
+        let bare = cpf.as_str().trim_start_matches('0');
+        assert_eq!(bare.len(), 9);
+        assert_eq!(Cpf::parse(bare).unwrap(), cpf);
+        assert_eq!(Cpf::parse(&cpf.as_str()[1..]).unwrap(), cpf);
+        // Padded, the check digits must still hold; the reason says what was read.
+        let wrong = format!(
+            "{}{}",
+            &bare[..bare.len() - 1],
+            (bare.as_bytes()[8] - b'0' + 1) % 10
+        );
+        let err = Cpf::parse(&wrong).unwrap_err();
+        assert!(
+            err.contains("wrong check digits (the cell has 9 digits"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_cpf_of_repeated_digits_is_rejected_even_though_its_check_digits_add_up() {
         assert!(
             Cpf::parse("111.111.111-11")
@@ -107,7 +140,12 @@ mod tests {
 
     #[test]
     fn a_cpf_of_the_wrong_length_or_with_letters_is_rejected() {
-        assert!(Cpf::parse("5299822472").unwrap_err().contains("found 10"));
+        assert!(
+            Cpf::parse("529.982.247-2")
+                .unwrap_err()
+                .contains("found 10")
+        );
+        assert!(Cpf::parse("5299822").unwrap_err().contains("found 7"));
         assert!(Cpf::parse("529982247255").is_err());
         assert!(Cpf::parse("52998224a25").is_err());
         assert!(Cpf::parse("").is_err());

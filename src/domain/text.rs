@@ -76,6 +76,18 @@ pub fn log_safe(s: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// What a spreadsheet makes of a number with leading zeros typed into a cell formatted as a
+/// number: the zeros are gone (`012.345.678-90` becomes `1234567890`). When `s` is such a bare
+/// number of `min..width` digits, the number padded back to `width` digits; else `None`.
+pub(crate) fn restore_leading_zeros(s: &str, min: usize, width: usize) -> Option<String> {
+    let s = s.trim();
+    (is_digits(s) && (min..width).contains(&s.len())).then(|| format!("{s:0>width$}"))
+}
+
+/// The hint for a bare number one digit short, as a spreadsheet leaves it.
+pub(crate) const LEADING_ZEROS_HINT: &str =
+    "a spreadsheet drops a leading 0 from a cell formatted as a number: format the column as text";
+
 #[cfg(test)]
 mod safety_tests {
     use super::*;
