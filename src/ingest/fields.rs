@@ -162,6 +162,23 @@ pub fn past_date(s: &str, today: NaiveDate) -> Result<NaiveDate, String> {
             .iter()
             .all(|&i| b[i].is_ascii_digit());
     if !shape_ok {
+        // A Brazilian spreadsheet shows and exports dates as DD/MM/YYYY. Not converted (a
+        // sheet in another locale writes MM/DD/YYYY, and the date is not echoed: it may be a
+        // birth date), but said.
+        let day_first = b.len() == 10
+            && b[2] == b'/'
+            && b[5] == b'/'
+            && [0, 1, 3, 4, 6, 7, 8, 9]
+                .iter()
+                .all(|&i| b[i].is_ascii_digit());
+        if day_first {
+            return Err(
+                "is not a date in the form YYYY-MM-DD: write the spreadsheet's \
+                        DD/MM/YYYY date as YYYY-MM-DD (format the column as text, or with the \
+                        date format yyyy-mm-dd)"
+                    .to_string(),
+            );
+        }
         return Err("is not a date in the form YYYY-MM-DD".to_string());
     }
     let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);

@@ -108,6 +108,18 @@ fn a_past_date_must_be_real_and_before_today() {
 }
 
 #[test]
+fn a_spreadsheet_day_first_date_is_refused_saying_how_to_write_it_without_echoing_it() {
+    let err = past_date("15/06/1990", today()).unwrap_err();
+    assert!(err.contains("DD/MM/YYYY date as YYYY-MM-DD"), "{err}");
+    assert!(!err.contains("1990"), "{err}");
+    assert!(
+        !past_date("1990/06/15", today())
+            .unwrap_err()
+            .contains("DD/MM")
+    );
+}
+
+#[test]
 fn a_future_datetime_must_be_rfc3339_and_after_now() {
     let now = DateTime::parse_from_rfc3339("2026-06-15T12:00:00Z")
         .unwrap()
