@@ -77,7 +77,7 @@ fn normalise(name: &str) -> String {
 }
 
 /// `************1111`: every digit but the last four hidden (a short value is hidden whole).
-pub fn last_four(s: &str) -> String {
+fn last_four(s: &str) -> String {
     let digits: Vec<char> = s.chars().filter(char::is_ascii_digit).collect();
     if digits.len() < 8 {
         return REDACTED.into();
@@ -87,7 +87,7 @@ pub fn last_four(s: &str) -> String {
 }
 
 /// 15 to 19 digits (spaces and dashes between them allowed) passing the Luhn check.
-pub fn looks_like_pan(s: &str) -> bool {
+fn looks_like_pan(s: &str) -> bool {
     let s = s.trim();
     if s.is_empty()
         || !s
@@ -154,7 +154,13 @@ fn pan_runs(s: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
             while end > start && !bytes[end - 1].is_ascii_digit() {
                 end -= 1;
             }
-            if looks_like_pan(&s[start..end]) {
+            // Most runs (an amount's whole part, a date's year) are far too short: counted
+            // before the Luhn check, which collects the digits.
+            let digits = bytes[start..end]
+                .iter()
+                .filter(|b| b.is_ascii_digit())
+                .count();
+            if (15..=19).contains(&digits) && looks_like_pan(&s[start..end]) {
                 return Some(start..end);
             }
         }

@@ -17,9 +17,7 @@ impl Cnpj {
         })?;
         // A bare number a few digits short is what a spreadsheet leaves of a CNPJ with leading
         // zeros: padded back, it is accepted only if its check digits then hold.
-        let restored = super::text::restore_leading_zeros(s, 12, 14);
-        let padded = restored.is_some();
-        let digits = restored.unwrap_or(digits);
+        let (digits, padded_note) = super::text::document_digits(s, digits, 12, 14);
         if digits.len() != 14 {
             return Err(format!(
                 "must be a CNPJ of 14 digits, found {}",
@@ -31,16 +29,8 @@ impl Cnpj {
             return Err("is not a valid CNPJ (all digits equal)".to_string());
         }
         if check_digit(&d[..12]) != d[12] - b'0' || check_digit(&d[..13]) != d[13] - b'0' {
-            let hint = if padded {
-                format!(
-                    " (the cell has {} digits, read with the leading zeros a spreadsheet drops)",
-                    s.trim().len()
-                )
-            } else {
-                String::new()
-            };
             return Err(format!(
-                "CNPJ {} has wrong check digits{hint}",
+                "CNPJ {} has wrong check digits{padded_note}",
                 masking::mask_cnpj(&digits)
             ));
         }

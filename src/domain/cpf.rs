@@ -16,9 +16,7 @@ impl Cpf {
         })?;
         // A bare number a few digits short is what a spreadsheet leaves of a CPF with leading
         // zeros: padded back, it is accepted only if its check digits then hold.
-        let restored = super::text::restore_leading_zeros(s, 9, 11);
-        let padded = restored.is_some();
-        let digits = restored.unwrap_or(digits);
+        let (digits, padded_note) = super::text::document_digits(s, digits, 9, 11);
         if digits.len() != 11 {
             return Err(format!(
                 "must be a CPF of 11 digits, found {}",
@@ -30,16 +28,8 @@ impl Cpf {
             return Err("is not a valid CPF (all digits equal)".to_string());
         }
         if check_digit(&d[..9]) != d[9] - b'0' || check_digit(&d[..10]) != d[10] - b'0' {
-            let hint = if padded {
-                format!(
-                    " (the cell has {} digits, read with the leading zeros a spreadsheet drops)",
-                    s.trim().len()
-                )
-            } else {
-                String::new()
-            };
             return Err(format!(
-                "CPF {} has wrong check digits{hint}",
+                "CPF {} has wrong check digits{padded_note}",
                 masking::mask_cpf(&digits)
             ));
         }

@@ -84,6 +84,28 @@ pub(crate) fn restore_leading_zeros(s: &str, min: usize, width: usize) -> Option
     (is_digits(s) && (min..width).contains(&s.len())).then(|| format!("{s:0>width$}"))
 }
 
+/// The digits of a document number of `width` digits (`digits`, read from `cell`), with the
+/// leading zeros a spreadsheet dropped put back ([`restore_leading_zeros`], for a bare number
+/// down to `min` digits), and the note a refusal then adds: the reader must know that the
+/// number checked is not the one in the cell.
+pub(crate) fn document_digits(
+    cell: &str,
+    digits: String,
+    min: usize,
+    width: usize,
+) -> (String, String) {
+    match restore_leading_zeros(cell, min, width) {
+        Some(padded) => (
+            padded,
+            format!(
+                " (the cell has {} digits, read with the leading zeros a spreadsheet drops)",
+                cell.trim().len()
+            ),
+        ),
+        None => (digits, String::new()),
+    }
+}
+
 /// The hint for a bare number one digit short, as a spreadsheet leaves it.
 pub(crate) const LEADING_ZEROS_HINT: &str =
     "a spreadsheet drops a leading 0 from a cell formatted as a number: format the column as text";

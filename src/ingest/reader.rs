@@ -35,9 +35,9 @@ pub(crate) type Validator = fn(&mut Row<'_>, &str) -> Option<Validated>;
 /// Yields `Ok(NewOrder)` for a good row and `Err(RowError)` for a row with problems, then goes
 /// on with the next row, so one pass reports every problem in the file. Rows whose cells are all
 /// empty (spreadsheets leave them at the end) are skipped. Line endings may be `\n`, `\r\n` or
-/// lone `\r`, mixed; line numbers are physical lines of the file as written. Bytes that are not UTF-8 after the
-/// header end the iteration with one `RowError` whose `fatal` is true: the whole file must then
-/// be refused.
+/// lone `\r`, mixed; line numbers are physical lines of the file as written. Bytes that are not
+/// UTF-8 after the header end the iteration with one `RowError` whose `fatal` is true: the whole
+/// file must then be refused.
 pub struct CsvOrders<R: Read> {
     reader: csv::Reader<Chain<dialect::Normalised<R>, &'static [u8]>>,
     headers: StringRecord,

@@ -2,9 +2,10 @@
 //! would go and changes nothing; then the old settled batch is exported and deleted, the
 //! batch with orders still queued stays.
 
-use crate::support::{PG_URL_VAR, TestDb, orders, submit};
+use crate::support::{TestDb, cardbatch_output, orders, submit};
 use cardbatch::domain::OrderState;
 use cardbatch::store::Completion;
+use std::ffi::OsStr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,19 +13,8 @@ on_both_engines!(prune_dry_runs_then_exports_and_deletes_the_old_settled_batch);
 
 /// Runs `cardbatch --config CONFIG <args>`; returns (exit code, stdout, stderr).
 async fn cardbatch(config: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbatch"))
-        .env_remove(PG_URL_VAR)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let config = ["--config".as_ref(), config.as_os_str()];
+    cardbatch_output(config.into_iter().chain(args.iter().map(OsStr::new))).await
 }
 
 async fn prune_dry_runs_then_exports_and_deletes_the_old_settled_batch(db: TestDb) {

@@ -2,7 +2,7 @@
 //! refusal (2 a bad command line, 3 refused input), stderr says why, and no batch is created.
 //! On Postgres the orders go through the COPY staging path, on SQLite through inserts.
 
-use crate::support::{PG_URL_VAR, TestDb};
+use crate::support::{TestDb, cardbatch_output};
 use serde_json::Value;
 use std::path::Path;
 
@@ -17,19 +17,7 @@ const HEADER: &str = "order_ref,first_name,last_name,deposit\n";
 
 /// Runs `cardbatch --database-url URL <args>`; returns (exit code, stdout, stderr).
 async fn cardbatch(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_cardbatch"))
-        .env_remove(PG_URL_VAR)
-        .arg("--database-url")
-        .arg(url)
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cardbatch_output(["--database-url", url].iter().chain(args)).await
 }
 
 /// The batches `cardbatch batches --json` lists.

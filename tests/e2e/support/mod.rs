@@ -23,7 +23,7 @@ pub use batches::{
 pub use counters::assert_counters_recount;
 pub use db::{PG_URL_VAR, TestDb};
 pub use orders::{orders, submit};
-pub use process::{RunProcess, completed_in_log, write_config};
+pub use process::{RunProcess, cardbatch_output, completed_in_log, write_config};
 pub use sandbox::{dev_credentials, start_sandbox};
 pub use wait::wait_until;
 

@@ -9,6 +9,24 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
+/// Runs the `cardbatch` binary with `args` to its end, without the test's Postgres URL in its
+/// environment: (exit code, stdout, stderr).
+pub async fn cardbatch_output<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_cardbatch"))
+        .env_remove(super::PG_URL_VAR)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The environment variable a child reads credential `name` of `kind` from.
 fn env_var(kind: ProviderKind, name: &str) -> String {
     format!("E2E_{}_{}", kind.as_str(), name).to_uppercase()
