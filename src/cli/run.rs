@@ -105,10 +105,23 @@ pub async fn until_idle(config: &Config) -> anyhow::Result<ExitCode> {
     // 3.
     let idle = {
         let store = store.clone();
+        let confirm_after_secs = config.reconcile.confirm_after_secs;
         async move {
+            // What the wait is for, said once: with nothing left to send, the rest of the wait
+            // is for confirmations, which can take `confirm_after_secs`.
+            let mut said = false;
             loop {
                 match store.order_in_progress().await {
                     Ok(a) if a.idle() => return,
+                    Ok(a) if a.moving == 0 && !said => {
+                        said = true;
+                        tracing::info!(
+                            unconfirmed = a.unconfirmed,
+                            confirm_after_secs,
+                            "every order is sent; waiting for the unconfirmed ones' webhooks, or \
+                             their first lookup once confirm_after_secs have passed"
+                        );
+                    }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "cannot read the queue's counts"),
                 }
